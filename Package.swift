@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Keyward: API-token authentication for nginx, Apache and lighttpd, as one FastCGI executable.
+///
+/// Dependencies point one way: keyward -> KeywardFastCGI -> KeywardGateway -> KeywardCore ->
+/// KeywardCrypto, and KeywardStore -> KeywardCore. Each C library is imported by exactly one module.
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .unsafeFlags(["-warnings-as-errors"])]
+
+let package = Package(
+    name: "keyward",
+    platforms: [.macOS(.v15)],
+    products: [.executable(name: "keyward", targets: ["keyward"])],
+    targets: [
+        .systemLibrary(name: "CFastCGI"),
+        .systemLibrary(name: "COpenSSL"),
+        .systemLibrary(name: "CSQLite"),
+        .target(name: "KeywardCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "KeywardCore", dependencies: ["KeywardCrypto"], swiftSettings: strict),
+        .target(name: "KeywardStore", dependencies: ["KeywardCore", "KeywardCrypto", "CSQLite"], swiftSettings: strict),
+        .target(name: "KeywardGateway", dependencies: ["KeywardCore"], swiftSettings: strict),
+        .target(name: "KeywardFastCGI", dependencies: ["KeywardGateway", "CFastCGI"], swiftSettings: strict),
+        .executableTarget(
+            name: "keyward",
+            dependencies: ["KeywardFastCGI", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "keyward-bench",
+            dependencies: ["KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
+            path: "bench/Sources/keyward-bench", swiftSettings: strict),
+        .testTarget(name: "KeywardCryptoTests", dependencies: ["KeywardCrypto"], resources: [.copy("Vectors")]),
+        .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"]),
+        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"]),
+        .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,77 @@
+/// What a request carried, and where: the first credential location that holds anything wins.
+///
+/// Order (DESIGN.md): `Authorization: Bearer <jwt>`, an HTTP message signature / HMAC,
+/// `Authorization: Bearer <key>`, `Authorization: <key>`, `X-API-Key`, then the `APIKey` /
+/// `api_key` query parameter.
+public enum PresentedCredential: Sendable, Equatable {
+    /// A well-formed opaque secret (`kwk_`, `kwc_`, `kws_`).
+    case opaque(OpaqueSecret)
+    /// A compact JWS (three base64url parts).
+    case jwt(String)
+    /// Something in a credential location that has none of the known shapes.
+    case malformed
+}
+
+/// Where the credential came from, for logs and audit.
+public enum CredentialSource: String, Sendable {
+    case bearer, authorization, apiKeyHeader = "x-api-key", query
+}
+
+/// Picks the credential out of the locations a request may carry one in.
+public enum CredentialExtractor {
+    /// The credential, or nil when no location holds one.
+    ///
+    /// `Authorization` values with a foreign scheme (`Basic`, `Digest`, ...) are not ours and do not
+    /// count as a credential; a `Bearer` value always does.
+    public static func extract(authorization: String?, apiKeyHeader: String?, queryString: Substring?,
+                               limits: Limits) -> (PresentedCredential, CredentialSource)? {
+        if let header = authorization?.trimmed, !header.isEmpty {
+            if let space = header.firstIndex(of: " ") {
+                let scheme = header[..<space]
+                if scheme.lowercased() == "bearer" {
+                    return (classify(header[header.index(after: space)...].trimmed, limits: limits), .bearer)
+                }
+            } else {
+                return (classify(header, limits: limits), .authorization)
+            }
+        }
+        if let header = apiKeyHeader?.trimmed, !header.isEmpty {
+            return (classify(header, limits: limits), .apiKeyHeader)
+        }
+        if let query = queryString, let value = queryValue(query, names: ["APIKey", "api_key"]) {
+            return (classify(value[...], limits: limits), .query)
+        }
+        return nil
+    }
+
+    static func classify(_ value: Substring, limits: Limits) -> PresentedCredential {
+        guard value.utf8.count <= limits.maxCredentialBytes else { return .malformed }
+        if let secret = OpaqueSecret(parsing: value) { return .opaque(secret) }
+        if value.utf8.count > 2, value.utf8.filter({ $0 == UInt8(ascii: ".") }).count == 2 {
+            return .jwt(String(value))
+        }
+        return .malformed
+    }
+
+    /// The percent-decoded value of the first of `names` in an `application/x-www-form-urlencoded` query.
+    static func queryValue(_ query: Substring, names: [String]) -> String? {
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard names.contains(where: { $0.utf8.elementsEqual(parts[0].utf8) }) else { continue }
+            let raw = parts.count > 1 ? parts[1] : ""
+            guard let bytes = PercentDecoding.decode(raw, plusAsSpace: true) else { return "" }
+            return String(validating: bytes, as: UTF8.self) ?? ""
+        }
+        return nil
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs (HTTP optional whitespace, RFC 9110 §5.6.3).
+    var trimmed: Substring {
+        let s = Substring(self)
+        guard let first = s.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return s[s.endIndex...] }
+        let last = s.lastIndex(where: { $0 != " " && $0 != "\t" })!
+        return s[first...last]
+    }
+}

@@ -1,0 +1,99 @@
+import KeywardCrypto
+
+/// The check: turns a request's facts into a `Decision`, with no I/O of its own.
+///
+/// Everything the outside world contributes arrives through ports: the key lookup (one per worker
+/// thread), the clock, and the usage and audit sinks that buffer off the request path.
+public struct Authenticator {
+    public let keys: any ApiKeyLookup
+    public let pepper: [UInt8]
+    public let clock: any Clock
+    public let usage: any UsageRecorder
+    public let audit: any AuditSink
+    public let throttle: FailureThrottle
+    public let limits: Limits
+
+    public init(keys: any ApiKeyLookup, pepper: [UInt8], clock: any Clock, usage: any UsageRecorder,
+                audit: any AuditSink, throttle: FailureThrottle, limits: Limits) {
+        self.keys = keys
+        self.pepper = pepper
+        self.clock = clock
+        self.usage = usage
+        self.audit = audit
+        self.throttle = throttle
+        self.limits = limits
+    }
+
+    /// Decides one request. Throws only when the store fails (the caller answers 500).
+    public func check(_ request: CheckRequest) throws -> Decision {
+        let now = clock.now
+        let address = request.remoteAddress ?? ""
+        let decision: Decision
+        if let wait = throttle.retryAfter(address, now: now) {
+            decision = .deny(Denial(.tooManyFailures, retryAfter: wait))
+        } else {
+            decision = try evaluate(request, now: now)
+        }
+        switch decision {
+        case .allow(let identity):
+            usage.recordUse(credential: identity.credential, at: now, from: request.remoteAddress)
+        case .deny(let denial):
+            if denial.reason.kind == .challenge && denial.reason != .missingCredential {
+                throttle.recordFailure(address, now: now)
+            }
+            audit.record(AuditEvent(
+                at: now, actor: denial.user ?? "anonymous", action: "check.deny", credential: denial.credential,
+                sourceIP: request.remoteAddress, reason: denial.reason.rawValue,
+                detail: Self.describe(method: request.method, path: request.path)))
+        }
+        return decision
+    }
+
+    private func evaluate(_ request: CheckRequest, now: Int64) throws -> Decision {
+        guard let (presented, _) = CredentialExtractor.extract(
+            authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
+            queryString: request.query, limits: limits)
+        else { return .deny(Denial(.missingCredential)) }
+
+        guard case .opaque(let secret) = presented, secret.kind == .apiKey,
+              let key = try keys.apiKey(id: secret.id),
+              ConstantTime.equals(secret.hash(pepper: pepper), key.secretHash)
+        else {
+            if case .opaque(let secret) = presented { return .deny(Denial(.invalidCredential, credential: secret.id)) }
+            return .deny(Denial(.invalidCredential))
+        }
+        return authorize(key, request: request, now: now)
+    }
+
+    /// The rules for a verified key: status, owner, expiry, then address, path and method.
+    func authorize(_ key: ApiKeyRecord, request: CheckRequest, now: Int64) -> Decision {
+        func deny(_ reason: DenyReason) -> Decision { .deny(Denial(reason, credential: key.id, user: key.userName)) }
+        if key.status != .active { return deny(.credentialDisabled) }
+        if key.userStatus != .active { return deny(.userDisabled) }
+        if let expiry = key.expiresAt, expiry <= now { return deny(.credentialExpired) }
+        if !key.allowedNetworks.isEmpty {
+            guard let address = request.remoteAddress.flatMap({ IPAddress($0) }),
+                  key.allowedNetworks.contains(where: { $0.contains(address) })
+            else { return deny(.addressNotAllowed) }
+        }
+        guard case .success(let path) = request.path else { return deny(.pathRejected) }
+        if !key.scopes.isEmpty {
+            let covering = key.scopes.filter { $0.covers(path: path) }
+            if covering.isEmpty { return deny(.pathNotAllowed) }
+            if !covering.contains(where: { $0.allows(method: request.method) }) { return deny(.methodNotAllowed) }
+        }
+        return .allow(Identity(
+            user: key.userName, subject: key.userName, credential: key.id, method: .apiKey,
+            scopes: key.scopes.isEmpty ? ["*"] : key.scopes.map(\.description)))
+    }
+
+    static func describe(method: String, path: Result<String, PathNormalizer.Refusal>) -> String {
+        let shownPath: String
+        switch path {
+        case .success(let p): shownPath = p.utf8.count > 200 ? String(p.utf8.prefix(200))! + "..." : p
+        case .failure(let refusal): shownPath = "<refused: \(refusal)>"
+        }
+        let shownMethod = method.utf8.count <= 16 && method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? method : "?"
+        return "\(shownMethod) \(shownPath)"
+    }
+}

@@ -1,0 +1,22 @@
+/// The facts of one request that the decision depends on, already pulled out of server params.
+public struct CheckRequest: Sendable {
+    public var method: String
+    /// The normalised path, or why it could not be normalised.
+    public var path: Result<String, PathNormalizer.Refusal>
+    /// The client address as the server saw it.
+    public var remoteAddress: String?
+    public var authorization: String?
+    public var apiKeyHeader: String?
+    /// The raw query string, where `APIKey=` / `api_key=` may be.
+    public var query: Substring?
+
+    public init(method: String, path: Result<String, PathNormalizer.Refusal>, remoteAddress: String?,
+                authorization: String? = nil, apiKeyHeader: String? = nil, query: Substring? = nil) {
+        self.method = method
+        self.path = path
+        self.remoteAddress = remoteAddress
+        self.authorization = authorization
+        self.apiKeyHeader = apiKeyHeader
+        self.query = query
+    }
+}

@@ -1,0 +1,111 @@
+/// How a request was authenticated, as reported in `X-Auth-Method`.
+public enum AuthMethod: String, Sendable {
+    case apiKey = "api-key", jwt, serviceKey = "service-key", hmac, anonymous
+}
+
+/// Who a request is, once allowed.
+public struct Identity: Sendable, Equatable {
+    public var user: String
+    public var subject: String
+    /// Public id of the credential used (never the secret).
+    public var credential: String
+    public var method: AuthMethod
+    /// The effective scopes, or `["*"]` when unrestricted.
+    public var scopes: [String]
+
+    public init(user: String, subject: String, credential: String, method: AuthMethod, scopes: [String]) {
+        self.user = user
+        self.subject = subject
+        self.credential = credential
+        self.method = method
+        self.scopes = scopes
+    }
+}
+
+/// Why a request was refused: a stable machine code, its HTTP status and the RFC 6750 error.
+public enum DenyReason: String, Sendable, CaseIterable {
+    case missingCredential = "missing_credential"
+    case invalidCredential = "invalid_credential"
+    case credentialDisabled = "credential_disabled"
+    case userDisabled = "user_disabled"
+    case credentialExpired = "credential_expired"
+    case pathNotAllowed = "path_not_allowed"
+    case methodNotAllowed = "method_not_allowed"
+    case addressNotAllowed = "ip_not_allowed"
+    case pathRejected = "path_rejected"
+    case tooManyFailures = "too_many_failures"
+
+    /// The kind of refusal, which decides the status code.
+    public var kind: DenialKind {
+        switch self {
+        case .missingCredential, .invalidCredential, .credentialDisabled, .userDisabled, .credentialExpired: .challenge
+        case .pathNotAllowed, .methodNotAllowed, .addressNotAllowed, .pathRejected: .forbid
+        case .tooManyFailures: .throttle
+        }
+    }
+
+    /// RFC 6750 §3.1 error code, nil when no credential was presented.
+    public var oauthError: String? {
+        switch kind {
+        case .challenge: self == .missingCredential ? nil : "invalid_token"
+        case .forbid: "insufficient_scope"
+        case .throttle: "invalid_request"
+        }
+    }
+
+    /// The human message; DESIGN.md fixes the first three wordings.
+    public var message: String {
+        switch self {
+        case .missingCredential: "A required header is missing in the request."
+        case .invalidCredential, .credentialDisabled, .userDisabled: "The request is authenticated as invalid."
+        case .credentialExpired: "The API key has expired."
+        case .pathNotAllowed: "The credential is not allowed to access this path."
+        case .methodNotAllowed: "The credential is not allowed to use this method here."
+        case .addressNotAllowed: "The credential is not allowed from this address."
+        case .pathRejected: "The request path cannot be interpreted safely."
+        case .tooManyFailures: "Too many failed attempts; try again later."
+        }
+    }
+}
+
+/// The three shapes a refusal takes.
+public enum DenialKind: Sendable {
+    /// 401: authenticate (again).
+    case challenge
+    /// 403: authenticated, but not allowed here.
+    case forbid
+    /// 429: slow down; `Retry-After` says for how long.
+    case throttle
+
+    public var status: Int {
+        switch self {
+        case .challenge: 401
+        case .forbid: 403
+        case .throttle: 429
+        }
+    }
+}
+
+/// A refusal with what is known about it.
+public struct Denial: Sendable, Equatable {
+    public var reason: DenyReason
+    /// Public id of the presented credential, when it parsed.
+    public var credential: String?
+    /// Owner of that credential, when it verified.
+    public var user: String?
+    /// Seconds until a throttled client may try again.
+    public var retryAfter: Int64?
+
+    public init(_ reason: DenyReason, credential: String? = nil, user: String? = nil, retryAfter: Int64? = nil) {
+        self.reason = reason
+        self.credential = credential
+        self.user = user
+        self.retryAfter = retryAfter
+    }
+}
+
+/// The outcome of a check: a value, not an error (STYLE.md habit 4).
+public enum Decision: Sendable, Equatable {
+    case allow(Identity)
+    case deny(Denial)
+}

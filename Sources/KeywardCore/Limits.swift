@@ -1,0 +1,19 @@
+/// Every bound Keyward enforces, in one value (STYLE.md habit 6).
+public struct Limits: Sendable {
+    /// Longest credential accepted in any location; longer ones are malformed without a lookup.
+    public var maxCredentialBytes = 4096
+    /// Longest request path, raw or normalised.
+    public var maxPathBytes = 4096
+    /// Largest request body read by a responder endpoint.
+    public var maxBodyBytes = 64 * 1024
+    /// Longest value kept from any single request parameter.
+    public var maxParamBytes = 8192
+    /// Failed checks allowed per client address per window before 429 (0 turns the throttle off).
+    public var failuresPerWindow = 100
+    /// The throttle window, in seconds.
+    public var failureWindowSeconds: Int64 = 60
+    /// Default lifetime of a new API key, in seconds (30 days).
+    public var defaultKeyLifetime: Int64 = 30 * 86_400
+
+    public init() {}
+}

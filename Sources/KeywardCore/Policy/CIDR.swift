@@ -1,0 +1,103 @@
+/// An IPv4 or IPv6 address, held as 16 bytes (IPv4 as `::ffff:a.b.c.d`, RFC 4291 §2.5.5.2).
+public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
+    public let bytes: [UInt8]
+    public var isIPv4: Bool { bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF }
+
+    /// Parses dotted-quad IPv4 or RFC 4291 §2.2 IPv6 text (with `::` and an embedded IPv4 tail).
+    public init?(_ text: some StringProtocol) {
+        if let v4 = Self.parseIPv4(Substring(text)) {
+            bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] + v4
+        } else if let v6 = Self.parseIPv6(Substring(text)) {
+            bytes = v6
+        } else {
+            return nil
+        }
+    }
+
+    static func parseIPv4(_ text: Substring) -> [UInt8]? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var out: [UInt8] = []
+        for part in parts {
+            guard (1...3).contains(part.count), part.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+                  part.count == 1 || part.first != "0", let v = UInt8(part) else { return nil }
+            out.append(v)
+        }
+        return out
+    }
+
+    static func parseIPv6(_ text: Substring) -> [UInt8]? {
+        guard text.count >= 2, text.count <= 45 else { return nil }
+        let halves = text.components(separatedBy: "::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ s: String, allowV4Tail: Bool) -> [UInt8]? {
+            if s.isEmpty { return [] }
+            var out: [UInt8] = []
+            let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+            for (i, part) in parts.enumerated() {
+                if allowV4Tail, i == parts.count - 1, part.contains(".") {
+                    guard let v4 = parseIPv4(part) else { return nil }
+                    out += v4
+                } else {
+                    guard (1...4).contains(part.count), let v = UInt16(part, radix: 16) else { return nil }
+                    out += [UInt8(v >> 8), UInt8(v & 0xFF)]
+                }
+            }
+            return out
+        }
+        if halves.count == 1 {
+            guard let all = groups(halves[0], allowV4Tail: true), all.count == 16 else { return nil }
+            return all
+        }
+        guard let head = groups(halves[0], allowV4Tail: false),
+              let tail = groups(halves[1], allowV4Tail: true), head.count + tail.count <= 14 else { return nil }
+        return head + [UInt8](repeating: 0, count: 16 - head.count - tail.count) + tail
+    }
+
+    public var description: String {
+        if isIPv4 { return bytes[12...].map(String.init).joined(separator: ".") }
+        return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            .joined(separator: ":")
+    }
+}
+
+/// An address range in CIDR notation (RFC 4632 for IPv4, RFC 4291 §2.3 for IPv6).
+public struct CIDR: Sendable, Hashable, CustomStringConvertible {
+    public let network: IPAddress
+    /// Prefix length over the 128-bit form (IPv4 `/n` is stored as `96 + n`).
+    public let prefixLength: Int
+
+    /// Parses `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a single host).
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let address = IPAddress(parts[0]) else { return nil }
+        let maxBits = address.isIPv4 && !parts[0].contains(":") ? 32 : 128
+        var length = maxBits
+        if parts.count == 2 {
+            guard let n = Int(parts[1]), (0...maxBits).contains(n), parts[1].allSatisfy(\.isNumber) else { return nil }
+            length = n
+        }
+        prefixLength = maxBits == 32 ? 96 + length : length
+        network = IPAddress(masking: address, bits: prefixLength)
+    }
+
+    /// True when `address` is inside the range.
+    public func contains(_ address: IPAddress) -> Bool {
+        IPAddress(masking: address, bits: prefixLength) == network
+    }
+
+    public var description: String {
+        network.isIPv4 && prefixLength >= 96 ? "\(network)/\(prefixLength - 96)" : "\(network)/\(prefixLength)"
+    }
+}
+
+extension IPAddress {
+    init(masking address: IPAddress, bits: Int) {
+        var b = address.bytes
+        for i in 0..<16 {
+            let keep = max(0, min(8, bits - i * 8))
+            b[i] &= keep == 8 ? 0xFF : ~(0xFF >> UInt8(keep))
+        }
+        bytes = b
+    }
+}

@@ -1,0 +1,44 @@
+/// One path scope of a credential: a path prefix, optionally limited to some methods.
+///
+/// Written `/api/reports/` or `GET,HEAD:/api/reports/`. A prefix matches on segment boundaries:
+/// `/api/r` matches `/api/r` and `/api/r/x` but never `/api/rx`. `GET` also allows `HEAD`.
+public struct PathScope: Sendable, Equatable, CustomStringConvertible {
+    /// Upper-case methods; empty means every method.
+    public let methods: [String]
+    /// The normalised prefix, always starting with `/`.
+    public let prefix: String
+
+    /// Parses a scope as written on the command line; nil when it is not one.
+    public init?(_ text: String) {
+        var methods: [String] = []
+        var path = Substring(text)
+        if let colon = text.firstIndex(of: ":"), text.first != "/" {
+            methods = text[..<colon].split(separator: ",").map { $0.uppercased() }
+            guard !methods.isEmpty, methods.allSatisfy({ m in
+                !m.isEmpty && m.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+            }) else { return nil }
+            path = text[text.index(after: colon)...]
+        }
+        guard case .success(let normal) = PathNormalizer.normalize(serverPath: String(path), limits: Limits()),
+              normal == path || normal == path + "/" || normal + "/" == path
+        else { return nil }
+        self.methods = methods
+        self.prefix = String(path)
+    }
+
+    /// True when `path` lies under the prefix.
+    public func covers(path: String) -> Bool {
+        if prefix == "/" { return true }
+        if prefix.hasSuffix("/") {
+            return path.hasPrefix(prefix) || path + "/" == prefix
+        }
+        return path == prefix || path.hasPrefix(prefix + "/")
+    }
+
+    /// True when `method` is allowed (every method when none is named; GET implies HEAD).
+    public func allows(method: String) -> Bool {
+        methods.isEmpty || methods.contains(method) || (method == "HEAD" && methods.contains("GET"))
+    }
+
+    public var description: String { methods.isEmpty ? prefix : methods.joined(separator: ",") + ":" + prefix }
+}

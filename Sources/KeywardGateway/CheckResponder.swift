@@ -1,0 +1,57 @@
+import KeywardCore
+
+/// Turns a `Decision` into the reply each server expects.
+///
+/// - nginx `auth_request` (a responder with `KEYWARD_CHECK=1`): allow is 200 with `X-Auth-*`;
+///   nginx passes only 2xx, 401 and 403, so a throttle answers 403 with `X-Auth-Status: 429`
+///   and the shipped snippet turns it into a real 429.
+/// - Authorizer role (Apache `mod_authnz_fcgi`, lighttpd): allow is 200 with `Variable-*` only,
+///   because Apache would pass any other header to the client (FastCGI 1.0 §6.3).
+enum CheckResponder {
+    enum Flavour { case nginx, authorizer }
+
+    static func response(for decision: Decision, flavour: Flavour) -> Response {
+        switch decision {
+        case .allow(let id): allow(id, flavour: flavour)
+        case .deny(let denial): deny(denial, flavour: flavour)
+        }
+    }
+
+    static func allow(_ id: Identity, flavour: Flavour) -> Response {
+        let scopes = id.scopes.joined(separator: " ")
+        switch flavour {
+        case .nginx:
+            return Response(status: 200, headers: [
+                ("X-Auth-User", id.user), ("X-Auth-Subject", id.subject), ("X-Auth-Credential", id.credential),
+                ("X-Auth-Method", id.method.rawValue), ("X-Auth-Scopes", scopes), ("Content-Length", "0"),
+            ])
+        case .authorizer:
+            return Response(status: 200, headers: [
+                ("Variable-REMOTE_USER", id.user), ("Variable-AUTH_CREDENTIAL", id.credential),
+                ("Variable-AUTH_METHOD", id.method.rawValue), ("Variable-AUTH_SCOPES", scopes),
+            ])
+        }
+    }
+
+    static func deny(_ denial: Denial, flavour: Flavour) -> Response {
+        let reason = denial.reason
+        let realStatus = reason.kind.status
+        let status = flavour == .nginx && realStatus == 429 ? 403 : realStatus
+        var challenge = "Bearer realm=\"keyward\""
+        if let error = reason.oauthError, reason.kind != .throttle {
+            challenge += ", error=\"\(error)\", error_description=\"\(reason.message)\""
+        }
+        let oauthError = reason.oauthError ?? "unauthorized"
+        var headers: [(String, String)] = [
+            ("WWW-Authenticate", challenge),
+            ("X-Auth-Error-Code", reason.rawValue),
+            ("X-Auth-Error", reason.message),
+            ("X-Auth-Oauth-Error", oauthError),
+            ("X-Auth-Status", String(realStatus)),
+        ]
+        if let wait = denial.retryAfter { headers.append(("Retry-After", String(max(1, wait)))) }
+        return .json(status, JSON.object([
+            ("error", oauthError), ("error_description", reason.message), ("code", reason.rawValue),
+        ]), headers: headers)
+    }
+}

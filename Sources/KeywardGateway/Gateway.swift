@@ -1,0 +1,83 @@
+import KeywardCore
+
+/// Settings the gateway needs from the configuration.
+public struct GatewayConfig: Sendable {
+    /// Path prefix the app is mounted under, removed from `REQUEST_URI` before routing.
+    public var mount: String
+    public var limits: Limits
+
+    public init(mount: String = "", limits: Limits = Limits()) {
+        self.mount = mount.hasSuffix("/") ? String(mount.dropLast()) : mount
+        self.limits = limits
+    }
+}
+
+/// Serves one request: role dispatch, the check, and the responder endpoints.
+///
+/// One per worker thread (its authenticator holds that thread's store connection).
+public final class Gateway {
+    private let config: GatewayConfig
+    private let authenticator: Authenticator
+    private let log: @Sendable (String) -> Void
+
+    public init(config: GatewayConfig, authenticator: Authenticator, log: @escaping @Sendable (String) -> Void) {
+        self.config = config
+        self.authenticator = authenticator
+        self.log = log
+    }
+
+    /// The response to one request. Never throws: infrastructure failures become a generic 500.
+    public func handle(_ params: some ParamSource, role: Role) -> Response {
+        switch role {
+        case .authorizer:
+            return check(params, flavour: .authorizer)
+        case .responder:
+            if params.param("KEYWARD_CHECK").map({ !$0.isEmpty && $0 != "0" }) ?? false {
+                return check(params, flavour: .nginx)
+            }
+            return route(params)
+        }
+    }
+
+    private func check(_ params: some ParamSource, flavour: CheckResponder.Flavour) -> Response {
+        let request = CheckRequest(params: params, limits: config.limits)
+        do {
+            return CheckResponder.response(for: try authenticator.check(request), flavour: flavour)
+        } catch {
+            log("keyward[KW0301]: check failed: \(error)")
+            return Self.internalError
+        }
+    }
+
+    private func route(_ params: some ParamSource) -> Response {
+        let method = params.param("REQUEST_METHOD") ?? "GET"
+        switch routePath(params) {
+        case "/healthz":
+            guard method == "GET" || method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }
+            return .json(200, JSON.object([("status", "ok")]))
+        default:
+            return .json(404, JSON.object([("error", "not_found"), ("error_description", "No such endpoint.")]))
+        }
+    }
+
+    /// `PATH_INFO` when the server splits it, else the path of `REQUEST_URI` below the mount prefix.
+    func routePath(_ params: some ParamSource) -> String {
+        if let info = params.param("PATH_INFO"), !info.isEmpty { return info }
+        let uri = params.param("REQUEST_URI") ?? "/"
+        var path = Substring(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/")
+        if !config.mount.isEmpty, path.hasPrefix(config.mount) {
+            path = path.dropFirst(config.mount.count)
+            if path.isEmpty { path = "/" }
+        }
+        return String(path)
+    }
+
+    static let internalError = Response.json(500, JSON.object([
+        ("error", "server_error"), ("error_description", "Internal error."), ("code", "internal_error"),
+    ]))
+
+    static func methodNotAllowed(_ allow: String) -> Response {
+        .json(405, JSON.object([("error", "method_not_allowed"), ("error_description", "Method not allowed.")]),
+              headers: [("Allow", allow)])
+    }
+}

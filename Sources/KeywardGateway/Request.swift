@@ -1,0 +1,66 @@
+import KeywardCore
+
+/// Where request parameters come from: FastCGI params, or the environment in CGI mode.
+///
+/// Lookups are by exact CGI name (`HTTP_AUTHORIZATION`), first occurrence wins (what libfcgi's
+/// `FCGX_GetParam` does). Implementations copy the value; nothing outlives the request.
+public protocol ParamSource {
+    func param(_ name: String) -> String?
+    /// Reads at most `limit` bytes of the request body; nil when it is larger than that.
+    func readBody(limit: Int) -> [UInt8]?
+}
+
+/// The FastCGI role a request arrived in (FastCGI 1.0 §6).
+public enum Role: Sendable {
+    case responder, authorizer
+
+    /// From `FCGI_ROLE`; anything but AUTHORIZER is served as a responder.
+    public init(fcgiRole: String?) {
+        self = fcgiRole == "AUTHORIZER" ? .authorizer : .responder
+    }
+}
+
+/// Parameters held in a dictionary, for CGI mode and tests.
+public struct DictionaryParams: ParamSource {
+    public var values: [String: String]
+    public var body: [UInt8]
+
+    public init(_ values: [String: String], body: [UInt8] = []) {
+        self.values = values
+        self.body = body
+    }
+
+    public func param(_ name: String) -> String? { values[name] }
+    public func readBody(limit: Int) -> [UInt8]? { body.count <= limit ? body : nil }
+}
+
+extension CheckRequest {
+    /// The facts of the request being checked, from the server's params.
+    ///
+    /// The path is the server's normalised `AUTH_PATH` when set, else Keyward's own strict
+    /// normalisation of the raw `REQUEST_URI`. `X-Original-URI` is never read.
+    init(params: some ParamSource, limits: Limits) {
+        func value(_ name: String) -> String? {
+            guard let v = params.param(name), !v.isEmpty else { return nil }
+            return v
+        }
+        let requestURI = value("REQUEST_URI")
+        let path: Result<String, PathNormalizer.Refusal>
+        if let authPath = value("AUTH_PATH") {
+            path = PathNormalizer.normalize(serverPath: authPath, limits: limits)
+        } else if let requestURI {
+            path = PathNormalizer.normalize(requestURI: requestURI, limits: limits)
+        } else {
+            path = PathNormalizer.normalize(
+                requestURI: (value("SCRIPT_NAME") ?? "") + (value("PATH_INFO") ?? "/"), limits: limits)
+        }
+        var query: Substring? = nil
+        if let requestURI, let mark = requestURI.firstIndex(of: "?") {
+            query = requestURI[requestURI.index(after: mark)...]
+        } else if let q = value("QUERY_STRING") {
+            query = q[...]
+        }
+        self.init(method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: value("REMOTE_ADDR"),
+                  authorization: value("HTTP_AUTHORIZATION"), apiKeyHeader: value("HTTP_X_API_KEY"), query: query)
+    }
+}

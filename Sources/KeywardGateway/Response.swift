@@ -1,0 +1,93 @@
+/// A CGI-style response (RFC 3875 §6): a `Status` header, other headers, a body.
+public struct Response: Sendable, Equatable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func == (a: Response, b: Response) -> Bool {
+        a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers, by: { $0 == $1 })
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    /// A JSON response from already-encoded JSON text.
+    static func json(_ status: Int, _ json: String, headers: [(String, String)] = []) -> Response {
+        Response(status: status, headers: headers + [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+                 body: Array((json + "\n").utf8))
+    }
+
+    /// The bytes a FastCGI or CGI program writes. Header values are stripped of control bytes so
+    /// no value can split the header block.
+    public func serialized() -> [UInt8] {
+        var out = "Status: \(status) \(Self.reason(status))\r\n"
+        for (name, value) in headers {
+            out += name
+            out += ": "
+            out += Self.clean(value)
+            out += "\r\n"
+        }
+        if !body.isEmpty || headers.contains(where: { $0.0 == "Content-Type" }) {
+            out += "Content-Length: \(body.count)\r\n"
+        }
+        out += "\r\n"
+        var bytes = Array(out.utf8)
+        bytes += body
+        return bytes
+    }
+
+    static func clean(_ value: String) -> String {
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return value }
+        return String(decoding: value.utf8.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 413: "Content Too Large"
+        case 429: "Too Many Requests"
+        case 500: "Internal Server Error"
+        default: "Status"
+        }
+    }
+}
+
+/// Minimal JSON text building for the gateway's fixed-shape bodies.
+enum JSON {
+    /// `text` as a JSON string literal (RFC 8259 §7).
+    static func string(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let s where s.value < 0x20:
+                let hex = String(s.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// An object from ordered string fields.
+    static func object(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\(string($0.0)):\(string($0.1))" }.joined(separator: ",") + "}"
+    }
+}

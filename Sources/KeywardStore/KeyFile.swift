@@ -1,0 +1,58 @@
+import Foundation
+import KeywardCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server's secrets, kept beside (never inside) the database: the master key for AES-256-GCM
+/// encrypted columns and the pepper under which API-key secrets are HMACed.
+public struct KeyFile: Sendable, CustomStringConvertible {
+    public let masterKey: [UInt8]
+    public let pepper: [UInt8]
+
+    /// The default location: `<db>.key`.
+    public static func defaultPath(forDatabase db: String) -> String { db + ".key" }
+
+    /// Reads the key file, refusing one that others can read.
+    public static func load(path: String) throws -> KeyFile {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))") }
+        guard info.st_mode & 0o077 == 0 else { throw KeyFileError("key file \(path) must not be readable by group or others (chmod 600)") }
+        guard let data = FileManager.default.contents(atPath: path),
+              let fields = try? JSONDecoder().decode(Stored.self, from: data), fields.version == 1,
+              let master = Base64.decode(fields.master_key), master.count == 32,
+              let pepper = Base64.decode(fields.pepper), pepper.count == 32
+        else { throw KeyFileError("key file \(path) is damaged") }
+        return KeyFile(masterKey: master, pepper: pepper)
+    }
+
+    /// Creates a new key file with fresh random keys, mode 0600, failing if one exists.
+    public static func create(path: String) throws -> KeyFile {
+        let keys = KeyFile(masterKey: SecureRandom.bytes(32), pepper: SecureRandom.bytes(32))
+        let json = "{\"version\":1,\"master_key\":\"\(Base64.encode(keys.masterKey))\",\"pepper\":\"\(Base64.encode(keys.pepper))\"}\n"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw KeyFileError("cannot create key file \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(json.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            unlink(path)
+            throw KeyFileError("cannot write key file \(path)")
+        }
+        return keys
+    }
+
+    public var description: String { "KeyFile(<redacted>)" }
+
+    private struct Stored: Decodable {
+        let version: Int
+        let master_key: String
+        let pepper: String
+    }
+}
+
+/// A key file that is missing, unreadable, too open or damaged.
+public struct KeyFileError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,63 @@
+/// Versioned schema changes, applied in order inside one transaction each; `PRAGMA user_version`
+/// records the last one applied. Append only: never edit a shipped migration.
+enum Migrations {
+    static let all: [String] = [
+        // 1: users, API keys, audit.
+        """
+        CREATE TABLE users (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+            created_at  INTEGER NOT NULL
+        );
+        CREATE TABLE api_keys (
+            id            TEXT PRIMARY KEY,
+            user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name          TEXT NOT NULL,
+            secret_hash   BLOB NOT NULL,
+            status        TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+            created_at    INTEGER NOT NULL,
+            expires_at    INTEGER,
+            scopes        TEXT NOT NULL DEFAULT '',
+            allow_ips     TEXT NOT NULL DEFAULT '',
+            last_used_at  INTEGER,
+            last_used_ip  TEXT,
+            use_count     INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (user_id, name)
+        );
+        CREATE INDEX api_keys_user ON api_keys(user_id);
+        CREATE TABLE audit (
+            id          INTEGER PRIMARY KEY,
+            at          INTEGER NOT NULL,
+            actor       TEXT NOT NULL,
+            action      TEXT NOT NULL,
+            target      TEXT,
+            credential  TEXT,
+            source_ip   TEXT,
+            reason      TEXT,
+            detail      TEXT
+        );
+        CREATE INDEX audit_at ON audit(at);
+        """,
+    ]
+
+    /// Brings the database up to the latest version; returns how many migrations ran.
+    @discardableResult
+    static func migrate(_ db: Connection) throws -> Int {
+        let current = try version(db)
+        guard current <= all.count else {
+            throw StoreError(code: 1, message: "database schema \(current) is newer than this keyward (\(all.count))")
+        }
+        for (index, sql) in all.enumerated() where index + 1 > current {
+            try db.transaction {
+                try db.execute(sql)
+                try db.execute("PRAGMA user_version = \(index + 1)")
+            }
+        }
+        return all.count - current
+    }
+
+    static func version(_ db: Connection) throws -> Int {
+        Int(try db.statement("PRAGMA user_version").first { $0.int64(0) } ?? 0)
+    }
+}

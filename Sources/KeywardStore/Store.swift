@@ -1,0 +1,253 @@
+import KeywardCore
+
+/// A refusal by the store's rules (unknown name, duplicate): exit code 1 on the CLI, 4xx over HTTP.
+public enum StoreRefusal: Error, CustomStringConvertible, Equatable {
+    case noSuchUser(String)
+    case userExists(String)
+    case noSuchKey(String)
+    case keyNameTaken(user: String, name: String)
+
+    public var description: String {
+        switch self {
+        case .noSuchUser(let u): "no such user: \(u)"
+        case .userExists(let u): "user already exists: \(u)"
+        case .noSuchKey(let k): "no such key: \(k)"
+        case .keyNameTaken(let u, let n): "user \(u) already has a key named \(n)"
+        }
+    }
+}
+
+/// A user as listed.
+public struct UserRow: Sendable, Equatable, Codable {
+    public var name: String
+    public var status: Status
+    public var createdAt: Int64
+    public var keyCount: Int
+}
+
+/// An API key as listed: everything but the secret hash.
+public struct KeyRow: Sendable, Equatable, Codable {
+    public var id: String
+    public var user: String
+    public var name: String
+    public var status: Status
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+    public var scopes: [String]
+    public var allowIPs: [String]
+    public var lastUsedAt: Int64?
+    public var lastUsedIP: String?
+    public var useCount: Int64
+}
+
+/// What a new key is made of; the secret itself is hashed before it gets here.
+public struct NewKey: Sendable {
+    public var id: String
+    public var user: String
+    public var name: String
+    public var secretHash: [UInt8]
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+    public var scopes: [PathScope]
+    public var allowedNetworks: [CIDR]
+
+    public init(id: String, user: String, name: String, secretHash: [UInt8], createdAt: Int64, expiresAt: Int64?,
+                scopes: [PathScope], allowedNetworks: [CIDR]) {
+        self.id = id
+        self.user = user
+        self.name = name
+        self.secretHash = secretHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.scopes = scopes
+        self.allowedNetworks = allowedNetworks
+    }
+}
+
+/// Accumulated uses of one credential since the last flush.
+public struct UsageDelta: Sendable, Equatable {
+    public var count: Int64
+    public var lastAt: Int64
+    public var lastIP: String?
+}
+
+/// The repositories over one connection.
+public final class Store {
+    public let db: Connection
+
+    /// Opens an existing database and brings its schema up to date.
+    public init(path: String) throws {
+        db = try Connection(path: path)
+        try Migrations.migrate(db)
+    }
+
+    /// Creates the database if it does not exist and migrates it; true when it was created.
+    @discardableResult
+    public static func initialize(path: String) throws -> Int {
+        let db = try Connection(path: path, create: true)
+        return try Migrations.migrate(db)
+    }
+
+    // MARK: Users
+
+    public func addUser(_ name: String, now: Int64) throws {
+        do {
+            try db.statement("INSERT INTO users (name, created_at) VALUES (?, ?)").run([.text(name), .integer(now)])
+        } catch let error as StoreError where error.isConstraint {
+            throw StoreRefusal.userExists(name)
+        }
+    }
+
+    public func users() throws -> [UserRow] {
+        try db.statement("""
+            SELECT u.name, u.status, u.created_at, (SELECT count(*) FROM api_keys k WHERE k.user_id = u.id)
+            FROM users u ORDER BY u.name
+            """).map { s in
+            UserRow(name: s.text(0), status: Status(rawValue: s.text(1)) ?? .disabled, createdAt: s.int64(2),
+                    keyCount: Int(s.int64(3)))
+        }
+    }
+
+    public func user(_ name: String) throws -> UserRow {
+        guard let row = try users().first(where: { $0.name == name }) else { throw StoreRefusal.noSuchUser(name) }
+        return row
+    }
+
+    public func setUserStatus(_ name: String, _ status: Status) throws {
+        try db.statement("UPDATE users SET status = ? WHERE name = ?").run([.text(status.rawValue), .text(name)])
+        if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }
+    }
+
+    public func deleteUser(_ name: String) throws {
+        try db.statement("DELETE FROM users WHERE name = ?").run([.text(name)])
+        if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }
+    }
+
+    // MARK: API keys
+
+    public func insertKey(_ key: NewKey) throws {
+        let userId = try userId(key.user)
+        do {
+            try db.statement("""
+                INSERT INTO api_keys (id, user_id, name, secret_hash, created_at, expires_at, scopes, allow_ips)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """).run([
+                    .text(key.id), .integer(userId), .text(key.name), .blob(key.secretHash), .integer(key.createdAt),
+                    key.expiresAt.map(SQLValue.integer) ?? .null,
+                    .text(key.scopes.map(\.description).joined(separator: "\n")),
+                    .text(key.allowedNetworks.map(\.description).joined(separator: "\n")),
+                ])
+        } catch let error as StoreError where error.isConstraint {
+            throw StoreRefusal.keyNameTaken(user: key.user, name: key.name)
+        }
+    }
+
+    private static let keyColumns = """
+        k.id, u.name, k.name, k.status, k.created_at, k.expires_at, k.scopes, k.allow_ips,
+        k.last_used_at, k.last_used_ip, k.use_count
+        FROM api_keys k JOIN users u ON u.id = k.user_id
+        """
+
+    public func keys(user: String? = nil) throws -> [KeyRow] {
+        if let user {
+            _ = try userId(user)
+            return try db.statement("SELECT \(Self.keyColumns) WHERE u.name = ? ORDER BY k.created_at, k.id")
+                .map([.text(user)]) { Self.keyRow($0) }
+        }
+        return try db.statement("SELECT \(Self.keyColumns) ORDER BY u.name, k.created_at, k.id").map { Self.keyRow($0) }
+    }
+
+    public func key(_ id: String) throws -> KeyRow {
+        guard let row = try db.statement("SELECT \(Self.keyColumns) WHERE k.id = ?").first([.text(id)], { Self.keyRow($0) })
+        else { throw StoreRefusal.noSuchKey(id) }
+        return row
+    }
+
+    public func setKeyStatus(_ id: String, _ status: Status) throws {
+        try db.statement("UPDATE api_keys SET status = ? WHERE id = ?").run([.text(status.rawValue), .text(id)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
+    }
+
+    public func setKeyExpiry(_ id: String, _ expiresAt: Int64?) throws {
+        try db.statement("UPDATE api_keys SET expires_at = ? WHERE id = ?")
+            .run([expiresAt.map(SQLValue.integer) ?? .null, .text(id)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
+    }
+
+    public func setKeySecretHash(_ id: String, _ hash: [UInt8]) throws {
+        try db.statement("UPDATE api_keys SET secret_hash = ? WHERE id = ?").run([.blob(hash), .text(id)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
+    }
+
+    public func deleteKey(_ id: String) throws {
+        try db.statement("DELETE FROM api_keys WHERE id = ?").run([.text(id)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
+    }
+
+    /// Adds buffered usage to the keys that still exist.
+    public func applyUsage(_ usage: [String: UsageDelta]) throws {
+        guard !usage.isEmpty else { return }
+        try db.transaction {
+            let s = try db.statement("""
+                UPDATE api_keys SET use_count = use_count + ?,
+                    last_used_at = max(coalesce(last_used_at, 0), ?),
+                    last_used_ip = CASE WHEN ? >= coalesce(last_used_at, 0) THEN ? ELSE last_used_ip END
+                WHERE id = ?
+                """)
+            for (id, delta) in usage {
+                try s.run([.integer(delta.count), .integer(delta.lastAt), .integer(delta.lastAt),
+                           delta.lastIP.map(SQLValue.text) ?? .null, .text(id)])
+            }
+        }
+    }
+
+    // MARK: Audit
+
+    public func appendAudit(_ events: [AuditEvent]) throws {
+        guard !events.isEmpty else { return }
+        try db.transaction {
+            let s = try db.statement("""
+                INSERT INTO audit (at, actor, action, target, credential, source_ip, reason, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for e in events {
+                func opt(_ v: String?) -> SQLValue { v.map(SQLValue.text) ?? .null }
+                try s.run([.integer(e.at), .text(e.actor), .text(e.action), opt(e.target), opt(e.credential),
+                           opt(e.sourceIP), opt(e.reason), opt(e.detail)])
+            }
+        }
+    }
+
+    /// Audit events, oldest first, filtered by time and by the user they concern.
+    public func audit(since: Int64? = nil, user: String? = nil, limit: Int = 1000) throws -> [AuditEvent] {
+        try db.statement("""
+            SELECT at, actor, action, target, credential, source_ip, reason, detail FROM (
+                SELECT * FROM audit
+                WHERE at >= ?1 AND (?2 IS NULL OR actor = ?2 OR target = 'user:' || ?2)
+                ORDER BY id DESC LIMIT ?3
+            ) ORDER BY id
+            """).map([.integer(since ?? 0), user.map(SQLValue.text) ?? .null, .integer(Int64(limit))]) { s in
+            AuditEvent(at: s.int64(0), actor: s.text(1), action: s.text(2), target: s.optionalText(3),
+                       credential: s.optionalText(4), sourceIP: s.optionalText(5), reason: s.optionalText(6),
+                       detail: s.optionalText(7))
+        }
+    }
+
+    // MARK: Helpers
+
+    private func userId(_ name: String) throws -> Int64 {
+        guard let id = try db.statement("SELECT id FROM users WHERE name = ?").first([.text(name)], { $0.int64(0) })
+        else { throw StoreRefusal.noSuchUser(name) }
+        return id
+    }
+
+    private static func keyRow(_ s: Statement) -> KeyRow {
+        KeyRow(id: s.text(0), user: s.text(1), name: s.text(2), status: Status(rawValue: s.text(3)) ?? .disabled,
+               createdAt: s.int64(4), expiresAt: s.optionalInt64(5), scopes: lines(s.text(6)), allowIPs: lines(s.text(7)),
+               lastUsedAt: s.optionalInt64(8), lastUsedIP: s.optionalText(9), useCount: s.int64(10))
+    }
+
+    static func lines(_ text: String) -> [String] {
+        text.split(separator: "\n").map(String.init)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import KeywardStore
+
+/// The `keyward` command line: global options, then a command and its words.
+enum CLI {
+    static let topHelp = """
+        usage: keyward [--db PATH] [--config PATH] [--json] COMMAND ...
+
+        API-token authentication for nginx, Apache and lighttpd.
+
+        commands:
+          init                         create the database and key file (idempotent)
+          serve                        run the FastCGI server
+          user add|list|show|disable|enable|delete
+          key create|list|show|disable|enable|renew|regenerate|delete
+          audit list
+
+        `keyward COMMAND --help` tells more. Exit status: 0 ok, 1 refused, 2 bad usage.
+        """
+
+    /// Runs the command line and returns the exit status.
+    static func main(_ arguments: [String]) -> Int32 {
+        do {
+            var args = ArraySlice(arguments.dropFirst())
+            var db = ProcessInfo.processInfo.environment["KEYWARD_DB"]
+            var configPath = ProcessInfo.processInfo.environment["KEYWARD_CONFIG"]
+            var json = false
+            // Global options may stand anywhere; take them out first.
+            var rest: [String] = []
+            while let arg = args.popFirst() {
+                switch arg {
+                case "--json": json = true
+                case "--db", "--config":
+                    guard let v = args.popFirst() else { throw UsageError("\(arg) needs a value") }
+                    if arg == "--db" { db = v } else { configPath = v }
+                case let a where a.hasPrefix("--db="): db = String(a.dropFirst(5))
+                case let a where a.hasPrefix("--config="): configPath = String(a.dropFirst(9))
+                default: rest.append(arg)
+                }
+            }
+            let config = try configPath.map { try Config(path: $0) } ?? Config()
+            let dbPath = db ?? config["db"] ?? "/var/lib/keyward/keyward.db"
+            let context = Context(dbPath: dbPath, keyFilePath: config["key_file"] ?? KeyFile.defaultPath(forDatabase: dbPath),
+                                  json: json, config: config)
+            guard let command = rest.first, command != "--help", command != "-h", command != "help" else {
+                print(topHelp)
+                return rest.isEmpty ? 2 : 0
+            }
+            let words = rest.dropFirst()
+            switch command {
+            case "init": try InitCommand.run(words, context)
+            case "serve": return try ServeCommand.run(words, context)
+            case "user": try UserCommands.run(words, context)
+            case "key": try KeyCommands.run(words, context)
+            case "audit": try AuditCommands.run(words, context)
+            default: throw UsageError("unknown command \(command)")
+            }
+            return 0
+        } catch let e as UsageError {
+            FileHandle.standardError.write(Data("keyward: \(e.description) (see keyward --help)\n".utf8))
+            return 2
+        } catch {
+            FileHandle.standardError.write(Data("keyward: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    /// Parses `words` against `spec`, printing help and stopping on `--help`.
+    static func parse(_ words: ArraySlice<String>, _ spec: CommandSpec) throws -> ParsedArguments? {
+        if words.contains("--help") || words.contains("-h") {
+            print(spec.help)
+            return nil
+        }
+        return try ParsedArguments(words, spec: spec)
+    }
+
+    /// Splits `group verb args`, listing the verbs on a missing or unknown one.
+    static func verb(_ words: ArraySlice<String>, group: String, verbs: [String: CommandSpec]) throws
+        -> (String, ArraySlice<String>, CommandSpec)?
+    {
+        let list = verbs.keys.sorted().joined(separator: "|")
+        guard let verb = words.first, verb != "--help", verb != "-h" else {
+            if words.first == nil { throw UsageError("usage: keyward \(group) \(list)") }
+            print("usage: keyward \(group) \(list) ...\n")
+            for name in verbs.keys.sorted() { print("  \(verbs[name]!.usage)") }
+            return nil
+        }
+        guard let spec = verbs[verb] else { throw UsageError("unknown command \(group) \(verb); one of \(list)") }
+        return (verb, words.dropFirst(), spec)
+    }
+}
+
+/// `keyward init`.
+enum InitCommand {
+    static let spec = CommandSpec(usage: "init", summary: "Create the database and its key file (mode 0600), or check existing ones.")
+
+    static func run(_ words: ArraySlice<String>, _ context: Context) throws {
+        guard let args = try CLI.parse(words, spec) else { return }
+        _ = try args.positional()
+        let directory = (context.dbPath as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let keyFileExisted = FileManager.default.fileExists(atPath: context.keyFilePath)
+        if keyFileExisted {
+            _ = try context.loadKeys()
+        } else {
+            var hasData = false
+            if FileManager.default.fileExists(atPath: context.dbPath) {
+                hasData = try !Store(path: context.dbPath).users().isEmpty
+            }
+            guard !hasData else {
+                throw Refusal("database \(context.dbPath) has data but its key file \(context.keyFilePath) is missing")
+            }
+            _ = try KeyFile.create(path: context.keyFilePath)
+        }
+        let applied = try Store.initialize(path: context.dbPath)
+        let store = try context.openStore()
+        if applied > 0 || !keyFileExisted { try context.audit(store, "init", detail: "schema migrations applied: \(applied)") }
+        try context.emit(["database": context.dbPath, "key_file": context.keyFilePath,
+                          "migrations_applied": String(applied), "key_file_created": String(!keyFileExisted)]) {
+            "database \(context.dbPath) ready (\(applied) migration\(applied == 1 ? "" : "s") applied)\n"
+                + "key file \(context.keyFilePath) \(keyFileExisted ? "present" : "created")"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import KeywardCore
+import KeywardStore
+
+/// What every command shares: global options, configuration, clock, output.
+struct Context {
+    var dbPath: String
+    var keyFilePath: String
+    var json: Bool
+    var config: Config
+    let clock: any Clock = SystemClock()
+
+    /// Who is acting, for the audit trail of CLI changes.
+    var actor: String {
+        "cli:" + (ProcessInfo.processInfo.environment["SUDO_USER"] ?? NSUserName())
+    }
+
+    func openStore() throws -> Store {
+        guard FileManager.default.fileExists(atPath: dbPath) else {
+            throw Refusal("no database at \(dbPath); run: keyward --db \(dbPath) init")
+        }
+        return try Store(path: dbPath)
+    }
+
+    func loadKeys() throws -> KeyFile { try KeyFile.load(path: keyFilePath) }
+
+    func audit(_ store: Store, _ action: String, target: String? = nil, credential: String? = nil, detail: String? = nil) throws {
+        try store.appendAudit([AuditEvent(at: clock.now, actor: actor, action: action, target: target,
+                                          credential: credential, detail: detail)])
+    }
+
+    /// Prints `value` as JSON when `--json` was given, else `text()`.
+    func emit<T: Encodable>(_ value: T, text: () -> String) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        } else {
+            let t = text()
+            if !t.isEmpty { print(t) }
+        }
+    }
+}
+
+/// `key = value` lines; `#` starts a comment. Keys are the long option names of `serve` and `db`.
+struct Config {
+    var values: [String: String] = [:]
+
+    init() {}
+
+    init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw Refusal("cannot read config file \(path)")
+        }
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                .trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            guard let eq = line.firstIndex(of: "=") else { throw UsageError("\(path):\(number + 1): expected key = value") }
+            values[line[..<eq].trimmingCharacters(in: .whitespaces)] = line[line.index(after: eq)...]
+                .trimmingCharacters(in: .whitespaces)
+        }
+    }
+
+    subscript(_ key: String) -> String? { values[key] }
+}
+
+enum Time {
+    static func iso(_ t: Int64?) -> String {
+        guard let t else { return "never" }
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
+    }
+
+    /// `1h` (ago), a Unix time, or an ISO 8601 instant.
+    static func parseSince(_ text: String, now: Int64) -> Int64? {
+        if case .seconds(let s)? = Lifetime(text) { return now - s }
+        if let t = Int64(text) { return t }
+        return ISO8601DateFormatter().date(from: text).map { Int64($0.timeIntervalSince1970) }
+    }
+}

@@ -1,0 +1,202 @@
+import KeywardCore
+import KeywardStore
+
+/// `keyward key ...`: API keys, named by their public id (`kwk_...`).
+enum KeyCommands {
+    static let verbs: [String: CommandSpec] = [
+        "create": CommandSpec(
+            usage: "key create --user U --name N [--expires 30d|never] [--scope /path/ ...] [--allow-ip CIDR ...]",
+            summary: "Create an API key and print its secret once.",
+            options: [
+                .init("user", value: "U", "owner of the key"),
+                .init("name", value: "N", "a name unique among the user's keys"),
+                .init("expires", value: "DURATION", "45s, 30m, 12h, 30d or never (default 30d)"),
+                .init("scope", value: "[METHODS:]PREFIX", repeatable: true, "allowed path prefix, e.g. /api/ or GET,HEAD:/api/ro/ (default: every path)"),
+                .init("allow-ip", value: "CIDR", repeatable: true, "allowed client network, IPv4 or IPv6 (default: any)"),
+            ]),
+        "list": CommandSpec(usage: "key list [--user U]", summary: "List keys (never their secrets).",
+                            options: [.init("user", value: "U", "only this user's keys")]),
+        "show": CommandSpec(usage: "key show ID", summary: "Show one key."),
+        "disable": CommandSpec(usage: "key disable ID", summary: "Disable a key; it fails from the next request on."),
+        "enable": CommandSpec(usage: "key enable ID", summary: "Enable a disabled key."),
+        "renew": CommandSpec(usage: "key renew ID [--expires 30d|never]", summary: "Give a key a new expiry; the secret stays.",
+                             options: [.init("expires", value: "DURATION", "new lifetime from now (default 30d)")]),
+        "regenerate": CommandSpec(usage: "key regenerate ID",
+                                  summary: "Replace a key's secret (same id, name, scopes and addresses) and print it once."),
+        "delete": CommandSpec(usage: "key delete ID", summary: "Delete a key."),
+    ]
+
+    struct Created: Encodable {
+        let id: String
+        let secret: String
+        let user: String
+        let name: String
+        let expiresAt: Int64?
+        let scopes: [String]
+        let allowIps: [String]
+    }
+
+    static func run(_ words: ArraySlice<String>, _ context: Context) throws {
+        guard let (verb, rest, spec) = try CLI.verb(words, group: "key", verbs: verbs),
+              let args = try CLI.parse(rest, spec) else { return }
+        let store = try context.openStore()
+        let now = context.clock.now
+        switch verb {
+        case "create":
+            _ = try args.positional()
+            guard let user = args.value("user") else { throw UsageError("--user is required") }
+            guard let name = args.value("name") else { throw UsageError("--name is required") }
+            guard (1...100).contains(name.count), name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+            else { throw UsageError("--name must be 1 to 100 printable characters") }
+            let expiry = try lifetime(args.value("expires")).expiry(from: now)
+            let scopes = try args.all("scope").map { text in
+                guard let scope = PathScope(text) else { throw UsageError("invalid scope \(text): want /prefix or METHOD,...:/prefix") }
+                return scope
+            }
+            let networks = try args.all("allow-ip").map { text in
+                guard let cidr = CIDR(text) else { throw UsageError("invalid --allow-ip \(text): want a CIDR such as 10.0.0.0/8") }
+                return cidr
+            }
+            let keys = try context.loadKeys()
+            let secret = OpaqueSecret.generate(.apiKey)
+            try store.db.transaction {
+                try store.insertKey(NewKey(id: secret.id, user: user, name: name, secretHash: secret.hash(pepper: keys.pepper),
+                                           createdAt: now, expiresAt: expiry, scopes: scopes, allowedNetworks: networks))
+                try context.audit(store, "key.create", target: "user:\(user)", credential: secret.id)
+            }
+            let created = Created(id: secret.id, secret: secret.token, user: user, name: name, expiresAt: expiry,
+                                  scopes: scopes.map(\.description), allowIps: networks.map(\.description))
+            try context.emit(created) {
+                """
+                created API key \(secret.id) (\(name), user \(user), expires \(Time.iso(expiry)))
+                secret, shown only now:
+                \(secret.token)
+                """
+            }
+        case "list":
+            _ = try args.positional()
+            let rows = try store.keys(user: args.value("user"))
+            try context.emit(rows) {
+                rows.isEmpty ? "no keys" : table(["ID", "USER", "NAME", "STATUS", "EXPIRES", "LAST USED", "USES"], rows.map {
+                    [$0.id, $0.user, $0.name, status($0, now: now), Time.iso($0.expiresAt),
+                     $0.lastUsedAt.map(Time.iso) ?? "-", String($0.useCount)]
+                })
+            }
+        case "show":
+            let row = try store.key(try keyId(args))
+            try context.emit(row) { describe(row, now: now) }
+        case "regenerate":
+            let id = try keyId(args)
+            let keys = try context.loadKeys()
+            let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
+            try store.db.transaction {
+                try store.setKeySecretHash(id, secret.hash(pepper: keys.pepper))
+                try context.audit(store, "key.regenerate", credential: id)
+            }
+            let row = try store.key(id)
+            try context.emit(Created(id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
+                                     scopes: row.scopes, allowIps: row.allowIPs)) {
+                "new secret for \(id), shown only now:\n\(secret.token)"
+            }
+        default:
+            let id = try keyId(args)
+            try store.db.transaction {
+                switch verb {
+                case "disable": try store.setKeyStatus(id, .disabled)
+                case "enable": try store.setKeyStatus(id, .active)
+                case "delete": try store.deleteKey(id)
+                case "renew": try store.setKeyExpiry(id, try lifetime(args.value("expires")).expiry(from: now))
+                default: preconditionFailure("unhandled verb")
+                }
+                try context.audit(store, "key.\(verb)", credential: id)
+            }
+            if verb == "delete" {
+                try context.emit(["id": id, "result": "deleted"]) { "key \(id) deleted" }
+            } else {
+                let row = try store.key(id)
+                try context.emit(row) { "key \(id): \(verb) done (\(status(row, now: now)), expires \(Time.iso(row.expiresAt)))" }
+            }
+        }
+    }
+
+    static func keyId(_ args: ParsedArguments) throws -> String {
+        let id = try args.positional("ID")[0]
+        guard OpaqueSecret.isCredentialId(id, kind: .apiKey) else {
+            throw UsageError("\(id) is not a key id (kwk_ followed by 16 letters and digits)")
+        }
+        return id
+    }
+
+    static func lifetime(_ text: String?) throws -> Lifetime {
+        guard let text else { return .seconds(Limits().defaultKeyLifetime) }
+        guard let lifetime = Lifetime(text) else { throw UsageError("invalid duration \(text): want 45s, 30m, 12h, 30d or never") }
+        return lifetime
+    }
+
+    static func status(_ row: KeyRow, now: Int64) -> String {
+        if row.status == .disabled { return "disabled" }
+        if let e = row.expiresAt, e <= now { return "expired" }
+        return "active"
+    }
+
+    static func describe(_ row: KeyRow, now: Int64) -> String {
+        """
+        key \(row.id)
+          name       \(row.name)
+          user       \(row.user)
+          status     \(status(row, now: now))
+          created    \(Time.iso(row.createdAt))
+          expires    \(Time.iso(row.expiresAt))
+          scopes     \(row.scopes.isEmpty ? "every path" : row.scopes.joined(separator: " "))
+          allow-ip   \(row.allowIPs.isEmpty ? "any" : row.allowIPs.joined(separator: " "))
+          last used  \(row.lastUsedAt.map(Time.iso) ?? "never")\(row.lastUsedIP.map { " from \($0)" } ?? "")
+          uses       \(row.useCount)
+        """
+    }
+}
+
+/// `keyward audit ...`.
+enum AuditCommands {
+    static let verbs: [String: CommandSpec] = [
+        "list": CommandSpec(usage: "audit list [--since 1h|TIME] [--user U] [--limit N]",
+                            summary: "List audit events, oldest first.",
+                            options: [.init("since", value: "WHEN", "a duration ago (1h, 7d), a Unix time or ISO 8601"),
+                                      .init("user", value: "U", "only events by or about this user"),
+                                      .init("limit", value: "N", "at most N events, the newest (default 1000)")]),
+    ]
+
+    struct Shown: Encodable {
+        let at: Int64
+        let time: String
+        let actor: String
+        let action: String
+        let target: String?
+        let credential: String?
+        let sourceIp: String?
+        let reason: String?
+        let detail: String?
+    }
+
+    static func run(_ words: ArraySlice<String>, _ context: Context) throws {
+        guard let (_, rest, spec) = try CLI.verb(words, group: "audit", verbs: verbs),
+              let args = try CLI.parse(rest, spec) else { return }
+        _ = try args.positional()
+        let since = try args.value("since").map { text in
+            guard let t = Time.parseSince(text, now: context.clock.now) else { throw UsageError("invalid --since \(text)") }
+            return t
+        }
+        let limit = try args.value("limit").map { text in
+            guard let n = Int(text), n > 0 else { throw UsageError("invalid --limit \(text)") }
+            return n
+        } ?? 1000
+        let events = try context.openStore().audit(since: since, user: args.value("user"), limit: limit).map {
+            Shown(at: $0.at, time: Time.iso($0.at), actor: $0.actor, action: $0.action, target: $0.target,
+                  credential: $0.credential, sourceIp: $0.sourceIP, reason: $0.reason, detail: $0.detail)
+        }
+        try context.emit(events) {
+            events.isEmpty ? "no events" : table(["TIME", "ACTOR", "ACTION", "TARGET", "CREDENTIAL", "FROM", "REASON", "DETAIL"],
+                events.map { [$0.time, $0.actor, $0.action, $0.target ?? "-", $0.credential ?? "-", $0.sourceIp ?? "-",
+                              $0.reason ?? "-", $0.detail ?? ""] })
+        }
+    }
+}

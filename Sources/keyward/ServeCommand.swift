@@ -1,0 +1,103 @@
+import Foundation
+import KeywardCore
+import KeywardFastCGI
+import KeywardGateway
+import KeywardStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `keyward serve`: the FastCGI server (or, run by a web server as CGI, one request).
+enum ServeCommand {
+    static let spec = CommandSpec(
+        usage: "serve [--listen unix:PATH|HOST:PORT] [--threads N] [--socket-mode 0660] [--socket-group G]",
+        summary: """
+            Serve FastCGI: the nginx check, the Apache/lighttpd authorizer and the endpoints.
+            With no --listen, a listening socket on fd 0 (spawn-fcgi, systemd StandardInput=socket) or
+            fd 3 (systemd LISTEN_FDS) is used; run as CGI (GATEWAY_INTERFACE set) it answers one request.
+            Every option can also be set in the config file as `name = value`.
+            """,
+        options: [
+            .init("listen", value: "ADDR", "unix:/run/keyward/keyward.sock or 127.0.0.1:9010"),
+            .init("threads", value: "N", "worker threads (default 8)"),
+            .init("socket-mode", value: "OCTAL", "mode of a unix socket (default 0660)"),
+            .init("socket-group", value: "G", "group of a unix socket (e.g. www-data)"),
+            .init("mount", value: "PREFIX", "path prefix the endpoints are mounted under (default none)"),
+            .init("failure-limit", value: "N", "failed checks per client address per window before 429 (default 100, 0 = off)"),
+            .init("failure-window", value: "DURATION", "the failure window (default 60s)"),
+        ])
+
+    static let log: @Sendable (String) -> Void = { line in
+        FileHandle.standardError.write(Data("\(Time.iso(SystemClock().now)) \(line)\n".utf8))
+    }
+
+    static func run(_ words: ArraySlice<String>, _ context: Context) throws -> Int32 {
+        guard let args = try CLI.parse(words, spec) else { return 0 }
+        _ = try args.positional()
+        func option(_ name: String) -> String? { args.value(name) ?? context.config[name] }
+
+        let threads = try option("threads").map { text in
+            guard let n = Int(text), (1...1024).contains(n) else { throw UsageError("--threads must be 1 to 1024") }
+            return n
+        } ?? 8
+        var limits = Limits()
+        if let text = option("failure-limit") {
+            guard let n = Int(text), n >= 0 else { throw UsageError("invalid --failure-limit \(text)") }
+            limits.failuresPerWindow = n
+        }
+        if let text = option("failure-window") {
+            guard case .seconds(let s)? = Lifetime(text) else { throw UsageError("invalid --failure-window \(text)") }
+            limits.failureWindowSeconds = s
+        }
+        var unixOptions = Listener.UnixOptions(group: option("socket-group"))
+        if let text = option("socket-mode") {
+            guard let mode = UInt32(text, radix: 8), mode <= 0o777 else { throw UsageError("invalid --socket-mode \(text)") }
+            unixOptions.mode = mode_t(mode)
+        }
+        let listen = try option("listen").map { text in
+            guard let address = ListenAddress(text) else { throw UsageError("invalid --listen \(text): want unix:PATH or HOST:PORT") }
+            return address
+        }
+
+        FastCGIServer.blockSignals()
+        let keys = try context.loadKeys()
+        _ = try context.openStore()
+        let writer = BufferedWriter(path: context.dbPath, log: log)
+        let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
+        let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits)
+        func makeGateway() throws -> Gateway {
+            Gateway(config: gatewayConfig, authenticator: Authenticator(
+                keys: try KeyLookup(path: context.dbPath), pepper: keys.pepper, clock: SystemClock(),
+                usage: writer, audit: writer, throttle: throttle, limits: limits), log: log)
+        }
+
+        let fd: Int32
+        var ownedSocket: String? = nil
+        let env = ProcessInfo.processInfo.environment
+        if let listen {
+            fd = try Listener.open(listen, unix: unixOptions)
+            if case .unix(let path) = listen { ownedSocket = path }
+            log("keyward[KW0001]: listening on \(listen) with \(threads) threads")
+        } else if env["LISTEN_FDS"] == "1", env["LISTEN_PID"] == String(getpid()), Listener.isListeningSocket(3) {
+            fd = 3
+            log("keyward[KW0002]: serving the socket systemd passed (fd 3) with \(threads) threads")
+        } else if Listener.isListeningSocket(0) {
+            fd = 0
+            log("keyward[KW0003]: serving the socket on fd 0 with \(threads) threads")
+        } else if CGIRunner.isCGI {
+            CGIRunner.run(gateway: try makeGateway())
+            writer.flush()
+            return 0
+        } else {
+            throw UsageError("no --listen given and fd 0 is not a listening socket")
+        }
+
+        let gateways = try (0..<threads).map { _ in try makeGateway() }
+        writer.start()
+        FastCGIServer(listenFD: fd, gateways: gateways, log: log).run()
+        writer.stop()
+        if let ownedSocket { unlink(ownedSocket) }
+        log("keyward[KW0004]: stopped")
+        return 0
+    }
+}

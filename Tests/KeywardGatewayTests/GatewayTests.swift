@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+import KeywardCore
+@testable import KeywardGateway
+
+/// Params recorded from each server, replayed through the gateway with a real decision behind it.
+struct Fixture: Decodable {
+    let role: String
+    let params: [String: String]
+
+    static func load(_ name: String) throws -> Fixture {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: "json"))
+        return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    }
+
+    func params(key: String, uri: String, path: String) -> DictionaryParams {
+        DictionaryParams(params.mapValues {
+            $0.replacingOccurrences(of: "$KEY", with: key).replacingOccurrences(of: "$URI", with: uri)
+                .replacingOccurrences(of: "$PATH", with: path)
+        })
+    }
+}
+
+final class GatewayHarness {
+    let pepper: [UInt8] = Array(repeating: 9, count: 32)
+    let full = OpaqueSecret.generate(.apiKey)
+    let limited = OpaqueSecret.generate(.apiKey)
+    let sink = CollectingSink()
+    let gateway: Gateway
+
+    init(failureLimit: Int = 100) {
+        let pepper = self.pepper
+        func record(_ s: OpaqueSecret, _ user: String, _ scopes: [String]) -> ApiKeyRecord {
+            ApiKeyRecord(id: s.id, name: "k", userName: user, userStatus: .active, status: .active,
+                         secretHash: s.hash(pepper: pepper), expiresAt: nil, scopes: scopes.compactMap(PathScope.init),
+                         allowedNetworks: [])
+        }
+        var limits = Limits()
+        limits.failuresPerWindow = failureLimit
+        let authenticator = Authenticator(
+            keys: InMemoryKeys([record(full, "alice", []), record(limited, "bob", ["/api/limited/"])]),
+            pepper: pepper, clock: FixedClock(1_000), usage: sink, audit: sink,
+            throttle: FailureThrottle(limit: failureLimit, windowSeconds: 60), limits: limits)
+        gateway = Gateway(config: GatewayConfig(mount: "/keyward"), authenticator: authenticator, log: { _ in })
+    }
+
+    func run(_ fixture: Fixture, key: String, uri: String, path: String? = nil) -> Response {
+        var p = fixture.params(key: key, uri: uri, path: path ?? uri)
+        if path == nil && fixture.params["AUTH_PATH"] != nil { p.values["AUTH_PATH"] = nil }
+        if key.isEmpty { p.values["HTTP_AUTHORIZATION"] = nil }
+        return gateway.handle(p, role: Role(fcgiRole: fixture.role))
+    }
+}
+
+@Suite struct RecordedServerTests {
+    @Test(arguments: ["nginx-check", "apache-authorizer", "lighttpd-authorizer"])
+    func allowAndDenyPerServer(_ name: String) throws {
+        let h = GatewayHarness()
+        let f = try Fixture.load(name)
+        let authorizer = f.role == "AUTHORIZER"
+
+        let ok = h.run(f, key: h.full.token, uri: "/api/x?q=1", path: f.params["AUTH_PATH"] == nil ? nil : "/api/x")
+        #expect(ok.status == 200)
+        if authorizer {
+            // Only Variable-* headers on an authorizer's 200: Apache would pass anything else on.
+            #expect(ok.headers.allSatisfy { $0.0.hasPrefix("Variable-") })
+            #expect(ok.header("Variable-REMOTE_USER") == "alice")
+            #expect(ok.header("Variable-AUTH_CREDENTIAL") == h.full.id)
+            #expect(ok.header("Variable-AUTH_METHOD") == "api-key")
+            #expect(ok.header("Variable-AUTH_SCOPES") == "*")
+            #expect(ok.body.isEmpty)
+        } else {
+            #expect(ok.header("X-Auth-User") == "alice" && ok.header("X-Auth-Subject") == "alice")
+            #expect(ok.header("X-Auth-Credential") == h.full.id && ok.header("X-Auth-Method") == "api-key")
+            #expect(ok.header("X-Auth-Scopes") == "*")
+        }
+
+        let missing = h.run(f, key: "", uri: "/api/x")
+        #expect(missing.status == 401)
+        #expect(missing.header("WWW-Authenticate") == "Bearer realm=\"keyward\"")
+        #expect(missing.header("X-Auth-Error") == "A required header is missing in the request.")
+        #expect(missing.header("X-Auth-Error-Code") == "missing_credential")
+
+        let bad = h.run(f, key: "kwk_nope", uri: "/api/x")
+        #expect(bad.status == 401)
+        #expect(bad.header("WWW-Authenticate")!.contains("error=\"invalid_token\""))
+        #expect(String(decoding: bad.body, as: UTF8.self).contains("The request is authenticated as invalid."))
+
+        // Scope: the spoofed X-Original-URI in the Apache and lighttpd recordings is ignored.
+        #expect(h.run(f, key: h.limited.token, uri: "/api/limited/f.txt").status == 200)
+        let outside = h.run(f, key: h.limited.token, uri: "/api/data.txt")
+        #expect(outside.status == 403)
+        #expect(outside.header("X-Auth-Error-Code") == "path_not_allowed")
+        #expect(outside.header("WWW-Authenticate")!.contains("error=\"insufficient_scope\""))
+        // Traversal out of the scope, raw (lighttpd: Keyward normalises) or already resolved by the server.
+        #expect(h.run(f, key: h.limited.token, uri: "/api/limited/../data.txt", path: f.params["AUTH_PATH"] == nil ? nil : "/api/data.txt").status == 403)
+        #expect(h.run(f, key: h.limited.token, uri: "/api/limited/%2e%2e/data.txt").status == 403)
+    }
+
+    @Test func queryKeyFromTheRawRequestURI() throws {
+        let h = GatewayHarness()
+        let f = try Fixture.load("nginx-check")
+        var p = f.params(key: "", uri: "/api/x?APIKey=\(h.full.token)", path: "/api/x")
+        p.values["HTTP_AUTHORIZATION"] = nil
+        #expect(h.gateway.handle(p, role: .responder).status == 200)
+    }
+
+    @Test func throttleIsA403ForNginxAndA429ForAuthorizers() throws {
+        let h = GatewayHarness(failureLimit: 1)
+        let nginx = try Fixture.load("nginx-check")
+        #expect(h.run(nginx, key: "kwk_bad", uri: "/api/x").status == 401)
+        let throttled = h.run(nginx, key: h.full.token, uri: "/api/x")
+        #expect(throttled.status == 403)
+        #expect(throttled.header("X-Auth-Status") == "429" && throttled.header("Retry-After") == "60")
+        #expect(throttled.header("X-Auth-Error-Code") == "too_many_failures")
+        let apache = try Fixture.load("apache-authorizer")
+        #expect(h.run(apache, key: h.full.token, uri: "/api/x").status == 429)
+    }
+}
+
+@Suite struct ResponderTests {
+    @Test func healthAndRouting() {
+        let h = GatewayHarness()
+        #expect(h.gateway.handle(DictionaryParams(["REQUEST_METHOD": "GET", "REQUEST_URI": "/healthz"]), role: .responder).status == 200)
+        #expect(h.gateway.handle(DictionaryParams(["REQUEST_URI": "/keyward/healthz?x=1"]), role: .responder).status == 200)
+        #expect(h.gateway.handle(DictionaryParams(["PATH_INFO": "/healthz", "REQUEST_URI": "/cgi/keyward/healthz"]), role: .responder).status == 200)
+        #expect(h.gateway.handle(DictionaryParams(["REQUEST_METHOD": "POST", "REQUEST_URI": "/healthz"]), role: .responder).status == 405)
+        #expect(h.gateway.handle(DictionaryParams(["REQUEST_URI": "/nope"]), role: .responder).status == 404)
+        // KEYWARD_CHECK=0 is not a check.
+        #expect(h.gateway.handle(DictionaryParams(["REQUEST_URI": "/healthz", "KEYWARD_CHECK": "0"]), role: .responder).status == 200)
+    }
+
+    @Test func serializationCannotBeSplitByAHeaderValue() {
+        let r = Response(status: 200, headers: [("X-Auth-User", "evil\r\nSet-Cookie: x=1")])
+        let text = String(decoding: r.serialized(), as: UTF8.self)
+        #expect(text == "Status: 200 OK\r\nX-Auth-User: evil  Set-Cookie: x=1\r\n\r\n")
+        let json = Response.json(401, "{}")
+        #expect(String(decoding: json.serialized(), as: UTF8.self).contains("Content-Length: 3\r\n"))
+    }
+
+    @Test func jsonStringsAreEscaped() {
+        #expect(JSON.string("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
+    }
+}

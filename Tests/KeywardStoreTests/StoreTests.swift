@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+import KeywardCore
+@testable import KeywardStore
+
+/// A fresh database file in its own temporary directory.
+struct TempDB {
+    let dir: String
+    let path: String
+    init() throws {
+        dir = NSTemporaryDirectory() + "keyward-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        path = dir + "/k.db"
+        try Store.initialize(path: path)
+    }
+}
+
+func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper: [UInt8] = [1, 2, 3],
+            scopes: [String] = [], ips: [String] = []) throws -> OpaqueSecret {
+    let s = OpaqueSecret.generate(.apiKey)
+    try store.insertKey(NewKey(id: s.id, user: user, name: name, secretHash: s.hash(pepper: pepper), createdAt: 100,
+                               expiresAt: 200, scopes: scopes.compactMap(PathScope.init), allowedNetworks: ips.compactMap(CIDR.init)))
+    return s
+}
+
+@Suite struct MigrationTests {
+    @Test func migratesOnceAndRecordsTheVersion() throws {
+        let t = try TempDB()
+        #expect(try Store.initialize(path: t.path) == 0)
+        let db = try Connection(path: t.path)
+        #expect(try Migrations.version(db) == Migrations.all.count)
+        #expect(try db.statement("PRAGMA journal_mode").first { $0.text(0) } == "wal")
+    }
+
+    @Test func refusesANewerSchema() throws {
+        let t = try TempDB()
+        try Connection(path: t.path).execute("PRAGMA user_version = 999")
+        #expect(throws: StoreError.self) { try Store(path: t.path) }
+    }
+}
+
+@Suite struct RepositoryTests {
+    @Test func usersAndRefusals() throws {
+        let store = try Store(path: TempDB().path)
+        try store.addUser("alice", now: 1)
+        #expect(throws: StoreRefusal.userExists("alice")) { try store.addUser("alice", now: 2) }
+        try store.setUserStatus("alice", .disabled)
+        #expect(try store.user("alice").status == .disabled)
+        #expect(throws: StoreRefusal.noSuchUser("bob")) { try store.setUserStatus("bob", .active) }
+        #expect(throws: StoreRefusal.noSuchUser("bob")) { try store.deleteUser("bob") }
+    }
+
+    @Test func keysLifecycle() throws {
+        let store = try Store(path: TempDB().path)
+        try store.addUser("alice", now: 1)
+        let s = try newKey(store, scopes: ["/api/", "GET:/ro/"], ips: ["10.0.0.0/8"])
+        #expect(throws: StoreRefusal.keyNameTaken(user: "alice", name: "n1")) { _ = try newKey(store) }
+        #expect(throws: StoreRefusal.noSuchUser("bob")) { _ = try newKey(store, user: "bob") }
+        var row = try store.key(s.id)
+        #expect(row.scopes == ["/api/", "GET:/ro/"] && row.allowIPs == ["10.0.0.0/8"] && row.expiresAt == 200)
+        try store.setKeyExpiry(s.id, nil)
+        try store.setKeyStatus(s.id, .disabled)
+        row = try store.key(s.id)
+        #expect(row.expiresAt == nil && row.status == .disabled)
+        try store.applyUsage([s.id: UsageDelta(count: 3, lastAt: 500, lastIP: "127.0.0.1")])
+        try store.applyUsage([s.id: UsageDelta(count: 2, lastAt: 400, lastIP: "10.0.0.1")])
+        row = try store.key(s.id)
+        #expect(row.useCount == 5 && row.lastUsedAt == 500 && row.lastUsedIP == "127.0.0.1")
+        try store.deleteUser("alice")
+        #expect(throws: StoreRefusal.noSuchKey(s.id)) { try store.key(s.id) }
+    }
+
+    @Test func transactionsRollBackOnError() throws {
+        let store = try Store(path: TempDB().path)
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try store.db.transaction {
+                try store.addUser("alice", now: 1)
+                throw Boom()
+            }
+        }
+        #expect(try store.users().isEmpty)
+        // The first error is the one rethrown, and the connection stays usable.
+        #expect(throws: StoreRefusal.userExists("x")) {
+            try store.db.transaction {
+                try store.addUser("x", now: 1)
+                try store.addUser("x", now: 1)
+            }
+        }
+        #expect(try store.users().isEmpty)
+        try store.addUser("y", now: 1)
+        #expect(try store.users().map(\.name) == ["y"])
+    }
+
+    @Test func auditFilters() throws {
+        let store = try Store(path: TempDB().path)
+        try store.appendAudit([
+            AuditEvent(at: 10, actor: "cli:root", action: "user.add", target: "user:alice"),
+            AuditEvent(at: 20, actor: "alice", action: "check.deny", credential: "kwk_x", reason: "path_not_allowed"),
+            AuditEvent(at: 30, actor: "bob", action: "check.deny"),
+        ])
+        #expect(try store.audit().count == 3)
+        #expect(try store.audit(since: 15).map(\.at) == [20, 30])
+        #expect(try store.audit(user: "alice").map(\.at) == [10, 20])
+        #expect(try store.audit(limit: 1).map(\.at) == [30])
+    }
+}
+
+@Suite struct KeyLookupTests {
+    @Test func seesAnotherConnectionsChangeOnTheNextLookup() throws {
+        let t = try TempDB()
+        let admin = try Store(path: t.path)
+        try admin.addUser("alice", now: 1)
+        let s = try newKey(admin)
+        let lookup = try KeyLookup(path: t.path)
+        #expect(try lookup.apiKey(id: s.id)?.status == .active)
+        #expect(try lookup.apiKey(id: s.id)?.status == .active)  // cached
+        try admin.setKeyStatus(s.id, .disabled)
+        #expect(try lookup.apiKey(id: s.id)?.status == .disabled)
+        try admin.setUserStatus("alice", .disabled)
+        #expect(try lookup.apiKey(id: s.id)?.userStatus == .disabled)
+        try admin.deleteKey(s.id)
+        #expect(try lookup.apiKey(id: s.id) == nil)
+        #expect(try KeyLookup(path: t.path, cache: false).apiKey(id: s.id) == nil)
+    }
+
+    @Test func loadsParsedScopesAndNetworks() throws {
+        let t = try TempDB()
+        let admin = try Store(path: t.path)
+        try admin.addUser("alice", now: 1)
+        let s = try newKey(admin, scopes: ["GET:/ro/"], ips: ["::1"])
+        let r = try #require(try KeyLookup(path: t.path).apiKey(id: s.id))
+        #expect(r.scopes == [PathScope("GET:/ro/")!] && r.allowedNetworks == [CIDR("::1")!] && r.userName == "alice")
+        #expect(r.secretHash == s.hash(pepper: [1, 2, 3]))
+    }
+}
+
+@Suite struct BufferedWriterTests {
+    @Test func stopWritesEverythingBuffered() throws {
+        let t = try TempDB()
+        let admin = try Store(path: t.path)
+        try admin.addUser("alice", now: 1)
+        let s = try newKey(admin)
+        let writer = BufferedWriter(path: t.path, interval: 60, log: { _ in })
+        writer.start()
+        for i in 0..<10 { writer.recordUse(credential: s.id, at: 1000 + Int64(i), from: "127.0.0.\(i)") }
+        writer.record(AuditEvent(at: 5, actor: "alice", action: "check.deny", reason: "path_not_allowed"))
+        writer.stop()
+        let row = try admin.key(s.id)
+        #expect(row.useCount == 10 && row.lastUsedAt == 1009 && row.lastUsedIP == "127.0.0.9")
+        #expect(try admin.audit().contains { $0.reason == "path_not_allowed" })
+    }
+}
+
+@Suite struct KeyFileTests {
+    @Test func createsPrivateAndRefusesToOverwriteOrLoadOpenFiles() throws {
+        let t = try TempDB()
+        let path = t.dir + "/k.key"
+        let created = try KeyFile.create(path: path)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(throws: KeyFileError.self) { try KeyFile.create(path: path) }
+        let loaded = try KeyFile.load(path: path)
+        #expect(loaded.pepper == created.pepper && loaded.masterKey == created.masterKey && loaded.pepper.count == 32)
+        #expect(!"\(loaded)".contains(Base64Probe.text(loaded.pepper)))
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        #expect(throws: KeyFileError.self) { try KeyFile.load(path: path) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: KeyFileError.self) { try KeyFile.load(path: path) }
+    }
+}
+
+enum Base64Probe {
+    static func text(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+}
