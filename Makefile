@@ -1,0 +1,47 @@
+# Keyward: `make run` for a live demo, `make test` for the whole suite.
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+CONFDIR ?= /etc/keyward
+SWIFT ?= swift
+DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light apache2 lighttpd wrk spawn-fcgi curl python3 gcc
+
+.PHONY: all deps build release test unit e2e run stop bench install clean
+
+all: build
+
+deps:
+	@.ci/install-deps $(DEBIAN_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+unit: build
+	$(SWIFT) test
+
+e2e: build
+	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/run.sh
+
+test: unit e2e
+
+run: release
+	nginx/demo/run.sh $(CURDIR)/.build/release/keyward
+
+stop:
+	nginx/demo/run.sh --stop
+
+bench: release
+	KEYWARD_BIN=$(CURDIR)/.build/release/keyward bench/run.sh
+
+install: release
+	install -D -m 0755 .build/release/keyward $(DESTDIR)$(PREFIX)/bin/keyward
+	install -d $(DESTDIR)$(CONFDIR)/nginx $(DESTDIR)$(CONFDIR)/apache $(DESTDIR)$(CONFDIR)/lighttpd $(DESTDIR)$(CONFDIR)/systemd
+	install -m 0644 nginx/*.conf $(DESTDIR)$(CONFDIR)/nginx/
+	install -m 0644 apache/*.conf $(DESTDIR)$(CONFDIR)/apache/
+	install -m 0644 lighttpd/*.conf $(DESTDIR)$(CONFDIR)/lighttpd/
+	install -m 0644 systemd/keyward.service systemd/keyward.socket $(DESTDIR)$(CONFDIR)/systemd/
+
+clean:
+	rm -rf .build .demo bench/.out
