@@ -1,13 +1,10 @@
 internal import COpenSSL
 
-/// SHA-256 and HMAC-SHA256 through libcrypto's one-shot functions.
-///
-/// One-shot calls avoid allocating an EVP context per check; both are thread-safe.
+/// SHA-256 and HMAC-SHA256 through libcrypto.
 public enum Digest {
     /// SHA-256 of `data` (FIPS 180-4).
-    public static func sha256(_ data: some Collection<UInt8>) -> [UInt8] {
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        let bytes = Array(data)
         bytes.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { output in
                 _ = SHA256(input.baseAddress, input.count, output.baseAddress)
@@ -17,20 +14,60 @@ public enum Digest {
     }
 
     /// HMAC-SHA256 of `message` under `key` (RFC 2104, RFC 4231 vectors in the tests).
-    public static func hmacSHA256(key: [UInt8], message: some Collection<UInt8>) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        var outLength: UInt32 = 0
-        let bytes = Array(message)
-        key.withUnsafeBufferPointer { k in
-            bytes.withUnsafeBufferPointer { m in
-                out.withUnsafeMutableBufferPointer { o in
-                    let result = HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress, m.count,
-                                      o.baseAddress, &outLength)
-                    precondition(result != nil && outLength == 32, "HMAC-SHA256 failed")
-                }
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        HMACKey(key).authenticationCode(message)
+    }
+}
+
+/// A key for HMAC-SHA256, set up once and used from any thread.
+///
+/// OpenSSL 3's one-shot `HMAC()` fetches the algorithm and schedules the key on every call; here
+/// both happen once, and each MAC starts from a copy of the keyed context.
+public final class HMACKey: @unchecked Sendable {
+    private let template: OpaquePointer
+
+    public init(_ key: [UInt8]) {
+        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { preconditionFailure("HMAC unavailable in libcrypto") }
+        defer { EVP_MAC_free(mac) }
+        guard let ctx = EVP_MAC_CTX_new(mac) else { preconditionFailure("EVP_MAC_CTX_new failed") }
+        let ok = "SHA256".withCString { digest in
+            var params = [
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, UnsafeMutablePointer(mutating: digest), 0),
+                OSSL_PARAM_construct_end(),
+            ]
+            return key.withUnsafeBufferPointer { k in
+                EVP_MAC_init(ctx, k.baseAddress ?? UnsafePointer(bitPattern: 1), k.count, &params)
             }
         }
+        precondition(ok == 1, "EVP_MAC_init failed")
+        template = ctx
+    }
+
+    deinit { EVP_MAC_CTX_free(template) }
+
+    /// The 32-byte MAC of `message`.
+    public func authenticationCode(_ message: UnsafeRawBufferPointer) -> [UInt8] {
+        guard let ctx = EVP_MAC_CTX_dup(template) else { preconditionFailure("EVP_MAC_CTX_dup failed") }
+        defer { EVP_MAC_CTX_free(ctx) }
+        var out = [UInt8](repeating: 0, count: 32)
+        var length = 0
+        let ok = out.withUnsafeMutableBufferPointer { o in
+            EVP_MAC_update(ctx, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count) == 1
+                && EVP_MAC_final(ctx, o.baseAddress, &length, 32) == 1
+        }
+        precondition(ok && length == 32, "HMAC-SHA256 failed")
         return out
+    }
+
+    /// The MAC of `message`.
+    public func authenticationCode(_ message: [UInt8]) -> [UInt8] {
+        message.withUnsafeBytes { authenticationCode($0) }
+    }
+
+    /// The MAC of the UTF-8 form of `text`.
+    public func authenticationCode(_ text: String) -> [UInt8] {
+        var s = text
+        return s.withUTF8 { authenticationCode(UnsafeRawBufferPointer($0)) }
     }
 }
 

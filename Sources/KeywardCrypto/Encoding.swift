@@ -20,6 +20,19 @@ public enum Base62 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// True when `symbols` is `value` in base62, left-padded to `width`, without building a string.
+    public static func matches(_ value: UInt64, width: Int, _ symbols: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        guard symbols.count == width else { return false }
+        var v = value
+        var i = symbols.endIndex
+        while i > symbols.startIndex {
+            i -= 1
+            if symbols[i] != alphabet[Int(v % 62)] { return false }
+            v /= 62
+        }
+        return v == 0
+    }
+
     /// `value` in base62, left-padded with "0" to `width` symbols.
     public static func encode(_ value: UInt64, width: Int) -> String {
         var digits: [UInt8] = []

@@ -55,8 +55,8 @@ extension CheckRequest {
                 requestURI: (value("SCRIPT_NAME") ?? "") + (value("PATH_INFO") ?? "/"), limits: limits)
         }
         var query: Substring? = nil
-        if let requestURI, let mark = requestURI.firstIndex(of: "?") {
-            query = requestURI[requestURI.index(after: mark)...]
+        if let requestURI, let mark = requestURI.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            query = requestURI[requestURI.utf8.index(after: mark)...]
         } else if let q = value("QUERY_STRING") {
             query = q[...]
         }

@@ -28,20 +28,22 @@ public struct Response: Sendable, Equatable {
     /// The bytes a FastCGI or CGI program writes. Header values are stripped of control bytes so
     /// no value can split the header block.
     public func serialized() -> [UInt8] {
-        var out = "Status: \(status) \(Self.reason(status))\r\n"
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + body.count)
+        func append(_ text: String) { out.append(contentsOf: text.utf8) }
+        append("Status: \(status) \(Self.reason(status))\r\n")
         for (name, value) in headers {
-            out += name
-            out += ": "
-            out += Self.clean(value)
-            out += "\r\n"
+            append(name)
+            append(": ")
+            append(Self.clean(value))
+            append("\r\n")
         }
         if !body.isEmpty || headers.contains(where: { $0.0 == "Content-Type" }) {
-            out += "Content-Length: \(body.count)\r\n"
+            append("Content-Length: \(body.count)\r\n")
         }
-        out += "\r\n"
-        var bytes = Array(out.utf8)
-        bytes += body
-        return bytes
+        append("\r\n")
+        out.append(contentsOf: body)
+        return out
     }
 
     static func clean(_ value: String) -> String {

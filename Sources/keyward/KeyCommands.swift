@@ -1,4 +1,5 @@
 import KeywardCore
+import KeywardCrypto
 import KeywardStore
 
 /// `keyward key ...`: API keys, named by their public id (`kwk_...`).
@@ -60,7 +61,7 @@ enum KeyCommands {
             let keys = try context.loadKeys()
             let secret = OpaqueSecret.generate(.apiKey)
             try store.db.transaction {
-                try store.insertKey(NewKey(id: secret.id, user: user, name: name, secretHash: secret.hash(pepper: keys.pepper),
+                try store.insertKey(NewKey(id: secret.id, user: user, name: name, secretHash: secret.hash(with: HMACKey(keys.pepper)),
                                            createdAt: now, expiresAt: expiry, scopes: scopes, allowedNetworks: networks))
                 try context.audit(store, "key.create", target: "user:\(user)", credential: secret.id)
             }
@@ -90,7 +91,7 @@ enum KeyCommands {
             let keys = try context.loadKeys()
             let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
             try store.db.transaction {
-                try store.setKeySecretHash(id, secret.hash(pepper: keys.pepper))
+                try store.setKeySecretHash(id, secret.hash(with: HMACKey(keys.pepper)))
                 try context.audit(store, "key.regenerate", credential: id)
             }
             let row = try store.key(id)

@@ -1,5 +1,6 @@
 import Foundation
 import KeywardCore
+import KeywardCrypto
 import KeywardFastCGI
 import KeywardGateway
 import KeywardStore
@@ -62,12 +63,13 @@ enum ServeCommand {
         FastCGIServer.blockSignals()
         let keys = try context.loadKeys()
         _ = try context.openStore()
+        let pepper = HMACKey(keys.pepper)
         let writer = BufferedWriter(path: context.dbPath, log: log)
         let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
         let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits)
         func makeGateway() throws -> Gateway {
             Gateway(config: gatewayConfig, authenticator: Authenticator(
-                keys: try KeyLookup(path: context.dbPath), pepper: keys.pepper, clock: SystemClock(),
+                keys: try KeyLookup(path: context.dbPath), pepper: pepper, clock: SystemClock(),
                 usage: writer, audit: writer, throttle: throttle, limits: limits), log: log)
         }
 

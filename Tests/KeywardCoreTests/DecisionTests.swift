@@ -1,4 +1,5 @@
 import Testing
+import KeywardCrypto
 @testable import KeywardCore
 
 final class MovableClock: Clock, @unchecked Sendable {
@@ -8,14 +9,14 @@ final class MovableClock: Clock, @unchecked Sendable {
 
 /// The decision table: each rule of the check as a plain function of values.
 @Suite struct DecisionTests {
-    let pepper: [UInt8] = Array(repeating: 7, count: 32)
+    let pepper = HMACKey(Array(repeating: 7, count: 32))
     let secret = OpaqueSecret.generate(.apiKey)
     let clock = MovableClock(1_000_000)
     let sink = CollectingSink()
 
     func record(_ edit: (inout ApiKeyRecord) -> Void = { _ in }) -> ApiKeyRecord {
         var r = ApiKeyRecord(id: secret.id, name: "n1", userName: "alice", userStatus: .active, status: .active,
-                             secretHash: secret.hash(pepper: pepper), expiresAt: 1_000_100, scopes: [], allowedNetworks: [])
+                             secretHash: secret.hash(with: pepper), expiresAt: 1_000_100, scopes: [], allowedNetworks: [])
         edit(&r)
         return r
     }

@@ -51,7 +51,7 @@ struct RFC4231: Decodable {
 
 @Suite struct EncodingTests {
     @Test func crc32CheckValue() {
-        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum("123456789") == 0xCBF4_3926)
         #expect(CRC32.checksum([UInt8]()) == 0)
     }
 

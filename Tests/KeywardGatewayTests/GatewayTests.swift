@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import KeywardCrypto
 import KeywardCore
 @testable import KeywardGateway
 
@@ -22,7 +23,7 @@ struct Fixture: Decodable {
 }
 
 final class GatewayHarness {
-    let pepper: [UInt8] = Array(repeating: 9, count: 32)
+    let pepper = HMACKey(Array(repeating: 9, count: 32))
     let full = OpaqueSecret.generate(.apiKey)
     let limited = OpaqueSecret.generate(.apiKey)
     let sink = CollectingSink()
@@ -32,7 +33,7 @@ final class GatewayHarness {
         let pepper = self.pepper
         func record(_ s: OpaqueSecret, _ user: String, _ scopes: [String]) -> ApiKeyRecord {
             ApiKeyRecord(id: s.id, name: "k", userName: user, userStatus: .active, status: .active,
-                         secretHash: s.hash(pepper: pepper), expiresAt: nil, scopes: scopes.compactMap(PathScope.init),
+                         secretHash: s.hash(with: pepper), expiresAt: nil, scopes: scopes.compactMap(PathScope.init),
                          allowedNetworks: [])
         }
         var limits = Limits()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import KeywardCrypto
 import KeywardCore
 @testable import KeywardStore
 
@@ -15,10 +16,10 @@ struct TempDB {
     }
 }
 
-func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper: [UInt8] = [1, 2, 3],
+func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper: HMACKey = HMACKey([1, 2, 3]),
             scopes: [String] = [], ips: [String] = []) throws -> OpaqueSecret {
     let s = OpaqueSecret.generate(.apiKey)
-    try store.insertKey(NewKey(id: s.id, user: user, name: name, secretHash: s.hash(pepper: pepper), createdAt: 100,
+    try store.insertKey(NewKey(id: s.id, user: user, name: name, secretHash: s.hash(with: pepper), createdAt: 100,
                                expiresAt: 200, scopes: scopes.compactMap(PathScope.init), allowedNetworks: ips.compactMap(CIDR.init)))
     return s
 }
@@ -131,7 +132,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let s = try newKey(admin, scopes: ["GET:/ro/"], ips: ["::1"])
         let r = try #require(try KeyLookup(path: t.path).apiKey(id: s.id))
         #expect(r.scopes == [PathScope("GET:/ro/")!] && r.allowedNetworks == [CIDR("::1")!] && r.userName == "alice")
-        #expect(r.secretHash == s.hash(pepper: [1, 2, 3]))
+        #expect(r.secretHash == s.hash(with: HMACKey([1, 2, 3])))
     }
 }
 

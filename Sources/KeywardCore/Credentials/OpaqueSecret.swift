@@ -28,18 +28,26 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses and checksums `text`; nil for anything that is not exactly this shape.
     public init?(parsing text: Substring) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == Self.length, bytes[3] == UInt8(ascii: "_"), bytes[20] == UInt8(ascii: "_"),
-              let kind = SecretKind(rawValue: String(decoding: bytes[0..<3], as: UTF8.self))
-        else { return nil }
-        for i in 4..<20 where !Base62.isSymbol(bytes[i]) { return nil }
-        for i in 21..<Self.length where !Base62.isSymbol(bytes[i]) { return nil }
-        let body = bytes[0..<(Self.length - Self.checksumLength)]
-        let expected = Array(Base62.encode(UInt64(CRC32.checksum(body)), width: Self.checksumLength).utf8)
-        guard expected.elementsEqual(bytes[(Self.length - Self.checksumLength)...]) else { return nil }
+        var text = text
+        guard text.utf8.count == Self.length else { return nil }
+        let kind: SecretKind? = text.withUTF8 { b in
+            guard b[3] == UInt8(ascii: "_"), b[20] == UInt8(ascii: "_") else { return nil }
+            for i in 4..<20 where !Base62.isSymbol(b[i]) { return nil }
+            for i in 21..<Self.length where !Base62.isSymbol(b[i]) { return nil }
+            let body = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[0..<(Self.length - Self.checksumLength)]))
+            guard Base62.matches(UInt64(CRC32.checksum(body)), width: Self.checksumLength,
+                                 b[(Self.length - Self.checksumLength)...]) else { return nil }
+            switch (b[0], b[1], b[2]) {
+            case (0x6B, 0x77, 0x6B): return .apiKey        // kwk
+            case (0x6B, 0x77, 0x63): return .clientSecret  // kwc
+            case (0x6B, 0x77, 0x73): return .serviceKey    // kws
+            default: return nil
+            }
+        }
+        guard let kind else { return nil }
         self.kind = kind
-        self.id = String(decoding: bytes[0..<20], as: UTF8.self)
         self.token = String(text)
+        self.id = String(token.utf8.prefix(20))!
     }
 
     /// A new secret of `kind` with a fresh public id.
@@ -51,7 +59,7 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
     public static func generate(_ kind: SecretKind, publicId: String) -> OpaqueSecret {
         precondition(publicId.utf8.count == publicIdLength)
         let body = "\(kind.rawValue)_\(publicId)_\(Base62.random(count: secretLength))"
-        let checksum = Base62.encode(UInt64(CRC32.checksum(body.utf8)), width: checksumLength)
+        let checksum = Base62.encode(UInt64(CRC32.checksum(body)), width: checksumLength)
         return OpaqueSecret(parsing: Substring(body + checksum))!
     }
 
@@ -63,8 +71,8 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The stored form: HMAC-SHA256 of the whole secret under the server pepper.
-    public func hash(pepper: [UInt8]) -> [UInt8] {
-        Digest.hmacSHA256(key: pepper, message: token.utf8)
+    public func hash(with pepper: HMACKey) -> [UInt8] {
+        pepper.authenticationCode(token)
     }
 
     public var description: String { "\(id)_<redacted>" }

@@ -6,14 +6,15 @@ import KeywardCrypto
 /// thread), the clock, and the usage and audit sinks that buffer off the request path.
 public struct Authenticator {
     public let keys: any ApiKeyLookup
-    public let pepper: [UInt8]
+    /// HMAC-SHA256 under the server pepper, keyed once.
+    public let pepper: HMACKey
     public let clock: any Clock
     public let usage: any UsageRecorder
     public let audit: any AuditSink
     public let throttle: FailureThrottle
     public let limits: Limits
 
-    public init(keys: any ApiKeyLookup, pepper: [UInt8], clock: any Clock, usage: any UsageRecorder,
+    public init(keys: any ApiKeyLookup, pepper: HMACKey, clock: any Clock, usage: any UsageRecorder,
                 audit: any AuditSink, throttle: FailureThrottle, limits: Limits) {
         self.keys = keys
         self.pepper = pepper
@@ -57,7 +58,7 @@ public struct Authenticator {
 
         guard case .opaque(let secret) = presented, secret.kind == .apiKey,
               let key = try keys.apiKey(id: secret.id),
-              ConstantTime.equals(secret.hash(pepper: pepper), key.secretHash)
+              ConstantTime.equals(secret.hash(with: pepper), key.secretHash)
         else {
             if case .opaque(let secret) = presented { return .deny(Denial(.invalidCredential, credential: secret.id)) }
             return .deny(Denial(.invalidCredential))

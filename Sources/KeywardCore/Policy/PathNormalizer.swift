@@ -46,6 +46,7 @@ public enum PathNormalizer {
             .map { raw[..<$0] } ?? raw[...]
         guard target.utf8.count <= limits.maxPathBytes else { return .failure(.tooLong) }
         guard target.utf8.first == UInt8(ascii: "/") else { return .failure(.notAbsolute) }
+        if isPlain(target.utf8) { return .success(String(target)) }
         var decoded: [UInt8] = []
         decoded.reserveCapacity(target.utf8.count)
         var it = target.utf8.makeIterator()
@@ -76,8 +77,28 @@ public enum PathNormalizer {
     public static func normalize(serverPath: String, limits: Limits) -> Result<String, Refusal> {
         guard serverPath.utf8.count <= limits.maxPathBytes else { return .failure(.tooLong) }
         guard serverPath.utf8.first == UInt8(ascii: "/") else { return .failure(.notAbsolute) }
+        if isPlain(serverPath.utf8) { return .success(serverPath) }
         if serverPath.utf8.contains(UInt8(ascii: "\\")) { return .failure(.backslash) }
         return resolve(Array(serverPath.utf8), limits: limits)
+    }
+
+    /// True when a path is already in normal form: printable ASCII without `%`, `\\`, empty,
+    /// `.` or `..` segments. Most requests are; they skip the general path.
+    static func isPlain(_ path: some Collection<UInt8>) -> Bool {
+        var previous: UInt8 = 0
+        var dots = 0
+        for c in path {
+            guard c > 0x20, c < 0x7F, c != UInt8(ascii: "%"), c != UInt8(ascii: "\\") else { return false }
+            if c == UInt8(ascii: "/") {
+                if previous == UInt8(ascii: "/") || dots > 0 { return false }
+            } else if c == UInt8(ascii: ".") {
+                if previous == UInt8(ascii: "/") || (dots > 0 && previous == UInt8(ascii: ".")) { dots += 1 } else { dots = 0 }
+            } else {
+                dots = 0
+            }
+            previous = c
+        }
+        return dots == 0
     }
 
     private static func resolve(_ path: [UInt8], limits: Limits) -> Result<String, Refusal> {
