@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+
+/// Runs the built `keyward` binary the way an administrator does.
+struct CLI {
+    let dir: String
+    var db: String { dir + "/k.db" }
+
+    static let binary: String = {
+        // The test bundle sits beside the products of the same build: .build/<triple>/debug/.
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if dir.path.hasSuffix(".xctest/Contents/MacOS") { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+        return dir.appendingPathComponent("keyward").path
+    }()
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "keyward-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    struct Result {
+        let status: Int32
+        let out: String
+        let err: String
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(out.utf8)) }
+    }
+
+    @discardableResult
+    func run(_ args: String...) throws -> Result { try run(arguments: args) }
+
+    @discardableResult
+    func run(_ first: String, _ rest: [String]) throws -> Result { try run(arguments: [first] + rest) }
+
+    func run(arguments: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = ["--db", db] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "GATEWAY_INTERFACE")
+        environment.removeValue(forKey: "KEYWARD_CONFIG")
+        p.environment = environment
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite struct CLITests {
+    @Test func binaryExists() {
+        #expect(FileManager.default.isExecutableFile(atPath: CLI.binary), "\(CLI.binary)")
+    }
+
+    @Test func initIsIdempotentAndTheKeyFileIsPrivate() throws {
+        let cli = try CLI()
+        #expect(try cli.run("init").status == 0)
+        #expect(try cli.run("init").status == 0)
+        let attrs = try FileManager.default.attributesOfItem(atPath: cli.db + ".key")
+        #expect(attrs[.posixPermissions] as? Int == 0o600)
+        // Data without its key file is refused, not silently re-keyed.
+        try cli.run("user", "add", "alice")
+        try FileManager.default.removeItem(atPath: cli.db + ".key")
+        let r = try cli.run("init")
+        #expect(r.status == 1 && r.err.contains("key file"))
+    }
+
+    @Test func keyLifecycleWithExitCodes() throws {
+        let cli = try CLI()
+        try cli.run("init")
+        #expect(try cli.run("user", "add", "alice").status == 0)
+        let dup = try cli.run("user", "add", "alice")
+        #expect(dup.status == 1 && dup.err.hasPrefix("keyward: user already exists") && dup.err.split(separator: "\n").count == 1)
+        let created = try cli.run("key", "create", "--user", "alice", "--name", "ci", "--scope", "/api/", "--scope", "GET:/ro/",
+                                  "--allow-ip", "10.0.0.0/8", "--expires", "12h", "--json")
+        #expect(created.status == 0)
+        let obj = try #require(created.json as? [String: Any])
+        let id = try #require(obj["id"] as? String), secret = try #require(obj["secret"] as? String)
+        #expect(secret.hasPrefix(id + "_") && secret.count == 59)
+        #expect(obj["scopes"] as? [String] == ["/api/", "GET:/ro/"])
+
+        let plain = try cli.run("key", "create", "--user", "alice", "--name", "plain")
+        #expect(plain.status == 0 && plain.out.contains("shown only now"))
+        #expect(try cli.run("key", "create", "--user", "alice", "--name", "ci").status == 1)
+        #expect(try cli.run("key", "create", "--user", "nobody", "--name", "x").status == 1)
+
+        // Listings and audit never contain a secret.
+        for args in [["key", "list"], ["key", "list", "--json"], ["key", "show", id], ["key", "show", id, "--json"],
+                     ["user", "show", "alice", "--json"], ["audit", "list", "--json"], ["audit", "list"]] {
+            let r = try cli.run(args[0], Array(args.dropFirst()))
+            #expect(r.status == 0, "\(args)")
+            #expect(!r.out.contains(secret) && !r.out.contains(String(secret.dropFirst(21))), "\(args)")
+        }
+        let list = try #require(try cli.run("key", "list", "--json").json as? [[String: Any]])
+        #expect(list.count == 2 && list.contains { $0["id"] as? String == id })
+
+        for verb in ["disable", "enable", "renew"] { #expect(try cli.run("key", verb, id).status == 0, "\(verb)") }
+        let shown = try #require(try cli.run("key", "show", id, "--json").json as? [String: Any])
+        #expect(shown["status"] as? String == "active")
+        let regen = try #require(try cli.run("key", "regenerate", id, "--json").json as? [String: Any])
+        #expect(regen["id"] as? String == id && regen["secret"] as? String != secret)
+        #expect(try cli.run("key", "delete", id).status == 0)
+        #expect(try cli.run("key", "show", id).status == 1)
+
+        let audit = try #require(try cli.run("audit", "list", "--json").json as? [[String: Any]])
+        let actions = audit.compactMap { $0["action"] as? String }
+        for a in ["user.add", "key.create", "key.disable", "key.enable", "key.renew", "key.regenerate", "key.delete"] {
+            #expect(actions.contains(a), "\(a)")
+        }
+    }
+
+    @Test func badUsageExitsTwo() throws {
+        let cli = try CLI()
+        try cli.run("init")
+        try cli.run("user", "add", "alice")
+        for args in [["nope"], ["key"], ["key", "frobnicate"], ["key", "create", "--user", "alice"],
+                     ["key", "create", "--user", "alice", "--name", "x", "--expires", "soon"],
+                     ["key", "create", "--user", "alice", "--name", "x", "--scope", "relative/"],
+                     ["key", "create", "--user", "alice", "--name", "x", "--allow-ip", "10.0.0.0/99"],
+                     ["key", "show", "not-an-id"], ["user", "add"], ["user", "add", "a", "b"], ["key", "list", "--bogus"],
+                     ["serve", "--listen", ":9000"], ["serve", "--threads", "0"]] {
+            let r = try cli.run(args[0], Array(args.dropFirst()))
+            #expect(r.status == 2, "\(args): \(r.err)")
+            #expect(r.err.hasPrefix("keyward: "), "\(args)")
+        }
+        #expect(try cli.run("user", "add", "bad name").status == 1)
+    }
+
+    @Test func helpEverywhere() throws {
+        let cli = try CLI()
+        for args in [["--help"], ["init", "--help"], ["serve", "--help"], ["user", "--help"], ["key", "--help"],
+                     ["key", "create", "--help"], ["key", "renew", "--help"], ["audit", "list", "--help"], ["user", "add", "--help"]] {
+            let r = try cli.run(args[0], Array(args.dropFirst()))
+            #expect(r.status == 0 && r.out.contains("usage: keyward"), "\(args)")
+        }
+    }
+
+    @Test func userDeleteTakesTheKeys() throws {
+        let cli = try CLI()
+        try cli.run("init")
+        try cli.run("user", "add", "bob")
+        try cli.run("key", "create", "--user", "bob", "--name", "k")
+        #expect(try cli.run("user", "disable", "bob").status == 0)
+        let users = try #require(try cli.run("user", "list", "--json").json as? [[String: Any]])
+        #expect(users.first?["status"] as? String == "disabled")
+        #expect(try cli.run("user", "delete", "bob").status == 0)
+        #expect(try #require(try cli.run("key", "list", "--json").json as? [Any]).isEmpty)
+        #expect(try cli.run("user", "show", "bob").status == 1)
+    }
+
+    @Test func environmentNamesTheDatabase() throws {
+        let cli = try CLI()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["init"]
+        p.environment = ["KEYWARD_DB": cli.dir + "/env.db", "PATH": "/usr/bin:/bin"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: cli.dir + "/env.db.key"))
+    }
+}
