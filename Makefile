@@ -42,6 +42,7 @@ install: release
 	install -m 0644 apache/*.conf $(DESTDIR)$(CONFDIR)/apache/
 	install -m 0644 lighttpd/*.conf $(DESTDIR)$(CONFDIR)/lighttpd/
 	install -m 0644 systemd/keyward.service systemd/keyward.socket $(DESTDIR)$(CONFDIR)/systemd/
+	[ -e $(DESTDIR)$(CONFDIR)/keyward.conf ] || install -m 0640 systemd/keyward.conf $(DESTDIR)$(CONFDIR)/keyward.conf
 
 clean:
 	rm -rf .build .demo bench/.out
