@@ -31,6 +31,7 @@ let package = Package(
         .testTarget(name: "KeywardCryptoTests", dependencies: ["KeywardCrypto"], resources: [.copy("Vectors")]),
         .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"]),
+        .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"]),
         .testTarget(name: "KeywardCLITests", dependencies: ["keyward"]),
         .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")]),
     ]

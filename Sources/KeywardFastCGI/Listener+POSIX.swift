@@ -133,8 +133,11 @@ public enum Listener {
         return fd
     }
 
-    /// Bounds how long a silent peer can hold a worker: accepted sockets inherit these timeouts.
-    public static func setIOTimeout(_ fd: Int32, seconds: Int) {
+    /// Options accepted sockets inherit: I/O timeouts bound how long a silent peer can hold a
+    /// worker, and the receive buffer holds a whole request head for `RecordGuard` to peek at.
+    public static func tuneForAccept(_ fd: Int32, timeoutSeconds seconds: Int, receiveBuffer: Int32) {
+        var size = receiveBuffer
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

@@ -45,7 +45,7 @@ public final class FastCGIServer: @unchecked Sendable {
             log("keyward[KW0401]: FCGX_Init failed")
             return
         }
-        Listener.setIOTimeout(listenFD, seconds: 30)
+        Listener.tuneForAccept(listenFD, timeoutSeconds: 30, receiveBuffer: Int32(Self.headLimit * 2))
         for _ in gateways.indices {
             let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
             FCGX_InitRequest(request, listenFD, 0)
@@ -85,7 +85,7 @@ public final class FastCGIServer: @unchecked Sendable {
         FCGX_ShutdownPending()
         shutdown(listenFD, Int32(SHUT_RDWR))
         for (index, request) in requests.enumerated() where !busy[index] && request.pointee.ipcFd >= 0 {
-            shutdown(request.pointee.ipcFd, Int32(SHUT_RDWR))
+            shutdown(request.pointee.ipcFd, Int32(SHUT_RDWR))  // an idle kept-alive connection
         }
         lock.unlock()
     }
@@ -99,14 +99,12 @@ public final class FastCGIServer: @unchecked Sendable {
     private func work(_ index: Int) {
         let request = requests[index]
         let gateway = gateways[index]
-        while true {
-            let rc = FCGX_Accept_r(request)
-            if rc < 0 {
-                if isStopping() { break }
-                // Transient accept failure (EMFILE, ECONNABORTED): back off briefly and go on.
-                usleep(10_000)
-                continue
-            }
+        var head = [UInt8](repeating: 0, count: Self.headLimit)
+        while !isStopping() {
+            guard prepareConnection(request, buffer: &head) else { continue }
+            // libfcgi reads the connection prepared above: Keyward accepts and vets it, so
+            // FCGX_Accept_r neither accepts nor ever sees a head that would crash it.
+            guard FCGX_Accept_r(request) >= 0 else { continue }
             lock.lock()
             busy[index] = true
             lock.unlock()
@@ -121,11 +119,67 @@ public final class FastCGIServer: @unchecked Sendable {
             FCGX_Finish_r(request)
             lock.lock()
             busy[index] = false
-            let stopNow = stopping
             lock.unlock()
-            if stopNow { break }
         }
         FCGX_Finish_r(request)
+    }
+
+    /// Linux POLLRDHUP (peer shut down its writing side); Glibc's module map leaves it out.
+    static let pollReadHangUp: Int16 = 0x2000
+
+    /// Largest request head (begin record and all params) Keyward accepts.
+    static let headLimit = 128 * 1024
+
+    /// Gives `request` a connection whose head has passed `RecordGuard`: the kept-alive one it
+    /// has, or a newly accepted one. False when there is none to serve (the caller loops).
+    private func prepareConnection(_ request: UnsafeMutablePointer<FCGX_Request>, buffer: inout [UInt8]) -> Bool {
+        var fd = request.pointee.ipcFd
+        let keptAlive = fd >= 0
+        if !keptAlive {
+            fd = accept(listenFD, nil, nil)
+            if fd < 0 {
+                if errno != EINTR && errno != ECONNABORTED && !isStopping() { usleep(10_000) }  // EMFILE and the like
+                return false
+            }
+            lock.lock()
+            request.pointee.ipcFd = fd
+            lock.unlock()
+        }
+        let verdict = Self.awaitHead(fd, buffer: &buffer, firstByteTimeout: keptAlive ? -1 : 30_000)
+        if verdict != .valid {
+            if case .invalid(let why) = verdict { log("keyward[KW0404]: dropped a FastCGI connection: \(why)") }
+            lock.lock()
+            close(fd)
+            request.pointee.ipcFd = -1
+            request.pointee.keepConnection = 0
+            lock.unlock()
+            return false
+        }
+        // Make FCGX_Accept_r's own FCGX_Finish_r keep this fd instead of closing it.
+        request.pointee.keepConnection = 1
+        return true
+    }
+
+    /// Peeks until the request head is complete, proven invalid, the peer hangs up, or 5 s pass.
+    private static func awaitHead(_ fd: Int32, buffer: inout [UInt8], firstByteTimeout: Int32) -> RecordGuard.Verdict {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN) | Self.pollReadHangUp, revents: 0)
+        guard poll(&poller, 1, firstByteTimeout) == 1 else { return .invalid("no request within the timeout") }
+        var pause: UInt32 = 100
+        var waited: UInt32 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
+            if n <= 0 { return .incomplete(atLeast: 1) }  // closed or failed: nothing to serve
+            let verdict = buffer.withUnsafeBytes { RecordGuard.check(UnsafeRawBufferPointer(rebasing: $0[0..<n]), limit: headLimit) }
+            guard case .incomplete = verdict else { return verdict }
+            poller.revents = 0
+            if poll(&poller, 1, 0) == 1 && poller.revents & (Self.pollReadHangUp | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
+                return .invalid("truncated request head")
+            }
+            guard waited < 5_000_000 else { return .invalid("request head incomplete after 5 s") }
+            usleep(pause)
+            waited += pause
+            pause = min(pause * 2, 50_000)
+        }
     }
 }
 

@@ -1,0 +1,82 @@
+/// Checks the head of a FastCGI request (FastCGI 1.0 §3, §5.1, §5.2) before libfcgi parses it.
+///
+/// libfcgi's `ReadParams` trusts each name-value pair's declared lengths: a pair declaring a
+/// 2 GiB name makes its allocation overflow and the library abort the whole process. Keyward
+/// therefore peeks at `FCGI_BEGIN_REQUEST` and the complete `FCGI_PARAMS` stream first and hands
+/// the connection to libfcgi only when every pair fits inside the stream that was actually sent.
+enum RecordGuard {
+    enum Verdict: Equatable {
+        /// The head is complete and well-formed.
+        case valid
+        /// More bytes are needed; `atLeast` is the size the peek buffer must reach.
+        case incomplete(atLeast: Int)
+        /// Close the connection.
+        case invalid(String)
+    }
+
+    static let headerLength = 8
+    static let beginRequest: UInt8 = 1
+    static let abortRequest: UInt8 = 2
+    static let params: UInt8 = 4
+    static let getValues: UInt8 = 9
+
+    /// Judges the bytes received so far; `limit` bounds the whole head.
+    static func check(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Verdict {
+        var offset = 0
+        var begun = false
+        var paramsLength = 0
+        var paramRanges: [Range<Int>] = []
+        while offset + headerLength <= bytes.count {
+            guard bytes[offset] == 1 else { return .invalid("unsupported FastCGI version") }
+            let type = bytes[offset + 1]
+            let contentLength = Int(bytes[offset + 4]) << 8 | Int(bytes[offset + 5])
+            let end = offset + headerLength + contentLength + Int(bytes[offset + 6])
+            guard end <= limit else { return .invalid("request head larger than \(limit) bytes") }
+            guard end <= bytes.count else { return .incomplete(atLeast: end) }
+            let content = (offset + headerLength)..<(offset + headerLength + contentLength)
+            switch type {
+            case beginRequest:
+                guard !begun, contentLength == 8 else { return .invalid("bad FCGI_BEGIN_REQUEST") }
+                begun = true
+            case params:
+                guard begun else { return .invalid("FCGI_PARAMS before FCGI_BEGIN_REQUEST") }
+                if contentLength == 0 {
+                    return pairsFit(bytes, paramRanges, total: paramsLength) ? .valid : .invalid("malformed FCGI_PARAMS")
+                }
+                paramRanges.append(content)
+                paramsLength += contentLength
+            case getValues, abortRequest:
+                break
+            default:
+                return .invalid("unexpected record type \(type) before the end of FCGI_PARAMS")
+            }
+            offset = end
+        }
+        return .incomplete(atLeast: offset + headerLength)
+    }
+
+    /// True when the concatenated params content is a sequence of whole name-value pairs.
+    private static func pairsFit(_ bytes: UnsafeRawBufferPointer, _ ranges: [Range<Int>], total: Int) -> Bool {
+        var stream = ranges.lazy.flatMap { bytes[$0] }.makeIterator()
+        var consumed = 0
+        func length() -> Int? {
+            guard let first = stream.next() else { return nil }
+            consumed += 1
+            if first & 0x80 == 0 { return Int(first) }
+            var value = Int(first & 0x7F)
+            for _ in 0..<3 {
+                guard let b = stream.next() else { return nil }
+                consumed += 1
+                value = value << 8 | Int(b)
+            }
+            return value
+        }
+        while consumed < total {
+            guard let name = length(), let value = length(), name <= total - consumed, value <= total - consumed - name
+            else { return false }
+            for _ in 0..<(name + value) { _ = stream.next() }
+            consumed += name + value
+        }
+        return consumed == total
+    }
+}
