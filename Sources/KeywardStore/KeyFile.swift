@@ -18,6 +18,9 @@ public struct KeyFile: Sendable, CustomStringConvertible {
         var info = stat()
         guard stat(path, &info) == 0 else { throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))") }
         guard info.st_mode & 0o077 == 0 else { throw KeyFileError("key file \(path) must not be readable by group or others (chmod 600)") }
+        guard access(path, R_OK) == 0 else {
+            throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))")
+        }
         guard let data = FileManager.default.contents(atPath: path),
               let fields = try? JSONDecoder().decode(Stored.self, from: data), fields.version == 1,
               let master = Base64.decode(fields.master_key), master.count == 32,

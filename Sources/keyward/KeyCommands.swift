@@ -176,6 +176,24 @@ enum AuditCommands {
         let sourceIp: String?
         let reason: String?
         let detail: String?
+
+        enum CodingKeys: String, CodingKey {
+            case at, time, actor, action, target, credential, sourceIp, reason, detail
+        }
+
+        /// Every field, null when empty: consumers get one shape for every event.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(at, forKey: .at)
+            try c.encode(time, forKey: .time)
+            try c.encode(actor, forKey: .actor)
+            try c.encode(action, forKey: .action)
+            try c.encode(target, forKey: .target)
+            try c.encode(credential, forKey: .credential)
+            try c.encode(sourceIp, forKey: .sourceIp)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(detail, forKey: .detail)
+        }
     }
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
