@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# bench/run.sh -- `make bench`: Keyward behind nginx auth_request, against the bare cost of the FastCGI hop.
+#
+# Scenarios (all through one nginx, 2 workers, loopback, wrk -t1 -c32):
+#   direct   location { return 204; }                        no auth at all: the ceiling
+#   bare     auth_request -> bench/bare-authorizer.c (C)     the bare cost of an auth_request FastCGI hop
+#   keyward  auth_request -> keyward serve (Swift)           the real thing, nginx/keyward*.conf verbatim
+# The bare scenario uses nginx/keyward.conf and nginx/keyward-protect.conf with only the names changed
+# (keyward_ -> bare_, upstream keyward -> bare), so nginx does the same work and only the app differs.
+#
+# Env:
+#   KEYWARD_BIN          keyward binary (default .build/release/keyward; `make bench` builds it)
+#   BENCH_DURATION       wrk duration per run (default 5s)
+#   BENCH_ROUNDS         rounds; each round runs direct, bare, keyward once (default 3; median is reported)
+#   BENCH_CONNECTIONS    wrk connections (default 32)
+#   BENCH_APP_THREADS    threads for keyward and the bare authorizer (default 4)
+#   BENCH_NGINX_WORKERS  nginx worker_processes (default 2)
+#   BENCH_PORT           loopback port for nginx (default: a free one)
+#   BENCH_STRICT=1       exit 1 when the target is missed (default: report only; the box is noisy)
+#   BENCH_KEEP=1         keep the temp dir (configs, logs, raw wrk output)
+#   BENCH_NO_KEYWARD=1   skip keyward (for working on the harness itself)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KEYWARD_BIN=${KEYWARD_BIN:-.build/release/keyward}
+if [[ $KEYWARD_BIN != /* ]]; then
+    if [[ -e $PWD/$KEYWARD_BIN ]]; then KEYWARD_BIN=$PWD/$KEYWARD_BIN; else KEYWARD_BIN=$ROOT/$KEYWARD_BIN; fi
+fi
+DURATION=${BENCH_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-3}
+CONNS=${BENCH_CONNECTIONS:-32}
+APP_THREADS=${BENCH_APP_THREADS:-4}
+NGINX_WORKERS=${BENCH_NGINX_WORKERS:-2}
+NO_KEYWARD=${BENCH_NO_KEYWARD:-0}
+LIFETIME=300            # every background process is wrapped in `timeout $LIFETIME`
+
+SCENARIOS=(direct bare keyward)
+[[ $NO_KEYWARD == 1 ]] && SCENARIOS=(direct bare)
+
+say()  { printf '%s\n' "$*"; }
+warn() { printf 'WARN: %s\n' "$*" >&2; }
+
+for tool in nginx wrk curl python3 gcc timeout pgrep; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool not found" >&2; exit 1; }
+done
+if [[ $NO_KEYWARD != 1 && ! -x $KEYWARD_BIN ]]; then
+    echo "FAIL: keyward binary not found at $KEYWARD_BIN (build it with 'swift build -c release' or set KEYWARD_BIN)" >&2
+    exit 1
+fi
+
+T=$(mktemp -d /tmp/keyward-bench.XXXXXX)
+chmod 755 "$T"              # nginx workers (www-data) must reach the sockets in here
+mkdir -p "$T/nginx/tmp" "$T/wrk"
+OUT=$ROOT/bench/.out
+mkdir -p "$OUT"
+
+NGINX_PID= KW_PID= BARE_PID=
+
+# Stop one process we started (a `timeout` wrapper, which forwards TERM to its child).
+# timeout puts itself in its own process group, so the KILL fallback takes the whole group.
+stop_one() {
+    local name=$1 pid=$2 i
+    [[ -n $pid ]] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        warn "$name did not exit within 5 s of SIGTERM; killing it"
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_servers() {
+    stop_one nginx "$NGINX_PID"; NGINX_PID=
+    stop_one keyward "$KW_PID"; KW_PID=
+    stop_one bare-authorizer "$BARE_PID"; BARE_PID=
+}
+
+show_logs() {
+    local f
+    for f in "$T/setup.log" "$T/nginx/error.log" "$T/keyward.log" "$T/bare.log"; do
+        [[ -s $f ]] || continue
+        echo "----- tail $f" >&2
+        tail -n 20 "$f" >&2
+    done
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_servers
+    if [[ $rc != 0 ]]; then show_logs; fi
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Wait until a unix socket exists, or fail if its process dies / 15 s pass.
+wait_socket() {
+    local name=$1 path=$2 pid=$3 i
+    for i in $(seq 150); do
+        [[ -S $path ]] && return 0
+        kill -0 "$pid" 2>/dev/null || fail "$name exited before creating $path"
+        sleep 0.1
+    done
+    fail "$name did not create $path within 15 s"
+}
+
+# ---------------------------------------------------------------- build the bare authorizer
+BARE_BIN=$OUT/bare-authorizer
+gcc -O2 -Wall -Wextra -o "$BARE_BIN" "$ROOT/bench/bare-authorizer.c" -lfcgi -lpthread \
+    || fail "could not compile bench/bare-authorizer.c (is libfcgi-dev installed?)"
+
+# ---------------------------------------------------------------- keyward state and server
+if [[ $NO_KEYWARD == 1 ]]; then
+    TOKEN=bench-token-$RANDOM$RANDOM
+else
+    KW=("$KEYWARD_BIN" --db "$T/kw.db")
+    echo "+ keyward init" >>"$T/setup.log"
+    timeout 60 "${KW[@]}" init >>"$T/setup.log" 2>&1 </dev/null || fail "keyward init failed"
+    echo "+ keyward user add bench" >>"$T/setup.log"
+    timeout 60 "${KW[@]}" user add bench >>"$T/setup.log" 2>&1 </dev/null || fail "keyward user add failed"
+    timeout 60 "${KW[@]}" key create --user bench --name bench --json >"$T/key.json" 2>>"$T/setup.log" </dev/null \
+        || fail "keyward key create failed"
+    TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$T/key.json" 2>>"$T/setup.log") \
+        || { cat "$T/key.json" >>"$T/setup.log"; fail "could not read \"secret\" from 'key create --json' output"; }
+    [[ -n $TOKEN ]] || fail "empty secret from 'key create --json'"
+
+    timeout "$LIFETIME" "${KW[@]}" serve --listen "unix:$T/keyward.sock" --socket-mode 0666 --threads "$APP_THREADS" \
+        >"$T/keyward.log" 2>&1 </dev/null &
+    KW_PID=$!
+    wait_socket keyward "$T/keyward.sock" "$KW_PID"
+fi
+
+TOKEN=$TOKEN THREADS=$APP_THREADS timeout "$LIFETIME" "$BARE_BIN" "$T/bare.sock" >"$T/bare.log" 2>&1 </dev/null &
+BARE_PID=$!
+wait_socket bare-authorizer "$T/bare.sock" "$BARE_PID"
+
+# ---------------------------------------------------------------- nginx
+PORT=${BENCH_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+BASE=http://127.0.0.1:$PORT
+
+# The bare scenario's nginx config: the repo's files with the names changed, nothing else.
+sed -e 's/fastcgi_pass\([[:space:]]\{1,\}\)keyward;/fastcgi_pass\1bare;/' -e 's/keyward_/bare_/g' \
+    "$ROOT/nginx/keyward.conf" >"$T/nginx/bare.conf"
+sed -e 's/keyward_/bare_/g' "$ROOT/nginx/keyward-protect.conf" >"$T/nginx/bare-protect.conf"
+grep -Eq '^[[:space:]]*fastcgi_pass[[:space:]]+bare;' "$T/nginx/bare.conf" \
+    || fail "nginx/keyward.conf has no 'fastcgi_pass keyward;' line; bench/run.sh cannot derive the bare config"
+grep -Eq '^[[:space:]]*location[[:space:]]*=[[:space:]]*/_bare_check' "$T/nginx/bare.conf" \
+    || fail "derived bare.conf has no 'location = /_bare_check'; nginx/keyward.conf changed shape"
+grep -Eq '^[[:space:]]*auth_request[[:space:]]+/_bare_check;' "$T/nginx/bare-protect.conf" \
+    || fail "derived bare-protect.conf has no 'auth_request /_bare_check;'"
+if sed 's/#.*//' "$T/nginx/bare.conf" "$T/nginx/bare-protect.conf" | grep -Eq '(fastcgi_pass|auth_request)[[:space:]]+[^;]*keyward'; then
+    fail "derived bare config still points at keyward"
+fi
+
+USER_LINE=
+[[ $(id -u) == 0 ]] && USER_LINE="user www-data;"
+cat >"$T/nginx/nginx.conf" <<EOF
+# generated by bench/run.sh
+$USER_LINE
+worker_processes $NGINX_WORKERS;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 1024; }
+
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/tmp/body;
+    fastcgi_temp_path     $T/nginx/tmp/fastcgi;
+    proxy_temp_path       $T/nginx/tmp/proxy;
+    scgi_temp_path        $T/nginx/tmp/scgi;
+    uwsgi_temp_path       $T/nginx/tmp/uwsgi;
+
+    upstream keyward { server unix:$T/keyward.sock; }
+    upstream bare    { server unix:$T/bare.sock; }
+
+    server {
+        listen 127.0.0.1:$PORT;
+        server_name bench;
+
+        include $ROOT/nginx/keyward.conf;
+        include $T/nginx/bare.conf;
+
+        # the ceiling: no auth at all
+        location = /b/direct { return 204; }
+        # the bare FastCGI hop (bench/bare-authorizer.c)
+        location = /b/bare { include $T/nginx/bare-protect.conf; empty_gif; }
+        # Keyward
+        location = /b/keyward { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
+
+        # functional checks only (not benchmarked): show the identity nginx got from the check
+        location = /v/bare    { include $T/nginx/bare-protect.conf;     add_header X-Seen-User \$bare_user always;    empty_gif; }
+        location = /v/keyward { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
+    }
+}
+EOF
+
+timeout 30 nginx -t -q -p "$T/nginx/" -c "$T/nginx/nginx.conf" </dev/null >"$T/nginx-t.log" 2>&1 \
+    || { cat "$T/nginx-t.log" >&2; fail "nginx -t rejected the generated config ($T/nginx/nginx.conf)"; }
+timeout "$LIFETIME" nginx -p "$T/nginx/" -c "$T/nginx/nginx.conf" -g 'daemon off;' </dev/null >"$T/nginx.out" 2>&1 &
+NGINX_PID=$!
+for i in $(seq 100); do
+    curl -s -o /dev/null --max-time 1 "$BASE/b/direct" && break
+    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$T/nginx.out" >&2; fail "nginx exited at start-up"; }
+    sleep 0.1
+done
+
+# ---------------------------------------------------------------- functional checks (fail loudly)
+say "Keyward bench: nginx $(nginx -v 2>&1 | sed 's|.*/||'), $NGINX_WORKERS workers on 127.0.0.1:$PORT; $(nproc) cores shared by wrk, nginx and the apps"
+say "wrk -t1 -c$CONNS -d$DURATION --latency; $ROUNDS rounds of (${SCENARIOS[*]}); app threads $APP_THREADS; unix sockets"
+[[ $NO_KEYWARD == 1 ]] || say "keyward: $KEYWARD_BIN"
+say ""
+code() { timeout --foreground 10 curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$@" || true; }
+expect() {
+    local want=$1 what=$2; shift 2
+    local got; got=$(code "$@")
+    [[ $got == "$want" ]] || fail "$what: expected HTTP $want, got ${got:-nothing}"
+}
+seen_user() {
+    timeout --foreground 10 curl -s -D - -o /dev/null --max-time 5 -H "Authorization: Bearer $TOKEN" "$1" \
+        | tr -d '\r' | awk -F': ' 'tolower($1)=="x-seen-user" {print $2}'
+}
+expect 204 "direct" "$BASE/b/direct"
+for s in "${SCENARIOS[@]}"; do
+    [[ $s == direct ]] && continue
+    expect 200 "$s with the right token" -H "Authorization: Bearer $TOKEN" "$BASE/b/$s"
+    expect 401 "$s without a token" "$BASE/b/$s"
+    expect 401 "$s with a wrong token" -H "Authorization: Bearer x${TOKEN}x" "$BASE/b/$s"
+    u=$(seen_user "$BASE/v/$s")
+    [[ -n $u ]] || warn "$s: nginx got no X-Auth-User from the check"
+    say "check $s: 200 with token (user '${u}'), 401 without, 401 with a wrong token"
+done
+
+# ---------------------------------------------------------------- benchmark
+say ""
+
+run_wrk() {   # run_wrk scenario seconds -> raw output in $T/wrk/...
+    timeout --foreground 60 wrk -t1 -c"$CONNS" -d"$2" --latency -H "Authorization: Bearer $TOKEN" "$BASE/b/$1" 2>&1 </dev/null
+}
+parse_wrk() {  # stdin: wrk output -> "rps p50_ms p99_ms requests non2xx sockerr"
+    awk '
+        function ms(v) { if (v ~ /us$/) return (v + 0) / 1000; if (v ~ /ms$/) return v + 0;
+                         if (v ~ /m$/) return (v + 0) * 60000; if (v ~ /s$/) return (v + 0) * 1000; return v + 0 }
+        /Requests\/sec/           { rps = $2 }
+        /^[[:space:]]+50%/        { p50 = ms($2) }
+        /^[[:space:]]+99%/        { p99 = ms($2) }
+        /requests in/             { reqs = $1 }
+        /Non-2xx or 3xx/          { non = $NF }
+        /Socket errors/           { err = ($4 + 0) + ($6 + 0) + ($8 + 0) + ($10 + 0) }
+        END { printf "%s %s %s %s %d %d\n", (rps == "" ? 0 : rps), (p50 == "" ? 0 : p50), (p99 == "" ? 0 : p99),
+                                             (reqs == "" ? 0 : reqs), non + 0, err + 0 }'
+}
+
+# Is something else eating the CPU? A parallel `swift build` halves the figures and skews the ratios.
+# Per run: CPU time of the whole machine (/proc/stat) minus that of our processes (nginx, the apps,
+# and wrk through this shell's reaped-children times) = CPU used by everything else.
+sys_ticks() {  # "busy total" in clock ticks since boot
+    # busy = user + nice + system + steal. irq/softirq time is left out: it is mostly our own loopback
+    # traffic, and the kernel charges it to no process.
+    local c
+    read -r -a c </proc/stat
+    local total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + c[i] )); done
+    echo "$(( c[1] + c[2] + c[3] + c[8] )) $total"
+}
+our_ticks() {  # our servers (timeout wrappers and all their descendants) + this shell's reaped children
+    local pids=() p kids t=0 f
+    for p in $NGINX_PID $KW_PID $BARE_PID; do pids+=("$p"); done
+    local i=0
+    while (( i < ${#pids[@]} )); do
+        kids=$(pgrep -P "${pids[i]}" 2>/dev/null || true)
+        for p in $kids; do pids+=("$p"); done
+        i=$(( i + 1 ))
+    done
+    for p in "${pids[@]}"; do
+        f=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null) || continue
+        read -r -a f <<<"$f"
+        t=$(( t + f[11] + f[12] ))
+    done
+    f=$(sed 's/^.*) //' /proc/$$/stat)
+    read -r -a f <<<"$f"
+    echo $(( t + f[13] + f[14] ))
+}
+foreign_pct() {  # foreign_pct "busy0 total0" ours0 "busy1 total1" ours1
+    local a=($1) b=($3)
+    local total=$(( b[1] - a[1] )) other=$(( (b[0] - a[0]) - ($4 - $2) ))
+    (( other < 0 )) && other=0
+    (( total > 0 )) && echo $(( 100 * other / total )) || echo 0
+}
+s0=$(sys_ticks); o0=$(our_ticks); sleep 1
+BUSY=$(foreign_pct "$s0" "$o0" "$(sys_ticks)" "$(our_ticks)")
+if (( BUSY > 10 )); then
+    warn "the machine is busy before the benchmark starts (${BUSY}% CPU used by other processes); figures will be noisy"
+fi
+
+say "warm-up (2 s each)"
+for s in "${SCENARIOS[@]}"; do run_wrk "$s" 2s >"$T/wrk/warmup-$s.txt"; done
+
+RESULTS=$T/results.tsv
+: >"$RESULTS"
+for r in $(seq "$ROUNDS"); do
+    for s in "${SCENARIOS[@]}"; do
+        s0=$(sys_ticks); o0=$(our_ticks)
+        run_wrk "$s" "$DURATION" >"$T/wrk/$s-$r.txt" || true
+        other=$(foreign_pct "$s0" "$o0" "$(sys_ticks)" "$(our_ticks)")
+        read -r rps p50 p99 reqs non err < <(parse_wrk <"$T/wrk/$s-$r.txt")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$r" "$rps" "$p50" "$p99" "$non" "$err" "$other" >>"$RESULTS"
+        printf '  round %d %-8s %10s req/s  p50 %7.3f ms  p99 %7.3f ms  requests %-7s non-2xx %s  socket-errors %s  other-cpu %s%%\n' \
+            "$r" "$s" "$rps" "$p50" "$p99" "$reqs" "$non" "$err" "$other"
+        [[ $rps != 0 ]] || { cat "$T/wrk/$s-$r.txt" >&2; fail "wrk produced no result for $s"; }
+        sleep 1
+    done
+done
+
+# Any errors nginx logged while benchmarking (e.g. connect() to the socket failed)?
+NGINX_ERRS=$(grep -c -E '\[(error|crit|alert|emerg)\]' "$T/nginx/error.log" 2>/dev/null || true)
+
+say ""
+set +e
+python3 - "$RESULTS" "${NGINX_ERRS:-0}" "$BUSY" <<'PY'
+import sys, statistics
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+nginx_errors = int(sys.argv[2])
+busy = int(sys.argv[3])
+order = []
+data = {}
+other_max = 0
+for s, r, rps, p50, p99, non, err, other in rows:
+    other_max = max(other_max, int(other))
+    if s not in data:
+        order.append(s)
+        data[s] = {"rps": [], "p50": [], "p99": [], "non": 0, "err": 0}
+    d = data[s]
+    d["rps"].append(float(rps)); d["p50"].append(float(p50)); d["p99"].append(float(p99))
+    d["non"] += int(non); d["err"] += int(err)
+med = {s: {k: statistics.median(data[s][k]) for k in ("rps", "p50", "p99")} for s in order}
+
+print(f"{'scenario':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'sock-err':>10}   runs (req/s)")
+for s in order:
+    m, d = med[s], data[s]
+    runs = " / ".join(f"{v/1000:.1f}k" for v in d["rps"])
+    print(f"{s:<10}{m['rps']:>10.0f}{m['p50']:>10.3f}{m['p99']:>10.3f}{d['non']:>9}{d['err']:>10}   {runs}")
+print("(medians over the rounds; p50/p99 are the medians of each run's wrk --latency figures)")
+print()
+
+def ratio(a, b):
+    if a in med and b in med and med[b]["rps"] > 0:
+        r = med[a]["rps"] / med[b]["rps"]
+        print(f"{a + '/' + b:<16} {r:5.2f}x  req/s")
+        return r
+    return None
+kb = ratio("keyward", "bare")
+ratio("keyward", "direct")
+ratio("bare", "direct")
+print()
+
+problems = []
+for s in ("bare", "keyward"):
+    if s in data and data[s]["non"]:
+        problems.append(f"{data[s]['non']} non-2xx responses in {s} runs")
+    if s in data and data[s]["err"]:
+        problems.append(f"{data[s]['err']} socket errors in {s} runs")
+if nginx_errors:
+    problems.append(f"{nginx_errors} error lines in nginx's error log")
+for p in problems:
+    print(f"WARN: {p}")
+if busy > 10 or other_max > 10:
+    print(f"WARN: other processes used up to {max(busy, other_max)}% of the CPU during the benchmark "
+          "(other-cpu); the figures are skewed: rerun on an idle machine")
+
+if kb is None:
+    print("TARGET keyward >= 0.9x bare: MISS (keyward not measured)")
+    sys.exit(3)
+ok = kb >= 0.9 and not any("keyward" in p or "nginx" in p for p in problems)
+why = "" if ok else (f" ({kb:.2f}x)" if kb < 0.9 else " (results not valid: " + "; ".join(problems) + ")")
+print(f"TARGET keyward >= 0.9x bare: {'PASS' if ok else 'MISS'}{why}")
+sys.exit(0 if ok else 2)
+PY
+TARGET_RC=$?
+set -e
+if [[ $NGINX_ERRS != 0 ]]; then
+    echo "----- nginx error log (first lines)"; grep -E '\[(error|crit|alert|emerg)\]' "$T/nginx/error.log" | head -n 5
+fi
+
+# ---------------------------------------------------------------- in-process micro-benchmark
+stop_servers
+MICRO=$(dirname "$KEYWARD_BIN")/keyward-bench
+if [[ $NO_KEYWARD != 1 && -x $MICRO ]]; then
+    say ""
+    say "in-process micro-benchmark: $MICRO"
+    timeout 100 "$MICRO" </dev/null || fail "keyward-bench failed (exit $?)"
+else
+    say ""
+    say "(no in-process micro-benchmark: $MICRO not found)"
+fi
+
+if [[ $TARGET_RC == 3 ]]; then exit 0; fi      # keyward skipped on purpose (BENCH_NO_KEYWARD=1)
+if [[ $TARGET_RC != 0 && ${BENCH_STRICT:-0} == 1 ]]; then exit 1; fi
+exit 0
