@@ -19,12 +19,13 @@ public enum Digest {
     }
 }
 
-/// A key for HMAC-SHA256, set up once and used from any thread.
+/// A key for HMAC-SHA256, set up once and reused: one per thread, never shared.
 ///
 /// OpenSSL 3's one-shot `HMAC()` fetches the algorithm and schedules the key on every call; here
-/// both happen once, and each MAC starts from a copy of the keyed context.
-public final class HMACKey: @unchecked Sendable {
-    private let template: OpaquePointer
+/// both happen once, and each MAC restarts the keyed context (`EVP_MAC_init` with no key resets
+/// HMAC to its precomputed pads).
+public final class HMACKey {
+    private let ctx: OpaquePointer
 
     public init(_ key: [UInt8]) {
         guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { preconditionFailure("HMAC unavailable in libcrypto") }
@@ -40,19 +41,18 @@ public final class HMACKey: @unchecked Sendable {
             }
         }
         precondition(ok == 1, "EVP_MAC_init failed")
-        template = ctx
+        self.ctx = ctx
     }
 
-    deinit { EVP_MAC_CTX_free(template) }
+    deinit { EVP_MAC_CTX_free(ctx) }
 
     /// The 32-byte MAC of `message`.
     public func authenticationCode(_ message: UnsafeRawBufferPointer) -> [UInt8] {
-        guard let ctx = EVP_MAC_CTX_dup(template) else { preconditionFailure("EVP_MAC_CTX_dup failed") }
-        defer { EVP_MAC_CTX_free(ctx) }
         var out = [UInt8](repeating: 0, count: 32)
         var length = 0
         let ok = out.withUnsafeMutableBufferPointer { o in
-            EVP_MAC_update(ctx, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count) == 1
+            EVP_MAC_init(ctx, nil, 0, nil) == 1
+                && EVP_MAC_update(ctx, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count) == 1
                 && EVP_MAC_final(ctx, o.baseAddress, &length, 32) == 1
         }
         precondition(ok && length == 32, "HMAC-SHA256 failed")

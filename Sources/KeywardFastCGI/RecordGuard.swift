@@ -57,16 +57,38 @@ enum RecordGuard {
 
     /// True when the concatenated params content is a sequence of whole name-value pairs.
     private static func pairsFit(_ bytes: UnsafeRawBufferPointer, _ ranges: [Range<Int>], total: Int) -> Bool {
-        var stream = ranges.lazy.flatMap { bytes[$0] }.makeIterator()
+        // A cursor over the content of the params records, skipping the record headers between them.
+        var range = 0
+        var index = ranges.first?.lowerBound ?? 0
         var consumed = 0
+        func next() -> UInt8? {
+            while range < ranges.count && index == ranges[range].upperBound {
+                range += 1
+                if range < ranges.count { index = ranges[range].lowerBound }
+            }
+            guard range < ranges.count else { return nil }
+            defer { index += 1; consumed += 1 }
+            return bytes[index]
+        }
+        func skip(_ n: Int) {
+            var left = n
+            while left > 0 && range < ranges.count {
+                let step = min(left, ranges[range].upperBound - index)
+                index += step
+                consumed += step
+                left -= step
+                if index == ranges[range].upperBound {
+                    range += 1
+                    if range < ranges.count { index = ranges[range].lowerBound }
+                }
+            }
+        }
         func length() -> Int? {
-            guard let first = stream.next() else { return nil }
-            consumed += 1
+            guard let first = next() else { return nil }
             if first & 0x80 == 0 { return Int(first) }
             var value = Int(first & 0x7F)
             for _ in 0..<3 {
-                guard let b = stream.next() else { return nil }
-                consumed += 1
+                guard let b = next() else { return nil }
                 value = value << 8 | Int(b)
             }
             return value
@@ -74,8 +96,7 @@ enum RecordGuard {
         while consumed < total {
             guard let name = length(), let value = length(), name <= total - consumed, value <= total - consumed - name
             else { return false }
-            for _ in 0..<(name + value) { _ = stream.next() }
-            consumed += name + value
+            skip(name + value)
         }
         return consumed == total
     }

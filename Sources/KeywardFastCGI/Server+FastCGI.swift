@@ -1,6 +1,7 @@
 internal import CFastCGI
 import Foundation
 import KeywardGateway
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,10 +15,8 @@ public final class FastCGIServer: @unchecked Sendable {
     private let listenFD: Int32
     private let gateways: [Gateway]
     private let log: @Sendable (String) -> Void
-    private let lock = NSLock()
-    private var requests: [UnsafeMutablePointer<FCGX_Request>] = []
-    private var busy: [Bool]
-    private var stopping = false
+    private var slots: [WorkerSlot] = []
+    private let stopping = Atomic<Bool>(false)
     private let done = DispatchGroup()
 
     /// `gateways` has one entry per worker thread; each is used by its thread only.
@@ -25,7 +24,6 @@ public final class FastCGIServer: @unchecked Sendable {
         self.listenFD = listenFD
         self.gateways = gateways
         self.log = log
-        self.busy = Array(repeating: false, count: gateways.count)
     }
 
     /// Blocks SIGTERM, SIGINT and SIGPIPE for the calling thread and every thread it starts later.
@@ -46,11 +44,7 @@ public final class FastCGIServer: @unchecked Sendable {
             return
         }
         Listener.tuneForAccept(listenFD, timeoutSeconds: 30, receiveBuffer: Int32(Self.headLimit * 2))
-        for _ in gateways.indices {
-            let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
-            FCGX_InitRequest(request, listenFD, 0)
-            requests.append(request)
-        }
+        slots = gateways.indices.map { _ in WorkerSlot(listenFD: listenFD) }
         for index in gateways.indices {
             done.enter()
             let thread = Thread { [self] in
@@ -80,34 +74,29 @@ public final class FastCGIServer: @unchecked Sendable {
 
     /// Stops accepting, wakes the threads in accept(), and closes idle kept-alive connections.
     private func stop() {
-        lock.lock()
-        stopping = true
+        stopping.store(true, ordering: .sequentiallyConsistent)
         FCGX_ShutdownPending()
         shutdown(listenFD, Int32(SHUT_RDWR))
-        for (index, request) in requests.enumerated() where !busy[index] && request.pointee.ipcFd >= 0 {
-            shutdown(request.pointee.ipcFd, Int32(SHUT_RDWR))  // an idle kept-alive connection
+        for slot in slots {
+            slot.withLock { busy, request in
+                if !busy && request.pointee.ipcFd >= 0 { shutdown(request.pointee.ipcFd, Int32(SHUT_RDWR)) }
+            }
         }
-        lock.unlock()
     }
 
-    private func isStopping() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopping
-    }
+    private func isStopping() -> Bool { stopping.load(ordering: .relaxed) }
 
     private func work(_ index: Int) {
-        let request = requests[index]
+        let slot = slots[index]
+        let request = slot.request
         let gateway = gateways[index]
         var head = [UInt8](repeating: 0, count: Self.headLimit)
         while !isStopping() {
-            guard prepareConnection(request, buffer: &head) else { continue }
+            guard prepareConnection(slot, buffer: &head) else { continue }
             // libfcgi reads the connection prepared above: Keyward accepts and vets it, so
             // FCGX_Accept_r neither accepts nor ever sees a head that would crash it.
             guard FCGX_Accept_r(request) >= 0 else { continue }
-            lock.lock()
-            busy[index] = true
-            lock.unlock()
+            slot.withLock { busy, _ in busy = true }
             let params = FCGIParams(request: request)
             let response = gateway.handle(params, role: Role(fcgiRole: params.param("FCGI_ROLE")))
             let bytes = response.serialized()
@@ -117,9 +106,7 @@ public final class FastCGIServer: @unchecked Sendable {
                 }
             }
             FCGX_Finish_r(request)
-            lock.lock()
-            busy[index] = false
-            lock.unlock()
+            slot.withLock { busy, _ in busy = false }
         }
         FCGX_Finish_r(request)
     }
@@ -132,7 +119,8 @@ public final class FastCGIServer: @unchecked Sendable {
 
     /// Gives `request` a connection whose head has passed `RecordGuard`: the kept-alive one it
     /// has, or a newly accepted one. False when there is none to serve (the caller loops).
-    private func prepareConnection(_ request: UnsafeMutablePointer<FCGX_Request>, buffer: inout [UInt8]) -> Bool {
+    private func prepareConnection(_ slot: WorkerSlot, buffer: inout [UInt8]) -> Bool {
+        let request = slot.request
         var fd = request.pointee.ipcFd
         let keptAlive = fd >= 0
         if !keptAlive {
@@ -141,18 +129,16 @@ public final class FastCGIServer: @unchecked Sendable {
                 if errno != EINTR && errno != ECONNABORTED && !isStopping() { usleep(10_000) }  // EMFILE and the like
                 return false
             }
-            lock.lock()
-            request.pointee.ipcFd = fd
-            lock.unlock()
+            slot.withLock { _, request in request.pointee.ipcFd = fd }
         }
         let verdict = Self.awaitHead(fd, buffer: &buffer, firstByteTimeout: keptAlive ? -1 : 30_000)
         if verdict != .valid {
             if case .invalid(let why) = verdict { log("keyward[KW0404]: dropped a FastCGI connection: \(why)") }
-            lock.lock()
-            close(fd)
-            request.pointee.ipcFd = -1
-            request.pointee.keepConnection = 0
-            lock.unlock()
+            slot.withLock { _, request in
+                close(fd)
+                request.pointee.ipcFd = -1
+                request.pointee.keepConnection = 0
+            }
             return false
         }
         // Make FCGX_Accept_r's own FCGX_Finish_r keep this fd instead of closing it.
@@ -163,11 +149,17 @@ public final class FastCGIServer: @unchecked Sendable {
     /// Peeks until the request head is complete, proven invalid, the peer hangs up, or 5 s pass.
     private static func awaitHead(_ fd: Int32, buffer: inout [UInt8], firstByteTimeout: Int32) -> RecordGuard.Verdict {
         var poller = pollfd(fd: fd, events: Int16(POLLIN) | Self.pollReadHangUp, revents: 0)
-        guard poll(&poller, 1, firstByteTimeout) == 1 else { return .invalid("no request within the timeout") }
         var pause: UInt32 = 100
         var waited: UInt32 = 0
+        var first = true
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
+            // Web servers send the head in one write, so it is usually there already: try first, poll after.
+            var n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
+            if first && n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                guard poll(&poller, 1, firstByteTimeout) == 1 else { return .invalid("no request within the timeout") }
+                n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
+            }
+            first = false
             if n <= 0 { return .incomplete(atLeast: 1) }  // closed or failed: nothing to serve
             let verdict = buffer.withUnsafeBytes { RecordGuard.check(UnsafeRawBufferPointer(rebasing: $0[0..<n]), limit: headLimit) }
             guard case .incomplete = verdict else { return verdict }
@@ -180,6 +172,25 @@ public final class FastCGIServer: @unchecked Sendable {
             waited += pause
             pause = min(pause * 2, 50_000)
         }
+    }
+}
+
+/// One worker's libfcgi request and whether it is serving one. Its lock is taken by the worker
+/// and, only at shutdown, by the stopping thread: uncontended on the request path.
+final class WorkerSlot: @unchecked Sendable {
+    let request: UnsafeMutablePointer<FCGX_Request>
+    private var busy = false
+    private let lock = NSLock()
+
+    init(listenFD: Int32) {
+        request = .allocate(capacity: 1)
+        FCGX_InitRequest(request, listenFD, 0)
+    }
+
+    func withLock(_ body: (inout Bool, UnsafeMutablePointer<FCGX_Request>) -> Void) {
+        lock.lock()
+        body(&busy, request)
+        lock.unlock()
     }
 }
 

@@ -22,16 +22,17 @@ public final class BufferedWriter: UsageRecorder, AuditSink, @unchecked Sendable
         self.log = log
     }
 
+    private var buffers: [UsageBuffer] = []
+
+    /// A usage buffer for one worker thread: its lock is contended only when the flusher drains it.
+    public func makeUsageRecorder() -> UsageBuffer {
+        let buffer = UsageBuffer()
+        lock.withLock { buffers.append(buffer) }
+        return buffer
+    }
+
     public func recordUse(credential: String, at: Int64, from address: String?) {
-        lock.withLock {
-            if var d = usage[credential] {
-                d.count += 1
-                if at >= d.lastAt { d.lastAt = at; d.lastIP = address }
-                usage[credential] = d
-            } else {
-                usage[credential] = UsageDelta(count: 1, lastAt: at, lastIP: address)
-            }
-        }
+        lock.withLock { UsageBuffer.add(&usage, credential: credential, at: at, from: address) }
     }
 
     public func record(_ event: AuditEvent) {
@@ -60,9 +61,12 @@ public final class BufferedWriter: UsageRecorder, AuditSink, @unchecked Sendable
 
     /// Writes what is buffered now.
     public func flush() {
-        let (u, e, d) = lock.withLock { () -> ([String: UsageDelta], [AuditEvent], Int) in
+        var (u, e, d, workers) = lock.withLock { () -> ([String: UsageDelta], [AuditEvent], Int, [UsageBuffer]) in
             defer { usage.removeAll(keepingCapacity: true); events.removeAll(keepingCapacity: true); dropped = 0 }
-            return (usage, events, dropped)
+            return (usage, events, dropped, buffers)
+        }
+        for worker in workers {
+            for (id, delta) in worker.drain() { UsageBuffer.merge(&u, id, delta) }
         }
         guard !u.isEmpty || !e.isEmpty || d > 0 else { return }
         do {
@@ -82,7 +86,8 @@ public final class BufferedWriter: UsageRecorder, AuditSink, @unchecked Sendable
     private var store: Store?
     private func writerStore() throws -> Store {
         if let store { return store }
-        let s = try Store(path: path)
+        // Usage and audit rows decide nothing: no need to make every worker drop its cache.
+        let s = try Store(path: path, announcesChanges: false)
         store = s
         return s
     }
@@ -96,5 +101,39 @@ public final class BufferedWriter: UsageRecorder, AuditSink, @unchecked Sendable
             if done { return }
             flush()
         }
+    }
+}
+
+/// Uses of credentials counted by one worker since the last flush.
+public final class UsageBuffer: UsageRecorder, @unchecked Sendable {
+    private let lock = Lock()
+    private var usage: [String: UsageDelta] = [:]
+
+    public func recordUse(credential: String, at: Int64, from address: String?) {
+        lock.withLock { Self.add(&usage, credential: credential, at: at, from: address) }
+    }
+
+    func drain() -> [String: UsageDelta] {
+        lock.withLock {
+            defer { usage.removeAll(keepingCapacity: true) }
+            return usage
+        }
+    }
+
+    static func add(_ usage: inout [String: UsageDelta], credential: String, at: Int64, from address: String?) {
+        merge(&usage, credential, UsageDelta(count: 1, lastAt: at, lastIP: address))
+    }
+
+    static func merge(_ usage: inout [String: UsageDelta], _ id: String, _ delta: UsageDelta) {
+        guard var d = usage[id] else {
+            usage[id] = delta
+            return
+        }
+        d.count += delta.count
+        if delta.lastAt >= d.lastAt {
+            d.lastAt = delta.lastAt
+            d.lastIP = delta.lastIP
+        }
+        usage[id] = d
     }
 }

@@ -15,6 +15,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 public final class Connection {
     fileprivate let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    /// Called after each commit of a change (an explicit transaction or a lone write statement).
+    public var onCommit: (() -> Void)?
 
     /// Opens (creating if asked) the database at `path` with WAL, a busy timeout and foreign keys.
     public init(path: String, create: Bool = false, readOnly: Bool = false) throws {
@@ -70,12 +72,16 @@ public final class Connection {
         do {
             let result = try body()
             try execute("COMMIT")
+            onCommit?()
             return result
         } catch {
             try? execute("ROLLBACK")
             throw error
         }
     }
+
+    /// True outside an explicit transaction.
+    var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     public var changes: Int { Int(sqlite3_changes(handle)) }
@@ -156,6 +162,7 @@ public final class Statement {
         try bind(values)
         defer { sqlite3_reset(handle) }
         while try step() {}
+        if sqlite3_stmt_readonly(handle) == 0 && connection.isAutocommit { connection.onCommit?() }
     }
 
     /// Calls `each` for every row. The statement is reset afterwards, which ends its read

@@ -2,25 +2,28 @@ import KeywardCore
 
 /// The check's view of the store: API keys by public id, cached per connection.
 ///
-/// The cache is dropped whenever any other connection (the CLI, another worker's writer, another
-/// host process) has committed, as `PRAGMA data_version` reports, so a disable, delete or grant
-/// change is seen on the very next request without waiting out a TTL. One per worker thread.
+/// The cache is dropped whenever a change has been committed by any process, as the shared
+/// `Generation` stamp reports (or, without one, `PRAGMA data_version`), so a disable, delete or
+/// grant change is seen on the very next request without waiting out a TTL. One per worker thread.
 public final class KeyLookup: ApiKeyLookup {
     private let db: Connection
     private var cache: [String: ApiKeyRecord?] = [:]
-    private var seenVersion: Int64 = -1
+    private var seenVersion: UInt64? = nil
     private let useCache: Bool
+    private let generation: Generation?
     private let maxCached = 10_000
 
     /// Opens a read connection to `path`; `cache: false` measures the uncached path.
     public init(path: String, cache: Bool = true) throws {
         db = try Connection(path: path)
         useCache = cache
+        generation = Generation(databasePath: path, create: true)
     }
 
     public func apiKey(id: String) throws -> ApiKeyRecord? {
         guard useCache else { return try load(id) }
-        let version = try db.dataVersion()
+        // Read the stamp before loading: a change committed meanwhile then shows on the next check.
+        let version = try generation?.current ?? UInt64(bitPattern: db.dataVersion())
         if version != seenVersion || cache.count >= maxCached {
             cache.removeAll(keepingCapacity: true)
             seenVersion = version

@@ -75,10 +75,14 @@ public struct UsageDelta: Sendable, Equatable {
 public final class Store {
     public let db: Connection
 
-    /// Opens an existing database and brings its schema up to date.
-    public init(path: String) throws {
+    /// Opens an existing database and brings its schema up to date. With `announcesChanges`, every
+    /// commit stamps the database's `Generation`, so serving processes drop their caches.
+    public init(path: String, announcesChanges: Bool = true) throws {
         db = try Connection(path: path)
         try Migrations.migrate(db)
+        if announcesChanges, let generation = Generation(databasePath: path, create: true) {
+            db.onCommit = { generation.bump() }
+        }
     }
 
     /// Creates the database if it does not exist and migrates it; true when it was created.

@@ -63,14 +63,13 @@ enum ServeCommand {
         FastCGIServer.blockSignals()
         let keys = try context.loadKeys()
         _ = try context.openStore()
-        let pepper = HMACKey(keys.pepper)
         let writer = BufferedWriter(path: context.dbPath, log: log)
         let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
         let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits)
         func makeGateway() throws -> Gateway {
             Gateway(config: gatewayConfig, authenticator: Authenticator(
-                keys: try KeyLookup(path: context.dbPath), pepper: pepper, clock: SystemClock(),
-                usage: writer, audit: writer, throttle: throttle, limits: limits), log: log)
+                keys: try KeyLookup(path: context.dbPath), pepper: HMACKey(keys.pepper), clock: SystemClock(),
+                usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits), log: log)
         }
 
         let fd: Int32

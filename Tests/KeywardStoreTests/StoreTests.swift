@@ -125,6 +125,25 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(try KeyLookup(path: t.path, cache: false).apiKey(id: s.id) == nil)
     }
 
+    @Test func commitsStampTheGenerationButUsageDoesNot() throws {
+        let t = try TempDB()
+        let admin = try Store(path: t.path)
+        let generation = try #require(Generation(databasePath: t.path))
+        var seen = generation.current
+        try admin.addUser("alice", now: 1)                               // autocommit write
+        #expect(generation.current != seen)
+        seen = generation.current
+        try admin.db.transaction { try admin.setUserStatus("alice", .disabled); try admin.setUserStatus("alice", .active) }
+        #expect(generation.current != seen)                               // one stamp per commit
+        seen = generation.current
+        _ = try admin.users()                                            // reads stamp nothing
+        let s = try newKey(admin)
+        seen = generation.current
+        let writer = try Store(path: t.path, announcesChanges: false)
+        try writer.applyUsage([s.id: UsageDelta(count: 1, lastAt: 5, lastIP: nil)])
+        #expect(generation.current == seen)
+    }
+
     @Test func loadsParsedScopesAndNetworks() throws {
         let t = try TempDB()
         let admin = try Store(path: t.path)
@@ -144,7 +163,9 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let s = try newKey(admin)
         let writer = BufferedWriter(path: t.path, interval: 60, log: { _ in })
         writer.start()
-        for i in 0..<10 { writer.recordUse(credential: s.id, at: 1000 + Int64(i), from: "127.0.0.\(i)") }
+        let worker = writer.makeUsageRecorder()
+        for i in 0..<5 { worker.recordUse(credential: s.id, at: 1000 + Int64(i), from: "127.0.0.\(i)") }
+        for i in 5..<10 { writer.recordUse(credential: s.id, at: 1000 + Int64(i), from: "127.0.0.\(i)") }
         writer.record(AuditEvent(at: 5, actor: "alice", action: "check.deny", reason: "path_not_allowed"))
         writer.stop()
         let row = try admin.key(s.id)

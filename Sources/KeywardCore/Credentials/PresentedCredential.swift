@@ -26,10 +26,9 @@ public enum CredentialExtractor {
     public static func extract(authorization: String?, apiKeyHeader: String?, queryString: Substring?,
                                limits: Limits) -> (PresentedCredential, CredentialSource)? {
         if let header = authorization?.trimmed, !header.isEmpty {
-            if let space = header.firstIndex(of: " ") {
-                let scheme = header[..<space]
-                if scheme.lowercased() == "bearer" {
-                    return (classify(header[header.index(after: space)...].trimmed, limits: limits), .bearer)
+            if let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) {
+                if isBearer(header.utf8[..<space]) {
+                    return (classify(header[header.utf8.index(after: space)...].trimmed, limits: limits), .bearer)
                 }
             } else {
                 return (classify(header, limits: limits), .authorization)
@@ -42,6 +41,11 @@ public enum CredentialExtractor {
             return (classify(value[...], limits: limits), .query)
         }
         return nil
+    }
+
+    /// Case-insensitive `Bearer` (RFC 9110 §11.1: auth schemes are case-insensitive).
+    static func isBearer(_ scheme: Substring.UTF8View) -> Bool {
+        scheme.count == 6 && zip(scheme, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 }
     }
 
     static func classify(_ value: Substring, limits: Limits) -> PresentedCredential {
@@ -70,8 +74,10 @@ extension StringProtocol {
     /// Without leading and trailing spaces and tabs (HTTP optional whitespace, RFC 9110 §5.6.3).
     var trimmed: Substring {
         let s = Substring(self)
-        guard let first = s.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return s[s.endIndex...] }
-        let last = s.lastIndex(where: { $0 != " " && $0 != "\t" })!
+        let u = s.utf8
+        func blank(_ c: UInt8) -> Bool { c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") }
+        guard let first = u.firstIndex(where: { !blank($0) }) else { return s[s.endIndex...] }
+        let last = u.lastIndex(where: { !blank($0) })!
         return s[first...last]
     }
 }

@@ -24,6 +24,7 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
         else { return nil }
         self.methods = methods
         self.prefix = String(path)
+        self.description = methods.isEmpty ? prefix : methods.joined(separator: ",") + ":" + prefix
     }
 
     /// True when `path` lies under the prefix.
@@ -40,5 +41,6 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
         methods.isEmpty || methods.contains(method) || (method == "HEAD" && methods.contains("GET"))
     }
 
-    public var description: String { methods.isEmpty ? prefix : methods.joined(separator: ",") + ":" + prefix }
+    /// As written, `GET,HEAD:/prefix/`; kept, since every allowed check reports it.
+    public let description: String
 }

@@ -13,7 +13,8 @@ try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories
 defer { try? FileManager.default.removeItem(atPath: dir) }
 let dbPath = dir + "/bench.db"
 try Store.initialize(path: dbPath)
-let pepper = HMACKey(SecureRandom.bytes(32))
+let pepperBytes = SecureRandom.bytes(32)
+let pepper = HMACKey(pepperBytes)
 let store = try Store(path: dbPath)
 try store.addUser("bench", now: 0)
 let secret = OpaqueSecret.generate(.apiKey)
@@ -28,7 +29,7 @@ let writer = BufferedWriter(path: dbPath, interval: 1, log: { print($0) })
 
 func gateway(cache: Bool) throws -> Gateway {
     Gateway(config: GatewayConfig(), authenticator: Authenticator(
-        keys: try KeyLookup(path: dbPath, cache: cache), pepper: pepper, clock: SystemClock(), usage: writer,
+        keys: try KeyLookup(path: dbPath, cache: cache), pepper: HMACKey(pepperBytes), clock: SystemClock(), usage: writer.makeUsageRecorder(),
         audit: writer, throttle: FailureThrottle(limit: 100, windowSeconds: 60), limits: Limits()), log: { print($0) })
 }
 
