@@ -98,8 +98,7 @@ public final class FastCGIServer: @unchecked Sendable {
             guard FCGX_Accept_r(request) >= 0 else { continue }
             slot.withLock { busy, _ in busy = true }
             let params = FCGIParams(request: request)
-            let response = gateway.handle(params, role: Role(fcgiRole: params.param("FCGI_ROLE")))
-            let bytes = response.serialized()
+            let bytes = gateway.respond(params, role: Role(fcgiRole: params.param("FCGI_ROLE")))
             bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {
                     _ = FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out)
@@ -224,8 +223,7 @@ public enum CGIRunner {
     public static func run(gateway: Gateway) {
         let env = ProcessInfo.processInfo.environment
         let params = StdinParams(values: env)
-        let response = gateway.handle(params, role: .responder)
-        FileHandle.standardOutput.write(Data(response.serialized()))
+        FileHandle.standardOutput.write(Data(gateway.respond(params, role: .responder)))
     }
 
     struct StdinParams: ParamSource {

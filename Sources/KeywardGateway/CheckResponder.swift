@@ -10,13 +10,6 @@ import KeywardCore
 enum CheckResponder {
     enum Flavour { case nginx, authorizer }
 
-    static func response(for decision: Decision, flavour: Flavour) -> Response {
-        switch decision {
-        case .allow(let id): allow(id, flavour: flavour)
-        case .deny(let denial): deny(denial, flavour: flavour)
-        }
-    }
-
     static func allow(_ id: Identity, flavour: Flavour) -> Response {
         let scopes = id.scopes.joined(separator: " ")
         switch flavour {

@@ -28,6 +28,37 @@ public final class Gateway {
 
     /// The response to one request. Never throws: infrastructure failures become a generic 500.
     public func handle(_ params: some ParamSource, role: Role) -> Response {
+        switch outcome(params, role: role) {
+        case .allowed(let identity, let flavour): CheckResponder.allow(identity, flavour: flavour)
+        case .response(let response): response
+        }
+    }
+
+    /// The bytes to write for one request: what `handle` returns, serialised. An allowed check's
+    /// reply depends only on the identity, so this worker keeps the bytes per credential.
+    public func respond(_ params: some ParamSource, role: Role) -> [UInt8] {
+        switch outcome(params, role: role) {
+        case .allowed(let identity, let flavour):
+            if let hit = allowReplies[identity.credential], hit.flavour == flavour, hit.identity == identity {
+                return hit.bytes
+            }
+            let bytes = CheckResponder.allow(identity, flavour: flavour).serialized()
+            if allowReplies.count >= 4_096 { allowReplies.removeAll(keepingCapacity: true) }
+            allowReplies[identity.credential] = (identity, flavour, bytes)
+            return bytes
+        case .response(let response):
+            return response.serialized()
+        }
+    }
+
+    private var allowReplies: [String: (identity: Identity, flavour: CheckResponder.Flavour, bytes: [UInt8])] = [:]
+
+    private enum Outcome {
+        case allowed(Identity, CheckResponder.Flavour)
+        case response(Response)
+    }
+
+    private func outcome(_ params: some ParamSource, role: Role) -> Outcome {
         switch role {
         case .authorizer:
             return check(params, flavour: .authorizer)
@@ -35,17 +66,20 @@ public final class Gateway {
             if params.param("KEYWARD_CHECK").map({ !$0.isEmpty && $0 != "0" }) ?? false {
                 return check(params, flavour: .nginx)
             }
-            return route(params)
+            return .response(route(params))
         }
     }
 
-    private func check(_ params: some ParamSource, flavour: CheckResponder.Flavour) -> Response {
+    private func check(_ params: some ParamSource, flavour: CheckResponder.Flavour) -> Outcome {
         let request = CheckRequest(params: params, limits: config.limits)
         do {
-            return CheckResponder.response(for: try authenticator.check(request), flavour: flavour)
+            switch try authenticator.check(request) {
+            case .allow(let identity): return .allowed(identity, flavour)
+            case .deny(let denial): return .response(CheckResponder.deny(denial, flavour: flavour))
+            }
         } catch {
             log("keyward[KW0301]: check failed: \(error)")
-            return Self.internalError
+            return .response(Self.internalError)
         }
     }
 

@@ -143,3 +143,24 @@ final class GatewayHarness {
         #expect(JSON.string("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
     }
 }
+
+@Suite struct RespondTests {
+    @Test func respondMatchesHandleAndFollowsTheIdentity() throws {
+        let h = GatewayHarness()
+        let f = try Fixture.load("nginx-check")
+        let full = f.params(key: h.full.token, uri: "/api/x", path: "/api/x")
+        let limited = f.params(key: h.limited.token, uri: "/api/limited/x", path: "/api/limited/x")
+        let first = h.gateway.respond(full, role: .responder)
+        #expect(first == h.gateway.handle(full, role: .responder).serialized())
+        #expect(h.gateway.respond(full, role: .responder) == first)  // from this worker's reply cache
+        let other = h.gateway.respond(limited, role: .responder)
+        #expect(other != first && String(decoding: other, as: UTF8.self).contains("X-Auth-User: bob"))
+        // The same credential through the authorizer role gets the authorizer's reply, not the cached one.
+        let apache = try Fixture.load("apache-authorizer").params(key: h.full.token, uri: "/api/x", path: "/api/x")
+        let authorizer = String(decoding: h.gateway.respond(apache, role: .authorizer), as: UTF8.self)
+        #expect(authorizer.contains("Variable-REMOTE_USER: alice") && !authorizer.contains("X-Auth-User"))
+        // A denial is never cached: a wrong key right after a good one is refused.
+        let bad = f.params(key: "kwk_bad", uri: "/api/x", path: "/api/x")
+        #expect(String(decoding: h.gateway.respond(bad, role: .responder), as: UTF8.self).hasPrefix("Status: 401"))
+    }
+}

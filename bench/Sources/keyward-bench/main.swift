@@ -61,7 +61,7 @@ precondition(uncached.handle(params, role: .responder).status == 200, "the bench
 
 print("in-process check, \(iterations) iterations, best of 3:")
 let floor = measure("floor: HMAC-SHA256 of the key") { _ = secret.hash(with: pepper) }
-let hot = measure("check, cached key record") { _ = cached.handle(params, role: .responder).serialized() }
-let cold = measure("check, uncached (SQLite lookup)") { _ = uncached.handle(params, role: .responder).serialized() }
+let hot = measure("check, cached key record") { _ = cached.respond(params, role: .responder) }
+let cold = measure("check, uncached (SQLite lookup)") { _ = uncached.respond(params, role: .responder) }
 writer.stop()
 print(String(format: "RATIO cached/floor %.1fx  uncached/floor %.1fx  uncached/cached %.2fx", hot / floor, cold / floor, cold / hot))
