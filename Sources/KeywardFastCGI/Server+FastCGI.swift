@@ -197,8 +197,9 @@ final class WorkerSlot: @unchecked Sendable {
 struct FCGIParams: ParamSource {
     let request: UnsafeMutablePointer<FCGX_Request>
 
-    func param(_ name: String) -> String? {
-        guard let value = FCGX_GetParam(name, request.pointee.envp) else { return nil }
+    func param(_ name: StaticString) -> String? {
+        let cName = UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+        guard let value = FCGX_GetParam(cName, request.pointee.envp) else { return nil }
         return String(cString: value)
     }
 
@@ -228,7 +229,7 @@ public enum CGIRunner {
 
     struct StdinParams: ParamSource {
         let values: [String: String]
-        func param(_ name: String) -> String? { values[name] }
+        func param(_ name: StaticString) -> String? { values[name.description] }
         func readBody(limit: Int) -> [UInt8]? {
             guard let length = values["CONTENT_LENGTH"].flatMap(Int.init), length > 0 else { return [] }
             guard length <= limit else { return nil }

@@ -3,9 +3,10 @@ import KeywardCore
 /// Where request parameters come from: FastCGI params, or the environment in CGI mode.
 ///
 /// Lookups are by exact CGI name (`HTTP_AUTHORIZATION`), first occurrence wins (what libfcgi's
-/// `FCGX_GetParam` does). Implementations copy the value; nothing outlives the request.
+/// `FCGX_GetParam` does). Implementations copy the value; nothing outlives the request. Names are
+/// static strings: they reach C as NUL-terminated bytes without a temporary copy per lookup.
 public protocol ParamSource {
-    func param(_ name: String) -> String?
+    func param(_ name: StaticString) -> String?
     /// Reads at most `limit` bytes of the request body; nil when it is larger than that.
     func readBody(limit: Int) -> [UInt8]?
 }
@@ -30,7 +31,7 @@ public struct DictionaryParams: ParamSource {
         self.body = body
     }
 
-    public func param(_ name: String) -> String? { values[name] }
+    public func param(_ name: StaticString) -> String? { values[name.description] }
     public func readBody(limit: Int) -> [UInt8]? { body.count <= limit ? body : nil }
 }
 
@@ -40,7 +41,7 @@ extension CheckRequest {
     /// The path is the server's normalised `AUTH_PATH` when set, else Keyward's own strict
     /// normalisation of the raw `REQUEST_URI`. `X-Original-URI` is never read.
     init(params: some ParamSource, limits: Limits) {
-        func value(_ name: String) -> String? {
+        func value(_ name: StaticString) -> String? {
             guard let v = params.param(name), !v.isEmpty else { return nil }
             return v
         }
