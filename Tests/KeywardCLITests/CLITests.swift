@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the built `keyward` binary the way an administrator does.
 struct CLI {
@@ -163,5 +166,61 @@ struct CLI {
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         #expect(FileManager.default.fileExists(atPath: cli.dir + "/env.db.key"))
+    }
+}
+
+@Suite struct ServeTests {
+    /// Starts `keyward serve` and waits until its socket exists.
+    func start(_ cli: CLI, socket: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["--db", cli.db, "serve", "--listen", "unix:" + socket, "--threads", "2"]
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
+        return p
+    }
+
+    @Test func refusesToTakeOverALiveSocketButReplacesAStaleOne() throws {
+        let cli = try CLI()
+        try cli.run("init")
+        let socket = cli.dir + "/k.sock"
+        let first = try start(cli, socket: socket)
+        defer { if first.isRunning { first.terminate() } }
+        #expect(first.isRunning && FileManager.default.fileExists(atPath: socket))
+        let attrs = try FileManager.default.attributesOfItem(atPath: socket)
+        #expect(attrs[.posixPermissions] as? Int == 0o660)
+
+        let second = try cli.run("serve", "--listen", "unix:" + socket)
+        #expect(second.status == 1 && second.err.contains("another server is listening"))
+
+        // SIGTERM: the idle server exits promptly with status 0 and removes its socket.
+        first.terminate()
+        let deadline = Date().addingTimeInterval(2)
+        while first.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(!first.isRunning && first.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: socket))
+
+        // A stale socket file (nobody listening) is replaced.
+        let fd = socket.withCString { path -> Int32 in
+            let s = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+                raw.copyBytes(from: UnsafeRawBufferPointer(start: path, count: strlen(path)))
+            }
+            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            return s
+        }
+        close(fd)
+        #expect(FileManager.default.fileExists(atPath: socket))
+        let third = try start(cli, socket: socket)
+        usleep(200_000)
+        #expect(third.isRunning)
+        third.terminate()
+        third.waitUntilExit()
+        #expect(third.terminationStatus == 0)
     }
 }
