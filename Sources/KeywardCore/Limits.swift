@@ -6,8 +6,6 @@ public struct Limits: Sendable {
     public var maxPathBytes = 4096
     /// Largest request body read by a responder endpoint.
     public var maxBodyBytes = 64 * 1024
-    /// Longest value kept from any single request parameter.
-    public var maxParamBytes = 8192
     /// Failed checks allowed per client address per window before 429 (0 turns the throttle off).
     public var failuresPerWindow = 100
     /// The throttle window, in seconds.

@@ -4,6 +4,11 @@
 /// 2 GiB name makes its allocation overflow and the library abort the whole process. Keyward
 /// therefore peeks at `FCGI_BEGIN_REQUEST` and the complete `FCGI_PARAMS` stream first and hands
 /// the connection to libfcgi only when every pair fits inside the stream that was actually sent.
+///
+/// The head must be exactly what nginx, Apache and lighttpd send: one `FCGI_BEGIN_REQUEST` for a
+/// responder or authorizer with a non-zero id, then `FCGI_PARAMS` records of that id ending with
+/// an empty one. Management records, other ids and other roles are refused rather than left to
+/// libfcgi, whose error paths would accept the next connection itself, unguarded.
 enum RecordGuard {
     enum Verdict: Equatable {
         /// The head is complete and well-formed.
@@ -16,19 +21,19 @@ enum RecordGuard {
 
     static let headerLength = 8
     static let beginRequest: UInt8 = 1
-    static let abortRequest: UInt8 = 2
     static let params: UInt8 = 4
-    static let getValues: UInt8 = 9
+    static let responderRole = 1, authorizerRole = 2
 
     /// Judges the bytes received so far; `limit` bounds the whole head.
     static func check(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Verdict {
         var offset = 0
-        var begun = false
+        var requestId: Int? = nil
         var paramsLength = 0
         var paramRanges: [Range<Int>] = []
         while offset + headerLength <= bytes.count {
             guard bytes[offset] == 1 else { return .invalid("unsupported FastCGI version") }
             let type = bytes[offset + 1]
+            let id = Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
             let contentLength = Int(bytes[offset + 4]) << 8 | Int(bytes[offset + 5])
             let end = offset + headerLength + contentLength + Int(bytes[offset + 6])
             guard end <= limit else { return .invalid("request head larger than \(limit) bytes") }
@@ -36,17 +41,18 @@ enum RecordGuard {
             let content = (offset + headerLength)..<(offset + headerLength + contentLength)
             switch type {
             case beginRequest:
-                guard !begun, contentLength == 8 else { return .invalid("bad FCGI_BEGIN_REQUEST") }
-                begun = true
+                guard requestId == nil, contentLength == 8, id != 0 else { return .invalid("bad FCGI_BEGIN_REQUEST") }
+                let role = Int(bytes[content.lowerBound]) << 8 | Int(bytes[content.lowerBound + 1])
+                guard role == responderRole || role == authorizerRole else { return .invalid("unsupported FastCGI role \(role)") }
+                requestId = id
             case params:
-                guard begun else { return .invalid("FCGI_PARAMS before FCGI_BEGIN_REQUEST") }
+                guard let requestId else { return .invalid("FCGI_PARAMS before FCGI_BEGIN_REQUEST") }
+                guard id == requestId else { return .invalid("FCGI_PARAMS for another request") }
                 if contentLength == 0 {
                     return pairsFit(bytes, paramRanges, total: paramsLength) ? .valid : .invalid("malformed FCGI_PARAMS")
                 }
                 paramRanges.append(content)
                 paramsLength += contentLength
-            case getValues, abortRequest:
-                break
             default:
                 return .invalid("unexpected record type \(type) before the end of FCGI_PARAMS")
             }

@@ -6,8 +6,13 @@ import Synchronization
 import Glibc
 #endif
 
-/// The FastCGI accept loop: one `FCGX_Request` per worker thread, all accepting on one listening
-/// socket (libfcgi on Debian needs no accept lock), SIGTERM/SIGINT handled by a `sigwait` thread.
+/// The FastCGI accept loop: one `FCGX_Request` per worker thread, all serving one listening
+/// socket, SIGTERM/SIGINT handled by a `sigwait` thread.
+///
+/// Keyward accepts connections and vets each request head itself (`RecordGuard`) before libfcgi
+/// parses it; libfcgi is given no listening socket, so none of its error paths can accept an
+/// unguarded connection. Workers wait in `poll` on the listener and a wake pipe, so stopping never
+/// has to shut down a socket that systemd or spawn-fcgi handed over and still owns.
 ///
 /// Thread entry points live here, not in `main.swift`: top-level code there is MainActor-isolated in
 /// Swift 6 and traps when run on a worker thread (INTEGRATION.md §7).
@@ -15,9 +20,17 @@ public final class FastCGIServer: @unchecked Sendable {
     private let listenFD: Int32
     private let gateways: [Gateway]
     private let log: @Sendable (String) -> Void
-    private var slots: [WorkerSlot] = []
+    private var requests: [UnsafeMutablePointer<FCGX_Request>] = []
+    private var wake: (read: Int32, write: Int32) = (-1, -1)
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchGroup()
+
+    /// Largest request head (begin record and all params) Keyward accepts.
+    static let headLimit = 128 * 1024
+    /// How long a new connection may take to send its whole head, in milliseconds.
+    static let headTimeout: Int32 = 2_000
+    /// How long a kept-alive connection may sit idle between requests, in milliseconds.
+    static let idleTimeout: Int32 = 60_000
 
     /// `gateways` has one entry per worker thread; each is used by its thread only.
     public init(listenFD: Int32, gateways: [Gateway], log: @escaping @Sendable (String) -> Void) {
@@ -37,14 +50,23 @@ public final class FastCGIServer: @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Serves until SIGTERM or SIGINT, lets in-flight requests finish (up to `grace` seconds), and returns.
-    public func run(grace: TimeInterval = 10) {
-        guard FCGX_Init() == 0 else {
-            log("keyward[KW0401]: FCGX_Init failed")
-            return
+    /// Serves until SIGTERM or SIGINT, lets in-flight requests finish (up to `grace` seconds), and
+    /// returns true when every worker has finished.
+    @discardableResult
+    public func run(grace: TimeInterval = 10) -> Bool {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard FCGX_Init() == 0, pipe(&pipeFDs) == 0 else {
+            log("keyward[KW0401]: cannot set up FastCGI (FCGX_Init or pipe failed)")
+            return false
         }
-        Listener.tuneForAccept(listenFD, timeoutSeconds: 30, receiveBuffer: Int32(Self.headLimit * 2))
-        slots = gateways.indices.map { _ in WorkerSlot(listenFD: listenFD) }
+        wake = (pipeFDs[0], pipeFDs[1])
+        _ = fcntl(listenFD, F_SETFL, fcntl(listenFD, F_GETFL) | O_NONBLOCK)
+        Listener.tuneForAccept(listenFD, timeoutSeconds: 10, receiveBuffer: Int32(Self.headLimit * 2))
+        requests = gateways.indices.map { _ in
+            let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
+            FCGX_InitRequest(request, -1, 0)  // no listening socket: only Keyward accepts
+            return request
+        }
         for index in gateways.indices {
             done.enter()
             let thread = Thread { [self] in
@@ -56,10 +78,14 @@ public final class FastCGIServer: @unchecked Sendable {
             thread.start()
         }
         waitForSignal()
-        stop()
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)  // never read: the pipe stays readable and wakes every poll
         if done.wait(timeout: .now() + grace) == .timedOut {
             log("keyward[KW0403]: workers still busy after \(Int(grace))s; exiting anyway")
+            return false
         }
+        return true
     }
 
     private func waitForSignal() {
@@ -72,31 +98,15 @@ public final class FastCGIServer: @unchecked Sendable {
         log("keyward[KW0402]: signal \(signal) received, shutting down")
     }
 
-    /// Stops accepting, wakes the threads in accept(), and closes idle kept-alive connections.
-    private func stop() {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        FCGX_ShutdownPending()
-        shutdown(listenFD, Int32(SHUT_RDWR))
-        for slot in slots {
-            slot.withLock { busy, request in
-                if !busy && request.pointee.ipcFd >= 0 { shutdown(request.pointee.ipcFd, Int32(SHUT_RDWR)) }
-            }
-        }
-    }
-
     private func isStopping() -> Bool { stopping.load(ordering: .relaxed) }
 
     private func work(_ index: Int) {
-        let slot = slots[index]
-        let request = slot.request
+        let request = requests[index]
         let gateway = gateways[index]
         var head = [UInt8](repeating: 0, count: Self.headLimit)
         while !isStopping() {
-            guard prepareConnection(slot, buffer: &head) else { continue }
-            // libfcgi reads the connection prepared above: Keyward accepts and vets it, so
-            // FCGX_Accept_r neither accepts nor ever sees a head that would crash it.
+            guard prepareConnection(request, buffer: &head) else { continue }
             guard FCGX_Accept_r(request) >= 0 else { continue }
-            slot.withLock { busy, _ in busy = true }
             let params = FCGIParams(request: request)
             let bytes = gateway.respond(params, role: Role(fcgiRole: params.param("FCGI_ROLE")))
             bytes.withUnsafeBufferPointer { buffer in
@@ -105,39 +115,35 @@ public final class FastCGIServer: @unchecked Sendable {
                 }
             }
             FCGX_Finish_r(request)
-            slot.withLock { busy, _ in busy = false }
         }
-        FCGX_Finish_r(request)
+        request.pointee.keepConnection = 0
+        FCGX_Finish_r(request)  // closes a kept-alive connection
     }
 
     /// Linux POLLRDHUP (peer shut down its writing side); Glibc's module map leaves it out.
     static let pollReadHangUp: Int16 = 0x2000
 
-    /// Largest request head (begin record and all params) Keyward accepts.
-    static let headLimit = 128 * 1024
-
     /// Gives `request` a connection whose head has passed `RecordGuard`: the kept-alive one it
     /// has, or a newly accepted one. False when there is none to serve (the caller loops).
-    private func prepareConnection(_ slot: WorkerSlot, buffer: inout [UInt8]) -> Bool {
-        let request = slot.request
+    private func prepareConnection(_ request: UnsafeMutablePointer<FCGX_Request>, buffer: inout [UInt8]) -> Bool {
         var fd = request.pointee.ipcFd
         let keptAlive = fd >= 0
         if !keptAlive {
+            guard waitReadable(listenFD, timeout: -1) else { return false }
             fd = accept(listenFD, nil, nil)
-            if fd < 0 {
-                if errno != EINTR && errno != ECONNABORTED && !isStopping() { usleep(10_000) }  // EMFILE and the like
+            guard fd >= 0 else {
+                // EAGAIN: another worker took it. EMFILE and the like: back off briefly.
+                if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED { usleep(10_000) }
                 return false
             }
-            slot.withLock { _, request in request.pointee.ipcFd = fd }
+            request.pointee.ipcFd = fd
         }
-        let verdict = Self.awaitHead(fd, buffer: &buffer, firstByteTimeout: keptAlive ? -1 : 30_000)
-        if verdict != .valid {
+        let verdict = awaitHead(fd, buffer: &buffer, firstByteTimeout: keptAlive ? Self.idleTimeout : Self.headTimeout)
+        guard verdict == .valid else {
             if case .invalid(let why) = verdict { log("keyward[KW0404]: dropped a FastCGI connection: \(why)") }
-            slot.withLock { _, request in
-                close(fd)
-                request.pointee.ipcFd = -1
-                request.pointee.keepConnection = 0
-            }
+            close(fd)
+            request.pointee.ipcFd = -1
+            request.pointee.keepConnection = 0
             return false
         }
         // Make FCGX_Accept_r's own FCGX_Finish_r keep this fd instead of closing it.
@@ -145,51 +151,48 @@ public final class FastCGIServer: @unchecked Sendable {
         return true
     }
 
-    /// Peeks until the request head is complete, proven invalid, the peer hangs up, or 5 s pass.
-    private static func awaitHead(_ fd: Int32, buffer: inout [UInt8], firstByteTimeout: Int32) -> RecordGuard.Verdict {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN) | Self.pollReadHangUp, revents: 0)
+    /// Waits until `fd` is readable (true) or the server stops or `timeout` ms pass (false).
+    private func waitReadable(_ fd: Int32, timeout: Int32) -> Bool {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let n = poll(&fds, 2, timeout)
+            if n < 0 && errno == EINTR { continue }
+            return n > 0 && fds[1].revents == 0 && fds[0].revents != 0
+        }
+    }
+
+    /// Peeks until the request head is complete, proven invalid, the peer hangs up, or the time is up.
+    private func awaitHead(_ fd: Int32, buffer: inout [UInt8], firstByteTimeout: Int32) -> RecordGuard.Verdict {
+        func peek() -> Int {
+            buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
+        }
+        // Web servers send the head in one write, so it is usually there already: try first, poll after.
+        var n = peek()
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+            guard waitReadable(fd, timeout: firstByteTimeout) else {
+                return isStopping() ? .incomplete(atLeast: 1) : .invalid("no request within the timeout")
+            }
+            n = peek()
+        }
+        var poller = pollfd(fd: fd, events: Self.pollReadHangUp, revents: 0)
         var pause: UInt32 = 100
         var waited: UInt32 = 0
-        var first = true
         while true {
-            // Web servers send the head in one write, so it is usually there already: try first, poll after.
-            var n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
-            if first && n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                guard poll(&poller, 1, firstByteTimeout) == 1 else { return .invalid("no request within the timeout") }
-                n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
-            }
-            first = false
             if n <= 0 { return .incomplete(atLeast: 1) }  // closed or failed: nothing to serve
-            let verdict = buffer.withUnsafeBytes { RecordGuard.check(UnsafeRawBufferPointer(rebasing: $0[0..<n]), limit: headLimit) }
+            let verdict = buffer.withUnsafeBytes {
+                RecordGuard.check(UnsafeRawBufferPointer(rebasing: $0[0..<n]), limit: Self.headLimit)
+            }
             guard case .incomplete = verdict else { return verdict }
             poller.revents = 0
             if poll(&poller, 1, 0) == 1 && poller.revents & (Self.pollReadHangUp | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
                 return .invalid("truncated request head")
             }
-            guard waited < 5_000_000 else { return .invalid("request head incomplete after 5 s") }
+            guard waited < UInt32(Self.headTimeout) * 1_000, !isStopping() else { return .invalid("request head incomplete") }
             usleep(pause)
             waited += pause
             pause = min(pause * 2, 50_000)
+            n = peek()
         }
-    }
-}
-
-/// One worker's libfcgi request and whether it is serving one. Its lock is taken by the worker
-/// and, only at shutdown, by the stopping thread: uncontended on the request path.
-final class WorkerSlot: @unchecked Sendable {
-    let request: UnsafeMutablePointer<FCGX_Request>
-    private var busy = false
-    private let lock = NSLock()
-
-    init(listenFD: Int32) {
-        request = .allocate(capacity: 1)
-        FCGX_InitRequest(request, listenFD, 0)
-    }
-
-    func withLock(_ body: (inout Bool, UnsafeMutablePointer<FCGX_Request>) -> Void) {
-        lock.lock()
-        body(&busy, request)
-        lock.unlock()
     }
 }
 
@@ -197,10 +200,12 @@ final class WorkerSlot: @unchecked Sendable {
 struct FCGIParams: ParamSource {
     let request: UnsafeMutablePointer<FCGX_Request>
 
+    /// A value that is not valid UTF-8 reads as a lone NUL, which every parser downstream refuses
+    /// (a path is not absolute, a credential is malformed): never repaired into something valid.
     func param(_ name: StaticString) -> String? {
         let cName = UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
         guard let value = FCGX_GetParam(cName, request.pointee.envp) else { return nil }
-        return String(cString: value)
+        return String(validatingCString: value) ?? "\u{0}"
     }
 
     func readBody(limit: Int) -> [UInt8]? {
@@ -217,14 +222,19 @@ struct FCGIParams: ParamSource {
 
 /// Plain CGI (RFC 3875): one request from the environment and stdin, the reply on stdout.
 public enum CGIRunner {
-    /// True when a web server runs this process as a CGI program.
-    public static var isCGI: Bool { ProcessInfo.processInfo.environment["GATEWAY_INTERFACE"] != nil }
+    /// True when a web server runs this process as a CGI program (RFC 3875 §4.1.4, §4.1.12).
+    public static var isCGI: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return env["GATEWAY_INTERFACE"] != nil && env["REQUEST_METHOD"] != nil
+    }
 
     /// Answers the one request.
     public static func run(gateway: Gateway) {
         let env = ProcessInfo.processInfo.environment
         let params = StdinParams(values: env)
-        FileHandle.standardOutput.write(Data(gateway.respond(params, role: .responder)))
+        signal(SIGPIPE, SIG_IGN)
+        // The server may be gone already; there is nobody left to tell.
+        try? FileHandle.standardOutput.write(contentsOf: Data(gateway.respond(params, role: .responder)))
     }
 
     struct StdinParams: ParamSource {

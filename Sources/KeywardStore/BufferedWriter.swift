@@ -2,8 +2,9 @@ import Foundation
 import KeywardCore
 
 /// Takes usage facts and audit events from the workers and writes them in batches on its own
-/// thread and connection, so no check waits on a write. `stop()` writes what is left (clean shutdown).
-public final class BufferedWriter: UsageRecorder, AuditSink, @unchecked Sendable {
+/// thread and connection, so no check waits on a write. `stop()` writes what is left (clean shutdown);
+/// a batch that fails to write (a busy database) is kept for the next attempt.
+public final class BufferedWriter: AuditSink, @unchecked Sendable {
     private let path: String
     private let lock = Lock()
     private var usage: [String: UsageDelta] = [:]
@@ -29,10 +30,6 @@ public final class BufferedWriter: UsageRecorder, AuditSink, @unchecked Sendable
         let buffer = UsageBuffer()
         lock.withLock { buffers.append(buffer) }
         return buffer
-    }
-
-    public func recordUse(credential: String, at: Int64, from address: String?) {
-        lock.withLock { UsageBuffer.add(&usage, credential: credential, at: at, from: address) }
     }
 
     public func record(_ event: AuditEvent) {
@@ -69,17 +66,23 @@ public final class BufferedWriter: UsageRecorder, AuditSink, @unchecked Sendable
             for (id, delta) in worker.drain() { UsageBuffer.merge(&u, id, delta) }
         }
         guard !u.isEmpty || !e.isEmpty || d > 0 else { return }
+        var all = e
+        if d > 0 {
+            all.append(AuditEvent(at: e.last?.at ?? 0, actor: "keyward", action: "audit.dropped",
+                                  detail: "\(d) events dropped: buffer full"))
+        }
         do {
             let store = try writerStore()
-            try store.applyUsage(u)
-            var all = e
-            if d > 0 {
-                all.append(AuditEvent(at: e.last?.at ?? 0, actor: "keyward", action: "audit.dropped",
-                                      detail: "\(d) events dropped: buffer full"))
+            try store.db.transaction {
+                try store.applyUsage(u)
+                try store.appendAudit(all)
             }
-            try store.appendAudit(all)
         } catch {
-            log("keyward[KW0201]: writing usage/audit failed: \(error)")
+            log("keyward[KW0201]: writing usage/audit failed, will retry: \(error)")
+            lock.withLock {
+                for (id, delta) in u { UsageBuffer.merge(&usage, id, delta) }
+                events = Array((all + events).prefix(maxEvents))
+            }
         }
     }
 

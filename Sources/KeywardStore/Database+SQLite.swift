@@ -15,8 +15,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 public final class Connection {
     fileprivate let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
-    /// Called after each commit of a change (an explicit transaction or a lone write statement).
-    public var onCommit: (() -> Void)?
+    /// Called after each commit of a change (an explicit transaction or a lone write statement);
+    /// its error is the caller's error, though the change itself stays committed.
+    public var onCommit: (() throws -> Void)?
 
     /// Opens (creating if asked) the database at `path` with WAL, a busy timeout and foreign keys.
     public init(path: String, create: Bool = false, readOnly: Bool = false) throws {
@@ -72,7 +73,7 @@ public final class Connection {
         do {
             let result = try body()
             try execute("COMMIT")
-            onCommit?()
+            try onCommit?()
             return result
         } catch {
             try? execute("ROLLBACK")
@@ -162,7 +163,7 @@ public final class Statement {
         try bind(values)
         defer { sqlite3_reset(handle) }
         while try step() {}
-        if sqlite3_stmt_readonly(handle) == 0 && connection.isAutocommit { connection.onCommit?() }
+        if sqlite3_stmt_readonly(handle) == 0 && connection.isAutocommit { try connection.onCommit?() }
     }
 
     /// Calls `each` for every row. The statement is reset afterwards, which ends its read

@@ -4,56 +4,56 @@ import Glibc
 import KeywardCrypto
 
 /// A change stamp shared by every Keyward process using one database, so workers can tell with
-/// a single memory read whether any decision-relevant row changed since they cached it.
+/// one small read whether any decision-relevant row changed since they cached it.
 ///
-/// The stamp is 8 bytes in `<db>.generation`, mapped shared into each reader. After committing
-/// a change, a writer stores a fresh random value there (no read-modify-write, so no lock): any
-/// difference means "changed". Reading `PRAGMA data_version` instead would start a read
-/// transaction per check, whose WAL locks serialise the workers.
+/// The stamp is 8 bytes in `<db>.generation`. After committing a change, a writer stores a fresh
+/// random value there (no read-modify-write, so no lock): any difference means "changed". Reading
+/// `PRAGMA data_version` on every check instead would start a read transaction per check, whose
+/// WAL locks serialise the workers. The file takes the database file's owner and mode, so whoever
+/// may change the database may also stamp it.
 public final class Generation: @unchecked Sendable {
     private let fd: Int32
-    private let map: UnsafeMutableRawPointer
 
     /// The stamp file for the database at `databasePath`.
     public static func path(forDatabase databasePath: String) -> String { databasePath + ".generation" }
 
-    /// Maps the stamp file, creating it when `create` is set; nil when it cannot be used
-    /// (callers then fall back to `PRAGMA data_version`).
-    public init?(databasePath: String, create: Bool = false) {
+    /// Opens the stamp file for reading and, with `writable`, for stamping (creating it then).
+    public init(databasePath: String, writable: Bool) throws {
         let path = Self.path(forDatabase: databasePath)
-        var fd = open(path, O_RDWR | O_CLOEXEC)
-        if fd < 0 && create {
-            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        if fd < 0 && errno == ENOENT {
+            var db = stat()
+            let mode = stat(databasePath, &db) == 0 ? db.st_mode & 0o666 : 0o600
+            fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
             if fd >= 0 {
-                var stamp = Self.freshStamp()
-                _ = withUnsafeBytes(of: &stamp) { pwrite(fd, $0.baseAddress, 8, 0) }
+                fchmod(fd, mode)  // open() applied the umask
+                if geteuid() == 0 && stat(databasePath, &db) == 0 { _ = fchown(fd, db.st_uid, db.st_gid) }
+            } else if errno == EEXIST {
+                fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
             }
         }
-        if fd < 0 { fd = open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return nil }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size >= 8,
-              let map = mmap(nil, 8, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED
-        else { close(fd); return nil }
+        guard fd >= 0 else {
+            throw StoreError(code: 1, message: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
         self.fd = fd
-        self.map = map
+        if writable && current == nil { try bump() }
     }
 
-    deinit {
-        munmap(map, 8)
-        close(fd)
-    }
+    deinit { close(fd) }
 
-    /// The current stamp. An aligned 8-byte load: it cannot tear on the platforms Keyward runs on.
-    public var current: UInt64 { map.load(as: UInt64.self) }
+    /// The current stamp, or nil when the file is short or unreadable (callers then reload).
+    public var current: UInt64? {
+        var value: UInt64 = 0
+        let n = withUnsafeMutableBytes(of: &value) { pread(fd, $0.baseAddress, 8, 0) }
+        return n == 8 ? value : nil
+    }
 
     /// Announces a committed change to every process.
-    public func bump() {
-        var stamp = Self.freshStamp()
-        _ = withUnsafeBytes(of: &stamp) { pwrite(fd, $0.baseAddress, 8, 0) }
-    }
-
-    private static func freshStamp() -> UInt64 {
-        SecureRandom.bytes(8).reduce(0) { $0 << 8 | UInt64($1) }
+    public func bump() throws {
+        var stamp = SecureRandom.bytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let n = withUnsafeBytes(of: &stamp) { pwrite(fd, $0.baseAddress, 8, 0) }
+        guard n == 8 else {
+            throw StoreError(code: 1, message: "cannot stamp the change for running servers: \(String(cString: strerror(errno)))")
+        }
     }
 }

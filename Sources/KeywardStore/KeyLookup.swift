@@ -2,31 +2,44 @@ import KeywardCore
 
 /// The check's view of the store: API keys by public id, cached per connection.
 ///
-/// The cache is dropped whenever a change has been committed by any process, as the shared
-/// `Generation` stamp reports (or, without one, `PRAGMA data_version`), so a disable, delete or
-/// grant change is seen on the very next request without waiting out a TTL. One per worker thread.
+/// The cache is dropped whenever a change has been committed, as the shared `Generation` stamp
+/// reports, so a disable, delete or grant change is seen on the very next request without waiting
+/// out a TTL. As a backstop for writers that do not stamp (a hand-run sqlite3, a replaced stamp
+/// file), `PRAGMA data_version` is also consulted at most once a second. One per worker thread.
 public final class KeyLookup: ApiKeyLookup {
     private let db: Connection
     private var cache: [String: ApiKeyRecord?] = [:]
-    private var seenVersion: UInt64? = nil
+    private var seenStamp: UInt64? = nil
+    private var seenDataVersion: Int64 = -1
+    private var nextBackstop: Int64 = 0
     private let useCache: Bool
-    private let generation: Generation?
+    private let generation: Generation
+    private let clock: any Clock
     private let maxCached = 10_000
 
     /// Opens a read connection to `path`; `cache: false` measures the uncached path.
-    public init(path: String, cache: Bool = true) throws {
+    public init(path: String, clock: any Clock, cache: Bool = true) throws {
         db = try Connection(path: path)
         useCache = cache
-        generation = Generation(databasePath: path, create: true)
+        generation = try Generation(databasePath: path, writable: false)
+        self.clock = clock
     }
 
     public func apiKey(id: String) throws -> ApiKeyRecord? {
         guard useCache else { return try load(id) }
         // Read the stamp before loading: a change committed meanwhile then shows on the next check.
-        let version = try generation?.current ?? UInt64(bitPattern: db.dataVersion())
-        if version != seenVersion || cache.count >= maxCached {
+        let stamp = generation.current
+        var stale = stamp == nil || stamp != seenStamp || cache.count >= maxCached
+        let now = clock.now
+        if now >= nextBackstop {
+            nextBackstop = now + 1
+            let version = try db.dataVersion()
+            stale = stale || version != seenDataVersion
+            seenDataVersion = version
+        }
+        if stale {
             cache.removeAll(keepingCapacity: true)
-            seenVersion = version
+            seenStamp = stamp
         }
         if let hit = cache[id] { return hit }
         let record = try load(id)
@@ -34,14 +47,22 @@ public final class KeyLookup: ApiKeyLookup {
         return record
     }
 
+    /// Loads one key. Stored scopes or networks that no longer parse refuse the lookup (the check
+    /// answers 500) instead of silently widening the key to every path or address.
     private func load(_ id: String) throws -> ApiKeyRecord? {
         try db.statement("""
             SELECT k.id, k.name, u.name, u.status, k.status, k.secret_hash, k.expires_at, k.scopes, k.allow_ips
             FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?
-            """).first([.text(id)]) { s in ApiKeyRecord(
-            id: s.text(0), name: s.text(1), userName: s.text(2), userStatus: Status(rawValue: s.text(3)) ?? .disabled,
-            status: Status(rawValue: s.text(4)) ?? .disabled, secretHash: s.blob(5), expiresAt: s.optionalInt64(6),
-            scopes: Store.lines(s.text(7)).compactMap(PathScope.init),
-            allowedNetworks: Store.lines(s.text(8)).compactMap(CIDR.init)) }
+            """).first([.text(id)]) { s in
+            let scopeLines = Store.lines(s.text(7)), networkLines = Store.lines(s.text(8))
+            let scopes = scopeLines.compactMap(PathScope.init), networks = networkLines.compactMap(CIDR.init)
+            guard scopes.count == scopeLines.count, networks.count == networkLines.count else {
+                throw StoreError(code: 1, message: "key \(id) has stored scopes or networks that do not parse")
+            }
+            return ApiKeyRecord(
+                id: s.text(0), name: s.text(1), userName: s.text(2), userStatus: Status(rawValue: s.text(3)) ?? .disabled,
+                status: Status(rawValue: s.text(4)) ?? .disabled, secretHash: s.blob(5), expiresAt: s.optionalInt64(6),
+                scopes: scopes, allowedNetworks: networks)
+        }
     }
 }

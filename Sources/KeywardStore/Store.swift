@@ -80,8 +80,9 @@ public final class Store {
     public init(path: String, announcesChanges: Bool = true) throws {
         db = try Connection(path: path)
         try Migrations.migrate(db)
-        if announcesChanges, let generation = Generation(databasePath: path, create: true) {
-            db.onCommit = { generation.bump() }
+        if announcesChanges {
+            let generation = try Generation(databasePath: path, writable: true)
+            db.onCommit = { try generation.bump() }
         }
     }
 

@@ -92,7 +92,7 @@ enum KeyCommands {
             let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
             try store.db.transaction {
                 try store.setKeySecretHash(id, secret.hash(with: HMACKey(keys.pepper)))
-                try context.audit(store, "key.regenerate", credential: id)
+                try context.audit(store, "key.regenerate", target: "user:\(try store.key(id).user)", credential: id)
             }
             let row = try store.key(id)
             try context.emit(Created(id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
@@ -101,6 +101,7 @@ enum KeyCommands {
             }
         default:
             let id = try keyId(args)
+            let owner = try store.key(id).user
             try store.db.transaction {
                 switch verb {
                 case "disable": try store.setKeyStatus(id, .disabled)
@@ -109,7 +110,7 @@ enum KeyCommands {
                 case "renew": try store.setKeyExpiry(id, try lifetime(args.value("expires")).expiry(from: now))
                 default: preconditionFailure("unhandled verb")
                 }
-                try context.audit(store, "key.\(verb)", credential: id)
+                try context.audit(store, "key.\(verb)", target: "user:\(owner)", credential: id)
             }
             if verb == "delete" {
                 try context.emit(["id": id, "result": "deleted"]) { "key \(id) deleted" }
@@ -122,8 +123,12 @@ enum KeyCommands {
 
     static func keyId(_ args: ParsedArguments) throws -> String {
         let id = try args.positional("ID")[0]
+        if let secret = OpaqueSecret(parsing: Substring(id)) {
+            // Someone pasted the secret itself: never echo it back.
+            throw UsageError("that is a secret, not a key id; the id is \(secret.id)")
+        }
         guard OpaqueSecret.isCredentialId(id, kind: .apiKey) else {
-            throw UsageError("\(id) is not a key id (kwk_ followed by 16 letters and digits)")
+            throw UsageError("not a key id (kwk_ followed by 16 letters and digits)")
         }
         return id
     }

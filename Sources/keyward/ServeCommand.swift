@@ -68,7 +68,7 @@ enum ServeCommand {
         let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits)
         func makeGateway() throws -> Gateway {
             Gateway(config: gatewayConfig, authenticator: Authenticator(
-                keys: try KeyLookup(path: context.dbPath), pepper: HMACKey(keys.pepper), clock: SystemClock(),
+                keys: try KeyLookup(path: context.dbPath, clock: SystemClock()), pepper: HMACKey(keys.pepper), clock: SystemClock(),
                 usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits), log: log)
         }
 
@@ -79,7 +79,7 @@ enum ServeCommand {
             fd = try Listener.open(listen, unix: unixOptions)
             if case .unix(let path) = listen { ownedSocket = path }
             log("keyward[KW0001]: listening on \(listen) with \(threads) threads")
-        } else if env["LISTEN_FDS"] == "1", env["LISTEN_PID"] == String(getpid()), Listener.isListeningSocket(3) {
+        } else if env["LISTEN_FDS"] == "1", env["LISTEN_PID"] == String(ProcessInfo.processInfo.processIdentifier), Listener.isListeningSocket(3) {
             fd = 3
             log("keyward[KW0002]: serving the socket systemd passed (fd 3) with \(threads) threads")
         } else if Listener.isListeningSocket(0) {
@@ -97,7 +97,7 @@ enum ServeCommand {
         writer.start()
         FastCGIServer(listenFD: fd, gateways: gateways, log: log).run()
         writer.stop()
-        if let ownedSocket { unlink(ownedSocket) }
+        if let ownedSocket { try? FileManager.default.removeItem(atPath: ownedSocket) }
         log("keyward[KW0004]: stopped")
         return 0
     }

@@ -1,8 +1,9 @@
 import Foundation
 import KeywardFastCGI
 
-// A web server running the binary as a CGI program passes no arguments: answer the one request.
-if CommandLine.arguments.count == 1 && CGIRunner.isCGI {
+// Run by a web server as a CGI program, answer the one request and never read argv: Apache turns
+// a query string without `=` into arguments (RFC 3875 §4.4), which must not become CLI commands.
+if CGIRunner.isCGI {
     exit(CLI.main([CommandLine.arguments[0], "serve"]))
 }
 exit(CLI.main(CommandLine.arguments))

@@ -155,6 +155,36 @@ struct CLI {
         #expect(try cli.run("user", "show", "bob").status == 1)
     }
 
+    @Test func runAsCGIItNeverReadsArguments() throws {
+        // Apache passes a query string without `=` as argv (RFC 3875 §4.4): `?user+add+mallory`.
+        let cli = try CLI()
+        try cli.run("init")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["user", "add", "mallory"]
+        p.environment = ["KEYWARD_DB": cli.db, "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
+                         "REQUEST_URI": "/cgi/keyward?user+add+mallory", "QUERY_STRING": "user+add+mallory",
+                         "PATH_INFO": "/healthz", "PATH": "/usr/bin:/bin"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let reply = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0 && reply.hasPrefix("Status: 200 OK"))
+        #expect(try cli.run("user", "show", "mallory").status == 1)
+    }
+
+    @Test func aPastedSecretIsNeverEchoed() throws {
+        let cli = try CLI()
+        try cli.run("init")
+        try cli.run("user", "add", "alice")
+        let obj = try #require(try cli.run("key", "create", "--user", "alice", "--name", "k", "--json").json as? [String: Any])
+        let secret = try #require(obj["secret"] as? String)
+        let r = try cli.run("key", "disable", secret)
+        #expect(r.status == 2 && !r.err.contains(secret) && r.err.contains(obj["id"] as! String))
+    }
+
     @Test func environmentNamesTheDatabase() throws {
         let cli = try CLI()
         let p = Process()

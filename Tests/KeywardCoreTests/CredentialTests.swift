@@ -81,6 +81,7 @@ import KeywardCrypto
         #expect(extract() == nil)
         #expect(extract("", "", "") == nil)
         #expect(extract(nil, nil, "apikeyx=1&APIKEY=2") == nil)
+        #expect(extract(nil, nil, "APIKey=&x=1") == nil)  // present but empty: still nothing presented
     }
 
     @Test func jwtShapeAndOversize() {

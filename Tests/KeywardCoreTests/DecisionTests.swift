@@ -117,6 +117,14 @@ final class MovableClock: Clock, @unchecked Sendable {
         #expect(reason(try a.check(request(ip: "127.0.0.3"))) == nil)
     }
 
+    @Test func auditDetailCutsLongPathsOnCharacterBoundaries() throws {
+        // 199 ASCII bytes then a two-byte character across the 200-byte cut: must not trap.
+        let path = "/" + String(repeating: "a", count: 198) + "é/x"
+        let d = try authenticator().check(CheckRequest(method: "GET", path: .success(path), remoteAddress: "1.2.3.4"))
+        #expect(reason(d) == .missingCredential)
+        #expect(try #require(sink.events.first?.detail).hasSuffix("..."))
+    }
+
     @Test func throttleCanBeTurnedOff() throws {
         let a = authenticator(failureLimit: 0)
         for _ in 0..<200 { _ = try a.check(request("Bearer bad")) }

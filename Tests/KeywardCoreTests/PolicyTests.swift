@@ -66,6 +66,14 @@ import Testing
         #expect(try #require(PathScope("/")).covers(path: "/anything"))
     }
 
+    @Test func prefixesCompareBytesNotCanonicalEquivalence() throws {
+        let nfc = try #require(PathScope("/caf\u{E9}/"))
+        #expect(nfc.covers(path: "/caf\u{E9}/menu"))
+        #expect(!nfc.covers(path: "/cafe\u{301}/menu"))  // NFD: equal to Swift's ==, not to a web server
+        let bare = try #require(PathScope("/caf\u{E9}"))
+        #expect(!bare.covers(path: "/cafe\u{301}"))
+    }
+
     @Test func methods() throws {
         let ro = try #require(PathScope("GET,POST:/api/ro/"))
         #expect(ro.methods == ["GET", "POST"] && ro.prefix == "/api/ro/")

@@ -113,7 +113,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let admin = try Store(path: t.path)
         try admin.addUser("alice", now: 1)
         let s = try newKey(admin)
-        let lookup = try KeyLookup(path: t.path)
+        let lookup = try KeyLookup(path: t.path, clock: FixedClock(0))
         #expect(try lookup.apiKey(id: s.id)?.status == .active)
         #expect(try lookup.apiKey(id: s.id)?.status == .active)  // cached
         try admin.setKeyStatus(s.id, .disabled)
@@ -122,13 +122,13 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(try lookup.apiKey(id: s.id)?.userStatus == .disabled)
         try admin.deleteKey(s.id)
         #expect(try lookup.apiKey(id: s.id) == nil)
-        #expect(try KeyLookup(path: t.path, cache: false).apiKey(id: s.id) == nil)
+        #expect(try KeyLookup(path: t.path, clock: FixedClock(0), cache: false).apiKey(id: s.id) == nil)
     }
 
     @Test func commitsStampTheGenerationButUsageDoesNot() throws {
         let t = try TempDB()
         let admin = try Store(path: t.path)
-        let generation = try #require(Generation(databasePath: t.path))
+        let generation = try Generation(databasePath: t.path, writable: false)
         var seen = generation.current
         try admin.addUser("alice", now: 1)                               // autocommit write
         #expect(generation.current != seen)
@@ -144,12 +144,35 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(generation.current == seen)
     }
 
+    @Test func aWriterThatDoesNotStampIsSeenWithinASecond() throws {
+        final class Ticking: Clock, @unchecked Sendable { var now: Int64 = 100 }
+        let t = try TempDB()
+        let admin = try Store(path: t.path)
+        try admin.addUser("alice", now: 1)
+        let s = try newKey(admin)
+        let clock = Ticking()
+        let lookup = try KeyLookup(path: t.path, clock: clock)
+        #expect(try lookup.apiKey(id: s.id)?.status == .active)
+        try Store(path: t.path, announcesChanges: false).setKeyStatus(s.id, .disabled)  // like a hand-run sqlite3
+        clock.now += 1
+        #expect(try lookup.apiKey(id: s.id)?.status == .disabled)
+    }
+
+    @Test func unparseableStoredScopesRefuseTheKey() throws {
+        let t = try TempDB()
+        let admin = try Store(path: t.path)
+        try admin.addUser("alice", now: 1)
+        let s = try newKey(admin, scopes: ["/api/"])
+        try admin.db.statement("UPDATE api_keys SET scopes = ? WHERE id = ?").run([.text("/api/\nnot a scope"), .text(s.id)])
+        #expect(throws: StoreError.self) { try KeyLookup(path: t.path, clock: FixedClock(0)).apiKey(id: s.id) }
+    }
+
     @Test func loadsParsedScopesAndNetworks() throws {
         let t = try TempDB()
         let admin = try Store(path: t.path)
         try admin.addUser("alice", now: 1)
         let s = try newKey(admin, scopes: ["GET:/ro/"], ips: ["::1"])
-        let r = try #require(try KeyLookup(path: t.path).apiKey(id: s.id))
+        let r = try #require(try KeyLookup(path: t.path, clock: FixedClock(0)).apiKey(id: s.id))
         #expect(r.scopes == [PathScope("GET:/ro/")!] && r.allowedNetworks == [CIDR("::1")!] && r.userName == "alice")
         #expect(r.secretHash == s.hash(with: HMACKey([1, 2, 3])))
     }
@@ -165,7 +188,8 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         writer.start()
         let worker = writer.makeUsageRecorder()
         for i in 0..<5 { worker.recordUse(credential: s.id, at: 1000 + Int64(i), from: "127.0.0.\(i)") }
-        for i in 5..<10 { writer.recordUse(credential: s.id, at: 1000 + Int64(i), from: "127.0.0.\(i)") }
+        let other = writer.makeUsageRecorder()
+        for i in 5..<10 { other.recordUse(credential: s.id, at: 1000 + Int64(i), from: "127.0.0.\(i)") }
         writer.record(AuditEvent(at: 5, actor: "alice", action: "check.deny", reason: "path_not_allowed"))
         writer.stop()
         let row = try admin.key(s.id)

@@ -37,7 +37,7 @@ public enum CredentialExtractor {
         if let header = apiKeyHeader?.trimmed, !header.isEmpty {
             return (classify(header, limits: limits), .apiKeyHeader)
         }
-        if let query = queryString, let value = queryValue(query, names: ["APIKey", "api_key"]) {
+        if let query = queryString, let value = queryValue(query, names: ["APIKey", "api_key"]), !value.isEmpty {
             return (classify(value[...], limits: limits), .query)
         }
         return nil
@@ -63,8 +63,9 @@ public enum CredentialExtractor {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard names.contains(where: { $0.utf8.elementsEqual(parts[0].utf8) }) else { continue }
             let raw = parts.count > 1 ? parts[1] : ""
-            guard let bytes = PercentDecoding.decode(raw, plusAsSpace: true) else { return "" }
-            return String(validating: bytes, as: UTF8.self) ?? ""
+            // A value that does not decode reads as a lone NUL: present, and malformed.
+            guard let bytes = PercentDecoding.decode(raw, plusAsSpace: true) else { return "\u{0}" }
+            return String(validating: bytes, as: UTF8.self) ?? "\u{0}"
         }
         return nil
     }

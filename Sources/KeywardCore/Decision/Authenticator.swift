@@ -91,7 +91,8 @@ public struct Authenticator {
     static func describe(method: String, path: Result<String, PathNormalizer.Refusal>) -> String {
         let shownPath: String
         switch path {
-        case .success(let p): shownPath = p.utf8.count > 200 ? String(p.utf8.prefix(200))! + "..." : p
+        case .success(let p):
+            shownPath = p.utf8.count > 200 ? String(decoding: p.utf8.prefix(200), as: UTF8.self) + "..." : p
         case .failure(let refusal): shownPath = "<refused: \(refusal)>"
         }
         let shownMethod = method.utf8.count <= 16 && method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? method : "?"

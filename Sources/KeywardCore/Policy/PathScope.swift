@@ -20,7 +20,8 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
             path = text[text.index(after: colon)...]
         }
         guard case .success(let normal) = PathNormalizer.normalize(serverPath: String(path), limits: Limits()),
-              normal == path || normal == path + "/" || normal + "/" == path
+              normal.utf8.elementsEqual(path.utf8) || (normal + "/").utf8.elementsEqual(path.utf8)
+                || normal.utf8.elementsEqual((path + "/").utf8)
         else { return nil }
         self.methods = methods
         self.prefix = String(path)
@@ -28,12 +29,18 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// True when `path` lies under the prefix.
+    ///
+    /// Compared byte for byte: Swift's `==` and `hasPrefix` treat canonically equivalent Unicode
+    /// (NFC `é` and NFD `e\u{301}`) as equal, while web servers and file systems do not.
     public func covers(path: String) -> Bool {
-        if prefix == "/" { return true }
-        if prefix.hasSuffix("/") {
-            return path.hasPrefix(prefix) || path + "/" == prefix
+        let p = path.utf8, s = prefix.utf8
+        let slash = UInt8(ascii: "/")
+        if s.count == 1 { return true }
+        if s.last == slash {
+            return p.starts(with: s) || (p.count == s.count - 1 && s.starts(with: p))
         }
-        return path == prefix || path.hasPrefix(prefix + "/")
+        guard p.starts(with: s) else { return false }
+        return p.count == s.count || p[p.index(p.startIndex, offsetBy: s.count)] == slash
     }
 
     /// True when `method` is allowed (every method when none is named; GET implies HEAD).

@@ -29,7 +29,7 @@ let writer = BufferedWriter(path: dbPath, interval: 1, log: { print($0) })
 
 func gateway(cache: Bool) throws -> Gateway {
     Gateway(config: GatewayConfig(), authenticator: Authenticator(
-        keys: try KeyLookup(path: dbPath, cache: cache), pepper: HMACKey(pepperBytes), clock: SystemClock(), usage: writer.makeUsageRecorder(),
+        keys: try KeyLookup(path: dbPath, clock: SystemClock(), cache: cache), pepper: HMACKey(pepperBytes), clock: SystemClock(), usage: writer.makeUsageRecorder(),
         audit: writer, throttle: FailureThrottle(limit: 100, windowSeconds: 60), limits: Limits()), log: { print($0) })
 }
 
