@@ -24,6 +24,7 @@ public final class FastCGIServer: @unchecked Sendable {
     private var wake: (read: Int32, write: Int32) = (-1, -1)
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchGroup()
+    private let drops = DropLog()
 
     /// Largest request head (begin record and all params) Keyward accepts.
     static let headLimit = 128 * 1024
@@ -140,7 +141,7 @@ public final class FastCGIServer: @unchecked Sendable {
         }
         let verdict = awaitHead(fd, buffer: &buffer, firstByteTimeout: keptAlive ? Self.idleTimeout : Self.headTimeout)
         guard verdict == .valid else {
-            if case .invalid(let why) = verdict { log("keyward[KW0404]: dropped a FastCGI connection: \(why)") }
+            if case .invalid(let why) = verdict { drops.note(why, log: log) }
             close(fd)
             request.pointee.ipcFd = -1
             request.pointee.keepConnection = 0
@@ -193,6 +194,25 @@ public final class FastCGIServer: @unchecked Sendable {
             pause = min(pause * 2, 50_000)
             n = peek()
         }
+    }
+}
+
+/// Logs dropped connections at most once a second, so a flood of garbage cannot flood the log.
+final class DropLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private var last = Date.distantPast
+
+    func note(_ why: String, log: @Sendable (String) -> Void) {
+        lock.lock()
+        count += 1
+        let now = Date()
+        guard now.timeIntervalSince(last) >= 1 else { lock.unlock(); return }
+        let n = count
+        count = 0
+        last = now
+        lock.unlock()
+        log("keyward[KW0404]: dropped \(n) FastCGI connection\(n == 1 ? "" : "s") since the last report; latest: \(why)")
     }
 }
 
