@@ -13,5 +13,6 @@ public struct Limits: Sendable {
     /// Default lifetime of a new API key, in seconds (30 days).
     public var defaultKeyLifetime: Int64 = 30 * 86_400
 
+    /// The shipped defaults; change fields one by one.
     public init() {}
 }

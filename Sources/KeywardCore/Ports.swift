@@ -21,27 +21,37 @@ public protocol AuditSink: Sendable {
 
 /// A clock fixed at a value, for tests and the in-process benchmark.
 public struct FixedClock: Clock {
+    /// The instant every read returns, in Unix seconds.
     public var now: Int64
+    /// A clock stopped at `now` (Unix seconds).
     public init(_ now: Int64) { self.now = now }
 }
 
 /// An in-memory key table, for tests and the in-process benchmark.
 public final class InMemoryKeys: ApiKeyLookup {
+    /// Keys by public id; change between checks only (no locking).
     public var records: [String: ApiKeyRecord]
+    /// A table of `records`; traps on duplicate ids.
     public init(_ records: [ApiKeyRecord] = []) {
         self.records = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0) })
     }
+    /// The record with this id, or nil; never throws.
     public func apiKey(id: String) throws -> ApiKeyRecord? { records[id] }
 }
 
-/// Discards usage and audit; collects them when asked to (tests).
+/// Collects audit events and the ids of used credentials, for tests.
 public final class CollectingSink: UsageRecorder, AuditSink, @unchecked Sendable {
     private let lock = Lock()
     private var _events: [AuditEvent] = []
     private var _uses: [String] = []
+    /// An empty collector.
     public init() {}
+    /// Keeps the credential id only; the time and address are dropped.
     public func recordUse(credential: String, at: Int64, from address: String?) { lock.withLock { _uses.append(credential) } }
+    /// Appends `event` to `events`.
     public func record(_ event: AuditEvent) { lock.withLock { _events.append(event) } }
+    /// A copy of the audit events so far, in arrival order.
     public var events: [AuditEvent] { lock.withLock { _events } }
+    /// Credential ids of the uses so far, one per use, in arrival order.
     public var uses: [String] { lock.withLock { _uses } }
 }

@@ -5,10 +5,15 @@ public enum Status: String, Sendable, Codable {
 
 /// Everything the check needs to know about one API key and its owner, loaded by public id.
 public struct ApiKeyRecord: Sendable, Equatable {
+    /// Public id (`kwk_` + 16 base62, `OpaqueSecret.id`).
     public var id: String
+    /// The key's label, unique per user.
     public var name: String
+    /// The owning user's name.
     public var userName: String
+    /// The owner's status; a disabled owner disables all their keys.
     public var userStatus: Status
+    /// The key's own status.
     public var status: Status
     /// HMAC-SHA256 of the secret under the pepper.
     public var secretHash: [UInt8]
@@ -19,6 +24,7 @@ public struct ApiKeyRecord: Sendable, Equatable {
     /// Empty means every address.
     public var allowedNetworks: [CIDR]
 
+    /// A record from stored columns; empty `scopes` or `allowedNetworks` mean unrestricted.
     public init(id: String, name: String, userName: String, userStatus: Status, status: Status, secretHash: [UInt8],
                 expiresAt: Int64?, scopes: [PathScope], allowedNetworks: [CIDR]) {
         self.id = id
@@ -38,15 +44,24 @@ public struct ApiKeyRecord: Sendable, Equatable {
 /// Holds public ids only; the type has no field a secret could go into by accident except
 /// `detail`, which callers fill with fixed phrases.
 public struct AuditEvent: Sendable, Equatable, Codable {
+    /// Unix seconds when it happened.
     public var at: Int64
+    /// Who acted: `cli:<login>`, the credential's user or `anonymous` for checks, `keyward` for the server.
     public var actor: String
+    /// Dotted event name, e.g. `check.deny`, `key.create`, `audit.dropped`.
     public var action: String
+    /// What was acted on, e.g. `user:<name>`; nil when nothing specific.
     public var target: String?
+    /// Public id of the credential involved; never a secret.
     public var credential: String?
+    /// Client address as the server reported it.
     public var sourceIP: String?
+    /// `DenyReason` raw value for refusals; nil otherwise.
     public var reason: String?
+    /// A fixed phrase, or the method and clipped path of a refused check.
     public var detail: String?
 
+    /// An event from its parts; leave out what does not apply.
     public init(at: Int64, actor: String, action: String, target: String? = nil, credential: String? = nil,
                 sourceIP: String? = nil, reason: String? = nil, detail: String? = nil) {
         self.at = at

@@ -16,14 +16,20 @@ public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
             self = .unix(path: path)
             return
         }
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0
-        else { return nil }
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let portText = text[text.index(after: colon)...]
+        guard !portText.isEmpty, portText.allSatisfy(\.isASCIIDigit), let port = UInt16(portText), port > 0 else { return nil }
         var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        } else if host.contains(":") {
+            return nil  // an IPv6 host must be bracketed: `::1:80` is ambiguous
+        }
         guard !host.isEmpty else { return nil }
         self = .tcp(host: host, port: port)
     }
 
+    /// The text `init?(_:)` accepts: `unix:PATH`, `HOST:PORT`, or `[V6]:PORT` for an IPv6 host.
     public var description: String {
         switch self {
         case .unix(let path): "unix:\(path)"
@@ -34,6 +40,7 @@ public enum ListenAddress: Equatable, Sendable, CustomStringConvertible {
 
 /// A failure to set up the listening socket, with the reason from the system.
 public struct ListenError: Error, CustomStringConvertible {
+    /// What failed, with the `strerror` / `gai_strerror` text.
     public let description: String
 }
 
@@ -42,8 +49,11 @@ public struct ListenError: Error, CustomStringConvertible {
 public enum Listener {
     /// Socket file ownership and mode for unix sockets.
     public struct UnixOptions: Sendable {
+        /// Permission bits for the socket file (default 0660: owner and group may connect).
         public var mode: mode_t
+        /// Group to own the socket file (e.g. the web server's); nil keeps the process's group.
         public var group: String?
+        /// Defaults: mode 0660, group unchanged.
         public init(mode: mode_t = 0o660, group: String? = nil) {
             self.mode = mode
             self.group = group
@@ -89,6 +99,7 @@ public enum Listener {
                 throw ListenError(description: "\(path) exists and is not a socket")
             }
             let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard probe >= 0 else { throw failure("socket") }
             let live = withUnixAddress(path) { connect(probe, $0, $1) } == 0
             close(probe)
             if live { throw ListenError(description: "another server is listening on \(path)") }
@@ -142,4 +153,8 @@ public enum Listener {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
 }

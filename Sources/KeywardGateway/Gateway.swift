@@ -4,8 +4,10 @@ import KeywardCore
 public struct GatewayConfig: Sendable {
     /// Path prefix the app is mounted under, removed from `REQUEST_URI` before routing.
     public var mount: String
+    /// Bounds used when pulling a `CheckRequest` out of the params.
     public var limits: Limits
 
+    /// A trailing `/` on `mount` is dropped, so `/auth/` and `/auth` route alike.
     public init(mount: String = "", limits: Limits = Limits()) {
         self.mount = mount.hasSuffix("/") ? String(mount.dropLast()) : mount
         self.limits = limits
@@ -20,6 +22,10 @@ public final class Gateway {
     private let authenticator: Authenticator
     private let log: @Sendable (String) -> Void
 
+    /// A gateway for one worker thread.
+    ///
+    /// `authenticator` must hold that thread's key lookup; `log` gets one line per infrastructure
+    /// failure, tagged with a stable `KW` id.
     public init(config: GatewayConfig, authenticator: Authenticator, log: @escaping @Sendable (String) -> Void) {
         self.config = config
         self.authenticator = authenticator

@@ -23,15 +23,20 @@ public enum Role: Sendable {
 
 /// Parameters held in a dictionary, for CGI mode and tests.
 public struct DictionaryParams: ParamSource {
+    /// Values by exact CGI name (`HTTP_AUTHORIZATION`).
     public var values: [String: String]
+    /// The whole request body.
     public var body: [UInt8]
 
+    /// Params from `values`, with an empty body unless given.
     public init(_ values: [String: String], body: [UInt8] = []) {
         self.values = values
         self.body = body
     }
 
+    /// The value stored under exactly `name` (possibly empty), or nil.
     public func param(_ name: StaticString) -> String? { values[name.description] }
+    /// The whole body, or nil when it is over `limit` bytes.
     public func readBody(limit: Int) -> [UInt8]? { body.count <= limit ? body : nil }
 }
 

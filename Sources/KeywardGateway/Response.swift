@@ -1,15 +1,20 @@
 /// A CGI-style response (RFC 3875 §6): a `Status` header, other headers, a body.
 public struct Response: Sendable, Equatable {
+    /// HTTP status code, sent as the CGI `Status` header (RFC 3875 §6.3.3).
     public var status: Int
+    /// Header fields in send order; duplicates kept, names sent as given.
     public var headers: [(String, String)]
+    /// Body bytes; `serialized()` adds `Content-Length` for a non-empty body.
     public var body: [UInt8]
 
+    /// A response from its parts; no headers and no body by default.
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
     }
 
+    /// Same status, body and ordered headers (names compared case-sensitively).
     public static func == (a: Response, b: Response) -> Bool {
         a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers, by: { $0 == $1 })
     }

@@ -7,6 +7,8 @@ import KeywardCore
 public final class BufferedWriter: AuditSink, @unchecked Sendable {
     private let path: String
     private let lock = Lock()
+    /// Serialises flushes: the flusher thread and `stop()` / CGI mode share one connection.
+    private let flushing = NSLock()
     private var usage: [String: UsageDelta] = [:]
     private var events: [AuditEvent] = []
     private var dropped = 0
@@ -17,6 +19,7 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
     private var thread: Thread?
     private let log: @Sendable (String) -> Void
 
+    /// A writer for the database at `path`, flushing every `interval` seconds once started; `log` gets failed writes.
     public init(path: String, interval: TimeInterval = 1.0, log: @escaping @Sendable (String) -> Void) {
         self.path = path
         self.interval = interval
@@ -32,6 +35,7 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
         return buffer
     }
 
+    /// Queues `event`; past 50,000 queued it counts drops instead, reported as `audit.dropped`.
     public func record(_ event: AuditEvent) {
         lock.withLock {
             if events.count < maxEvents { events.append(event) } else { dropped += 1 }
@@ -58,6 +62,8 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
 
     /// Writes what is buffered now.
     public func flush() {
+        flushing.lock()
+        defer { flushing.unlock() }
         var (u, e, d, workers) = lock.withLock { () -> ([String: UsageDelta], [AuditEvent], Int, [UsageBuffer]) in
             defer { usage.removeAll(keepingCapacity: true); events.removeAll(keepingCapacity: true); dropped = 0 }
             return (usage, events, dropped, buffers)
@@ -110,8 +116,11 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
 /// Uses of credentials counted by one worker since the last flush.
 public final class UsageBuffer: UsageRecorder, @unchecked Sendable {
     private let lock = Lock()
+    /// Serialises flushes: the flusher thread and `stop()` / CGI mode share one connection.
+    private let flushing = NSLock()
     private var usage: [String: UsageDelta] = [:]
 
+    /// Counts one use, keeping the time and address of the latest.
     public func recordUse(credential: String, at: Int64, from address: String?) {
         lock.withLock { Self.add(&usage, credential: credential, at: at, from: address) }
     }

@@ -4,10 +4,15 @@ import KeywardCore
 /// A failure of the database itself. Never carries bound values (hashes, secrets), only SQLite's
 /// code and message, which name no data.
 public struct StoreError: Error, CustomStringConvertible, Sendable {
+    /// SQLite's (extended) result code, or 1 for failures Keyward reports itself.
     public let code: Int32
+    /// SQLite's message (or Keyward's); never a bound value.
     public let message: String
     /// True for UNIQUE / FOREIGN KEY / CHECK violations, which callers turn into refusals.
     public var isConstraint: Bool { code & 0xFF == SQLITE_CONSTRAINT }
+    /// SQLITE_CONSTRAINT_UNIQUE: a UNIQUE index refused the row (not the primary key, not a CHECK).
+    public static let uniqueViolation: Int32 = 2067
+    /// Code and message only; safe to log.
     public var description: String { "database error \(code): \(message)" }
 }
 
@@ -188,18 +193,26 @@ public final class Statement {
         return try step() ? try transform(self) : nil
     }
 
+    /// True when `column` (0-based) of the current row is SQL NULL.
+    ///
+    /// Like every column reader here, valid only inside a `forEach` / `map` / `first` row closure.
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+    /// The column as a 64-bit integer; 0 for NULL.
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    /// The column as a 64-bit integer, or nil for NULL.
     public func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
 
+    /// The column as UTF-8 text (invalid bytes replaced); "" for NULL.
     public func text(_ column: Int32) -> String {
         guard let p = sqlite3_column_text(handle, column) else { return "" }
         let n = Int(sqlite3_column_bytes(handle, column))
         return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
     }
 
+    /// The column as text, or nil for NULL.
     public func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 
+    /// A copy of the column's bytes; empty for NULL or a zero-length blob.
     public func blob(_ column: Int32) -> [UInt8] {
         let n = Int(sqlite3_column_bytes(handle, column))
         guard n > 0, let p = sqlite3_column_blob(handle, column) else { return [] }

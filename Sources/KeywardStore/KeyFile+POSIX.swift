@@ -7,7 +7,9 @@ import Glibc
 /// The server's secrets, kept beside (never inside) the database: the master key for AES-256-GCM
 /// encrypted columns and the pepper under which API-key secrets are HMACed.
 public struct KeyFile: Sendable, CustomStringConvertible {
+    /// 32-byte AES-256-GCM key for encrypted columns.
     public let masterKey: [UInt8]
+    /// 32-byte HMAC-SHA256 key for API-key secret hashes; replacing it invalidates every key.
     public let pepper: [UInt8]
 
     /// The default location: `<db>.key`.
@@ -45,6 +47,7 @@ public struct KeyFile: Sendable, CustomStringConvertible {
         return keys
     }
 
+    /// A redaction marker only; never key bytes.
     public var description: String { "KeyFile(<redacted>)" }
 
     private struct Stored: Decodable {
@@ -56,6 +59,7 @@ public struct KeyFile: Sendable, CustomStringConvertible {
 
 /// A key file that is missing, unreadable, too open or damaged.
 public struct KeyFileError: Error, CustomStringConvertible {
+    /// What is wrong, naming the path; never key material.
     public let description: String
     init(_ description: String) { self.description = description }
 }

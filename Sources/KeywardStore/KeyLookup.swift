@@ -25,6 +25,7 @@ public final class KeyLookup: ApiKeyLookup {
         self.clock = clock
     }
 
+    /// The key with this id, or nil; served from the cache (misses included) until a stamp or `data_version` change.
     public func apiKey(id: String) throws -> ApiKeyRecord? {
         guard useCache else { return try load(id) }
         // Read the stamp before loading: a change committed meanwhile then shows on the next check.

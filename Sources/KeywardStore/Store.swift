@@ -7,6 +7,7 @@ public enum StoreRefusal: Error, CustomStringConvertible, Equatable {
     case noSuchKey(String)
     case keyNameTaken(user: String, name: String)
 
+    /// One line for the CLI; names only the user, key id or key name given.
     public var description: String {
         switch self {
         case .noSuchUser(let u): "no such user: \(u)"
@@ -19,38 +20,62 @@ public enum StoreRefusal: Error, CustomStringConvertible, Equatable {
 
 /// A user as listed.
 public struct UserRow: Sendable, Equatable, Codable {
+    /// The user's unique name.
     public var name: String
+    /// Whether the user's keys may be used.
     public var status: Status
+    /// Unix seconds.
     public var createdAt: Int64
+    /// API keys owned, of any status.
     public var keyCount: Int
 }
 
 /// An API key as listed: everything but the secret hash.
 public struct KeyRow: Sendable, Equatable, Codable {
+    /// Public id (`kwk_…`).
     public var id: String
+    /// The owner's name.
     public var user: String
+    /// Label, unique per user.
     public var name: String
+    /// The key's own status; the owner's is separate.
     public var status: Status
+    /// Unix seconds.
     public var createdAt: Int64
+    /// Unix seconds when the key stops working; nil for never.
     public var expiresAt: Int64?
+    /// Path scopes as stored; empty means every path.
     public var scopes: [String]
+    /// CIDR ranges as stored; empty means every address.
     public var allowIPs: [String]
+    /// Unix seconds of the latest flushed use; nil when never used.
     public var lastUsedAt: Int64?
+    /// Client address of that use, when known.
     public var lastUsedIP: String?
+    /// Allowed checks flushed so far.
     public var useCount: Int64
 }
 
 /// What a new key is made of; the secret itself is hashed before it gets here.
 public struct NewKey: Sendable {
+    /// Public id, from `OpaqueSecret.id`.
     public var id: String
+    /// Name of an existing user.
     public var user: String
+    /// Label, unique per user.
     public var name: String
+    /// `OpaqueSecret.hash(with:)` under the server pepper.
     public var secretHash: [UInt8]
+    /// Unix seconds.
     public var createdAt: Int64
+    /// Unix seconds; nil for never.
     public var expiresAt: Int64?
+    /// Empty means every path.
     public var scopes: [PathScope]
+    /// Empty means every address.
     public var allowedNetworks: [CIDR]
 
+    /// A key to insert; pass the hash, never the secret.
     public init(id: String, user: String, name: String, secretHash: [UInt8], createdAt: Int64, expiresAt: Int64?,
                 scopes: [PathScope], allowedNetworks: [CIDR]) {
         self.id = id
@@ -66,13 +91,17 @@ public struct NewKey: Sendable {
 
 /// Accumulated uses of one credential since the last flush.
 public struct UsageDelta: Sendable, Equatable {
+    /// Uses since the last flush.
     public var count: Int64
+    /// Unix seconds of the latest of them.
     public var lastAt: Int64
+    /// Client address of that latest use, when known.
     public var lastIP: String?
 }
 
 /// The repositories over one connection.
 public final class Store {
+    /// The one connection; not Sendable, so a `Store` belongs to one thread.
     public let db: Connection
 
     /// Opens an existing database and brings its schema up to date. With `announcesChanges`, every
@@ -86,7 +115,7 @@ public final class Store {
         }
     }
 
-    /// Creates the database if it does not exist and migrates it; true when it was created.
+    /// Creates the database if it does not exist and migrates it; returns how many migrations ran.
     @discardableResult
     public static func initialize(path: String) throws -> Int {
         let db = try Connection(path: path, create: true)
@@ -95,6 +124,7 @@ public final class Store {
 
     // MARK: Users
 
+    /// Adds an active user; throws `StoreRefusal.userExists` for a taken name.
     public func addUser(_ name: String, now: Int64) throws {
         do {
             try db.statement("INSERT INTO users (name, created_at) VALUES (?, ?)").run([.text(name), .integer(now)])
@@ -103,6 +133,7 @@ public final class Store {
         }
     }
 
+    /// Every user, by name, with their key counts.
     public func users() throws -> [UserRow] {
         try db.statement("""
             SELECT u.name, u.status, u.created_at, (SELECT count(*) FROM api_keys k WHERE k.user_id = u.id)
@@ -113,16 +144,19 @@ public final class Store {
         }
     }
 
+    /// One user; throws `StoreRefusal.noSuchUser`.
     public func user(_ name: String) throws -> UserRow {
         guard let row = try users().first(where: { $0.name == name }) else { throw StoreRefusal.noSuchUser(name) }
         return row
     }
 
+    /// Enables or disables a user and so all their keys; throws `noSuchUser`.
     public func setUserStatus(_ name: String, _ status: Status) throws {
         try db.statement("UPDATE users SET status = ? WHERE name = ?").run([.text(status.rawValue), .text(name)])
         if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }
     }
 
+    /// Deletes a user and, by cascade, their keys; throws `noSuchUser`.
     public func deleteUser(_ name: String) throws {
         try db.statement("DELETE FROM users WHERE name = ?").run([.text(name)])
         if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }
@@ -130,6 +164,7 @@ public final class Store {
 
     // MARK: API keys
 
+    /// Stores a new key; throws `noSuchUser`, or `keyNameTaken` for any constraint violation.
     public func insertKey(_ key: NewKey) throws {
         let userId = try userId(key.user)
         do {
@@ -142,7 +177,7 @@ public final class Store {
                     .text(key.scopes.map(\.description).joined(separator: "\n")),
                     .text(key.allowedNetworks.map(\.description).joined(separator: "\n")),
                 ])
-        } catch let error as StoreError where error.isConstraint {
+        } catch let error as StoreError where error.code == StoreError.uniqueViolation {
             throw StoreRefusal.keyNameTaken(user: key.user, name: key.name)
         }
     }
@@ -153,6 +188,7 @@ public final class Store {
         FROM api_keys k JOIN users u ON u.id = k.user_id
         """
 
+    /// One user's keys oldest first, or everyone's by user; throws `noSuchUser` for an unknown user.
     public func keys(user: String? = nil) throws -> [KeyRow] {
         if let user {
             _ = try userId(user)
@@ -162,28 +198,33 @@ public final class Store {
         return try db.statement("SELECT \(Self.keyColumns) ORDER BY u.name, k.created_at, k.id").map { Self.keyRow($0) }
     }
 
+    /// One key by public id; throws `noSuchKey`.
     public func key(_ id: String) throws -> KeyRow {
         guard let row = try db.statement("SELECT \(Self.keyColumns) WHERE k.id = ?").first([.text(id)], { Self.keyRow($0) })
         else { throw StoreRefusal.noSuchKey(id) }
         return row
     }
 
+    /// Enables or disables one key; throws `noSuchKey`.
     public func setKeyStatus(_ id: String, _ status: Status) throws {
         try db.statement("UPDATE api_keys SET status = ? WHERE id = ?").run([.text(status.rawValue), .text(id)])
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
     }
 
+    /// Sets the expiry in Unix seconds, nil for never; throws `noSuchKey`.
     public func setKeyExpiry(_ id: String, _ expiresAt: Int64?) throws {
         try db.statement("UPDATE api_keys SET expires_at = ? WHERE id = ?")
             .run([expiresAt.map(SQLValue.integer) ?? .null, .text(id)])
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
     }
 
+    /// Replaces the stored hash (regeneration keeps the id); throws `noSuchKey`.
     public func setKeySecretHash(_ id: String, _ hash: [UInt8]) throws {
         try db.statement("UPDATE api_keys SET secret_hash = ? WHERE id = ?").run([.blob(hash), .text(id)])
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
     }
 
+    /// Deletes one key; throws `noSuchKey`.
     public func deleteKey(_ id: String) throws {
         try db.statement("DELETE FROM api_keys WHERE id = ?").run([.text(id)])
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
@@ -208,6 +249,7 @@ public final class Store {
 
     // MARK: Audit
 
+    /// Inserts `events` in order, in one transaction.
     public func appendAudit(_ events: [AuditEvent]) throws {
         guard !events.isEmpty else { return }
         try db.transaction {

@@ -13,8 +13,11 @@ public enum SecretKind: String, Sendable, CaseIterable {
 /// before the checksum as 6 base62 symbols. The checksum lets typos and scanner hits be refused
 /// before any lookup. `description` never shows the secret part.
 public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
+    /// Base62 symbols in the public id.
     public static let publicIdLength = 16
+    /// Base62 symbols in the secret part (about 190 bits).
     public static let secretLength = 32
+    /// Base62 symbols of the CRC32 checksum (62^6 > 2^32).
     public static let checksumLength = 6
     /// 3 + 1 + 16 + 1 + 32 + 6.
     public static let length = 59
@@ -75,5 +78,6 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
         pepper.authenticationCode(token)
     }
 
+    /// Public id and a redaction marker; never the secret.
     public var description: String { "\(id)_<redacted>" }
 }

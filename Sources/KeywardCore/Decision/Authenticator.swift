@@ -5,15 +5,22 @@ import KeywardCrypto
 /// Everything the outside world contributes arrives through ports: the key lookup (one per worker
 /// thread), the clock, and the usage and audit sinks that buffer off the request path.
 public struct Authenticator {
+    /// This worker thread's key lookup; not shared between threads.
     public let keys: any ApiKeyLookup
     /// HMAC-SHA256 under the server pepper, keyed once.
     public let pepper: HMACKey
+    /// Source of "now" (Unix seconds) for expiry and the throttle window.
     public let clock: any Clock
+    /// Told of every allowed check: credential id, time and client address.
     public let usage: any UsageRecorder
+    /// Receives one `check.deny` event per refusal.
     public let audit: any AuditSink
+    /// Per-address failure counts shared by all workers; consulted before any lookup.
     public let throttle: FailureThrottle
+    /// Bounds applied while extracting the credential from the request.
     public let limits: Limits
 
+    /// Assembles a checker from its ports; `pepper` must be the key the stored hashes were made under.
     public init(keys: any ApiKeyLookup, pepper: HMACKey, clock: any Clock, usage: any UsageRecorder,
                 audit: any AuditSink, throttle: FailureThrottle, limits: Limits) {
         self.keys = keys
@@ -28,9 +35,10 @@ public struct Authenticator {
     /// Decides one request. Throws only when the store fails (the caller answers 500).
     public func check(_ request: CheckRequest) throws -> Decision {
         let now = clock.now
+        // Without a client address there is nobody to attribute failures to: no throttle.
         let address = request.remoteAddress ?? ""
         let decision: Decision
-        if let wait = throttle.retryAfter(address, now: now) {
+        if !address.isEmpty, let wait = throttle.retryAfter(address, now: now) {
             decision = .deny(Denial(.tooManyFailures, retryAfter: wait))
         } else {
             decision = try evaluate(request, now: now)
@@ -39,7 +47,7 @@ public struct Authenticator {
         case .allow(let identity):
             usage.recordUse(credential: identity.credential, at: now, from: request.remoteAddress)
         case .deny(let denial):
-            if denial.reason.kind == .challenge && denial.reason != .missingCredential {
+            if denial.reason.kind == .challenge && denial.reason != .missingCredential && !address.isEmpty {
                 throttle.recordFailure(address, now: now)
             }
             audit.record(AuditEvent(

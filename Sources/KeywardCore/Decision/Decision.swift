@@ -5,14 +5,18 @@ public enum AuthMethod: String, Sendable {
 
 /// Who a request is, once allowed.
 public struct Identity: Sendable, Equatable {
+    /// The owning user's name, sent as `X-Auth-User` / `REMOTE_USER`.
     public var user: String
+    /// Whom the credential acts for (`X-Auth-Subject`); the user's name for API keys.
     public var subject: String
     /// Public id of the credential used (never the secret).
     public var credential: String
+    /// The scheme that verified the credential.
     public var method: AuthMethod
     /// The effective scopes, or `["*"]` when unrestricted.
     public var scopes: [String]
 
+    /// An identity from its parts; `credential` must be a public id, never a secret.
     public init(user: String, subject: String, credential: String, method: AuthMethod, scopes: [String]) {
         self.user = user
         self.subject = subject
@@ -77,6 +81,7 @@ public enum DenialKind: Sendable {
     /// 429: slow down; `Retry-After` says for how long.
     case throttle
 
+    /// 401, 403 or 429 (RFC 6750 §3.1, RFC 6585 §4).
     public var status: Int {
         switch self {
         case .challenge: 401
@@ -88,6 +93,7 @@ public enum DenialKind: Sendable {
 
 /// A refusal with what is known about it.
 public struct Denial: Sendable, Equatable {
+    /// The machine code; it fixes the status, the RFC 6750 error and the message.
     public var reason: DenyReason
     /// Public id of the presented credential, when it parsed.
     public var credential: String?
@@ -96,6 +102,7 @@ public struct Denial: Sendable, Equatable {
     /// Seconds until a throttled client may try again.
     public var retryAfter: Int64?
 
+    /// A refusal for `reason`; give `credential` and `user` only when known, and only public ids.
     public init(_ reason: DenyReason, credential: String? = nil, user: String? = nil, retryAfter: Int64? = nil) {
         self.reason = reason
         self.credential = credential

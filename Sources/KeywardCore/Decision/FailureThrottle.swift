@@ -14,6 +14,7 @@ public final class FailureThrottle: @unchecked Sendable {
     /// Bound on tracked addresses per shard; past it, finished windows are dropped.
     private let maxTracked = 4_096
 
+    /// At most `limit` failures per fixed window of `windowSeconds` (at least 1); `limit` <= 0 turns it off.
     public init(limit: Int, windowSeconds: Int64) {
         self.limit = limit
         self.windowSeconds = max(1, windowSeconds)
@@ -40,9 +41,11 @@ public final class FailureThrottle: @unchecked Sendable {
         guard limit > 0 else { return }
         let s = shard(address)
         s.lock.withLock {
-            if s.windows.count >= maxTracked {
+            if s.windows.count >= maxTracked && s.windows[address] == nil {
                 s.windows = s.windows.filter { now - $0.value.start < windowSeconds }
-                if s.windows.count >= maxTracked { s.windows.removeAll(keepingCapacity: true) }
+                // Still full of running windows: keep counting those rather than let a flood of new
+                // addresses wipe them; the newcomer goes untracked until a window ends.
+                if s.windows.count >= maxTracked { return }
             }
             if let w = s.windows[address], now - w.start < windowSeconds {
                 s.windows[address]!.failures = w.failures + 1

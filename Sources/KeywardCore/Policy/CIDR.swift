@@ -1,6 +1,8 @@
 /// An IPv4 or IPv6 address, held as 16 bytes (IPv4 as `::ffff:a.b.c.d`, RFC 4291 §2.5.5.2).
 public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
+    /// The 16 bytes in network order; IPv4 is mapped (RFC 4291 §2.5.5.2).
     public let bytes: [UInt8]
+    /// True for an IPv4-mapped address (`::ffff:0:0/96`), however it was written.
     public var isIPv4: Bool { bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF }
 
     /// Parses dotted-quad IPv4 or RFC 4291 §2.2 IPv6 text (with `::` and an embedded IPv4 tail).
@@ -54,6 +56,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         return head + [UInt8](repeating: 0, count: 16 - head.count - tail.count) + tail
     }
 
+    /// Dotted quad for IPv4; eight uncompressed hex groups for IPv6 (not RFC 5952's `::` form).
     public var description: String {
         if isIPv4 { return bytes[12...].map(String.init).joined(separator: ".") }
         return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
@@ -63,6 +66,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 
 /// An address range in CIDR notation (RFC 4632 for IPv4, RFC 4291 §2.3 for IPv6).
 public struct CIDR: Sendable, Hashable, CustomStringConvertible {
+    /// The first address of the range: the parsed address with host bits cleared.
     public let network: IPAddress
     /// Prefix length over the 128-bit form (IPv4 `/n` is stored as `96 + n`).
     public let prefixLength: Int
@@ -86,6 +90,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         IPAddress(masking: address, bits: prefixLength) == network
     }
 
+    /// `a.b.c.d/n` for IPv4 ranges, else `IPv6/n`; the stored form, which `init?(_:)` parses back.
     public var description: String {
         network.isIPv4 && prefixLength >= 96 ? "\(network)/\(prefixLength - 96)" : "\(network)/\(prefixLength)"
     }
