@@ -6,3 +6,8 @@
 #include <openssl/sha.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/kdf.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>

@@ -2,7 +2,7 @@ internal import COpenSSL
 
 /// SHA-256 and HMAC-SHA256 through libcrypto.
 public enum Digest {
-    /// SHA-256 of `data` (FIPS 180-4).
+    /// SHA-256 of `bytes` (FIPS 180-4).
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         bytes.withUnsafeBufferPointer { input in
@@ -27,18 +27,14 @@ public enum Digest {
 public final class HMACKey {
     private let ctx: OpaquePointer
 
+    /// Fetches HMAC-SHA256 and schedules `key` once; traps if libcrypto cannot.
     public init(_ key: [UInt8]) {
         guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { preconditionFailure("HMAC unavailable in libcrypto") }
         defer { EVP_MAC_free(mac) }
         guard let ctx = EVP_MAC_CTX_new(mac) else { preconditionFailure("EVP_MAC_CTX_new failed") }
-        let ok = "SHA256".withCString { digest in
-            var params = [
-                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, UnsafeMutablePointer(mutating: digest), 0),
-                OSSL_PARAM_construct_end(),
-            ]
-            return key.withUnsafeBufferPointer { k in
-                EVP_MAC_init(ctx, k.baseAddress ?? UnsafePointer(bitPattern: 1), k.count, &params)
-            }
+        // OSSL_MAC_PARAM_DIGEST is "digest"; names and values must outlive the OSSL_PARAM array.
+        let ok = OpenSSLParameters.with([("digest", .utf8("SHA256"))]) { params in
+            key.withNonNullBytes { k, count in EVP_MAC_init(ctx, k, count, params) }
         }
         precondition(ok == 1, "EVP_MAC_init failed")
         self.ctx = ctx
