@@ -1,12 +1,33 @@
+import KeywardCrypto
+
 /// Wall-clock time in Unix seconds; injected so every rule is testable with fixed values.
 public protocol Clock: Sendable {
     var now: Int64 { get }
 }
 
 /// Looks API keys up by public id. One instance per worker thread; need not be Sendable.
-public protocol ApiKeyLookup {
-    /// The key and its owner, or nil when no key has this id. Throws only on infrastructure failure.
-    func apiKey(id: String) throws -> ApiKeyRecord?
+public protocol CredentialLookup {
+    /// The credential (API key `kwk_...` or OAuth2 client `kwc_...`) and its owner, or nil when none
+    /// has this id. Throws only on infrastructure failure.
+    func credential(id: String) throws -> CredentialRecord?
+    /// True when the access token with this `jti` was revoked (RFC 7009).
+    func isRevoked(tokenId: String) throws -> Bool
+}
+
+/// The keys access tokens are signed and verified with (RFC 7517 key ids).
+public protocol SigningKeyRing {
+    /// The public key with this `kid`, while it is published; nil for an unknown or expired one.
+    func verificationKey(kid: String) throws -> PublicVerificationKey?
+    /// The key new tokens are signed with: the newest active one.
+    func signingKey() throws -> PrivateSigningKey
+    /// Every published public key, newest first: the JWKS (RFC 7517 §5).
+    func publishedKeys() throws -> [PublicVerificationKey]
+}
+
+/// Records revoked access tokens (RFC 7009); the change reaches every worker's next check.
+public protocol TokenRevoker {
+    /// Revokes the token with this `jti` until `expiresAt`, when it would have expired anyway.
+    func revoke(tokenId: String, expiresAt: Int64, now: Int64) throws
 }
 
 /// Receives the facts of successful uses without making the check wait for a write.
@@ -28,15 +49,19 @@ public struct FixedClock: Clock {
 }
 
 /// An in-memory key table, for tests and the in-process benchmark.
-public final class InMemoryKeys: ApiKeyLookup {
+public final class InMemoryKeys: CredentialLookup {
     /// Keys by public id; change between checks only (no locking).
-    public var records: [String: ApiKeyRecord]
+    public var records: [String: CredentialRecord]
     /// A table of `records`; traps on duplicate ids.
-    public init(_ records: [ApiKeyRecord] = []) {
+    public init(_ records: [CredentialRecord] = []) {
         self.records = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0) })
     }
     /// The record with this id, or nil; never throws.
-    public func apiKey(id: String) throws -> ApiKeyRecord? { records[id] }
+    public func credential(id: String) throws -> CredentialRecord? { records[id] }
+    /// Revoked token ids.
+    public var revoked: Set<String> = []
+    /// True when `tokenId` is in `revoked`.
+    public func isRevoked(tokenId: String) throws -> Bool { revoked.contains(tokenId) }
 }
 
 /// Collects audit events and the ids of used credentials, for tests.

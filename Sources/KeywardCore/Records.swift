@@ -4,7 +4,7 @@ public enum Status: String, Sendable, Codable {
 }
 
 /// Everything the check needs to know about one API key and its owner, loaded by public id.
-public struct ApiKeyRecord: Sendable, Equatable {
+public struct CredentialRecord: Sendable, Equatable {
     /// Public id (`kwk_` + 16 base62, `OpaqueSecret.id`).
     public var id: String
     /// The key's label, unique per user.

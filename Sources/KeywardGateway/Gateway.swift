@@ -18,17 +18,21 @@ public struct GatewayConfig: Sendable {
 ///
 /// One per worker thread (its authenticator holds that thread's store connection).
 public final class Gateway {
-    private let config: GatewayConfig
-    private let authenticator: Authenticator
-    private let log: @Sendable (String) -> Void
+    let config: GatewayConfig
+    let authenticator: Authenticator
+    let tokenService: TokenService?
+    let log: @Sendable (String) -> Void
 
     /// A gateway for one worker thread.
     ///
-    /// `authenticator` must hold that thread's key lookup; `log` gets one line per infrastructure
-    /// failure, tagged with a stable `KW` id.
-    public init(config: GatewayConfig, authenticator: Authenticator, log: @escaping @Sendable (String) -> Void) {
+    /// `authenticator` must hold that thread's key lookup; `tokenService` (nil: no token endpoints)
+    /// that thread's signing keys; `log` gets one line per infrastructure failure, tagged with a
+    /// stable `KW` id.
+    public init(config: GatewayConfig, authenticator: Authenticator, tokenService: TokenService? = nil,
+                log: @escaping @Sendable (String) -> Void) {
         self.config = config
         self.authenticator = authenticator
+        self.tokenService = tokenService
         self.log = log
     }
 
@@ -94,9 +98,14 @@ public final class Gateway {
         switch routePath(params) {
         case "/healthz":
             guard method == "GET" || method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }
-            return .json(200, JSON.object([("status", "ok")]))
-        default:
-            return .json(404, JSON.object([("error", "not_found"), ("error_description", "No such endpoint.")]))
+            return .json(200, JSONText.object([("status", "ok")]))
+        case "/token": return token(params)
+        case "/api/ApiToken/GenerateAccessTokenFromApiToken": return exchangeFromHeader(params)
+        case "/introspect": return introspect(params)
+        case "/revoke": return revoke(params)
+        case "/.well-known/jwks.json": return jwks(params)
+        case "/.well-known/oauth-authorization-server": return metadata(params)
+        default: return Self.notFound
         }
     }
 
@@ -112,12 +121,14 @@ public final class Gateway {
         return String(path)
     }
 
-    static let internalError = Response.json(500, JSON.object([
+    static let notFound = Response.json(404, JSONText.object([("error", "not_found"), ("error_description", "No such endpoint.")]))
+
+    static let internalError = Response.json(500, JSONText.object([
         ("error", "server_error"), ("error_description", "Internal error."), ("code", "internal_error"),
     ]))
 
     static func methodNotAllowed(_ allow: String) -> Response {
-        .json(405, JSON.object([("error", "method_not_allowed"), ("error_description", "Method not allowed.")]),
+        .json(405, JSONText.object([("error", "method_not_allowed"), ("error_description", "Method not allowed.")]),
               headers: [("Allow", allow)])
     }
 }

@@ -71,30 +71,3 @@ public struct Response: Sendable, Equatable {
         }
     }
 }
-
-/// Minimal JSON text building for the gateway's fixed-shape bodies.
-enum JSON {
-    /// `text` as a JSON string literal (RFC 8259 §7).
-    static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where s.value < 0x20:
-                let hex = String(s.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// An object from ordered string fields.
-    static func object(_ fields: [(String, String)]) -> String {
-        "{" + fields.map { "\(string($0.0)):\(string($0.1))" }.joined(separator: ",") + "}"
-    }
-}

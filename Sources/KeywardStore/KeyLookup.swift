@@ -6,9 +6,10 @@ import KeywardCore
 /// reports, so a disable, delete or grant change is seen on the very next request without waiting
 /// out a TTL. As a backstop for writers that do not stamp (a hand-run sqlite3, a replaced stamp
 /// file), `PRAGMA data_version` is also consulted at most once a second. One per worker thread.
-public final class KeyLookup: ApiKeyLookup {
+public final class KeyLookup: CredentialLookup {
     private let db: Connection
-    private var cache: [String: ApiKeyRecord?] = [:]
+    private var cache: [String: CredentialRecord?] = [:]
+    private var revoked: Set<String>? = nil
     private var seenStamp: UInt64? = nil
     private var seenDataVersion: Int64 = -1
     private var nextBackstop: Int64 = 0
@@ -26,8 +27,26 @@ public final class KeyLookup: ApiKeyLookup {
     }
 
     /// The key with this id, or nil; served from the cache (misses included) until a stamp or `data_version` change.
-    public func apiKey(id: String) throws -> ApiKeyRecord? {
+    public func credential(id: String) throws -> CredentialRecord? {
         guard useCache else { return try load(id) }
+        try refresh()
+        if let hit = cache[id] { return hit }
+        let record = try load(id)
+        cache[id] = .some(record)
+        return record
+    }
+
+    /// True when the token id was revoked; the (small) revocation list is cached like the records.
+    public func isRevoked(tokenId: String) throws -> Bool {
+        if useCache { try refresh() }
+        if revoked == nil || !useCache {
+            revoked = Set(try db.statement("SELECT jti FROM revoked_tokens").map { $0.text(0) })
+        }
+        return revoked!.contains(tokenId)
+    }
+
+    /// Drops the caches when the generation stamp (or, once a second, `data_version`) says so.
+    private func refresh() throws {
         // Read the stamp before loading: a change committed meanwhile then shows on the next check.
         let stamp = generation.current
         var stale = stamp == nil || stamp != seenStamp || cache.count >= maxCached
@@ -40,27 +59,28 @@ public final class KeyLookup: ApiKeyLookup {
         }
         if stale {
             cache.removeAll(keepingCapacity: true)
+            revoked = nil
             seenStamp = stamp
         }
-        if let hit = cache[id] { return hit }
-        let record = try load(id)
-        cache[id] = .some(record)
-        return record
     }
 
     /// Loads one key. Stored scopes or networks that no longer parse refuse the lookup (the check
     /// answers 500) instead of silently widening the key to every path or address.
-    private func load(_ id: String) throws -> ApiKeyRecord? {
-        try db.statement("""
+    private func load(_ id: String) throws -> CredentialRecord? {
+        let sql = id.hasPrefix(SecretKind.clientSecret.rawValue + "_") ? """
+            SELECT c.id, c.name, u.name, u.status, c.status, c.secret_hash, c.expires_at, c.scopes, ''
+            FROM oauth_clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?
+            """ : """
             SELECT k.id, k.name, u.name, u.status, k.status, k.secret_hash, k.expires_at, k.scopes, k.allow_ips
             FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?
-            """).first([.text(id)]) { s in
+            """
+        return try db.statement(sql).first([.text(id)]) { s in
             let scopeLines = Store.lines(s.text(7)), networkLines = Store.lines(s.text(8))
             let scopes = scopeLines.compactMap(PathScope.init), networks = networkLines.compactMap(CIDR.init)
             guard scopes.count == scopeLines.count, networks.count == networkLines.count else {
                 throw StoreError(code: 1, message: "key \(id) has stored scopes or networks that do not parse")
             }
-            return ApiKeyRecord(
+            return CredentialRecord(
                 id: s.text(0), name: s.text(1), userName: s.text(2), userStatus: Status(rawValue: s.text(3)) ?? .disabled,
                 status: Status(rawValue: s.text(4)) ?? .disabled, secretHash: s.blob(5), expiresAt: s.optionalInt64(6),
                 scopes: scopes, allowedNetworks: networks)

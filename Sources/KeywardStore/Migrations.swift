@@ -39,6 +39,35 @@ enum Migrations {
         );
         CREATE INDEX audit_at ON audit(at);
         """,
+        // 2: token service: signing keys, OAuth2 clients, revoked access tokens.
+        """
+        CREATE TABLE signing_keys (
+            kid             TEXT PRIMARY KEY,
+            alg             TEXT NOT NULL,
+            public_key      BLOB NOT NULL,
+            private_sealed  BLOB NOT NULL,
+            created_at      INTEGER NOT NULL,
+            retired_at      INTEGER,
+            published_until INTEGER
+        );
+        CREATE TABLE oauth_clients (
+            id           TEXT PRIMARY KEY,
+            user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name         TEXT NOT NULL,
+            secret_hash  BLOB NOT NULL,
+            status       TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+            created_at   INTEGER NOT NULL,
+            expires_at   INTEGER,
+            scopes       TEXT NOT NULL DEFAULT '',
+            last_used_at INTEGER,
+            use_count    INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (user_id, name)
+        );
+        CREATE TABLE revoked_tokens (
+            jti        TEXT PRIMARY KEY,
+            expires_at INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Brings the database up to the latest version; returns how many migrations ran.

@@ -240,9 +240,17 @@ public final class Store {
                     last_used_ip = CASE WHEN ? >= coalesce(last_used_at, 0) THEN ? ELSE last_used_ip END
                 WHERE id = ?
                 """)
+            let clients = try db.statement("""
+                UPDATE oauth_clients SET use_count = use_count + ?, last_used_at = max(coalesce(last_used_at, 0), ?)
+                WHERE id = ?
+                """)
             for (id, delta) in usage {
-                try s.run([.integer(delta.count), .integer(delta.lastAt), .integer(delta.lastAt),
-                           delta.lastIP.map(SQLValue.text) ?? .null, .text(id)])
+                if id.hasPrefix(SecretKind.clientSecret.rawValue + "_") {
+                    try clients.run([.integer(delta.count), .integer(delta.lastAt), .text(id)])
+                } else {
+                    try s.run([.integer(delta.count), .integer(delta.lastAt), .integer(delta.lastAt),
+                               delta.lastIP.map(SQLValue.text) ?? .null, .text(id)])
+                }
             }
         }
     }
@@ -282,7 +290,7 @@ public final class Store {
 
     // MARK: Helpers
 
-    private func userId(_ name: String) throws -> Int64 {
+    func userId(_ name: String) throws -> Int64 {
         guard let id = try db.statement("SELECT id FROM users WHERE name = ?").first([.text(name)], { $0.int64(0) })
         else { throw StoreRefusal.noSuchUser(name) }
         return id

@@ -13,6 +13,8 @@ enum CLI {
           serve                        run the FastCGI server
           user add|list|show|disable|enable|delete
           key create|list|show|disable|enable|renew|regenerate|delete
+          client create|list|show|disable|enable|regenerate|delete
+          signing-key list|rotate
           audit list
 
         `keyward COMMAND --help` tells more. Exit status: 0 ok, 1 refused, 2 bad usage.
@@ -53,6 +55,8 @@ enum CLI {
             case "user": try UserCommands.run(words, context)
             case "key": try KeyCommands.run(words, context)
             case "audit": try AuditCommands.run(words, context)
+            case "client": try ClientCommands.run(words, context)
+            case "signing-key": try SigningKeyCommands.run(words, context)
             default: throw UsageError("unknown command \(command)")
             }
             return 0
@@ -92,7 +96,7 @@ enum CLI {
 
 /// `keyward init`.
 enum InitCommand {
-    static let spec = CommandSpec(usage: "init", summary: "Create the database and its key file (mode 0600), or check existing ones.")
+    static let spec = CommandSpec(usage: "init", summary: "Create the database, its key file (mode 0600) and the first signing key (Ed25519), or check existing ones.")
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let args = try CLI.parse(words, spec) else { return }
@@ -115,6 +119,9 @@ enum InitCommand {
         let applied = try Store.initialize(path: context.dbPath)
         let store = try context.openStore()
         if applied > 0 || !keyFileExisted { try context.audit(store, "init", detail: "schema migrations applied: \(applied)") }
+        if try store.signingKeys(now: context.clock.now).isEmpty {
+            try SigningKeyCommands.addKey(store, .edDSA, context: context, now: context.clock.now, retireOthersAfter: 0)
+        }
         try context.emit(["database": context.dbPath, "key_file": context.keyFilePath,
                           "migrations_applied": String(applied), "key_file_created": String(!keyFileExisted)]) {
             "database \(context.dbPath) ready (\(applied) migration\(applied == 1 ? "" : "s") applied)\n"

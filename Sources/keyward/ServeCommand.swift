@@ -26,6 +26,9 @@ enum ServeCommand {
             .init("mount", value: "PREFIX", "path prefix the endpoints are mounted under (default none)"),
             .init("failure-limit", value: "N", "failed checks per client address per window before 429 (default 100, 0 = off)"),
             .init("failure-window", value: "DURATION", "the failure window (default 60s)"),
+            .init("issuer", value: "URL", "public URL of the endpoints, the tokens' iss (default http://localhost + mount)"),
+            .init("audience", value: "AUD", "the tokens' aud (default keyward)"),
+            .init("token-lifetime", value: "DURATION", "access token lifetime (default 15m)"),
         ])
 
     static let log: @Sendable (String) -> Void = { line in
@@ -66,10 +69,18 @@ enum ServeCommand {
         let writer = BufferedWriter(path: context.dbPath, log: log)
         let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
         let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits)
+        let policy = try tokenPolicy(option, mount: gatewayConfig.mount)
         func makeGateway() throws -> Gateway {
-            Gateway(config: gatewayConfig, authenticator: Authenticator(
-                keys: try KeyLookup(path: context.dbPath, clock: SystemClock()), pepper: HMACKey(keys.pepper), clock: SystemClock(),
-                usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits), log: log)
+            let clock = SystemClock()
+            let ring = try StoreKeyRing(path: context.dbPath, masterKey: keys.masterKey, clock: clock)
+            let authenticator = Authenticator(
+                keys: try KeyLookup(path: context.dbPath, clock: clock), pepper: HMACKey(keys.pepper), clock: clock,
+                usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits,
+                tokens: TokenVerifier(keys: ring, policy: policy, limits: limits))
+            return Gateway(config: gatewayConfig, authenticator: authenticator,
+                           tokenService: TokenService(issuer: TokenIssuer(keys: ring, policy: policy),
+                                                      revoker: StoreRevoker(path: context.dbPath)),
+                           log: log)
         }
 
         let fd: Int32
@@ -100,5 +111,19 @@ enum ServeCommand {
         if let ownedSocket { try? FileManager.default.removeItem(atPath: ownedSocket) }
         log("keyward[KW0004]: stopped")
         return 0
+    }
+
+    /// The token settings from options or the config file.
+    static func tokenPolicy(_ option: (String) -> String?, mount: String) throws -> TokenPolicy {
+        var lifetime: Int64 = 900
+        if let text = option("token-lifetime") {
+            guard case .seconds(let s)? = Lifetime(text) else { throw UsageError("invalid --token-lifetime \(text)") }
+            lifetime = s
+        }
+        let issuer = option("issuer") ?? "http://localhost" + mount
+        guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://") else {
+            throw UsageError("--issuer must be an http(s) URL (RFC 8414 §2)")
+        }
+        return TokenPolicy(issuer: issuer, audience: option("audience") ?? "keyward", lifetime: lifetime)
     }
 }

@@ -14,14 +14,14 @@ final class MovableClock: Clock, @unchecked Sendable {
     let clock = MovableClock(1_000_000)
     let sink = CollectingSink()
 
-    func record(_ edit: (inout ApiKeyRecord) -> Void = { _ in }) -> ApiKeyRecord {
-        var r = ApiKeyRecord(id: secret.id, name: "n1", userName: "alice", userStatus: .active, status: .active,
+    func record(_ edit: (inout CredentialRecord) -> Void = { _ in }) -> CredentialRecord {
+        var r = CredentialRecord(id: secret.id, name: "n1", userName: "alice", userStatus: .active, status: .active,
                              secretHash: secret.hash(with: pepper), expiresAt: 1_000_100, scopes: [], allowedNetworks: [])
         edit(&r)
         return r
     }
 
-    func authenticator(_ r: ApiKeyRecord? = nil, failureLimit: Int = 100) -> Authenticator {
+    func authenticator(_ r: CredentialRecord? = nil, failureLimit: Int = 100) -> Authenticator {
         var limits = Limits()
         limits.failuresPerWindow = failureLimit
         return Authenticator(keys: InMemoryKeys([r ?? record()]), pepper: pepper, clock: clock, usage: sink, audit: sink,

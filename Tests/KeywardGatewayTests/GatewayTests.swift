@@ -31,8 +31,8 @@ final class GatewayHarness {
 
     init(failureLimit: Int = 100) {
         let pepper = self.pepper
-        func record(_ s: OpaqueSecret, _ user: String, _ scopes: [String]) -> ApiKeyRecord {
-            ApiKeyRecord(id: s.id, name: "k", userName: user, userStatus: .active, status: .active,
+        func record(_ s: OpaqueSecret, _ user: String, _ scopes: [String]) -> CredentialRecord {
+            CredentialRecord(id: s.id, name: "k", userName: user, userStatus: .active, status: .active,
                          secretHash: s.hash(with: pepper), expiresAt: nil, scopes: scopes.compactMap(PathScope.init),
                          allowedNetworks: [])
         }
@@ -140,7 +140,7 @@ final class GatewayHarness {
     }
 
     @Test func jsonStringsAreEscaped() {
-        #expect(JSON.string("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
+        #expect(JSONText.string("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
     }
 }
 

@@ -114,15 +114,15 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         try admin.addUser("alice", now: 1)
         let s = try newKey(admin)
         let lookup = try KeyLookup(path: t.path, clock: FixedClock(0))
-        #expect(try lookup.apiKey(id: s.id)?.status == .active)
-        #expect(try lookup.apiKey(id: s.id)?.status == .active)  // cached
+        #expect(try lookup.credential(id: s.id)?.status == .active)
+        #expect(try lookup.credential(id: s.id)?.status == .active)  // cached
         try admin.setKeyStatus(s.id, .disabled)
-        #expect(try lookup.apiKey(id: s.id)?.status == .disabled)
+        #expect(try lookup.credential(id: s.id)?.status == .disabled)
         try admin.setUserStatus("alice", .disabled)
-        #expect(try lookup.apiKey(id: s.id)?.userStatus == .disabled)
+        #expect(try lookup.credential(id: s.id)?.userStatus == .disabled)
         try admin.deleteKey(s.id)
-        #expect(try lookup.apiKey(id: s.id) == nil)
-        #expect(try KeyLookup(path: t.path, clock: FixedClock(0), cache: false).apiKey(id: s.id) == nil)
+        #expect(try lookup.credential(id: s.id) == nil)
+        #expect(try KeyLookup(path: t.path, clock: FixedClock(0), cache: false).credential(id: s.id) == nil)
     }
 
     @Test func commitsStampTheGenerationButUsageDoesNot() throws {
@@ -152,10 +152,10 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let s = try newKey(admin)
         let clock = Ticking()
         let lookup = try KeyLookup(path: t.path, clock: clock)
-        #expect(try lookup.apiKey(id: s.id)?.status == .active)
+        #expect(try lookup.credential(id: s.id)?.status == .active)
         try Store(path: t.path, announcesChanges: false).setKeyStatus(s.id, .disabled)  // like a hand-run sqlite3
         clock.now += 1
-        #expect(try lookup.apiKey(id: s.id)?.status == .disabled)
+        #expect(try lookup.credential(id: s.id)?.status == .disabled)
     }
 
     @Test func unparseableStoredScopesRefuseTheKey() throws {
@@ -164,7 +164,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         try admin.addUser("alice", now: 1)
         let s = try newKey(admin, scopes: ["/api/"])
         try admin.db.statement("UPDATE api_keys SET scopes = ? WHERE id = ?").run([.text("/api/\nnot a scope"), .text(s.id)])
-        #expect(throws: StoreError.self) { try KeyLookup(path: t.path, clock: FixedClock(0)).apiKey(id: s.id) }
+        #expect(throws: StoreError.self) { try KeyLookup(path: t.path, clock: FixedClock(0)).credential(id: s.id) }
     }
 
     @Test func loadsParsedScopesAndNetworks() throws {
@@ -172,7 +172,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let admin = try Store(path: t.path)
         try admin.addUser("alice", now: 1)
         let s = try newKey(admin, scopes: ["GET:/ro/"], ips: ["::1"])
-        let r = try #require(try KeyLookup(path: t.path, clock: FixedClock(0)).apiKey(id: s.id))
+        let r = try #require(try KeyLookup(path: t.path, clock: FixedClock(0)).credential(id: s.id))
         #expect(r.scopes == [PathScope("GET:/ro/")!] && r.allowedNetworks == [CIDR("::1")!] && r.userName == "alice")
         #expect(r.secretHash == s.hash(with: HMACKey([1, 2, 3])))
     }

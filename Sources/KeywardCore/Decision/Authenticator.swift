@@ -6,7 +6,7 @@ import KeywardCrypto
 /// thread), the clock, and the usage and audit sinks that buffer off the request path.
 public struct Authenticator {
     /// This worker thread's key lookup; not shared between threads.
-    public let keys: any ApiKeyLookup
+    public let keys: any CredentialLookup
     /// HMAC-SHA256 under the server pepper, keyed once.
     public let pepper: HMACKey
     /// Source of "now" (Unix seconds) for expiry and the throttle window.
@@ -19,10 +19,13 @@ public struct Authenticator {
     public let throttle: FailureThrottle
     /// Bounds applied while extracting the credential from the request.
     public let limits: Limits
+    /// This worker's access-token verifier; nil refuses every JWT.
+    public let tokens: TokenVerifier?
 
     /// Assembles a checker from its ports; `pepper` must be the key the stored hashes were made under.
-    public init(keys: any ApiKeyLookup, pepper: HMACKey, clock: any Clock, usage: any UsageRecorder,
-                audit: any AuditSink, throttle: FailureThrottle, limits: Limits) {
+    public init(keys: any CredentialLookup, pepper: HMACKey, clock: any Clock, usage: any UsageRecorder,
+                audit: any AuditSink, throttle: FailureThrottle, limits: Limits, tokens: TokenVerifier? = nil) {
+        self.tokens = tokens
         self.keys = keys
         self.pepper = pepper
         self.clock = clock
@@ -64,36 +67,57 @@ public struct Authenticator {
             queryString: request.query, limits: limits)
         else { return .deny(Denial(.missingCredential)) }
 
-        guard case .opaque(let secret) = presented, secret.kind == .apiKey,
-              let key = try keys.apiKey(id: secret.id),
-              ConstantTime.equals(secret.hash(with: pepper), key.secretHash)
-        else {
-            if case .opaque(let secret) = presented { return .deny(Denial(.invalidCredential, credential: secret.id)) }
+        switch presented {
+        case .jwt(let token):
+            return try evaluate(token: token, request: request, now: now)
+        case .opaque(let secret):
+            guard secret.kind == .apiKey, let key = try keys.credential(id: secret.id),
+                  ConstantTime.equals(secret.hash(with: pepper), key.secretHash)
+            else { return .deny(Denial(.invalidCredential, credential: secret.id)) }
+            return authorize(key, request: request, now: now)
+        case .malformed:
             return .deny(Denial(.invalidCredential))
         }
-        return authorize(key, request: request, now: now)
     }
 
-    /// The rules for a verified key: status, owner, expiry, then address, path and method.
-    func authorize(_ key: ApiKeyRecord, request: CheckRequest, now: Int64) -> Decision {
+    /// An access token: signature, claims and expiry (cached per token), then on every request the
+    /// revocation list, the parent credential's current state, and scope ∩ the parent's access.
+    private func evaluate(token: String, request: CheckRequest, now: Int64) throws -> Decision {
+        guard let tokens else { return .deny(Denial(.invalidCredential)) }
+        switch try tokens.verify(token, now: now) {
+        case .failure(let reason):
+            return .deny(Denial(reason))
+        case .success(let claims):
+            guard !(try keys.isRevoked(tokenId: claims.id)), let parent = try keys.credential(id: claims.clientId),
+                  parent.userName == claims.subject
+            else { return .deny(Denial(.invalidCredential, credential: claims.clientId, user: claims.subject)) }
+            let scopes = claims.scope == ["*"] ? nil : claims.scope.compactMap(PathScope.init)
+            return authorize(parent, request: request, now: now, tokenScopes: scopes, method: .jwt)
+        }
+    }
+
+    /// The rules for a verified credential: status, owner, expiry, then address, path and method,
+    /// against the credential's own scopes and, for a token, the token's too.
+    func authorize(_ key: CredentialRecord, request: CheckRequest, now: Int64, tokenScopes: [PathScope]? = nil,
+                   method: AuthMethod = .apiKey) -> Decision {
         func deny(_ reason: DenyReason) -> Decision { .deny(Denial(reason, credential: key.id, user: key.userName)) }
         if key.status != .active { return deny(.credentialDisabled) }
         if key.userStatus != .active { return deny(.userDisabled) }
-        if let expiry = key.expiresAt, expiry <= now { return deny(.credentialExpired) }
+        if let expiry = key.expiresAt, expiry <= now { return deny(tokenScopes == nil && method == .apiKey ? .credentialExpired : .invalidCredential) }
         if !key.allowedNetworks.isEmpty {
             guard let address = request.remoteAddress.flatMap({ IPAddress($0) }),
                   key.allowedNetworks.contains(where: { $0.contains(address) })
             else { return deny(.addressNotAllowed) }
         }
         guard case .success(let path) = request.path else { return deny(.pathRejected) }
-        if !key.scopes.isEmpty {
-            let covering = key.scopes.filter { $0.covers(path: path) }
+        for scopes in [key.scopes, tokenScopes ?? []] where !scopes.isEmpty {
+            let covering = scopes.filter { $0.covers(path: path) }
             if covering.isEmpty { return deny(.pathNotAllowed) }
             if !covering.contains(where: { $0.allows(method: request.method) }) { return deny(.methodNotAllowed) }
         }
-        return .allow(Identity(
-            user: key.userName, subject: key.userName, credential: key.id, method: .apiKey,
-            scopes: key.scopes.isEmpty ? ["*"] : key.scopes.map(\.description)))
+        let shown = tokenScopes.map { $0.map(\.description) } ?? (key.scopes.isEmpty ? ["*"] : key.scopes.map(\.description))
+        return .allow(Identity(user: key.userName, subject: key.userName, credential: key.id, method: method,
+                               scopes: shown.isEmpty ? ["*"] : shown))
     }
 
     static func describe(method: String, path: Result<String, PathNormalizer.Refusal>) -> String {

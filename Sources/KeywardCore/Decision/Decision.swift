@@ -33,6 +33,7 @@ public enum DenyReason: String, Sendable, CaseIterable {
     case credentialDisabled = "credential_disabled"
     case userDisabled = "user_disabled"
     case credentialExpired = "credential_expired"
+    case tokenExpired = "token_expired"
     case pathNotAllowed = "path_not_allowed"
     case methodNotAllowed = "method_not_allowed"
     case addressNotAllowed = "ip_not_allowed"
@@ -42,7 +43,8 @@ public enum DenyReason: String, Sendable, CaseIterable {
     /// The kind of refusal, which decides the status code.
     public var kind: DenialKind {
         switch self {
-        case .missingCredential, .invalidCredential, .credentialDisabled, .userDisabled, .credentialExpired: .challenge
+        case .missingCredential, .invalidCredential, .credentialDisabled, .userDisabled, .credentialExpired, .tokenExpired:
+            .challenge
         case .pathNotAllowed, .methodNotAllowed, .addressNotAllowed, .pathRejected: .forbid
         case .tooManyFailures: .throttle
         }
@@ -63,6 +65,7 @@ public enum DenyReason: String, Sendable, CaseIterable {
         case .missingCredential: "A required header is missing in the request."
         case .invalidCredential, .credentialDisabled, .userDisabled: "The request is authenticated as invalid."
         case .credentialExpired: "The API key has expired."
+        case .tokenExpired: "The access token has expired."
         case .pathNotAllowed: "The credential is not allowed to access this path."
         case .methodNotAllowed: "The credential is not allowed to use this method here."
         case .addressNotAllowed: "The credential is not allowed from this address."
@@ -116,3 +119,5 @@ public enum Decision: Sendable, Equatable {
     case allow(Identity)
     case deny(Denial)
 }
+
+extension DenyReason: Error {}

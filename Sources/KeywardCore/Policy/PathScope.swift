@@ -43,6 +43,14 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
         return p.count == s.count || p[p.index(p.startIndex, offsetBy: s.count)] == slash
     }
 
+    /// True when everything this scope allows, `outer` allows too: a prefix at or below
+    /// `outer`'s, and methods that `outer` allows (used to narrow a token's scope).
+    public func isWithin(_ outer: PathScope) -> Bool {
+        guard outer.covers(path: prefix) else { return false }
+        if outer.methods.isEmpty { return true }
+        return !methods.isEmpty && methods.allSatisfy { outer.allows(method: $0) }
+    }
+
     /// True when `method` is allowed (every method when none is named; GET implies HEAD).
     public func allows(method: String) -> Bool {
         methods.isEmpty || methods.contains(method) || (method == "HEAD" && methods.contains("GET"))

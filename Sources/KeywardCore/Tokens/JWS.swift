@@ -1,0 +1,63 @@
+import KeywardCrypto
+
+/// JWS Compact Serialization (RFC 7515 §7.1) for access tokens: sign, split and verify.
+///
+/// Verification takes the algorithm from the key named by `kid`, never from the header: a header
+/// `alg` that differs is refused, which rules out `none`, HMAC-with-a-public-key and algorithm
+/// confusion (RFC 8725 §2.1, §3.1). Any `crit` is refused (no extensions are understood,
+/// RFC 7515 §4.1.11), and `typ` must be `at+jwt` (RFC 9068 §2.1, RFC 8725 §3.11).
+public enum JWS {
+    /// Why a token was refused.
+    public enum Failure: Error, Equatable, Sendable {
+        case malformed, unsupportedHeader, unknownKey, algorithmMismatch, badSignature
+    }
+
+    /// The `typ` of access tokens (RFC 9068 §2.1).
+    public static let accessTokenType = "at+jwt"
+
+    /// A signed compact JWS of `claims` under `key`.
+    public static func sign(_ claims: AccessTokenClaims, with key: PrivateSigningKey) -> String {
+        let header = JSONText.object([("alg", key.algorithm.rawValue), ("typ", accessTokenType), ("kid", key.keyID)])
+        let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(claims.json)
+        return signingInput + "." + Base64URL.encode(key.sign(Array(signingInput.utf8)))
+    }
+
+    /// The parts of a compact JWS, decoded but not yet verified.
+    public struct Parsed {
+        /// `kid` from the protected header.
+        public let keyId: String
+        /// `alg` from the protected header.
+        public let algorithm: String
+        /// The decoded payload object.
+        public let payload: [String: Any]
+        let signingInput: [UInt8]
+        let signature: [UInt8]
+    }
+
+    /// Splits and decodes `token`; refuses anything but a three-part compact JWS with a JSON
+    /// header and payload, a `kid`, `typ: at+jwt` and no `crit`.
+    public static func parse(_ token: String, limits: Limits) throws(Failure) -> Parsed {
+        let bytes = Array(token.utf8)
+        guard bytes.count <= limits.maxCredentialBytes else { throw .malformed }
+        let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
+        guard dots.count == 2 else { throw .malformed }
+        guard let headerBytes = Base64URL.decode(symbols: bytes[0..<dots[0]]),
+              let payloadBytes = Base64URL.decode(symbols: bytes[(dots[0] + 1)..<dots[1]]),
+              let signature = Base64URL.decode(symbols: bytes[(dots[1] + 1)...]),
+              let header = JSONText.parseObject(headerBytes), let payload = JSONText.parseObject(payloadBytes)
+        else { throw .malformed }
+        guard header["crit"] == nil, header["b64"] == nil,
+              let typ = header["typ"] as? String,
+              typ.lowercased() == accessTokenType || typ.lowercased() == "application/" + accessTokenType
+        else { throw .unsupportedHeader }
+        guard let kid = header["kid"] as? String, let alg = header["alg"] as? String else { throw .malformed }
+        return Parsed(keyId: kid, algorithm: alg, payload: payload, signingInput: Array(bytes[0..<dots[1]]),
+                      signature: signature)
+    }
+
+    /// Verifies a parsed token's signature with `key`, whose algorithm must be the header's.
+    public static func verify(_ parsed: Parsed, with key: PublicVerificationKey) throws(Failure) {
+        guard parsed.algorithm == key.algorithm.rawValue else { throw .algorithmMismatch }
+        guard key.verify(signature: parsed.signature, message: parsed.signingInput) else { throw .badSignature }
+    }
+}

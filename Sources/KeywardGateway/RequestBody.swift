@@ -1,0 +1,86 @@
+import Foundation
+import KeywardCore
+import KeywardCrypto
+
+/// The parameters of a request body: `application/x-www-form-urlencoded` (HTML 5 §4.10.21.7,
+/// RFC 6749 §3.2) or a JSON object of strings (what CentraSite-style clients send).
+struct BodyParameters {
+    /// Why a body was refused; each maps to `invalid_request`.
+    enum Refusal: Error, Equatable {
+        case tooLarge, unsupportedType, malformed, repeated(String)
+    }
+
+    private(set) var values: [String: String] = [:]
+
+    subscript(_ name: String) -> String? {
+        guard let v = values[name], !v.isEmpty else { return nil }
+        return v
+    }
+
+    /// Reads and parses the body by its `CONTENT_TYPE`.
+    static func read(_ params: some ParamSource, limits: Limits) throws(Refusal) -> BodyParameters {
+        let type = (params.param("CONTENT_TYPE") ?? "").split(separator: ";").first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        guard let body = params.readBody(limit: limits.maxBodyBytes) else { throw .tooLarge }
+        switch type {
+        case "application/x-www-form-urlencoded":
+            return try form(body)
+        case "application/json":
+            return try json(body)
+        case "":
+            guard body.isEmpty else { throw .unsupportedType }
+            return BodyParameters()
+        default:
+            throw .unsupportedType
+        }
+    }
+
+    /// Parses a form; a parameter given twice is refused (RFC 6749 §3.2).
+    static func form(_ body: [UInt8]) throws(Refusal) -> BodyParameters {
+        var out = BodyParameters()
+        for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : []) else { throw .malformed }
+            guard out.values[name] == nil else { throw .repeated(name) }
+            out.values[name] = value
+        }
+        return out
+    }
+
+    /// Parses a JSON object whose members are strings (numbers are taken as their text).
+    static func json(_ body: [UInt8]) throws(Refusal) -> BodyParameters {
+        guard String(validating: body, as: UTF8.self) != nil, let object = JSONText.parseObject(body) else { throw .malformed }
+        var out = BodyParameters()
+        for (name, value) in object {
+            switch value {
+            case let s as String: out.values[name] = s
+            case let n as NSNumber where !(value is Bool): out.values[name] = n.stringValue
+            default: throw .malformed
+            }
+        }
+        return out
+    }
+
+    private static func decode(_ bytes: some Collection<UInt8>) -> String? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let decoded = PercentDecoding.decode(text[...], plusAsSpace: true),
+              let string = String(validating: decoded, as: UTF8.self),
+              !string.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" })
+        else { return nil }
+        return string
+    }
+}
+
+/// Client credentials from `Authorization: Basic` (RFC 7617), each part form-decoded as RFC 6749
+/// §2.3.1 requires; nil when the header is not Basic; `.some(nil)` when it is Basic but broken.
+func basicCredentials(_ header: String?) -> (id: String, secret: String)?? {
+    guard let header, header.count > 6, header.prefix(6).lowercased() == "basic " else { return nil }
+    guard let raw = Base64.decode(header.dropFirst(6).trimmingCharacters(in: .whitespaces)),
+          let text = String(validating: raw, as: UTF8.self), let colon = text.firstIndex(of: ":"),
+          let id = PercentDecoding.decode(text[..<colon], plusAsSpace: true).flatMap({ String(validating: $0, as: UTF8.self) }),
+          let secret = PercentDecoding.decode(text[text.index(after: colon)...], plusAsSpace: true)
+            .flatMap({ String(validating: $0, as: UTF8.self) })
+    else { return .some(nil) }
+    return .some((id, secret))
+}

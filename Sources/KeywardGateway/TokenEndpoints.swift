@@ -1,0 +1,287 @@
+import KeywardCore
+import KeywardCrypto
+
+/// The token service's parts, for the workers that serve it.
+public struct TokenService {
+    /// Mints tokens with the current signing key.
+    public let issuer: TokenIssuer
+    /// Stores revocations.
+    public let revoker: any TokenRevoker
+    /// The public URL the endpoints live under: the issuer URL, normally `https://host/keyward`.
+    public var baseURL: String { issuer.policy.issuer }
+
+    /// The service from its parts.
+    public init(issuer: TokenIssuer, revoker: any TokenRevoker) {
+        self.issuer = issuer
+        self.revoker = revoker
+    }
+}
+
+/// OAuth2 token endpoint errors (RFC 6749 §5.2) and their statuses.
+enum OAuthError: String, Error {
+    case invalidRequest = "invalid_request"
+    case invalidClient = "invalid_client"
+    case invalidGrant = "invalid_grant"
+    case unauthorizedClient = "unauthorized_client"
+    case unsupportedGrantType = "unsupported_grant_type"
+    case invalidScope = "invalid_scope"
+
+    var status: Int { self == .invalidClient ? 401 : 400 }
+
+    var message: String {
+        switch self {
+        case .invalidRequest: "The request is missing a parameter, repeats one, or is not a form or JSON body."
+        case .invalidClient: "Client authentication failed."
+        case .invalidGrant: "The credential is invalid, expired or disabled."
+        case .unauthorizedClient: "The client may not do this."
+        case .unsupportedGrantType: "This grant type is not supported."
+        case .invalidScope: "The requested scope exceeds what the credential may access."
+        }
+    }
+}
+
+/// Grant and token type URNs (RFC 8693 §2.1, §3).
+enum Grant {
+    static let clientCredentials = "client_credentials"
+    static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    static let apiKeyTokenType = "urn:keyward:params:oauth:token-type:api-key"
+    static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+}
+
+extension Gateway {
+    /// `POST /token`: client credentials (RFC 6749 §4.4) and API-key exchange (RFC 8693).
+    func token(_ params: some ParamSource) -> Response {
+        guard params.param("REQUEST_METHOD") == "POST" else { return Self.methodNotAllowed("POST") }
+        guard let service = tokenService else { return Self.notFound }
+        let xml = wantsXML(params)
+        do {
+            let body = try readForm(params)
+            guard let grant = body["grant_type"] else { throw OAuthError.invalidRequest }
+            let parent: CredentialRecord
+            switch grant {
+            case Grant.clientCredentials:
+                parent = try authenticateClient(params, body)
+            case Grant.tokenExchange:
+                guard let subject = body["subject_token"], body["subject_token_type"] == Grant.apiKeyTokenType
+                else { throw OAuthError.invalidRequest }
+                parent = try verifyAPIKey(subject, params)
+            default:
+                throw OAuthError.unsupportedGrantType
+            }
+            return try issue(service, for: parent, scope: body["scope"], exchange: grant == Grant.tokenExchange, xml: xml)
+        } catch let error as OAuthError {
+            return oauthError(error, xml: xml)
+        } catch {
+            log("keyward[KW0302]: token endpoint failed: \(error)")
+            return Self.internalError
+        }
+    }
+
+    /// `POST /api/ApiToken/GenerateAccessTokenFromApiToken`: the API key in `Authorization: Bearer`.
+    func exchangeFromHeader(_ params: some ParamSource) -> Response {
+        guard params.param("REQUEST_METHOD") == "POST" else { return Self.methodNotAllowed("POST") }
+        guard let service = tokenService else { return Self.notFound }
+        let xml = wantsXML(params)
+        do {
+            guard let header = params.param("HTTP_AUTHORIZATION"), header.count > 7, header.prefix(7).lowercased() == "bearer "
+            else { throw OAuthError.invalidRequest }
+            let parent = try verifyAPIKey(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), params)
+            return try issue(service, for: parent, scope: nil, exchange: true, xml: xml)
+        } catch let error as OAuthError {
+            return oauthError(error, xml: xml)
+        } catch {
+            log("keyward[KW0302]: token endpoint failed: \(error)")
+            return Self.internalError
+        }
+    }
+
+    /// `POST /introspect` (RFC 7662), for authenticated clients.
+    func introspect(_ params: some ParamSource) -> Response {
+        guard params.param("REQUEST_METHOD") == "POST" else { return Self.methodNotAllowed("POST") }
+        guard tokenService != nil else { return Self.notFound }
+        do {
+            let body = try readForm(params)
+            _ = try authenticateClient(params, body)
+            guard let token = body["token"] else { throw OAuthError.invalidRequest }
+            guard let (claims, parent) = try activeToken(token) else { return .json(200, JSONText.object([("active", false)])) }
+            return .json(200, JSONText.object([
+                ("active", true), ("scope", claims.scopeText), ("client_id", claims.clientId), ("username", parent.userName),
+                ("token_type", "Bearer"), ("exp", claims.expiresAt), ("iat", claims.issuedAt), ("nbf", claims.issuedAt),
+                ("sub", claims.subject), ("aud", claims.audience), ("iss", claims.issuer), ("jti", claims.id),
+            ]))
+        } catch let error as OAuthError {
+            return oauthError(error, xml: false)
+        } catch {
+            log("keyward[KW0303]: introspection failed: \(error)")
+            return Self.internalError
+        }
+    }
+
+    /// `POST /revoke` (RFC 7009): a client revokes a token issued to it or to its owner's keys.
+    func revoke(_ params: some ParamSource) -> Response {
+        guard params.param("REQUEST_METHOD") == "POST" else { return Self.methodNotAllowed("POST") }
+        guard let service = tokenService else { return Self.notFound }
+        do {
+            let body = try readForm(params)
+            let client = try authenticateClient(params, body)
+            guard let token = body["token"] else { throw OAuthError.invalidRequest }
+            let now = authenticator.clock.now
+            // An invalid or unknown token needs no revoking, and gets 200 all the same (§2.2).
+            if case .success(let claims)? = try? authenticator.tokens?.verify(token, now: now) {
+                guard claims.clientId == client.id || claims.subject == client.userName else {
+                    throw OAuthError.unauthorizedClient
+                }
+                try service.revoker.revoke(tokenId: claims.id, expiresAt: claims.expiresAt + 60, now: now)
+                authenticator.audit.record(AuditEvent(
+                    at: now, actor: client.userName, action: "token.revoke", target: "token:\(claims.id)",
+                    credential: client.id, sourceIP: params.param("REMOTE_ADDR")))
+            }
+            return Response(status: 200, headers: [("Cache-Control", "no-store"), ("Content-Length", "0")])
+        } catch let error as OAuthError {
+            return oauthError(error, xml: false)
+        } catch {
+            log("keyward[KW0304]: revocation failed: \(error)")
+            return Self.internalError
+        }
+    }
+
+    /// `GET /.well-known/jwks.json` (RFC 7517 §5).
+    func jwks(_ params: some ParamSource) -> Response {
+        guard ["GET", "HEAD"].contains(params.param("REQUEST_METHOD") ?? "GET") else { return Self.methodNotAllowed("GET, HEAD") }
+        guard let service = tokenService else { return Self.notFound }
+        do {
+            let keys = try service.issuer.keys.publishedKeys().map { $0.jwk() }
+            return Response(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "public, max-age=60")],
+                            body: Array((JSONWebKey.set(keys) + "\n").utf8))
+        } catch {
+            log("keyward[KW0305]: JWKS failed: \(error)")
+            return Self.internalError
+        }
+    }
+
+    /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3).
+    func metadata(_ params: some ParamSource) -> Response {
+        guard ["GET", "HEAD"].contains(params.param("REQUEST_METHOD") ?? "GET") else { return Self.methodNotAllowed("GET, HEAD") }
+        guard let service = tokenService else { return Self.notFound }
+        let base = service.baseURL.hasSuffix("/") ? String(service.baseURL.dropLast()) : service.baseURL
+        let authMethods = ["client_secret_basic", "client_secret_post"]
+        return .json(200, JSONText.object([
+            ("issuer", service.baseURL), ("token_endpoint", base + "/token"), ("jwks_uri", base + "/.well-known/jwks.json"),
+            ("introspection_endpoint", base + "/introspect"), ("revocation_endpoint", base + "/revoke"),
+            ("grant_types_supported", [Grant.clientCredentials, Grant.tokenExchange]),
+            ("response_types_supported", [String]()),
+            ("token_endpoint_auth_methods_supported", authMethods),
+            ("introspection_endpoint_auth_methods_supported", authMethods),
+            ("revocation_endpoint_auth_methods_supported", authMethods),
+        ]), headers: [])
+    }
+
+    // MARK: Parts
+
+    private func readForm(_ params: some ParamSource) throws(OAuthError) -> BodyParameters {
+        do { return try BodyParameters.read(params, limits: config.limits) } catch { throw .invalidRequest }
+    }
+
+    private func wantsXML(_ params: some ParamSource) -> Bool {
+        guard let accept = params.param("HTTP_ACCEPT")?.lowercased() else { return false }
+        return (accept.contains("application/xml") || accept.contains("text/xml")) && !accept.contains("application/json")
+    }
+
+    /// The client of a request: Basic credentials win over body credentials (RFC 6749 §2.3.1).
+    private func authenticateClient(_ params: some ParamSource, _ body: BodyParameters) throws -> CredentialRecord {
+        let pair: (id: String, secret: String)
+        switch basicCredentials(params.param("HTTP_AUTHORIZATION")) {
+        case .some(.some(let basic)): pair = basic
+        case .some(.none): throw deny(.invalidClient, params, credential: nil)
+        case .none:
+            guard let id = body["client_id"], let secret = body["client_secret"] else { throw deny(.invalidClient, params, credential: nil) }
+            pair = (id, secret)
+        }
+        let now = authenticator.clock.now
+        let address = params.param("REMOTE_ADDR") ?? ""
+        if !address.isEmpty, authenticator.throttle.retryAfter(address, now: now) != nil { throw OAuthError.invalidClient }
+        guard let secret = OpaqueSecret(parsing: Substring(pair.secret)), secret.kind == .clientSecret, secret.id == pair.id,
+              let client = try authenticator.keys.credential(id: secret.id),
+              ConstantTime.equals(secret.hash(with: authenticator.pepper), client.secretHash),
+              client.status == .active, client.userStatus == .active, client.expiresAt.map({ $0 > now }) ?? true
+        else {
+            if !address.isEmpty { authenticator.throttle.recordFailure(address, now: now) }
+            throw deny(.invalidClient, params, credential: OpaqueSecret.isCredentialId(pair.id, kind: .clientSecret) ? pair.id : nil)
+        }
+        return client
+    }
+
+    /// The API key of an exchange, verified like a check verifies it (minus path rules).
+    private func verifyAPIKey(_ text: String, _ params: some ParamSource) throws -> CredentialRecord {
+        let now = authenticator.clock.now
+        guard let secret = OpaqueSecret(parsing: Substring(text)), secret.kind == .apiKey,
+              let key = try authenticator.keys.credential(id: secret.id),
+              ConstantTime.equals(secret.hash(with: authenticator.pepper), key.secretHash)
+        else { throw deny(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id) }
+        if !key.allowedNetworks.isEmpty {
+            guard let address = params.param("REMOTE_ADDR").flatMap({ IPAddress($0) }),
+                  key.allowedNetworks.contains(where: { $0.contains(address) })
+            else { throw deny(.invalidGrant, params, credential: key.id) }
+        }
+        _ = now
+        return key
+    }
+
+    private func issue(_ service: TokenService, for parent: CredentialRecord, scope: String?, exchange: Bool,
+                       xml: Bool) throws -> Response {
+        let now = authenticator.clock.now
+        let issued: (token: String, claims: AccessTokenClaims)
+        do {
+            issued = try service.issuer.issue(for: parent, requestedScope: scope, now: now)
+        } catch let refusal as IssueRefusal {
+            throw refusal == .invalidScope ? OAuthError.invalidScope : OAuthError.invalidGrant
+        }
+        authenticator.usage.recordUse(credential: parent.id, at: now, from: nil)
+        var fields: [(String, Any)] = [("access_token", issued.token)]
+        if exchange { fields.append(("issued_token_type", Grant.accessTokenType)) }
+        fields += [("token_type", "Bearer"), ("expires_in", issued.claims.expiresAt - now), ("scope", issued.claims.scopeText)]
+        if xml { return Self.xml(200, root: "AccessTokenResponse", fields, headers: [("Pragma", "no-cache")]) }
+        return .json(200, JSONText.object(fields), headers: [("Pragma", "no-cache")])
+    }
+
+    /// A token that verifies, is not revoked, and whose parent may still be used.
+    private func activeToken(_ token: String) throws -> (AccessTokenClaims, CredentialRecord)? {
+        let now = authenticator.clock.now
+        guard let tokens = authenticator.tokens, case .success(let claims) = try tokens.verify(token, now: now),
+              !(try authenticator.keys.isRevoked(tokenId: claims.id)),
+              let parent = try authenticator.keys.credential(id: claims.clientId), parent.userName == claims.subject,
+              parent.status == .active, parent.userStatus == .active, parent.expiresAt.map({ $0 > now }) ?? true
+        else { return nil }
+        return (claims, parent)
+    }
+
+    /// Audits a refused token request and returns the error to throw.
+    private func deny(_ error: OAuthError, _ params: some ParamSource, credential: String?) -> OAuthError {
+        authenticator.audit.record(AuditEvent(
+            at: authenticator.clock.now, actor: "anonymous", action: "token.deny", credential: credential,
+            sourceIP: params.param("REMOTE_ADDR"), reason: error.rawValue))
+        return error
+    }
+
+    private func oauthError(_ error: OAuthError, xml: Bool) -> Response {
+        var headers = [("Pragma", "no-cache")]
+        if error == .invalidClient { headers.append(("WWW-Authenticate", "Basic realm=\"keyward\"")) }
+        let fields: [(String, Any)] = [("error", error.rawValue), ("error_description", error.message)]
+        if xml { return Self.xml(error.status, root: "ErrorResponse", fields, headers: headers) }
+        return .json(error.status, JSONText.object(fields), headers: headers)
+    }
+
+    /// A flat XML document of `fields` under `root`.
+    static func xml(_ status: Int, root: String, _ fields: [(String, Any)], headers: [(String, String)]) -> Response {
+        func escape(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;")
+        }
+        var text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(root)>"
+        for (name, value) in fields { text += "<\(name)>\(escape("\(value)"))</\(name)>" }
+        text += "</\(root)>\n"
+        return Response(status: status, headers: headers + [("Content-Type", "application/xml; charset=utf-8"),
+                                                            ("Cache-Control", "no-store")],
+                        body: Array(text.utf8))
+    }
+}
