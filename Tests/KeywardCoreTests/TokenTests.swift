@@ -104,6 +104,19 @@ enum Forge {
         try refused(parts[0] + "=." + parts[1] + "." + parts[2], "padding")
         try refused(String(repeating: "a", count: 5000) + "." + parts[1] + "." + parts[2], "oversize")
         try refused("é.é.é", "not base64url")
+        // §2.3: a JWE (five parts) is not a JWS.
+        try refused(good + ".a.b", "JWE compact serialization")
+        // §2.6: one encoding only; a UTF-16 header is a second encoding of the same JSON.
+        let utf16 = Base64URL.encode(Array(#"{"alg":"ES256","typ":"at+jwt","kid":"\#(kid)"}"#.data(using: .utf16BigEndian)!))
+        try refused(utf16 + "." + parts[1] + "." + parts[2], "UTF-16 header")
+        // §2.9: kid is only ever a dictionary key; hostile kid text finds nothing.
+        try refused(Forge.token(header: #"{"alg":"ES256","typ":"at+jwt","kid":"' OR 1=1 --"}"#, payload: payload), "kid injection")
+        try refused(Forge.token(header: #"{"alg":"ES256","typ":"at+jwt","kid":"../../etc/passwd"}"#, payload: payload), "kid path")
+        // jku / jwk / x5u are never fetched or trusted: a token signed by an embedded key is refused.
+        let attacker = try PrivateSigningKey.generate(.es256)
+        let embedded = Forge.b64(#"{"alg":"ES256","typ":"at+jwt","kid":"\#(kid)","jwk":\#(attacker.publicKey.jwk().json),"jku":"https://evil/jwks"}"#)
+            + "." + parts[1]
+        try refused(embedded + "." + Base64URL.encode(attacker.sign(Array(embedded.utf8))), "embedded jwk / jku")
     }
 
     @Test func claimsMustMatchThePolicy() throws {

@@ -44,6 +44,7 @@ public enum JWS {
         guard let headerBytes = Base64URL.decode(symbols: bytes[0..<dots[0]]),
               let payloadBytes = Base64URL.decode(symbols: bytes[(dots[0] + 1)..<dots[1]]),
               let signature = Base64URL.decode(symbols: bytes[(dots[1] + 1)...]),
+              isUTF8Object(headerBytes), isUTF8Object(payloadBytes),
               let header = JSONText.parseObject(headerBytes), let payload = JSONText.parseObject(payloadBytes)
         else { throw .malformed }
         guard header["crit"] == nil, header["b64"] == nil,
@@ -53,6 +54,12 @@ public enum JWS {
         guard let kid = header["kid"] as? String, let alg = header["alg"] as? String else { throw .malformed }
         return Parsed(keyId: kid, algorithm: alg, payload: payload, signingInput: Array(bytes[0..<dots[1]]),
                       signature: signature)
+    }
+
+    /// JOSE JSON is UTF-8 (RFC 7515 §5.2, RFC 8725 §3.7): Foundation's parser would also take
+    /// UTF-16 or UTF-32, a second encoding of the same claims.
+    static func isUTF8Object(_ bytes: [UInt8]) -> Bool {
+        bytes.first == UInt8(ascii: "{") && String(validating: bytes, as: UTF8.self) != nil
     }
 
     /// Verifies a parsed token's signature with `key`, whose algorithm must be the header's.
