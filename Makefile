@@ -23,6 +23,7 @@ unit: build
 
 e2e: build
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/run.sh
+	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/tokens.sh
 
 test: unit e2e
 

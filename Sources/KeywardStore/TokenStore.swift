@@ -151,7 +151,7 @@ public final class StoreKeyRing: SigningKeyRing {
     private let masterKey: [UInt8]
     private let clock: any Clock
     private var stamp: UInt64? = nil
-    private var loadedAt: Int64 = .min
+    private var reloadAt: Int64 = .min
     private var published: [String: PublicVerificationKey] = [:]
     private var signer: PrivateSigningKey?
 
@@ -184,8 +184,9 @@ public final class StoreKeyRing: SigningKeyRing {
     private func reloadIfNeeded() throws {
         let now = clock.now
         let current = generation.current
-        // Publication windows end with time, not with a commit: reload at least once a minute.
-        guard current == nil || current != stamp || now >= loadedAt + 60 else { return }
+        // Publication windows end with time, not with a commit: reload when the next one ends.
+        guard current == nil || current != stamp || now >= reloadAt else { return }
+        var nextEnd = now + 60
         var keys: [String: PublicVerificationKey] = [:]
         var newest: (kid: String, alg: SigningAlgorithm, sealed: [UInt8])? = nil
         try db.statement("""
@@ -194,7 +195,10 @@ public final class StoreKeyRing: SigningKeyRing {
             """).forEach { s in
             guard let alg = SigningAlgorithm(rawValue: s.text(1)) else { return }
             let retired = !s.isNull(4)
-            if retired, let until = s.optionalInt64(5), until <= now { return }
+            if retired, let until = s.optionalInt64(5) {
+                if until <= now { return }
+                nextEnd = min(nextEnd, until)
+            }
             keys[s.text(0)] = try PublicVerificationKey(subjectPublicKeyInfo: s.blob(2), algorithm: alg)
             if !retired && newest == nil { newest = (s.text(0), alg, s.blob(3)) }
         }
@@ -206,7 +210,7 @@ public final class StoreKeyRing: SigningKeyRing {
         }
         published = keys
         stamp = current
-        loadedAt = now
+        reloadAt = nextEnd
     }
 }
 

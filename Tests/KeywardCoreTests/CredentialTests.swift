@@ -86,6 +86,9 @@ import KeywardCrypto
 
     @Test func jwtShapeAndOversize() {
         #expect(extract("Bearer aaa.bbb.ccc")! == (.jwt("aaa.bbb.ccc"), .bearer))
+        #expect(extract("aaa.bbb.ccc")! == (.malformed, .authorization))  // a JWT only as a Bearer token
+        #expect(extract(nil, "aaa.bbb.ccc")! == (.malformed, .apiKeyHeader))
+        #expect(extract(nil, nil, "APIKey=aaa.bbb.ccc")! == (.malformed, .query))
         #expect(extract("Bearer " + String(repeating: "a", count: 5000))! == (.malformed, .bearer))
         #expect(extract(nil, nil, "APIKey=%ZZ")! == (.malformed, .query))
     }

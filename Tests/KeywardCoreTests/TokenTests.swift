@@ -7,9 +7,10 @@ import KeywardCrypto
 final class FixedRing: SigningKeyRing {
     var signer: PrivateSigningKey
     var others: [PublicVerificationKey] = []
+    var unpublished: Set<String> = []
     init(_ signer: PrivateSigningKey) { self.signer = signer }
     func verificationKey(kid: String) throws -> PublicVerificationKey? {
-        ([signer.publicKey] + others).first { $0.thumbprint == kid }
+        ([signer.publicKey] + others).first { $0.thumbprint == kid && !unpublished.contains(kid) }
     }
     func signingKey() throws -> PrivateSigningKey { signer }
     func publishedKeys() throws -> [PublicVerificationKey] { [signer.publicKey] + others }
@@ -45,6 +46,15 @@ enum Forge {
         let header = try #require(JSONText.parseObject(headerBytes))
         #expect(header["typ"] as? String == "at+jwt" && header["alg"] as? String == alg.rawValue
                 && header["kid"] as? String == ring.signer.keyID)
+    }
+
+    @Test func aCachedTokenGoesWithItsKey() throws {
+        let ring = FixedRing(try PrivateSigningKey.generate())
+        let (token, claims) = try TokenIssuer(keys: ring, policy: policy).issue(for: parent(), requestedScope: nil, now: now)
+        let verifier = TokenVerifier(keys: ring, policy: policy, limits: Limits())
+        #expect(try verifier.verify(token, now: now) == .success(claims))
+        ring.unpublished.insert(ring.signer.keyID)  // its rotation window ended
+        #expect(try verifier.verify(token, now: now) == .failure(.invalidCredential))
     }
 
     @Test func lifetimeNeverOutlivesTheParent() throws {

@@ -28,7 +28,7 @@ public enum CredentialExtractor {
         if let header = authorization?.trimmed, !header.isEmpty {
             if let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) {
                 if isBearer(header.utf8[..<space]) {
-                    return (classify(header[header.utf8.index(after: space)...].trimmed, limits: limits), .bearer)
+                    return (classify(header[header.utf8.index(after: space)...].trimmed, limits: limits, bearer: true), .bearer)
                 }
             } else {
                 return (classify(header, limits: limits), .authorization)
@@ -48,10 +48,12 @@ public enum CredentialExtractor {
         scheme.count == 6 && zip(scheme, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 }
     }
 
-    static func classify(_ value: Substring, limits: Limits) -> PresentedCredential {
+    /// What a credential value is. A JWT counts only as a Bearer token (RFC 6750 §2.1): in a query
+    /// string it would end up in access logs (§5.3), so elsewhere it is malformed.
+    static func classify(_ value: Substring, limits: Limits, bearer: Bool = false) -> PresentedCredential {
         guard value.utf8.count <= limits.maxCredentialBytes else { return .malformed }
         if let secret = OpaqueSecret(parsing: value) { return .opaque(secret) }
-        if value.utf8.count > 2, value.utf8.filter({ $0 == UInt8(ascii: ".") }).count == 2 {
+        if bearer, value.utf8.count > 2, value.utf8.filter({ $0 == UInt8(ascii: ".") }).count == 2 {
             return .jwt(String(value))
         }
         return .malformed

@@ -81,7 +81,7 @@ public final class TokenVerifier {
     private let keys: any SigningKeyRing
     private let policy: TokenPolicy
     private let limits: Limits
-    private var verified: [[UInt8]: AccessTokenClaims] = [:]
+    private var verified: [[UInt8]: (claims: AccessTokenClaims, kid: String)] = [:]
     private let maxCached = 10_000
 
     /// A verifier trusting the keys of `keys` under `policy`.
@@ -94,8 +94,11 @@ public final class TokenVerifier {
     /// The claims of a valid, unexpired token, or why it is refused. Throws only on infrastructure failure.
     public func verify(_ token: String, now: Int64) throws -> Result<AccessTokenClaims, DenyReason> {
         let digest = Digest.sha256(Array(token.utf8))
-        if let claims = verified[digest] {
-            return claims.expiresAt + policy.leeway > now ? .success(claims) : .failure(.tokenExpired)
+        if let hit = verified[digest] {
+            // The signing key may have left the JWKS since (a rotation window ended, an emergency
+            // rotation): the token must go with it.
+            guard try keys.verificationKey(kid: hit.kid) != nil else { return .failure(.invalidCredential) }
+            return hit.claims.expiresAt + policy.leeway > now ? .success(hit.claims) : .failure(.tokenExpired)
         }
         let parsed: JWS.Parsed
         do { parsed = try JWS.parse(token, limits: limits) } catch { return .failure(.invalidCredential) }
@@ -107,10 +110,10 @@ public final class TokenVerifier {
         else { return .failure(.invalidCredential) }
         guard claims.expiresAt + policy.leeway > now else { return .failure(.tokenExpired) }
         if verified.count >= maxCached {
-            verified = verified.filter { $0.value.expiresAt + policy.leeway > now }
+            verified = verified.filter { $0.value.claims.expiresAt + policy.leeway > now }
             if verified.count >= maxCached { verified.removeAll(keepingCapacity: true) }
         }
-        verified[digest] = claims
+        verified[digest] = (claims, parsed.keyId)
         return .success(claims)
     }
 }
