@@ -1,0 +1,397 @@
+#!/usr/bin/env bash
+# Keyward end-to-end: the token service (OAuth2 client credentials, token exchange, JWKS, RFC 8414
+# metadata, introspection, revocation, signing-key rotation) through real nginx, driven by real
+# client libraries (authlib, requests, PyJWT) in Tests/EndToEnd/tokens.py.
+#
+# nginx uses the repository's files unchanged, included by absolute path:
+#   nginx/keyward.conf            the internal check location and the JSON error pages
+#   nginx/keyward-endpoints.conf  /keyward/ -> Keyward as a FastCGI responder (--mount /keyward)
+#   nginx/keyward-protect.conf    inside the protected `location /api/`
+#
+# Keyward instances (one database, so one set of signing keys):
+#   main   --issuer http://127.0.0.1:$P_NGX/keyward --audience keyward-e2e --token-lifetime 5m
+#   short  same issuer and audience, --token-lifetime 2s       (expiry at the main check)
+#   aud    same issuer, --audience another-audience             (aud confusion, RFC 8725 §3.9)
+#   iss    its own issuer, same audience                        (iss confusion, RFC 8725 §3.8)
+# each behind its own nginx (the snippets name `upstream keyward`, so one Keyward per nginx).
+#
+# Usage:  Tests/EndToEnd/tokens.sh
+# Env:    KEYWARD_BIN         keyward binary (default: <repo>/.build/debug/keyward)
+#         KEYWARD_E2E_KEEP    1 = keep the temporary directory (it is always kept after a failure)
+#         KEYWARD_E2E_VERBOSE 1 = show keyward / nginx log tails after a failure
+#
+# Output: `ok - <check>` / `not ok - <check> (detail)` per check, then `N passed, N failed`.
+# Exit 1 when any check failed or the suite could not run. Needs root (nginx drops to www-data),
+# nginx, python3 (authlib, PyJWT[crypto] and requests are pip-installed when missing), loopback only.
+# About 75 s, most of it waiting: for the 2 s token to pass exp plus the verifier's clock-skew
+# leeway, and for a key rotated out with --retire-after 2s to leave every worker's key ring.
+
+set -u -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+KEYWARD_BIN=${KEYWARD_BIN:-$REPO/.build/debug/keyward}
+case $KEYWARD_BIN in /*) ;; *) KEYWARD_BIN=$PWD/$KEYWARD_BIN ;; esac
+
+PASS=0
+FAIL=0
+T=""
+PGIDS=()          # process groups we started (each `timeout` is its own group leader)
+
+oneline() { printf '%s' "$*" | tr '\r\n\t' '   ' | cut -c1-200; }
+
+bail() {
+    echo "Bail out! $*" >&2
+    echo "not ok - token suite could not run ($(oneline "$*"))"
+    FAIL=$((FAIL + 1))
+    echo "$PASS passed, $FAIL failed"
+    exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites: fail loudly. The Python client libraries are the one thing installed here.
+# ---------------------------------------------------------------------------------------------
+missing=()
+for tool in nginx python3 curl timeout pgrep; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+[ ${#missing[@]} -eq 0 ] || bail "missing required tools: ${missing[*]} (apt-get install nginx python3 python3-pip curl; the Makefile does this)"
+python3 -c "import authlib, jwt, requests, cryptography" 2>/dev/null ||
+    timeout 600 python3 -m pip install --quiet --disable-pip-version-check authlib 'pyjwt[crypto]' requests ||
+    bail "pip install authlib pyjwt[crypto] requests failed for $(command -v python3) (PyPI unreachable, no pip, or an externally managed Python: use a venv or apt-get install python3-authlib python3-jwt python3-requests)"
+python3 -c "import authlib, jwt, requests, cryptography" 2>/dev/null ||
+    bail "python3 cannot import authlib, jwt, requests, cryptography even after pip install"
+[ "$(id -u)" = 0 ] || bail "run as root: nginx starts as root and drops to www-data"
+id www-data >/dev/null 2>&1 || bail "no www-data user"
+[ -x "$KEYWARD_BIN" ] || bail "keyward binary not found or not executable: $KEYWARD_BIN (build it, or set KEYWARD_BIN)"
+for f in keyward.conf keyward-protect.conf keyward-endpoints.conf; do
+    [ -f "$REPO/nginx/$f" ] || bail "missing $REPO/nginx/$f"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Temporary directory, cleanup
+# ---------------------------------------------------------------------------------------------
+T=$(mktemp -d /tmp/keyward-tokens.XXXXXX) || bail "mktemp failed"
+chmod 755 "$T"
+mkdir -p "$T/logs" "$T/cli"
+DB=$T/keyward.db
+
+cleanup() {
+    local rc=$?
+    trap - EXIT
+    local g
+    for g in "${PGIDS[@]}"; do
+        kill -TERM -- "-$g" 2>/dev/null
+    done
+    local deadline=$((SECONDS + 5))
+    for g in "${PGIDS[@]}"; do
+        while kill -0 -- "-$g" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+        kill -KILL -- "-$g" 2>/dev/null
+    done
+    if [ -n "$T" ] && [ -d "$T" ]; then
+        if [ "$FAIL" -gt 0 ] || [ "${KEYWARD_E2E_KEEP:-0}" = 1 ]; then
+            echo "# temporary directory kept: $T" >&2
+        else
+            rm -rf "$T"
+        fi
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+# Reporting and helpers (as in run.sh)
+# ---------------------------------------------------------------------------------------------
+ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
+notok() { echo "not ok - $1 (expected $(oneline "$2") got $(oneline "$3"))"; FAIL=$((FAIL + 1)); }
+expect_eq() { # name expected got
+    if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "$2" "$3"; fi
+}
+expect_lacks() { # name haystack needle
+    case "$2" in *"$3"*) notok "$1" "no '$3'" "'$(oneline "$2")'" ;; *) ok "$1" ;; esac
+}
+jget() { # jget FILE dotted.path -> value ("" when absent or not JSON); numeric parts index arrays
+    python3 -c '
+import json, sys
+try:
+    d = json.load(open(sys.argv[1], "rb"))
+except Exception:
+    print(""); sys.exit(0)
+for k in sys.argv[2].split("."):
+    if isinstance(d, list) and k.isdigit():
+        d = d[int(k)] if int(k) < len(d) else None
+    else:
+        d = d.get(k) if isinstance(d, dict) else None
+print("" if d is None else (json.dumps(d) if isinstance(d, (list, dict)) else d))' "$1" "$2"
+}
+
+start() { # NAME LOGFILE cmd...
+    local name=$1 log=$2
+    shift 2
+    timeout 900 "$@" >"$log" 2>&1 &
+    LAST_PID=$!
+    PGIDS+=("$LAST_PID")
+    eval "PID_$name=$LAST_PID"
+}
+wait_unix() { # path tries
+    local i
+    for ((i = 0; i < $2; i++)); do
+        python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(sys.argv[1])' "$1" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    return 1
+}
+wait_tcp() { # port tries
+    local i
+    for ((i = 0; i < $2; i++)); do
+        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    return 1
+}
+show_log() {
+    [ "${KEYWARD_E2E_VERBOSE:-0}" = 1 ] || return 0
+    echo "# ---- $1 (tail)" >&2
+    tail -n 30 "$1" 2>/dev/null | sed 's/^/#   /' >&2
+}
+
+# Free loopback ports in 18100-18999: four nginx servers and the backend.
+read -r P_NGX P_SHORT P_AUD P_ISS P_BACKEND <<<"$(python3 - <<'EOF'
+import random, socket
+ports, tried = [], set()
+while len(ports) < 5:
+    p = random.randint(18100, 18999)
+    if p in tried:
+        continue
+    tried.add(p)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        ports.append(p)
+    except OSError:
+        pass
+    finally:
+        s.close()
+print(*ports)
+EOF
+)"
+[ -n "${P_BACKEND:-}" ] || bail "could not pick free ports"
+
+ISSUER=http://127.0.0.1:$P_NGX/keyward
+AUDIENCE=keyward-e2e
+ISS_OTHER=http://127.0.0.1:$P_ISS/keyward
+AUD_OTHER=another-audience
+
+# ---------------------------------------------------------------------------------------------
+# Keyward: database, signing key, users, clients, keys (the CLI side of the contract)
+# ---------------------------------------------------------------------------------------------
+echo "# setting up keyward ($KEYWARD_BIN)"
+CLI_LOG=$T/logs/cli.stderr
+kw() { "$KEYWARD_BIN" --db "$DB" "$@" 2>>"$CLI_LOG"; }
+kw init >/dev/null || bail "keyward init failed: $(tail -n 3 "$CLI_LOG")"
+[ -f "$DB" ] || bail "keyward init did not create $DB"
+
+kw signing-key list --json >"$T/cli/signing-keys-0.json" || bail "signing-key list --json failed: $(tail -n 3 "$CLI_LOG")"
+count_keys() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d) if isinstance(d, list) else "not-a-list")' "$1" 2>/dev/null || echo unreadable; }
+expect_eq "keyward init creates one signing key" 1 "$(count_keys "$T/cli/signing-keys-0.json")"
+expect_eq "the first signing key is Ed25519 (alg EdDSA)" EdDSA "$(jget "$T/cli/signing-keys-0.json" 0.alg)"
+expect_eq "the first signing key is active" active "$(jget "$T/cli/signing-keys-0.json" 0.status)"
+KID0=$(jget "$T/cli/signing-keys-0.json" 0.kid)
+[ -n "$KID0" ] && ok "the first signing key has a kid" || notok "the first signing key has a kid" "a kid" "none"
+kw init >/dev/null || notok "keyward init again exits 0" 0 "$?"
+kw signing-key list --json >"$T/cli/signing-keys-1.json"
+expect_eq "keyward init again adds no signing key (idempotent)" 1 "$(count_keys "$T/cli/signing-keys-1.json")"
+
+for u in alice bob carol; do
+    kw user add "$u" >/dev/null || bail "keyward user add $u failed: $(tail -n 3 "$CLI_LOG")"
+done
+
+SECRETS=()   # every client secret and API key, for the leak checks at the end
+mkclient() { # label, then client create arguments
+    local label=$1 out
+    shift
+    out=$(kw client create "$@" --json) || bail "keyward client create $* failed: $(tail -n 3 "$CLI_LOG")"
+    printf '%s' "$out" >"$T/cli/client-$label.json"
+    local id sec
+    id=$(jget "$T/cli/client-$label.json" client_id)
+    sec=$(jget "$T/cli/client-$label.json" client_secret)
+    [ -n "$id" ] && [ -n "$sec" ] || bail "client create --json gave no client_id/client_secret: $out"
+    SECRETS+=("$sec")
+}
+mkkey() { # label, then key create arguments
+    local label=$1 out
+    shift
+    out=$(kw key create "$@" --json) || bail "keyward key create $* failed: $(tail -n 3 "$CLI_LOG")"
+    printf '%s' "$out" >"$T/cli/key-$label.json"
+    local id sec
+    id=$(jget "$T/cli/key-$label.json" id)
+    sec=$(jget "$T/cli/key-$label.json" secret)
+    [ -n "$id" ] && [ -n "$sec" ] || bail "key create --json gave no id/secret: $out"
+    SECRETS+=("$sec")
+}
+# Clients (labels are what tokens.py reads: $T/cli/client-<label>.json)
+mkclient reports --user alice --name reports --scope /api/reports/ --scope /api/data/
+mkclient all     --user alice --name all --scope /api/
+mkclient doomed  --user alice --name doomed --scope /api/
+mkclient carol   --user carol --name carol --scope /api/
+mkclient regen   --user bob --name regen --scope /api/
+mkclient gone    --user bob --name gone --scope /api/
+mkclient bob     --user bob --name bob --scope /api/
+mkclient brief   --user alice --name brief --scope /api/ --expires 2m
+# API keys for token exchange
+mkkey x        --user alice --name exchange
+mkkey xscoped  --user alice --name exchange-scoped --scope /api/reports/
+mkkey xdoomed  --user alice --name exchange-doomed
+mkkey carol    --user carol --name carol
+mkkey brief    --user alice --name brief --expires 2m
+
+id=$(jget "$T/cli/client-reports.json" client_id)
+sec=$(jget "$T/cli/client-reports.json" client_secret)
+if [[ $id =~ ^kwc_[0-9A-Za-z]{16}$ ]]; then ok "client_id has the kwc_<16 base62> shape"; else notok "client_id shape" "kwc_<16>" "$id"; fi
+if [[ $sec =~ ^kwc_[0-9A-Za-z]{16}_[0-9A-Za-z]{38}$ ]]; then ok "client_secret has the kwc_<16>_<38> shape"; else notok "client_secret shape" "kwc_<16>_<38>" "${#sec} chars"; fi
+expect_eq "client_secret starts with its client_id" "$id" "${sec:0:20}"
+out=$(kw client list --json)
+case $out in *"$id"*) ok "client list --json names the client" ;; *) notok "client list --json names the client" "$id" "$out" ;; esac
+expect_lacks "client list --json shows no secret" "$out" "${sec:21}"
+kw client show "$id" --json >"$T/cli/client-show.json" || notok "client show exits 0" 0 "$?"
+expect_eq "client show --json names the client" "$id" "$(jget "$T/cli/client-show.json" client_id)"
+expect_lacks "client show --json shows no secret" "$(cat "$T/cli/client-show.json")" "${sec:21}"
+
+# ---------------------------------------------------------------------------------------------
+# Keyward servers, backend, nginx
+# ---------------------------------------------------------------------------------------------
+# --failure-limit 0: the attack checks make dozens of 401s from 127.0.0.1 on purpose.
+COMMON=(--socket-mode 0666 --threads 4 --mount /keyward --failure-limit 0)
+start kw_main "$T/logs/keyward-main.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw.sock" "${COMMON[@]}" \
+    --issuer "$ISSUER" --audience "$AUDIENCE" --token-lifetime 5m
+start kw_short "$T/logs/keyward-short.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-short.sock" "${COMMON[@]}" \
+    --issuer "$ISSUER" --audience "$AUDIENCE" --token-lifetime 2s
+start kw_aud "$T/logs/keyward-aud.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-aud.sock" "${COMMON[@]}" \
+    --issuer "$ISSUER" --audience "$AUD_OTHER" --token-lifetime 5m
+start kw_iss "$T/logs/keyward-iss.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-iss.sock" "${COMMON[@]}" \
+    --issuer "$ISS_OTHER" --audience "$AUDIENCE" --token-lifetime 5m
+for s in kw kw-short kw-aud kw-iss; do
+    wait_unix "$T/$s.sock" 75 || bail "keyward did not listen on $T/$s.sock: $(tail -n 3 "$T/logs/keyward-${s#kw-}.log" "$T/logs/keyward-main.log" 2>/dev/null)"
+done
+
+start backend "$T/logs/backend.log" python3 "$HERE/backend.py" "$P_BACKEND"
+wait_tcp "$P_BACKEND" 50 || bail "backend did not start"
+
+make_nginx() { # dir port socket
+    local d=$1
+    mkdir -p "$d/logs" "$d/tmp"
+    cat >"$d/nginx.conf" <<EOF
+# generated by Tests/EndToEnd/tokens.sh
+user www-data;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/logs/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log $d/logs/access.log;
+    client_body_temp_path $d/tmp/body;
+    fastcgi_temp_path     $d/tmp/fastcgi;
+    proxy_temp_path       $d/tmp/proxy;
+    scgi_temp_path        $d/tmp/scgi;
+    uwsgi_temp_path       $d/tmp/uwsgi;
+
+    upstream keyward { server unix:$3; }
+    upstream example_app { server 127.0.0.1:$P_BACKEND; keepalive 4; }
+
+    server {
+        listen 127.0.0.1:$2;
+        server_name localhost;
+
+        # The repository's snippets, unchanged.
+        include $REPO/nginx/keyward.conf;
+        include $REPO/nginx/keyward-endpoints.conf;
+
+        location /api/ {
+            include $REPO/nginx/keyward-protect.conf;
+            # What the check decided, shown to the client for the test.
+            add_header X-Seen-User        \$keyward_user always;
+            add_header X-Seen-Method      \$keyward_method always;
+            add_header X-Seen-Credential  \$keyward_credential always;
+            add_header X-Seen-Scopes      \$keyward_scopes always;
+            proxy_set_header X-Auth-User        \$keyward_user;
+            proxy_set_header X-Auth-Method      \$keyward_method;
+            proxy_set_header Authorization      "";
+            proxy_http_version 1.1;
+            proxy_set_header Connection         "";
+            proxy_set_header Host               \$host;
+            proxy_pass http://example_app;
+        }
+    }
+}
+EOF
+    out=$(nginx -t -q -e "$d/logs/error.log" -p "$d/" -c "$d/nginx.conf" 2>&1) || bail "nginx -t failed for the generated $d/nginx.conf: $out"
+}
+make_nginx "$T/nginx" "$P_NGX" "$T/kw.sock"
+make_nginx "$T/nginx-short" "$P_SHORT" "$T/kw-short.sock"
+make_nginx "$T/nginx-aud" "$P_AUD" "$T/kw-aud.sock"
+make_nginx "$T/nginx-iss" "$P_ISS" "$T/kw-iss.sock"
+ok "nginx -t accepts keyward.conf + keyward-endpoints.conf + keyward-protect.conf"
+for n in nginx nginx-short nginx-aud nginx-iss; do
+    start "ngx_${n//-/_}" "$T/logs/$n.out" nginx -e "$T/$n/logs/error.log" -p "$T/$n/" -c "$T/$n/nginx.conf" -g 'daemon off;'
+done
+for p in "$P_NGX" "$P_SHORT" "$P_AUD" "$P_ISS"; do
+    wait_tcp "$p" 50 || bail "nginx did not listen on 127.0.0.1:$p: $(tail -n 3 "$T"/logs/nginx*.out)"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P_NGX/keyward/healthz")
+expect_eq "nginx reaches keyward through keyward-endpoints.conf (/keyward/healthz)" 200 "$code"
+
+# ---------------------------------------------------------------------------------------------
+# The clients: tokens.py (authlib, requests, PyJWT)
+# ---------------------------------------------------------------------------------------------
+echo "# token service scenarios (tokens.py)"
+ISSUED=$T/issued-tokens.txt
+KW_BIN=$KEYWARD_BIN KW_DB=$DB KW_FIXTURES=$T/cli KW_ISSUED=$ISSUED \
+KW_BASE=http://127.0.0.1:$P_NGX KW_ISSUER=$ISSUER KW_AUDIENCE=$AUDIENCE \
+KW_SHORT_BASE=http://127.0.0.1:$P_SHORT KW_AUD_BASE=http://127.0.0.1:$P_AUD KW_AUD_OTHER=$AUD_OTHER \
+KW_ISS_BASE=http://127.0.0.1:$P_ISS KW_ISS_OTHER=$ISS_OTHER \
+    timeout 300 python3 -u "$HERE/tokens.py" 2>"$T/logs/tokens-py.err" | tee "$T/logs/tokens-py.out"
+py_rc=${PIPESTATUS[0]}
+py_ok=$(grep -c '^ok - ' "$T/logs/tokens-py.out")
+py_notok=$(grep -c '^not ok - ' "$T/logs/tokens-py.out")
+PASS=$((PASS + py_ok))
+FAIL=$((FAIL + py_notok))
+if [ "$py_rc" != 0 ] && [ "$py_notok" = 0 ]; then
+    notok "tokens.py ran to the end" "exit 0" "exit $py_rc: $(tail -n 5 "$T/logs/tokens-py.err")"
+elif [ "$py_rc" = 0 ] && [ "$py_notok" != 0 ]; then
+    notok "tokens.py exit status matches its results" "non-zero with $py_notok failures" "exit 0"
+elif [ "$py_ok" = 0 ]; then
+    notok "tokens.py ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/tokens-py.err")"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# No secret and no access token in keyward's logs, the audit log or the listings
+# ---------------------------------------------------------------------------------------------
+echo "# ---- secrets stay out of logs"
+kw audit list --json >"$T/audit.json" 2>>"$CLI_LOG" || kw audit list >"$T/audit.json" 2>>"$CLI_LOG"
+kw client list --json >"$T/clients.json"
+leaks=""
+for sec in "${SECRETS[@]}"; do
+    grep -q -F -e "${sec:21}" "$T"/logs/keyward-*.log "$T/audit.json" "$T/clients.json" "$CLI_LOG" && leaks="$leaks ${sec:0:20}"
+done
+expect_eq "no client secret or API key in keyward's logs, audit or client list" "" "$leaks"
+leaks=""
+if [ -s "$ISSUED" ]; then
+    while read -r tok; do
+        sig=${tok##*.}
+        [ ${#sig} -ge 16 ] || continue
+        grep -q -F -e "$sig" "$T"/logs/keyward-*.log "$T/audit.json" && leaks="$leaks ${tok:0:12}..."
+    done <"$ISSUED"
+    expect_eq "no issued access token in keyward's logs or audit" "" "$(oneline "$leaks")"
+else
+    notok "tokens.py recorded the tokens it was issued" "$ISSUED" "empty or missing"
+fi
+
+# ---------------------------------------------------------------------------------------------
+if [ "$FAIL" -gt 0 ]; then
+    show_log "$T/logs/keyward-main.log"
+    show_log "$T/nginx/logs/error.log"
+    show_log "$T/logs/tokens-py.err"
+fi
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
