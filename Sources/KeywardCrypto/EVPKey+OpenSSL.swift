@@ -209,11 +209,15 @@ final class EVPKey: @unchecked Sendable {
     }
 
     /// True when `signature` (in libcrypto's form) is a valid signature of `message`.
+    /// SHA-256, fetched from the default provider once (the only digest the families use).
+    nonisolated(unsafe) static let sha256: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+
     func verify(_ signature: [UInt8], message: UnsafeRawBufferPointer, digest: StaticString?) -> Bool {
         guard let md = EVP_MD_CTX_new() else { CryptoError.trap("EVP_MD_CTX_new failed") }
         defer { EVP_MD_CTX_free(md) }
-        let name = digest.map(OpenSSLParameters.cString)
-        guard EVP_DigestVerifyInit_ex(md, nil, name, nil, nil, pointer, nil) == 1 else { CryptoError.trap("EVP_DigestVerifyInit_ex failed") }
+        // The digest is fetched once: a fetch by name per verification is a provider lookup.
+        let fetched = digest == nil ? nil : Self.sha256
+        guard EVP_DigestVerifyInit(md, nil, fetched, nil, pointer) == 1 else { CryptoError.trap("EVP_DigestVerifyInit failed") }
         let rc = signature.withNonNullBytes { sig, sigCount in
             message.withNonNullBytes { base, count in EVP_DigestVerify(md, sig, sigCount, base, count) }
         }

@@ -55,7 +55,7 @@ struct BodyParameters {
         for (name, value) in object {
             switch value {
             case let s as String: out.values[name] = s
-            case let n as NSNumber where !(value is Bool): out.values[name] = n.stringValue
+            case let n as Int: out.values[name] = String(n)
             default: throw .malformed
             }
         }

@@ -116,10 +116,8 @@ public enum JSONText {
         return nil
     }
 
-    /// Parses a JSON object; nil for anything else (arrays, scalars, invalid text, duplicate-free not guaranteed:
-    /// the last duplicate wins, which RFC 7515 §4 allows).
+    /// Parses a JSON object (UTF-8, no duplicate names); nil for anything else.
     public static func parseObject(_ bytes: [UInt8]) -> [String: Any]? {
-        guard !bytes.isEmpty, let value = try? JSONSerialization.jsonObject(with: Data(bytes)) else { return nil }
-        return value as? [String: Any]
+        JSONReader.object(bytes)
     }
 }
