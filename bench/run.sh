@@ -2,23 +2,28 @@
 # bench/run.sh -- `make bench`: Keyward behind nginx auth_request, against the bare cost of the FastCGI hop.
 #
 # Scenarios (all through one nginx, 2 workers, loopback, wrk -t1 -c32):
-#   direct   location { return 204; }                        no auth at all: the ceiling
-#   bare     auth_request -> bench/bare-authorizer.c (C)     the bare cost of an auth_request FastCGI hop
-#   keyward  auth_request -> keyward serve (Swift)           the real thing, nginx/keyward*.conf verbatim
+#   direct       location { return 204; }                    no auth at all: the ceiling
+#   bare         auth_request -> bench/bare-authorizer.c (C) the bare cost of an auth_request FastCGI hop
+#   keyward      auth_request -> keyward serve (Swift)       the real thing with an API key, nginx/keyward*.conf verbatim
+#   keyward-jwt  the same location and Keyward process, with one repeated JWT access token that Keyward's
+#                own POST /keyward/token issued (client credentials; nginx/keyward-endpoints.conf verbatim)
 # The bare scenario uses nginx/keyward.conf and nginx/keyward-protect.conf with only the names changed
 # (keyward_ -> bare_, upstream keyward -> bare), so nginx does the same work and only the app differs.
+# Then, with nginx stopped: `openssl speed -seconds 3` for ed25519, ecdsap256 and rsa2048, and keyward-bench
+# (in-process checks and JWT verification per algorithm), and a table of the two verification rates.
 #
 # Env:
 #   KEYWARD_BIN          keyward binary (default .build/release/keyward; `make bench` builds it)
 #   BENCH_DURATION       wrk duration per run (default 5s)
-#   BENCH_ROUNDS         rounds; each round runs direct, bare, keyward once (default 3; median is reported)
+#   BENCH_ROUNDS         rounds; each round runs every scenario once (default 3; median is reported)
 #   BENCH_CONNECTIONS    wrk connections (default 32)
 #   BENCH_APP_THREADS    threads for keyward and the bare authorizer (default 4)
 #   BENCH_NGINX_WORKERS  nginx worker_processes (default 2)
 #   BENCH_PORT           loopback port for nginx (default: a free one)
-#   BENCH_STRICT=1       exit 1 when the target is missed (default: report only; the box is noisy)
+#   BENCH_STRICT=1       exit 1 when a target is missed (default: report only; the box is noisy)
 #   BENCH_KEEP=1         keep the temp dir (configs, logs, raw wrk output)
-#   BENCH_NO_KEYWARD=1   skip keyward (for working on the harness itself)
+#   BENCH_NO_KEYWARD=1   skip keyward, keyward-jwt and the in-process part (for working on the harness itself)
+#   BENCH_NO_OPENSSL=1   skip `openssl speed` (the in-process JWT figures are then shown without a comparison)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,13 +39,14 @@ NGINX_WORKERS=${BENCH_NGINX_WORKERS:-2}
 NO_KEYWARD=${BENCH_NO_KEYWARD:-0}
 LIFETIME=300            # every background process is wrapped in `timeout $LIFETIME`
 
-SCENARIOS=(direct bare keyward)
+SCENARIOS=(direct bare keyward keyward-jwt)
 [[ $NO_KEYWARD == 1 ]] && SCENARIOS=(direct bare)
+JWT_LIFETIME=1h         # the access token is issued once and repeated for the whole run
 
 say()  { printf '%s\n' "$*"; }
 warn() { printf 'WARN: %s\n' "$*" >&2; }
 
-for tool in nginx wrk curl python3 gcc timeout pgrep; do
+for tool in nginx wrk curl python3 gcc timeout pgrep openssl; do
     command -v "$tool" >/dev/null || { echo "FAIL: $tool not found" >&2; exit 1; }
 done
 if [[ $NO_KEYWARD != 1 && ! -x $KEYWARD_BIN ]]; then
@@ -117,6 +123,10 @@ gcc -O2 -Wall -Wextra -o "$BARE_BIN" "$ROOT/bench/bare-authorizer.c" -lfcgi -lpt
     || fail "could not compile bench/bare-authorizer.c (is libfcgi-dev installed?)"
 
 # ---------------------------------------------------------------- keyward state and server
+# The port comes first: the issuer URL, and so every token's iss, names it.
+PORT=${BENCH_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+BASE=http://127.0.0.1:$PORT
+
 if [[ $NO_KEYWARD == 1 ]]; then
     TOKEN=bench-token-$RANDOM$RANDOM
 else
@@ -130,8 +140,17 @@ else
     TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$T/key.json" 2>>"$T/setup.log") \
         || { cat "$T/key.json" >>"$T/setup.log"; fail "could not read \"secret\" from 'key create --json' output"; }
     [[ -n $TOKEN ]] || fail "empty secret from 'key create --json'"
+    # An OAuth2 client for the keyward-jwt scenario; its token comes from POST /keyward/token once nginx is up.
+    timeout 60 "${KW[@]}" client create --user bench --name benchc --json >"$T/client.json" 2>>"$T/setup.log" </dev/null \
+        || fail "keyward client create failed"
+    read -r CLIENT_ID CLIENT_SECRET < <(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["client_id"], c["client_secret"])' \
+        "$T/client.json" 2>>"$T/setup.log") \
+        || { cat "$T/client.json" >>"$T/setup.log"; fail "could not read client_id/client_secret from 'client create --json' output"; }
+    [[ -n $CLIENT_ID && -n $CLIENT_SECRET ]] || fail "empty client_id or client_secret from 'client create --json'"
 
+    # One Keyward serves the check for both keyward scenarios and the token endpoint under /keyward.
     timeout "$LIFETIME" "${KW[@]}" serve --listen "unix:$T/keyward.sock" --socket-mode 0666 --threads "$APP_THREADS" \
+        --mount /keyward --issuer "$BASE/keyward" --token-lifetime "$JWT_LIFETIME" \
         >"$T/keyward.log" 2>&1 </dev/null &
     KW_PID=$!
     wait_socket keyward "$T/keyward.sock" "$KW_PID"
@@ -142,9 +161,6 @@ BARE_PID=$!
 wait_socket bare-authorizer "$T/bare.sock" "$BARE_PID"
 
 # ---------------------------------------------------------------- nginx
-PORT=${BENCH_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
-BASE=http://127.0.0.1:$PORT
-
 # The bare scenario's nginx config: the repo's files with the names changed, nothing else.
 sed -e 's/fastcgi_pass\([[:space:]]\{1,\}\)keyward;/fastcgi_pass\1bare;/' -e 's/keyward_/bare_/g' \
     "$ROOT/nginx/keyward.conf" >"$T/nginx/bare.conf"
@@ -185,18 +201,21 @@ http {
         server_name bench;
 
         include $ROOT/nginx/keyward.conf;
+        include $ROOT/nginx/keyward-endpoints.conf;
         include $T/nginx/bare.conf;
 
         # the ceiling: no auth at all
         location = /b/direct { return 204; }
         # the bare FastCGI hop (bench/bare-authorizer.c)
         location = /b/bare { include $T/nginx/bare-protect.conf; empty_gif; }
-        # Keyward
-        location = /b/keyward { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
+        # Keyward: an API key (keyward) and a JWT access token (keyward-jwt), the same config
+        location = /b/keyward     { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
+        location = /b/keyward-jwt { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
 
         # functional checks only (not benchmarked): show the identity nginx got from the check
         location = /v/bare    { include $T/nginx/bare-protect.conf;     add_header X-Seen-User \$bare_user always;    empty_gif; }
         location = /v/keyward { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
+        location = /v/keyward-jwt { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
     }
 }
 EOF
@@ -222,26 +241,56 @@ expect() {
     local got; got=$(code "$@")
     [[ $got == "$want" ]] || fail "$what: expected HTTP $want, got ${got:-nothing}"
 }
-seen_user() {
-    timeout --foreground 10 curl -s -D - -o /dev/null --max-time 5 -H "Authorization: Bearer $TOKEN" "$1" \
+seen_user() {  # seen_user url credential
+    timeout --foreground 10 curl -s -D - -o /dev/null --max-time 5 -H "Authorization: Bearer $2" "$1" \
         | tr -d '\r' | awk -F': ' 'tolower($1)=="x-seen-user" {print $2}'
 }
+
+# The keyward-jwt credential: an access token from Keyward's own token endpoint (client credentials,
+# RFC 6749 §4.4), through nginx/keyward-endpoints.conf.
+JWT= BAD_JWT=
+if [[ $NO_KEYWARD != 1 ]]; then
+    timeout --foreground 10 curl -s --max-time 5 -o "$T/token.json" -w '%{http_code}' -u "$CLIENT_ID:$CLIENT_SECRET" \
+        -d grant_type=client_credentials "$BASE/keyward/token" >"$T/token.code" 2>>"$T/setup.log" || true
+    [[ $(cat "$T/token.code") == 200 ]] \
+        || { cat "$T/token.json" >>"$T/setup.log"; fail "POST /keyward/token: expected HTTP 200, got $(cat "$T/token.code")"; }
+    read -r JWT JWT_EXPIRES < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["access_token"], t.get("expires_in", "?"))' \
+        "$T/token.json" 2>>"$T/setup.log") \
+        || { cat "$T/token.json" >>"$T/setup.log"; fail "no access_token in the token endpoint's reply"; }
+    [[ $JWT =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || fail "the access token is not a compact JWS: $JWT"
+    JWT_ALG=$(python3 -c 'import base64,json,sys; h=sys.argv[1].split(".")[0]; print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["alg"])' "$JWT" 2>/dev/null || echo '?')
+    # A tampered token: one symbol in the middle of the signature changed.
+    sig=${JWT##*.}
+    i=$(( ${#sig} / 2 ))
+    c=${sig:i:1}; [[ $c == A ]] && c=B || c=A
+    BAD_JWT="${JWT%.*}.${sig:0:i}$c${sig:i+1}"
+    say "token: POST /keyward/token (client_credentials) gave a ${#JWT}-byte $JWT_ALG access token, expires_in $JWT_EXPIRES s"
+fi
+
+cred_for() {  # the Authorization credential a scenario's requests carry
+    if [[ $1 == keyward-jwt ]]; then printf '%s' "$JWT"; else printf '%s' "$TOKEN"; fi
+}
+wrong_for() {  # a wrong one: the API key with extra symbols, or the JWT with a tampered signature
+    if [[ $1 == keyward-jwt ]]; then printf '%s' "$BAD_JWT"; else printf '%s' "x${TOKEN}x"; fi
+}
+
 expect 204 "direct" "$BASE/b/direct"
 for s in "${SCENARIOS[@]}"; do
     [[ $s == direct ]] && continue
-    expect 200 "$s with the right token" -H "Authorization: Bearer $TOKEN" "$BASE/b/$s"
+    expect 200 "$s with the right token" -H "Authorization: Bearer $(cred_for "$s")" "$BASE/b/$s"
     expect 401 "$s without a token" "$BASE/b/$s"
-    expect 401 "$s with a wrong token" -H "Authorization: Bearer x${TOKEN}x" "$BASE/b/$s"
-    u=$(seen_user "$BASE/v/$s")
+    expect 401 "$s with a wrong token" -H "Authorization: Bearer $(wrong_for "$s")" "$BASE/b/$s"
+    u=$(seen_user "$BASE/v/$s" "$(cred_for "$s")")
     [[ -n $u ]] || warn "$s: nginx got no X-Auth-User from the check"
-    say "check $s: 200 with token (user '${u}'), 401 without, 401 with a wrong token"
+    wrong=" a wrong token"; [[ $s == keyward-jwt ]] && wrong=" a tampered signature"
+    say "check $s: 200 with token (user '${u}'), 401 without, 401 with$wrong"
 done
 
 # ---------------------------------------------------------------- benchmark
 say ""
 
 run_wrk() {   # run_wrk scenario seconds -> raw output in $T/wrk/...
-    timeout --foreground 60 wrk -t1 -c"$CONNS" -d"$2" --latency -H "Authorization: Bearer $TOKEN" "$BASE/b/$1" 2>&1 </dev/null
+    timeout --foreground 60 wrk -t1 -c"$CONNS" -d"$2" --latency -H "Authorization: Bearer $(cred_for "$1")" "$BASE/b/$1" 2>&1 </dev/null
 }
 parse_wrk() {  # stdin: wrk output -> "rps p50_ms p99_ms requests non2xx sockerr"
     awk '
@@ -311,7 +360,7 @@ for r in $(seq "$ROUNDS"); do
         other=$(foreign_pct "$s0" "$o0" "$(sys_ticks)" "$(our_ticks)")
         read -r rps p50 p99 reqs non err < <(parse_wrk <"$T/wrk/$s-$r.txt")
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$r" "$rps" "$p50" "$p99" "$non" "$err" "$other" >>"$RESULTS"
-        printf '  round %d %-8s %10s req/s  p50 %7.3f ms  p99 %7.3f ms  requests %-7s non-2xx %s  socket-errors %s  other-cpu %s%%\n' \
+        printf '  round %d %-11s %10s req/s  p50 %7.3f ms  p99 %7.3f ms  requests %-7s non-2xx %s  socket-errors %s  other-cpu %s%%\n' \
             "$r" "$s" "$rps" "$p50" "$p99" "$reqs" "$non" "$err" "$other"
         [[ $rps != 0 ]] || { cat "$T/wrk/$s-$r.txt" >&2; fail "wrk produced no result for $s"; }
         sleep 1
@@ -341,27 +390,29 @@ for s, r, rps, p50, p99, non, err, other in rows:
     d["non"] += int(non); d["err"] += int(err)
 med = {s: {k: statistics.median(data[s][k]) for k in ("rps", "p50", "p99")} for s in order}
 
-print(f"{'scenario':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'sock-err':>10}   runs (req/s)")
+print(f"{'scenario':<13}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'sock-err':>10}   runs (req/s)")
 for s in order:
     m, d = med[s], data[s]
     runs = " / ".join(f"{v/1000:.1f}k" for v in d["rps"])
-    print(f"{s:<10}{m['rps']:>10.0f}{m['p50']:>10.3f}{m['p99']:>10.3f}{d['non']:>9}{d['err']:>10}   {runs}")
+    print(f"{s:<13}{m['rps']:>10.0f}{m['p50']:>10.3f}{m['p99']:>10.3f}{d['non']:>9}{d['err']:>10}   {runs}")
 print("(medians over the rounds; p50/p99 are the medians of each run's wrk --latency figures)")
 print()
 
 def ratio(a, b):
     if a in med and b in med and med[b]["rps"] > 0:
         r = med[a]["rps"] / med[b]["rps"]
-        print(f"{a + '/' + b:<16} {r:5.2f}x  req/s")
+        print(f"{a + '/' + b:<20} {r:5.2f}x  req/s")
         return r
     return None
 kb = ratio("keyward", "bare")
+jk = ratio("keyward-jwt", "keyward")
+ratio("keyward-jwt", "bare")
 ratio("keyward", "direct")
 ratio("bare", "direct")
 print()
 
 problems = []
-for s in ("bare", "keyward"):
+for s in ("bare", "keyward", "keyward-jwt"):
     if s in data and data[s]["non"]:
         problems.append(f"{data[s]['non']} non-2xx responses in {s} runs")
     if s in data and data[s]["err"]:
@@ -377,10 +428,17 @@ if busy > 10 or other_max > 10:
 if kb is None:
     print("TARGET keyward >= 0.9x bare: MISS (keyward not measured)")
     sys.exit(3)
-ok = kb >= 0.9 and not any("keyward" in p or "nginx" in p for p in problems)
-why = "" if ok else (f" ({kb:.2f}x)" if kb < 0.9 else " (results not valid: " + "; ".join(problems) + ")")
-print(f"TARGET keyward >= 0.9x bare: {'PASS' if ok else 'MISS'}{why}")
-sys.exit(0 if ok else 2)
+
+def target(label, r, scenarios):
+    bad = [p for p in problems if "nginx" in p or any(p.endswith(f" {s} runs") for s in scenarios)]
+    ok = r is not None and r >= 0.9 and not bad
+    why = "" if ok else (" (not measured)" if r is None else f" ({r:.2f}x)" if r < 0.9
+                         else " (results not valid: " + "; ".join(bad) + ")")
+    print(f"TARGET {label}: {'PASS' if ok else 'MISS'}{why}")
+    return ok
+ok1 = target("keyward >= 0.9x bare", kb, ("keyward",))
+ok2 = target("jwt check >= 0.9x api-key check", jk, ("keyward", "keyward-jwt"))
+sys.exit(0 if ok1 and ok2 else 2)
 PY
 TARGET_RC=$?
 set -e
@@ -388,18 +446,91 @@ if [[ $NGINX_ERRS != 0 ]]; then
     echo "----- nginx error log (first lines)"; grep -E '\[(error|crit|alert|emerg)\]' "$T/nginx/error.log" | head -n 5
 fi
 
-# ---------------------------------------------------------------- in-process micro-benchmark
+# ---------------------------------------------------------------- openssl speed and the in-process micro-benchmark
+# Both run with nginx and the apps stopped, one after the other, single-threaded.
 stop_servers
 MICRO=$(dirname "$KEYWARD_BIN")/keyward-bench
+VERIFY_RC=0
 if [[ $NO_KEYWARD != 1 && -x $MICRO ]]; then
     say ""
+    # openssl speed runs before and after keyward-bench and the two are averaged, so that drift in the
+    # machine during the ~1.5 minutes hits both sides alike. It prints rates per second of user CPU time;
+    # keyward-bench's JWTVERIFY/SIGVERIFY lines are per second of thread CPU time: the same basis.
+    OSSL=${BENCH_NO_OPENSSL:-0}
+    openssl_pass() {  # openssl_pass N -> $T/openssl-<prim>-N.txt
+        local prim
+        for prim in ed25519 ecdsap256 rsa2048; do
+            timeout 60 openssl speed -seconds 3 "$prim" </dev/null >"$T/openssl-$prim-$1.txt" 2>&1 \
+                || { cat "$T/openssl-$prim-$1.txt" >&2; fail "openssl speed $prim failed"; }
+        done
+        say "openssl speed -seconds 3, pass $1 of 2 ($(openssl version | awk '{print $1, $2}')):"
+        grep -h '^Doing .*verify\|^Doing .*public' "$T"/openssl-*-"$1".txt | sed 's/^/  /' || true
+    }
+    openssl_rate() {  # openssl_rate prim pattern -> mean verify/s over both passes
+        local f
+        for f in "$T/openssl-$1-1.txt" "$T/openssl-$1-2.txt"; do
+            awk -v pat="$2" '$0 ~ pat && $NF ~ /^[0-9.]+$/ {v=$NF} END {print v}' "$f"
+        done | awk 'NF {s += $1; n++} END {if (n == 2) printf "%.1f\n", s / n}'
+    }
+    if [[ $OSSL != 1 ]]; then openssl_pass 1; say ""; fi
     say "in-process micro-benchmark: $MICRO"
-    timeout 100 "$MICRO" </dev/null || fail "keyward-bench failed (exit $?)"
+    timeout 150 "$MICRO" </dev/null | tee "$T/micro.txt" || fail "keyward-bench failed (exit $?)"
+    if [[ $OSSL != 1 ]]; then
+        say ""
+        openssl_pass 2
+        OSSL_ED=$(openssl_rate ed25519 'EdDSA [(]Ed25519[)]')
+        OSSL_ES=$(openssl_rate ecdsap256 'ecdsa [(]nistp256[)]')
+        OSSL_RS=$(openssl_rate rsa2048 '^rsa 2048 bits')
+        for v in "$OSSL_ED" "$OSSL_ES" "$OSSL_RS"; do
+            [[ -n $v ]] || { cat "$T"/openssl-*.txt >&2; fail "could not read verify/s from openssl speed"; }
+        done
+    fi
+
+    say ""
+    set +e
+    python3 - "$T/micro.txt" "${OSSL_ED:-}" "${OSSL_ES:-}" "${OSSL_RS:-}" <<'PY'
+import sys
+kw = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 3 and f[0] in ("JWTVERIFY", "SIGVERIFY"):
+        kw[(f[0], f[1])] = float(f[2])
+ossl = dict(zip(("EdDSA", "ES256", "RS256"), (float(v) if v else None for v in sys.argv[2:5])))
+if not kw:
+    print("WARN: keyward-bench printed no JWTVERIFY lines; no verification table")
+    sys.exit(2)
+print("JWT verification, keyward in-process vs openssl speed (ops per CPU second; openssl: mean of its 2 passes;")
+print("cost = keyward time / openssl time)")
+print(f"{'alg':<7}{'keyward jwt/s':>14}{'keyward sig/s':>15}{'openssl/s':>11}{'jwt cost':>10}{'sig cost':>10}")
+print(f"{'':<7}{'(parse+verify)':>14}{'(verify only)':>15}")
+ok = True
+lines = []
+for alg in ("EdDSA", "ES256", "RS256"):
+    jwt, sig, o = kw.get(("JWTVERIFY", alg)), kw.get(("SIGVERIFY", alg)), ossl.get(alg)
+    jc = o / jwt if (o and jwt) else None
+    sc = o / sig if (o and sig) else None
+    show = lambda v, fmt: format(v, fmt) if v is not None else "-"
+    print(f"{alg:<7}{show(jwt, '>14.0f')}{show(sig, '>15.0f')}{show(o, '>11.0f')}"
+          f"{(show(jc, '>9.2f') + 'x') if jc else '-':>10}{(show(sc, '>9.2f') + 'x') if sc else '-':>10}")
+    if jc is None:
+        lines.append(f"TARGET jwt verify within 1.15x of openssl {alg}: MISS (not measured)")
+        ok = False
+    else:
+        passed = jc <= 1.15
+        ok = ok and passed
+        lines.append(f"TARGET jwt verify within 1.15x of openssl {alg}: {'PASS' if passed else 'MISS'} ({jc:.2f}x)")
+print()
+for l in lines:
+    print(l)
+sys.exit(0 if ok else 2)
+PY
+    VERIFY_RC=$?
+    set -e
 else
     say ""
-    say "(no in-process micro-benchmark: $MICRO not found)"
+    say "(no in-process micro-benchmark and no openssl comparison: $MICRO not found)"
 fi
 
 if [[ $TARGET_RC == 3 ]]; then exit 0; fi      # keyward skipped on purpose (BENCH_NO_KEYWARD=1)
-if [[ $TARGET_RC != 0 && ${BENCH_STRICT:-0} == 1 ]]; then exit 1; fi
+if [[ ($TARGET_RC != 0 || $VERIFY_RC != 0) && ${BENCH_STRICT:-0} == 1 ]]; then exit 1; fi
 exit 0

@@ -1,7 +1,17 @@
 // keyward-bench: in-process cost of one check, cached and uncached, next to its floor (one
-// HMAC-SHA256 of the key, which every check pays) measured in the same run.
+// HMAC-SHA256 of the key, which every check pays) measured in the same run. Then, per JWS
+// algorithm (EdDSA, ES256, RS256): what a first-seen access token costs (JWS.parse + JWS.verify,
+// and the signature verification alone), and the check with a repeated token, which the
+// TokenVerifier's cache answers without a signature verification.
 //   usage: keyward-bench [iterations]
+// Machine-readable lines for bench/run.sh (ops per second of thread CPU time, the basis
+// `openssl speed` reports by default):
+//   JWTVERIFY <alg> <ops/s>     JWS.parse + JWS.verify of one token
+//   SIGVERIFY <alg> <ops/s>     PublicVerificationKey.verify of its signing input only
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import KeywardCore
 import KeywardCrypto
 import KeywardGateway
@@ -41,7 +51,7 @@ let params = DictionaryParams([
     "HTTP_AUTHORIZATION": "Bearer \(secret.token)",
 ])
 
-func measure(_ label: String, _ body: () -> Void) -> Double {
+func measure(_ label: String, iterations: Int = iterations, _ body: () -> Void) -> Double {
     for _ in 0..<(iterations / 10) { body() }
     var best = Double.infinity
     for _ in 0..<3 {
@@ -63,5 +73,115 @@ print("in-process check, \(iterations) iterations, best of 3:")
 let floor = measure("floor: HMAC-SHA256 of the key") { _ = secret.hash(with: pepper) }
 let hot = measure("check, cached key record") { _ = cached.respond(params, role: .responder) }
 let cold = measure("check, uncached (SQLite lookup)") { _ = uncached.respond(params, role: .responder) }
-writer.stop()
 print(String(format: "RATIO cached/floor %.1fx  uncached/floor %.1fx  uncached/cached %.2fx", hot / floor, cold / floor, cold / hot))
+
+// ---------------------------------------------------------------- access tokens (JWS)
+// One signing key per algorithm in the store, all published, read through the server's own
+// StoreKeyRing; one OAuth2 client (scope /b/, like the API key) that the tokens name as client_id.
+let masterKey = SecureRandom.bytes(32)
+let client = OpaqueSecret.generate(.clientSecret)
+try store.insertClient(id: client.id, user: "bench", name: "bench", secretHash: client.hash(with: pepper), now: 0,
+                       expiresAt: nil, scopes: [PathScope("/b/")!])
+let algorithms: [SigningAlgorithm] = [.edDSA, .es256, .rs256]
+var signingKeys: [SigningAlgorithm: PrivateSigningKey] = [:]
+for alg in algorithms {
+    let key = try PrivateSigningKey.generate(alg)
+    try store.addSigningKey(key, masterKey: masterKey, now: SystemClock().now, retireOthersAfter: 86_400)
+    signingKeys[alg] = key
+}
+let policy = TokenPolicy(issuer: "http://127.0.0.1/keyward", audience: "keyward", lifetime: 3_600)
+let limits = Limits()
+
+/// Thread CPU time in nanoseconds: `openssl speed` counts operations per second of CPU time by
+/// default, so the figures compared with it are on the same basis (steal and preemption left out).
+func threadCPUNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Slow operations: sized to `seconds` per run from a 0.25 s warm-up, best of 3 runs by CPU time.
+/// Returns CPU ns per operation.
+func measureTimed(_ label: String, seconds: Double = 0.7, _ body: () -> Void) -> Double {
+    var n = 0
+    let warmStart = DispatchTime.now().uptimeNanoseconds
+    while DispatchTime.now().uptimeNanoseconds - warmStart < 250_000_000 { body(); n += 1 }
+    let count = max(1, Int(Double(n) * seconds / 0.25))
+    var bestCPU = Double.infinity, bestWall = Double.infinity
+    for _ in 0..<3 {
+        let wall0 = DispatchTime.now().uptimeNanoseconds, cpu0 = threadCPUNanos()
+        for _ in 0..<count { body() }
+        let cpu = Double(threadCPUNanos() - cpu0) / Double(count)
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - wall0) / Double(count)
+        bestCPU = min(bestCPU, cpu)
+        bestWall = min(bestWall, wall)
+    }
+    print(String(format: "  %-34@ %9.0f ns/op  %10.0f ops/s  (cpu; wall %.0f ops/s, %d ops/run)",
+                 label as NSString, bestCPU, 1e9 / bestCPU, 1e9 / bestWall, count))
+    return bestCPU
+}
+
+func jwtGateway() throws -> Gateway {
+    let clock = SystemClock()
+    return Gateway(config: GatewayConfig(mount: "/keyward"), authenticator: Authenticator(
+        keys: try KeyLookup(path: dbPath, clock: clock), pepper: HMACKey(pepperBytes), clock: clock,
+        usage: writer.makeUsageRecorder(), audit: writer, throttle: FailureThrottle(limit: 100, windowSeconds: 60),
+        limits: limits, tokens: TokenVerifier(keys: try StoreKeyRing(path: dbPath, masterKey: masterKey, clock: clock),
+                                              policy: policy, limits: limits)), log: { print($0) })
+}
+
+print("")
+print("access tokens (JWS compact, RFC 9068 claims), per algorithm:")
+var machine: [String] = []
+var cachedRatios: [String] = []
+for alg in algorithms {
+    let key = signingKeys[alg]!
+    let now = SystemClock().now
+    let claims = AccessTokenClaims(issuer: policy.issuer, subject: "bench", audience: policy.audience, clientId: client.id,
+                                   scope: ["/b/"], issuedAt: now, expiresAt: now + 3_600, id: Base62.random(count: 22))
+    let token = JWS.sign(claims, with: key)
+    let lastDot = token.utf8.lastIndex(of: UInt8(ascii: "."))!
+    let signingInput = Array(token.utf8[..<lastDot])
+    let signature = Base64URL.decode(token[token.index(after: lastDot)...])!
+    let publicKey = key.publicKey
+    precondition(publicKey.verify(signature: signature, message: signingInput), "\(alg.rawValue): own signature refused")
+    precondition((try? JWS.verify(JWS.parse(token, limits: limits), with: publicKey)) != nil, "\(alg.rawValue): own token refused")
+    var tampered = signature
+    tampered[tampered.count / 2] ^= 1
+    precondition(!publicKey.verify(signature: tampered, message: signingInput), "\(alg.rawValue): tampered signature accepted")
+
+    let gateway = try jwtGateway()
+    var jwtParams = params
+    jwtParams.values["HTTP_AUTHORIZATION"] = "Bearer \(token)"
+    let first = gateway.handle(jwtParams, role: .responder)
+    precondition(first.status == 200, "\(alg.rawValue): the benchmark token must be allowed (got \(first.status))")
+
+    print("  \(alg.rawValue) (token \(token.utf8.count) bytes):")
+    let full = measureTimed("  jwt verify (parse+verify)") {
+        do { try JWS.verify(JWS.parse(token, limits: limits), with: publicKey) } catch { fatalError("verify failed: \(error)") }
+    }
+    let sigOnly = measureTimed("  signature verify only") {
+        precondition(publicKey.verify(signature: signature, message: signingInput))
+    }
+    let parseOnly = measureTimed("  jwt parse only (JWS.parse)", seconds: 0.3) {
+        do { _ = try JWS.parse(token, limits: limits) } catch { fatalError("parse failed: \(error)") }
+    }
+    // The cache path alone: SHA-256 of the token and a dictionary hit (no store, no policy).
+    let verifier = TokenVerifier(keys: try StoreKeyRing(path: dbPath, masterKey: masterKey, clock: SystemClock()),
+                                 policy: policy, limits: limits)
+    guard case .success = try verifier.verify(token, now: now) else { fatalError("\(alg.rawValue): TokenVerifier refused the token") }
+    _ = measure("  token cache hit (TokenVerifier)", iterations: max(1, iterations / 4)) {
+        guard case .success = try! verifier.verify(token, now: now) else { fatalError("cache hit refused") }
+    }
+    let hotJWT = measure("  check, cached JWT (repeated)", iterations: max(1, iterations / 4)) {
+        _ = gateway.respond(jwtParams, role: .responder)
+    }
+    machine.append(String(format: "JWTVERIFY %@ %.0f", alg.rawValue as NSString, 1e9 / full))
+    machine.append(String(format: "SIGVERIFY %@ %.0f", alg.rawValue as NSString, 1e9 / sigOnly))
+    cachedRatios.append(String(format: "%@ %.2fx", alg.rawValue as NSString, hotJWT / hot))
+    print(String(format: "    parse+verify / signature only %.2fx (parse %.0f%% of parse+verify); a repeated token's check costs %.1f%% of a first verification",
+                 full / sigOnly, 100 * parseOnly / full, 100 * hotJWT / full))
+}
+writer.stop()
+print("RATIO cached-jwt-check/cached-key-check " + cachedRatios.joined(separator: "  "))
+for line in machine { print(line) }
