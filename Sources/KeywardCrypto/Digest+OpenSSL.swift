@@ -2,6 +2,16 @@ internal import COpenSSL
 
 /// SHA-256 and HMAC-SHA256 through libcrypto.
 public enum Digest {
+    /// SHA-256 of the UTF-8 form of `text`, without copying it.
+    public static func sha256(_ text: String) -> [UInt8] {
+        var text = text
+        return text.withUTF8 { input in
+            var out = [UInt8](repeating: 0, count: 32)
+            out.withUnsafeMutableBufferPointer { _ = SHA256(input.baseAddress, input.count, $0.baseAddress) }
+            return out
+        }
+    }
+
     /// SHA-256 of `bytes` (FIPS 180-4).
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)

@@ -53,7 +53,7 @@ public enum CredentialExtractor {
     static func classify(_ value: Substring, limits: Limits, bearer: Bool = false) -> PresentedCredential {
         guard value.utf8.count <= limits.maxCredentialBytes else { return .malformed }
         if let secret = OpaqueSecret(parsing: value) { return .opaque(secret) }
-        if bearer, value.utf8.count > 2, value.utf8.filter({ $0 == UInt8(ascii: ".") }).count == 2 {
+        if bearer, value.utf8.count > 2, value.utf8.reduce(0, { $0 + ($1 == UInt8(ascii: ".") ? 1 : 0) }) == 2 {
             return .jwt(String(value))
         }
         return .malformed

@@ -91,8 +91,7 @@ public struct Authenticator {
             guard !(try keys.isRevoked(tokenId: claims.id)), let parent = try keys.credential(id: claims.clientId),
                   parent.userName == claims.subject
             else { return .deny(Denial(.invalidCredential, credential: claims.clientId, user: claims.subject)) }
-            let scopes = claims.scope == ["*"] ? nil : claims.scope.compactMap(PathScope.init)
-            return authorize(parent, request: request, now: now, tokenScopes: scopes, method: .jwt)
+            return authorize(parent, request: request, now: now, tokenScopes: tokens.scopes(of: claims), method: .jwt)
         }
     }
 

@@ -91,9 +91,23 @@ public final class TokenVerifier {
         self.limits = limits
     }
 
+    private var parsedScopes: [String: [PathScope]] = [:]
+
+    /// The path scopes a token's `scope` claim names, nil for `*` (every path the parent may use);
+    /// parsed once per distinct claim.
+    public func scopes(of claims: AccessTokenClaims) -> [PathScope]? {
+        if claims.scope == ["*"] { return nil }
+        let text = claims.scopeText
+        if let hit = parsedScopes[text] { return hit }
+        let parsed = claims.scope.compactMap(PathScope.init)
+        if parsedScopes.count >= 1_024 { parsedScopes.removeAll(keepingCapacity: true) }
+        parsedScopes[text] = parsed
+        return parsed
+    }
+
     /// The claims of a valid, unexpired token, or why it is refused. Throws only on infrastructure failure.
     public func verify(_ token: String, now: Int64) throws -> Result<AccessTokenClaims, DenyReason> {
-        let digest = Digest.sha256(Array(token.utf8))
+        let digest = Digest.sha256(token)
         if let hit = verified[digest] {
             // The signing key may have left the JWKS since (a rotation window ended, an emergency
             // rotation): the token must go with it.
