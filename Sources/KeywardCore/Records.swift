@@ -23,10 +23,15 @@ public struct CredentialRecord: Sendable, Equatable {
     public var scopes: [PathScope]
     /// Empty means every address.
     public var allowedNetworks: [CIDR]
+    /// Access tokens issued from this credential before this Unix second are revoked (its grant was
+    /// revoked or its secret regenerated); nil when none are. Tokens of that very second stand, so
+    /// a client can get a working token right after its secret was replaced.
+    public var tokensValidAfter: Int64?
 
     /// A record from stored columns; empty `scopes` or `allowedNetworks` mean unrestricted.
     public init(id: String, name: String, userName: String, userStatus: Status, status: Status, secretHash: [UInt8],
-                expiresAt: Int64?, scopes: [PathScope], allowedNetworks: [CIDR]) {
+                expiresAt: Int64?, scopes: [PathScope], allowedNetworks: [CIDR], tokensValidAfter: Int64? = nil) {
+        self.tokensValidAfter = tokensValidAfter
         self.id = id
         self.name = name
         self.userName = userName

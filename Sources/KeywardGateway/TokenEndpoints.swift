@@ -126,6 +126,15 @@ extension Gateway {
             let client = try authenticateClient(params, body)
             guard let token = body["token"] else { throw OAuthError.invalidRequest }
             let now = authenticator.clock.now
+            // The client's own secret as the token revokes its grant: every token issued to it so far.
+            if let secret = OpaqueSecret(parsing: Substring(token)), secret.id == client.id,
+               ConstantTime.equals(secret.hash(with: authenticator.pepper), client.secretHash) {
+                try service.revoker.revokeGrant(credentialId: client.id, now: now)
+                authenticator.audit.record(AuditEvent(
+                    at: now, actor: client.userName, action: "token.revoke-grant", credential: client.id,
+                    sourceIP: params.param("REMOTE_ADDR")))
+                return Response(status: 200, headers: [("Cache-Control", "no-store"), ("Content-Length", "0")])
+            }
             // An invalid or unknown token needs no revoking, and gets 200 all the same (§2.2).
             if case .success(let claims)? = try? authenticator.tokens?.verify(token, now: now) {
                 guard claims.clientId == client.id || claims.subject == client.userName else {
@@ -250,6 +259,7 @@ extension Gateway {
         guard let tokens = authenticator.tokens, case .success(let claims) = try tokens.verify(token, now: now),
               !(try authenticator.keys.isRevoked(tokenId: claims.id)),
               let parent = try authenticator.keys.credential(id: claims.clientId), parent.userName == claims.subject,
+              parent.tokensValidAfter.map({ claims.issuedAt >= $0 }) ?? true,
               parent.status == .active, parent.userStatus == .active, parent.expiresAt.map({ $0 > now }) ?? true
         else { return nil }
         return (claims, parent)

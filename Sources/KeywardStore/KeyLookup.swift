@@ -68,10 +68,10 @@ public final class KeyLookup: CredentialLookup {
     /// answers 500) instead of silently widening the key to every path or address.
     private func load(_ id: String) throws -> CredentialRecord? {
         let sql = id.hasPrefix(SecretKind.clientSecret.rawValue + "_") ? """
-            SELECT c.id, c.name, u.name, u.status, c.status, c.secret_hash, c.expires_at, c.scopes, ''
+            SELECT c.id, c.name, u.name, u.status, c.status, c.secret_hash, c.expires_at, c.scopes, '', c.tokens_valid_after
             FROM oauth_clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?
             """ : """
-            SELECT k.id, k.name, u.name, u.status, k.status, k.secret_hash, k.expires_at, k.scopes, k.allow_ips
+            SELECT k.id, k.name, u.name, u.status, k.status, k.secret_hash, k.expires_at, k.scopes, k.allow_ips, k.tokens_valid_after
             FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?
             """
         return try db.statement(sql).first([.text(id)]) { s in
@@ -83,7 +83,7 @@ public final class KeyLookup: CredentialLookup {
             return CredentialRecord(
                 id: s.text(0), name: s.text(1), userName: s.text(2), userStatus: Status(rawValue: s.text(3)) ?? .disabled,
                 status: Status(rawValue: s.text(4)) ?? .disabled, secretHash: s.blob(5), expiresAt: s.optionalInt64(6),
-                scopes: scopes, allowedNetworks: networks)
+                scopes: scopes, allowedNetworks: networks, tokensValidAfter: s.optionalInt64(9))
         }
     }
 }

@@ -61,8 +61,10 @@ enum Migrations {
             scopes       TEXT NOT NULL DEFAULT '',
             last_used_at INTEGER,
             use_count    INTEGER NOT NULL DEFAULT 0,
+            tokens_valid_after INTEGER,
             UNIQUE (user_id, name)
         );
+        ALTER TABLE api_keys ADD COLUMN tokens_valid_after INTEGER;
         CREATE TABLE revoked_tokens (
             jti        TEXT PRIMARY KEY,
             expires_at INTEGER NOT NULL

@@ -114,6 +114,13 @@ extension Store {
         }
     }
 
+    /// Revokes every access token issued from a credential (key or client) up to `now`.
+    public func revokeTokens(issuedFrom credentialId: String, now: Int64) throws {
+        let table = credentialId.hasPrefix(SecretKind.clientSecret.rawValue + "_") ? "oauth_clients" : "api_keys"
+        try db.statement("UPDATE \(table) SET tokens_valid_after = ? WHERE id = ?").run([.integer(now), .text(credentialId)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey(credentialId) }
+    }
+
     // MARK: Signing keys
 
     /// Stores a new signing key, its private half sealed with AES-256-GCM under the master key
@@ -225,5 +232,10 @@ public final class StoreRevoker: TokenRevoker {
     public func revoke(tokenId: String, expiresAt: Int64, now: Int64) throws {
         if store == nil { store = try Store(path: path) }
         try store!.revokeToken(id: tokenId, expiresAt: expiresAt, now: now)
+    }
+
+    public func revokeGrant(credentialId: String, now: Int64) throws {
+        if store == nil { store = try Store(path: path) }
+        try store!.revokeTokens(issuedFrom: credentialId, now: now)
     }
 }

@@ -23,7 +23,7 @@ enum KeyCommands {
         "renew": CommandSpec(usage: "key renew ID [--expires 30d|never]", summary: "Give a key a new expiry; the secret stays.",
                              options: [.init("expires", value: "DURATION", "new lifetime from now (default 30d)")]),
         "regenerate": CommandSpec(usage: "key regenerate ID",
-                                  summary: "Replace a key's secret (same id, name, scopes and addresses) and print it once."),
+                                  summary: "Replace a key's secret (same id, name, scopes and addresses) and print it once; access tokens exchanged from it are revoked."),
         "delete": CommandSpec(usage: "key delete ID", summary: "Delete a key."),
     ]
 
@@ -92,6 +92,7 @@ enum KeyCommands {
             let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
             try store.db.transaction {
                 try store.setKeySecretHash(id, secret.hash(with: HMACKey(keys.pepper)))
+                try store.revokeTokens(issuedFrom: id, now: now)  // tokens exchanged from the old secret go with it
                 try context.audit(store, "key.regenerate", target: "user:\(try store.key(id).user)", credential: id)
             }
             let row = try store.key(id)

@@ -29,6 +29,7 @@ enum ServeCommand {
             .init("issuer", value: "URL", "public URL of the endpoints, the tokens' iss (default http://localhost + mount)"),
             .init("audience", value: "AUD", "the tokens' aud (default keyward)"),
             .init("token-lifetime", value: "DURATION", "access token lifetime (default 15m)"),
+            .init("token-leeway", value: "DURATION", "clock skew tolerated on exp/nbf/iat (default 30s)"),
         ])
 
     static let log: @Sendable (String) -> Void = { line in
@@ -120,10 +121,15 @@ enum ServeCommand {
             guard case .seconds(let s)? = Lifetime(text) else { throw UsageError("invalid --token-lifetime \(text)") }
             lifetime = s
         }
+        var leeway: Int64 = 30
+        if let text = option("token-leeway") {
+            guard case .seconds(let s)? = Lifetime(text), s <= 300 else { throw UsageError("invalid --token-leeway \(text) (at most 5m)") }
+            leeway = s
+        }
         let issuer = option("issuer") ?? "http://localhost" + mount
         guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://") else {
             throw UsageError("--issuer must be an http(s) URL (RFC 8414 §2)")
         }
-        return TokenPolicy(issuer: issuer, audience: option("audience") ?? "keyward", lifetime: lifetime)
+        return TokenPolicy(issuer: issuer, audience: option("audience") ?? "keyward", lifetime: lifetime, leeway: leeway)
     }
 }

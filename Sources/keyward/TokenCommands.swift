@@ -68,7 +68,8 @@ enum ClientCommands {
         "show": CommandSpec(usage: "client show CLIENT_ID", summary: "Show one client."),
         "disable": CommandSpec(usage: "client disable CLIENT_ID", summary: "Disable a client: its tokens fail from the next request on."),
         "enable": CommandSpec(usage: "client enable CLIENT_ID", summary: "Enable a disabled client."),
-        "regenerate": CommandSpec(usage: "client regenerate CLIENT_ID", summary: "Replace the client's secret and print it once."),
+        "regenerate": CommandSpec(usage: "client regenerate CLIENT_ID",
+                                  summary: "Replace the client's secret and print it once; tokens issued so far are revoked."),
         "delete": CommandSpec(usage: "client delete CLIENT_ID", summary: "Delete a client: its tokens fail from the next request on."),
     ]
 
@@ -131,6 +132,7 @@ enum ClientCommands {
             let secret = OpaqueSecret.generate(.clientSecret, publicId: String(id.dropFirst(4)))
             try store.db.transaction {
                 try store.setClientSecretHash(id, secret.hash(with: HMACKey(try context.loadKeys().pepper)))
+                try store.revokeTokens(issuedFrom: id, now: now)  // the old secret's tokens go with it
                 try context.audit(store, "client.regenerate", target: "user:\(owner)", credential: id)
             }
             try context.emit(["client_id": id, "client_secret": secret.token]) { "new secret for \(id), shown only now:\n\(secret.token)" }

@@ -1178,6 +1178,24 @@ def expiry():
     check("introspect the expired token -> active false", js(r).get("active") is False, brief(r))
 
 
+@scenario
+def grant_revocation():
+    """revoking a client's grant with its own secret (RFC 7009 §2.1)"""
+    bid, bsec = C["bob"]
+    before, _ = cc(bid, bsec, label="bob's token before the grant is revoked")
+    if not before:
+        return
+    expect_allowed("bob's token before the grant revocation", before, "/api/x", user="bob")
+    time.sleep(1.1)                     # tokens of the revocation's own second stand by design
+    r = HTTP.post(REVOKE_URL, data={"token": bsec}, auth=(bid, bsec), timeout=10)
+    expect_eq("revoke with the client's own secret as the token -> 200", 200, r.status_code)
+    expect_denied("a token issued before the grant revocation", before, "/api/x")
+    time.sleep(1.1)
+    after, _ = cc(bid, bsec, label="bob's token after the grant revocation")
+    if after:
+        expect_allowed("a token issued after the grant revocation", after, "/api/x", user="bob")
+
+
 def main():
     started = time.time()
     for fn in SCENARIOS:

@@ -176,6 +176,12 @@ enum Forge {
         keys.revoked.insert(claims.id)
         guard case .deny(let revoked) = try check("/api/reports/1") else { Issue.record("allowed a revoked token"); return }
         #expect(revoked.reason == .invalidCredential)
+        // A revoked grant (or a regenerated secret) revokes the tokens issued before it.
+        keys.revoked.removeAll()
+        keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = now + 1
+        guard case .deny(let grant) = try check("/api/reports/1") else { Issue.record("allowed after the grant was revoked"); return }
+        #expect(grant.reason == .invalidCredential)
+        keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = nil
         // A parent that narrowed after issue (scopes are the parent's current ones) narrows the token too.
         keys.revoked.removeAll()
         keys.records["kwc_AAAAAAAAAAAAAAAA"]!.scopes = [PathScope("/api/reports/private/")!]

@@ -15,6 +15,8 @@ final class OneKeyRing: SigningKeyRing {
 final class RecordingRevoker: TokenRevoker {
     var revoked: [String] = []
     func revoke(tokenId: String, expiresAt: Int64, now: Int64) throws { revoked.append(tokenId) }
+    var grants: [String] = []
+    func revokeGrant(credentialId: String, now: Int64) throws { grants.append(credentialId) }
 }
 
 final class TokenHarness {
@@ -120,6 +122,9 @@ extension Response {
         #expect(h.post("/revoke", body: "token=\(token)", headers: auth).status == 200)
         #expect(h.revoker.revoked.count == 1)
         #expect(h.post("/revoke", body: "token=garbage", headers: auth).status == 200)  // RFC 7009 §2.2
+        // The client's own secret as the token revokes its whole grant.
+        #expect(h.post("/revoke", body: "token=\(h.client.token)", headers: auth).status == 200)
+        #expect(h.revoker.grants == [h.client.id])
     }
 
     @Test func discovery() throws {
