@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 CONFDIR ?= /etc/keyward
 SWIFT ?= swift
-DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light apache2 lighttpd wrk spawn-fcgi curl python3 gcc
+DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light apache2 lighttpd wrk spawn-fcgi curl python3 gcc \
+	python3-authlib python3-jwt python3-requests python3-cryptography
 
 .PHONY: all deps build release test unit e2e run stop bench install clean
 
