@@ -20,88 +20,22 @@
 
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
-KEYWARD_BIN=${KEYWARD_BIN:-$REPO/.build/debug/keyward}
-case $KEYWARD_BIN in /*) ;; *) KEYWARD_BIN=$PWD/$KEYWARD_BIN ;; esac
-
-PASS=0
-FAIL=0
-T=""
-PGIDS=()          # process groups we started (each `timeout` is its own group leader)
-
-oneline() { printf '%s' "$*" | tr '\r\n\t' '   ' | cut -c1-200; }
-
-# bail REASON: the suite cannot go on (missing tool, a server that does not start, ...)
-bail() {
-    echo "Bail out! $*" >&2
-    echo "not ok - suite could not run ($(oneline "$*"))"
-    FAIL=$((FAIL + 1))
-    echo "$PASS passed, $FAIL failed"
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites: fail loudly, never install anything here (the Makefile does that).
 # ---------------------------------------------------------------------------------------------
-missing=()
-for tool in nginx apache2 lighttpd curl python3 timeout runuser pgrep; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-[ ${#missing[@]} -eq 0 ] || bail "missing required tools: ${missing[*]} (apt-get install nginx apache2 lighttpd curl python3; the Makefile does this)"
-[ "$(id -u)" = 0 ] || bail "run as root: nginx, Apache and lighttpd start as root and drop to www-data"
-id www-data >/dev/null 2>&1 || bail "no www-data user"
-[ -x "$KEYWARD_BIN" ] || bail "keyward binary not found or not executable: $KEYWARD_BIN (build it, or set KEYWARD_BIN)"
+require_tools "apt-get install nginx apache2 lighttpd curl python3; the Makefile does this" \
+    nginx apache2 lighttpd curl python3 timeout runuser pgrep
+require_root "nginx, Apache and lighttpd start as root and drop to www-data"
 for mod in authnz_fcgi authn_core authz_core authz_user setenvif headers proxy proxy_http alias cgid mime env mpm_event; do
     [ -f "/usr/lib/apache2/modules/mod_$mod.so" ] || bail "Apache module mod_$mod.so missing (apt-get install apache2)"
 done
 
 # ---------------------------------------------------------------------------------------------
-# Temporary directory, cleanup
+# Temporary directory (removed on exit unless a check failed or KEYWARD_E2E_KEEP=1)
 # ---------------------------------------------------------------------------------------------
-T=$(mktemp -d /tmp/keyward-e2e.XXXXXX) || bail "mktemp failed"
-chmod 755 "$T"
-mkdir -p "$T/logs"
-DB=$T/keyward.db
-
-cleanup() {
-    local rc=$?
-    trap - EXIT
-    local g
-    for g in "${PGIDS[@]}"; do
-        kill -TERM -- "-$g" 2>/dev/null
-    done
-    local deadline=$((SECONDS + 5))
-    for g in "${PGIDS[@]}"; do
-        while kill -0 -- "-$g" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-        kill -KILL -- "-$g" 2>/dev/null
-    done
-    if [ -n "$T" ] && [ -d "$T" ]; then
-        if [ "$FAIL" -gt 0 ] || [ "${KEYWARD_E2E_KEEP:-0}" = 1 ]; then
-            echo "# temporary directory kept: $T" >&2
-        else
-            rm -rf "$T"
-        fi
-    fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------------------------------------
-# Reporting
-# ---------------------------------------------------------------------------------------------
-ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
-notok() { echo "not ok - $1 (expected $(oneline "$2") got $(oneline "$3"))"; FAIL=$((FAIL + 1)); }
-expect_eq() { # name expected got
-    if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "$2" "$3"; fi
-}
-expect_has() { # name haystack needle
-    case "$2" in *"$3"*) ok "$1" ;; *) notok "$1" "to contain '$3'" "'$2'" ;; esac
-}
-expect_lacks() { # name haystack needle
-    case "$2" in *"$3"*) notok "$1" "no '$3'" "'$2'" ;; *) ok "$1" ;; esac
-}
+make_tmpdir keyward-e2e
 
 # ---------------------------------------------------------------------------------------------
 # HTTP helpers: http [curl args] URL  ->  $CODE, $T/r.hdr, $T/r.body
@@ -130,48 +64,13 @@ hdr_count() {
         END { print c + 0 }' "$T/r.hdr"
 }
 body() { cat "$T/r.body"; }
-jget() { # jget FILE dotted.path -> value ("" when absent or not JSON)
-    python3 -c '
-import json, sys
-try:
-    d = json.load(open(sys.argv[1], "rb"))
-except Exception:
-    print(""); sys.exit(0)
-for k in sys.argv[2].split("."):
-    d = d.get(k) if isinstance(d, dict) else None
-print("" if d is None else d)' "$1" "$2"
-}
 
 # ---------------------------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------------------------
-# start NAME LOGFILE cmd...  -> pid of its `timeout` wrapper in $LAST_PID
-start() {
-    local name=$1 log=$2
-    shift 2
-    timeout 900 "$@" >"$log" 2>&1 &
-    LAST_PID=$!
-    PGIDS+=("$LAST_PID")
-    eval "PID_$name=$LAST_PID"
-}
+# (start, wait_unix, wait_tcp and show_log are in lib.sh)
 child_of() { # the process that `timeout` runs (found by its parent pid)
     pgrep -P "$1" | head -n 1
-}
-wait_unix() { # path tries
-    local i
-    for ((i = 0; i < $2; i++)); do
-        python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(sys.argv[1])' "$1" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    return 1
-}
-wait_tcp() { # port tries
-    local i
-    for ((i = 0; i < $2; i++)); do
-        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    return 1
 }
 wait_http() { # url tries
     local i c
@@ -182,32 +81,9 @@ wait_http() { # url tries
     done
     return 1
 }
-show_log() { # on failure, with KEYWARD_E2E_VERBOSE=1
-    [ "${KEYWARD_E2E_VERBOSE:-0}" = 1 ] || return 0
-    echo "# ---- $1 (tail)" >&2
-    tail -n 30 "$1" 2>/dev/null | sed 's/^/#   /' >&2
-}
 
 # Free loopback ports in 18100-18999.
-read -r P_NGX P_NGX2 P_AP P_LT P_BACKEND P_KW_TCP P_KW_THR_AP <<<"$(python3 - <<'EOF'
-import random, socket
-ports, tried = [], set()
-while len(ports) < 7:
-    p = random.randint(18100, 18999)
-    if p in tried:
-        continue
-    tried.add(p)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        ports.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(*ports)
-EOF
-)"
+read -r P_NGX P_NGX2 P_AP P_LT P_BACKEND P_KW_TCP P_KW_THR_AP <<<"$(free_ports 7)"
 [ -n "${P_KW_THR_AP:-}" ] || bail "could not pick free ports"
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +103,7 @@ http {
     include $REPO/nginx/example-site.conf;
 }
 EOF
-if out=$(nginx -t -q -e "$T/nginx-example/logs/error.log" -p "$T/nginx-example/" -c "$T/nginx-example/nginx.conf" 2>&1); then
+if out=$(nginx_t "$T/nginx-example"); then
     ok "nginx -t accepts nginx/example-site.conf"
 else
     notok "nginx -t accepts nginx/example-site.conf" "syntax ok" "$out"
@@ -276,16 +152,10 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Keyward: database, users, keys
 # ---------------------------------------------------------------------------------------------
-echo "# setting up keyward ($KEYWARD_BIN)"
-CLI_LOG=$T/logs/cli.stderr
-kw() { "$KEYWARD_BIN" --db "$DB" "$@" 2>>"$CLI_LOG"; }
-kw init >/dev/null || bail "keyward init failed: $(tail -n 3 "$CLI_LOG")"
-[ -f "$DB" ] || bail "keyward init did not create $DB"
+kw_init
 [ -f "$DB.key" ] && ok "keyward init creates the database and $DB.key" || notok "keyward init creates the database and key file" "$DB.key" "missing"
 
-for u in alice bob lc_nginx lc_apache lc_lighttpd; do
-    kw user add "$u" >/dev/null || bail "keyward user add $u failed: $(tail -n 3 "$CLI_LOG")"
-done
+add_users alice bob lc_nginx lc_apache lc_lighttpd
 
 declare -A KID KSEC
 ALL_SECRETS=()
@@ -375,37 +245,15 @@ expect_eq "keyward serve --socket-mode 0666 sets the socket mode" "666" "$mode"
 # ---------------------------------------------------------------------------------------------
 # Backend and web servers
 # ---------------------------------------------------------------------------------------------
-start backend "$T/logs/backend.log" python3 "$HERE/backend.py" "$P_BACKEND"
-wait_tcp "$P_BACKEND" 50 || bail "backend did not start"
+start_backend
 
 # nginx: main instance (all scenarios) and a second one whose `upstream keyward` is the
 # throttling Keyward (the 429 path through @keyward_403).
 make_nginx() { # dir port socket
     local d=$1
-    mkdir -p "$d/logs" "$d/tmp"
+    nginx_conf_head "$d" "$2" "$3" 2
     ln -s "$REPO/nginx" "$d/keyward"
-    cat >"$d/nginx.conf" <<EOF
-# generated by Tests/EndToEnd/run.sh
-user www-data;
-worker_processes 2;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $d/logs/access.log;
-    client_body_temp_path $d/tmp/body;
-    fastcgi_temp_path     $d/tmp/fastcgi;
-    proxy_temp_path       $d/tmp/proxy;
-    scgi_temp_path        $d/tmp/scgi;
-    uwsgi_temp_path       $d/tmp/uwsgi;
-
-    upstream keyward { server unix:$3; }
-    upstream example_app { server 127.0.0.1:$P_BACKEND; keepalive 4; }
-
-    server {
-        listen 127.0.0.1:$2;
-        server_name localhost;
-
+    cat >>"$d/nginx.conf" <<EOF
         # The repository's snippets, unchanged (keyward/ -> $REPO/nginx).
         include keyward/keyward.conf;
 
@@ -435,10 +283,10 @@ EOF
 make_nginx "$T/nginx" "$P_NGX" "$SOCK"
 make_nginx "$T/nginx-throttle" "$P_NGX2" "$SOCK_THR_NGX"
 for d in nginx nginx-throttle; do
-    out=$(nginx -t -q -e "$T/$d/logs/error.log" -p "$T/$d/" -c "$T/$d/nginx.conf" 2>&1) || bail "nginx -t failed for the generated $d config: $out"
+    out=$(nginx_t "$T/$d") || bail "nginx -t failed for the generated $d config: $out"
 done
-start nginx "$T/logs/nginx.out" nginx -e "$T/nginx/logs/error.log" -p "$T/nginx/" -c "$T/nginx/nginx.conf" -g 'daemon off;'
-start nginx2 "$T/logs/nginx-throttle.out" nginx -e "$T/nginx-throttle/logs/error.log" -p "$T/nginx-throttle/" -c "$T/nginx-throttle/nginx.conf" -g 'daemon off;'
+start_nginx nginx "$T/logs/nginx.out" "$T/nginx"
+start_nginx nginx2 "$T/logs/nginx-throttle.out" "$T/nginx-throttle"
 
 # Apache: includes apache/keyward.conf, apache/example-site.conf (/api/ -> backend) and
 # apache/keyward-protect.conf (a CGI location), all unchanged.

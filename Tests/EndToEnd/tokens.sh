@@ -28,154 +28,31 @@
 
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
-KEYWARD_BIN=${KEYWARD_BIN:-$REPO/.build/debug/keyward}
-case $KEYWARD_BIN in /*) ;; *) KEYWARD_BIN=$PWD/$KEYWARD_BIN ;; esac
-
-PASS=0
-FAIL=0
-T=""
-PGIDS=()          # process groups we started (each `timeout` is its own group leader)
-
-oneline() { printf '%s' "$*" | tr '\r\n\t' '   ' | cut -c1-200; }
-
-bail() {
-    echo "Bail out! $*" >&2
-    echo "not ok - token suite could not run ($(oneline "$*"))"
-    FAIL=$((FAIL + 1))
-    echo "$PASS passed, $FAIL failed"
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SUITE="token suite"
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites: fail loudly. The Python client libraries are the one thing installed here.
 # ---------------------------------------------------------------------------------------------
-missing=()
-for tool in nginx python3 curl timeout pgrep; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-[ ${#missing[@]} -eq 0 ] || bail "missing required tools: ${missing[*]} (apt-get install nginx python3 python3-pip curl; the Makefile does this)"
+require_tools "apt-get install nginx python3 python3-pip curl; the Makefile does this" nginx python3 curl timeout pgrep
 python3 -c "import authlib, jwt, requests, cryptography" 2>/dev/null ||
     timeout 600 python3 -m pip install --quiet --disable-pip-version-check authlib 'pyjwt[crypto]' requests ||
     bail "pip install authlib pyjwt[crypto] requests failed for $(command -v python3) (PyPI unreachable, no pip, or an externally managed Python: use a venv or apt-get install python3-authlib python3-jwt python3-requests)"
 python3 -c "import authlib, jwt, requests, cryptography" 2>/dev/null ||
     bail "python3 cannot import authlib, jwt, requests, cryptography even after pip install"
-[ "$(id -u)" = 0 ] || bail "run as root: nginx starts as root and drops to www-data"
-id www-data >/dev/null 2>&1 || bail "no www-data user"
-[ -x "$KEYWARD_BIN" ] || bail "keyward binary not found or not executable: $KEYWARD_BIN (build it, or set KEYWARD_BIN)"
+require_root "nginx starts as root and drops to www-data"
 for f in keyward.conf keyward-protect.conf keyward-endpoints.conf; do
     [ -f "$REPO/nginx/$f" ] || bail "missing $REPO/nginx/$f"
 done
 
 # ---------------------------------------------------------------------------------------------
-# Temporary directory, cleanup
+# Temporary directory (removed on exit unless a check failed or KEYWARD_E2E_KEEP=1)
 # ---------------------------------------------------------------------------------------------
-T=$(mktemp -d /tmp/keyward-tokens.XXXXXX) || bail "mktemp failed"
-chmod 755 "$T"
-mkdir -p "$T/logs" "$T/cli"
-DB=$T/keyward.db
-
-cleanup() {
-    local rc=$?
-    trap - EXIT
-    local g
-    for g in "${PGIDS[@]}"; do
-        kill -TERM -- "-$g" 2>/dev/null
-    done
-    local deadline=$((SECONDS + 5))
-    for g in "${PGIDS[@]}"; do
-        while kill -0 -- "-$g" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-        kill -KILL -- "-$g" 2>/dev/null
-    done
-    if [ -n "$T" ] && [ -d "$T" ]; then
-        if [ "$FAIL" -gt 0 ] || [ "${KEYWARD_E2E_KEEP:-0}" = 1 ]; then
-            echo "# temporary directory kept: $T" >&2
-        else
-            rm -rf "$T"
-        fi
-    fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------------------------------------
-# Reporting and helpers (as in run.sh)
-# ---------------------------------------------------------------------------------------------
-ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
-notok() { echo "not ok - $1 (expected $(oneline "$2") got $(oneline "$3"))"; FAIL=$((FAIL + 1)); }
-expect_eq() { # name expected got
-    if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "$2" "$3"; fi
-}
-expect_lacks() { # name haystack needle
-    case "$2" in *"$3"*) notok "$1" "no '$3'" "'$(oneline "$2")'" ;; *) ok "$1" ;; esac
-}
-jget() { # jget FILE dotted.path -> value ("" when absent or not JSON); numeric parts index arrays
-    python3 -c '
-import json, sys
-try:
-    d = json.load(open(sys.argv[1], "rb"))
-except Exception:
-    print(""); sys.exit(0)
-for k in sys.argv[2].split("."):
-    if isinstance(d, list) and k.isdigit():
-        d = d[int(k)] if int(k) < len(d) else None
-    else:
-        d = d.get(k) if isinstance(d, dict) else None
-print("" if d is None else (json.dumps(d) if isinstance(d, (list, dict)) else d))' "$1" "$2"
-}
-
-start() { # NAME LOGFILE cmd...
-    local name=$1 log=$2
-    shift 2
-    timeout 900 "$@" >"$log" 2>&1 &
-    LAST_PID=$!
-    PGIDS+=("$LAST_PID")
-    eval "PID_$name=$LAST_PID"
-}
-wait_unix() { # path tries
-    local i
-    for ((i = 0; i < $2; i++)); do
-        python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(sys.argv[1])' "$1" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    return 1
-}
-wait_tcp() { # port tries
-    local i
-    for ((i = 0; i < $2; i++)); do
-        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    return 1
-}
-show_log() {
-    [ "${KEYWARD_E2E_VERBOSE:-0}" = 1 ] || return 0
-    echo "# ---- $1 (tail)" >&2
-    tail -n 30 "$1" 2>/dev/null | sed 's/^/#   /' >&2
-}
+make_tmpdir keyward-tokens
+mkdir -p "$T/cli"
 
 # Free loopback ports in 18100-18999: four nginx servers and the backend.
-read -r P_NGX P_SHORT P_AUD P_ISS P_BACKEND <<<"$(python3 - <<'EOF'
-import random, socket
-ports, tried = [], set()
-while len(ports) < 5:
-    p = random.randint(18100, 18999)
-    if p in tried:
-        continue
-    tried.add(p)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        ports.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(*ports)
-EOF
-)"
+read -r P_NGX P_SHORT P_AUD P_ISS P_BACKEND <<<"$(free_ports 5)"
 [ -n "${P_BACKEND:-}" ] || bail "could not pick free ports"
 
 ISSUER=http://127.0.0.1:$P_NGX/keyward
@@ -186,11 +63,7 @@ AUD_OTHER=another-audience
 # ---------------------------------------------------------------------------------------------
 # Keyward: database, signing key, users, clients, keys (the CLI side of the contract)
 # ---------------------------------------------------------------------------------------------
-echo "# setting up keyward ($KEYWARD_BIN)"
-CLI_LOG=$T/logs/cli.stderr
-kw() { "$KEYWARD_BIN" --db "$DB" "$@" 2>>"$CLI_LOG"; }
-kw init >/dev/null || bail "keyward init failed: $(tail -n 3 "$CLI_LOG")"
-[ -f "$DB" ] || bail "keyward init did not create $DB"
+kw_init
 
 kw signing-key list --json >"$T/cli/signing-keys-0.json" || bail "signing-key list --json failed: $(tail -n 3 "$CLI_LOG")"
 count_keys() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d) if isinstance(d, list) else "not-a-list")' "$1" 2>/dev/null || echo unreadable; }
@@ -203,9 +76,7 @@ kw init >/dev/null || notok "keyward init again exits 0" 0 "$?"
 kw signing-key list --json >"$T/cli/signing-keys-1.json"
 expect_eq "keyward init again adds no signing key (idempotent)" 1 "$(count_keys "$T/cli/signing-keys-1.json")"
 
-for u in alice bob carol; do
-    kw user add "$u" >/dev/null || bail "keyward user add $u failed: $(tail -n 3 "$CLI_LOG")"
-done
+add_users alice bob carol
 
 SECRETS=()   # every client secret and API key, for the leak checks at the end
 mkclient() { # label, then client create arguments
@@ -275,34 +146,12 @@ for s in kw kw-short kw-aud kw-iss; do
     wait_unix "$T/$s.sock" 75 || bail "keyward did not listen on $T/$s.sock: $(tail -n 3 "$T/logs/keyward-${s#kw-}.log" "$T/logs/keyward-main.log" 2>/dev/null)"
 done
 
-start backend "$T/logs/backend.log" python3 "$HERE/backend.py" "$P_BACKEND"
-wait_tcp "$P_BACKEND" 50 || bail "backend did not start"
+start_backend
 
 make_nginx() { # dir port socket
     local d=$1
-    mkdir -p "$d/logs" "$d/tmp"
-    cat >"$d/nginx.conf" <<EOF
-# generated by Tests/EndToEnd/tokens.sh
-user www-data;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $d/logs/access.log;
-    client_body_temp_path $d/tmp/body;
-    fastcgi_temp_path     $d/tmp/fastcgi;
-    proxy_temp_path       $d/tmp/proxy;
-    scgi_temp_path        $d/tmp/scgi;
-    uwsgi_temp_path       $d/tmp/uwsgi;
-
-    upstream keyward { server unix:$3; }
-    upstream example_app { server 127.0.0.1:$P_BACKEND; keepalive 4; }
-
-    server {
-        listen 127.0.0.1:$2;
-        server_name localhost;
-
+    nginx_conf_head "$d" "$2" "$3" 1
+    cat >>"$d/nginx.conf" <<EOF
         # The repository's snippets, unchanged.
         include $REPO/nginx/keyward.conf;
         include $REPO/nginx/keyward-endpoints.conf;
@@ -325,7 +174,7 @@ http {
     }
 }
 EOF
-    out=$(nginx -t -q -e "$d/logs/error.log" -p "$d/" -c "$d/nginx.conf" 2>&1) || bail "nginx -t failed for the generated $d/nginx.conf: $out"
+    out=$(nginx_t "$d") || bail "nginx -t failed for the generated $d/nginx.conf: $out"
 }
 make_nginx "$T/nginx" "$P_NGX" "$T/kw.sock"
 make_nginx "$T/nginx-short" "$P_SHORT" "$T/kw-short.sock"
@@ -333,7 +182,7 @@ make_nginx "$T/nginx-aud" "$P_AUD" "$T/kw-aud.sock"
 make_nginx "$T/nginx-iss" "$P_ISS" "$T/kw-iss.sock"
 ok "nginx -t accepts keyward.conf + keyward-endpoints.conf + keyward-protect.conf"
 for n in nginx nginx-short nginx-aud nginx-iss; do
-    start "ngx_${n//-/_}" "$T/logs/$n.out" nginx -e "$T/$n/logs/error.log" -p "$T/$n/" -c "$T/$n/nginx.conf" -g 'daemon off;'
+    start_nginx "ngx_${n//-/_}" "$T/logs/$n.out" "$T/$n"
 done
 for p in "$P_NGX" "$P_SHORT" "$P_AUD" "$P_ISS"; do
     wait_tcp "$p" 50 || bail "nginx did not listen on 127.0.0.1:$p: $(tail -n 3 "$T"/logs/nginx*.out)"
