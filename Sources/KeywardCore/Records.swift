@@ -1,3 +1,5 @@
+import KeywardCrypto
+
 /// Whether a user or credential may be used.
 public enum Status: String, Sendable, Codable {
     case active, disabled
@@ -77,5 +79,32 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         self.sourceIP = sourceIP
         self.reason = reason
         self.detail = detail
+    }
+}
+
+/// The audit trail's hash chain: each record stores SHA-256 over the previous record's hash and
+/// its own fields, so editing, inserting or deleting a record breaks every link after it.
+public enum AuditChain {
+    /// The hash before the first record.
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+
+    /// The link for `event` after a record whose hash is `previous`.
+    ///
+    /// Fields are length-prefixed (absent ones marked apart from empty ones), so no two different
+    /// records serialise alike.
+    public static func link(after previous: [UInt8], _ event: AuditEvent) -> [UInt8] {
+        var bytes = previous
+        func field(_ text: String?) {
+            guard let text else { bytes.append(0); return }
+            bytes.append(1)
+            let utf8 = Array(text.utf8)
+            withUnsafeBytes(of: UInt32(utf8.count).bigEndian) { bytes += $0 }
+            bytes += utf8
+        }
+        withUnsafeBytes(of: event.at.bigEndian) { bytes += $0 }
+        for text in [event.actor, event.action, event.target, event.credential, event.sourceIP, event.reason, event.detail] {
+            field(text)
+        }
+        return Digest.sha256(bytes)
     }
 }

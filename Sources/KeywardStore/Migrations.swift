@@ -8,7 +8,8 @@ enum Migrations {
             id          INTEGER PRIMARY KEY,
             name        TEXT NOT NULL UNIQUE,
             status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
-            created_at  INTEGER NOT NULL
+            created_at  INTEGER NOT NULL,
+            password    TEXT
         );
         CREATE TABLE api_keys (
             id            TEXT PRIMARY KEY,
@@ -35,7 +36,8 @@ enum Migrations {
             credential  TEXT,
             source_ip   TEXT,
             reason      TEXT,
-            detail      TEXT
+            detail      TEXT,
+            hash        BLOB NOT NULL
         );
         CREATE INDEX audit_at ON audit(at);
         """,

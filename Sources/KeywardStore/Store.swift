@@ -157,6 +157,19 @@ public final class Store {
     }
 
     /// Deletes a user and, by cascade, their keys; throws `noSuchUser`.
+    /// Stores a user's password hash (self-describing scrypt text, never the password).
+    public func setUserPassword(_ name: String, hash: String) throws {
+        try db.statement("UPDATE users SET password = ? WHERE name = ?").run([.text(hash), .text(name)])
+        if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }
+    }
+
+    /// The user's stored password hash, nil when none was set.
+    public func userPassword(_ name: String) throws -> String? {
+        guard let row = try db.statement("SELECT password FROM users WHERE name = ?").first([.text(name)], { $0.optionalText(0) })
+        else { throw StoreRefusal.noSuchUser(name) }
+        return row
+    }
+
     public func deleteUser(_ name: String) throws {
         try db.statement("DELETE FROM users WHERE name = ?").run([.text(name)])
         if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }
@@ -260,28 +273,55 @@ public final class Store {
     /// Inserts `events` in order, in one transaction.
     public func appendAudit(_ events: [AuditEvent]) throws {
         guard !events.isEmpty else { return }
+        // BEGIN IMMEDIATE serialises appenders across processes, so each link sees the last one.
         try db.transaction {
+            var previous = try db.statement("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").first { $0.blob(0) }
+                ?? AuditChain.genesis
             let s = try db.statement("""
-                INSERT INTO audit (at, actor, action, target, credential, source_ip, reason, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO audit (at, actor, action, target, credential, source_ip, reason, detail, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for e in events {
                 func opt(_ v: String?) -> SQLValue { v.map(SQLValue.text) ?? .null }
+                previous = AuditChain.link(after: previous, e)
                 try s.run([.integer(e.at), .text(e.actor), .text(e.action), opt(e.target), opt(e.credential),
-                           opt(e.sourceIP), opt(e.reason), opt(e.detail)])
+                           opt(e.sourceIP), opt(e.reason), opt(e.detail), .blob(previous)])
             }
         }
     }
 
-    /// Audit events, oldest first, filtered by time and by the user they concern.
-    public func audit(since: Int64? = nil, user: String? = nil, limit: Int = 1000) throws -> [AuditEvent] {
+    /// Walks the audit chain from the first record; returns how many records it checked and the
+    /// id of the first record whose link does not hold (nil when the chain is intact).
+    public func verifyAudit() throws -> (records: Int, firstBroken: Int64?) {
+        var previous = AuditChain.genesis
+        var count = 0
+        var broken: Int64? = nil
+        try db.statement("""
+            SELECT id, at, actor, action, target, credential, source_ip, reason, detail, hash FROM audit ORDER BY id
+            """).forEach { s in
+            guard broken == nil else { return }
+            count += 1
+            let event = AuditEvent(at: s.int64(1), actor: s.text(2), action: s.text(3), target: s.optionalText(4),
+                                   credential: s.optionalText(5), sourceIP: s.optionalText(6), reason: s.optionalText(7),
+                                   detail: s.optionalText(8))
+            let expected = AuditChain.link(after: previous, event)
+            let stored = s.blob(9)
+            if stored != expected { broken = s.int64(0) }
+            previous = stored
+        }
+        return (count, broken)
+    }
+
+    /// Audit events, oldest first, filtered by time, by the user they concern and by action.
+    public func audit(since: Int64? = nil, user: String? = nil, action: String? = nil, limit: Int = 1000) throws -> [AuditEvent] {
         try db.statement("""
             SELECT at, actor, action, target, credential, source_ip, reason, detail FROM (
                 SELECT * FROM audit
-                WHERE at >= ?1 AND (?2 IS NULL OR actor = ?2 OR target = 'user:' || ?2)
+                WHERE at >= ?1 AND (?2 IS NULL OR actor = ?2 OR target = 'user:' || ?2) AND (?4 IS NULL OR action = ?4)
                 ORDER BY id DESC LIMIT ?3
             ) ORDER BY id
-            """).map([.integer(since ?? 0), user.map(SQLValue.text) ?? .null, .integer(Int64(limit))]) { s in
+            """).map([.integer(since ?? 0), user.map(SQLValue.text) ?? .null, .integer(Int64(limit)),
+                      action.map(SQLValue.text) ?? .null]) { s in
             AuditEvent(at: s.int64(0), actor: s.text(1), action: s.text(2), target: s.optionalText(3),
                        credential: s.optionalText(4), sourceIP: s.optionalText(5), reason: s.optionalText(6),
                        detail: s.optionalText(7))

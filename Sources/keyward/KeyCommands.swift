@@ -1,3 +1,4 @@
+import Foundation
 import KeywardCore
 import KeywardCrypto
 import KeywardStore
@@ -165,11 +166,21 @@ enum KeyCommands {
 /// `keyward audit ...`.
 enum AuditCommands {
     static let verbs: [String: CommandSpec] = [
-        "list": CommandSpec(usage: "audit list [--since 1h|TIME] [--user U] [--limit N]",
-                            summary: "List audit events, oldest first.",
-                            options: [.init("since", value: "WHEN", "a duration ago (1h, 7d), a Unix time or ISO 8601"),
-                                      .init("user", value: "U", "only events by or about this user"),
-                                      .init("limit", value: "N", "at most N events, the newest (default 1000)")]),
+        "list": CommandSpec(usage: "audit list [--since 1h|TIME] [--user U] [--action A] [--limit N]",
+                            summary: "List audit events, oldest first (--json for an array).",
+                            options: listOptions),
+        "export": CommandSpec(usage: "audit export [--since 1h|TIME] [--user U] [--action A] [--limit N]",
+                              summary: "Print audit events as JSON lines, one object per event, oldest first.",
+                              options: listOptions),
+        "verify": CommandSpec(usage: "audit verify",
+                              summary: "Check the audit trail's hash chain; exit 1 naming the first record that was changed, inserted or removed."),
+    ]
+
+    static let listOptions: [CommandSpec.Option] = [
+        .init("since", value: "WHEN", "a duration ago (1h, 7d), a Unix time or ISO 8601"),
+        .init("user", value: "U", "only events by or about this user"),
+        .init("action", value: "A", "only this action (check.deny, key.create, ...)"),
+        .init("limit", value: "N", "at most N events, the newest (default 1000)"),
     ]
 
     struct Shown: Encodable {
@@ -203,9 +214,18 @@ enum AuditCommands {
     }
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
-        guard let (_, rest, spec) = try CLI.verb(words, group: "audit", verbs: verbs),
+        guard let (verb, rest, spec) = try CLI.verb(words, group: "audit", verbs: verbs),
               let args = try CLI.parse(rest, spec) else { return }
         _ = try args.positional()
+        if verb == "verify" {
+            let (records, broken) = try context.openStore().verifyAudit()
+            if let broken {
+                throw Refusal("audit chain broken at record \(broken): it or the record before it was changed, inserted or removed")
+            }
+            struct Verified: Encodable { let records: Int; let intact: Bool }
+            try context.emit(Verified(records: records, intact: true)) { "audit chain intact: \(records) records" }
+            return
+        }
         let since = try args.value("since").map { text in
             guard let t = Time.parseSince(text, now: context.clock.now) else { throw UsageError("invalid --since \(text)") }
             return t
@@ -214,9 +234,17 @@ enum AuditCommands {
             guard let n = Int(text), n > 0 else { throw UsageError("invalid --limit \(text)") }
             return n
         } ?? 1000
-        let events = try context.openStore().audit(since: since, user: args.value("user"), limit: limit).map {
+        let events = try context.openStore().audit(since: since, user: args.value("user"), action: args.value("action"),
+                                                   limit: limit).map {
             Shown(at: $0.at, time: Time.iso($0.at), actor: $0.actor, action: $0.action, target: $0.target,
                   credential: $0.credential, sourceIp: $0.sourceIP, reason: $0.reason, detail: $0.detail)
+        }
+        if verb == "export" {
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            for event in events { print(String(decoding: try encoder.encode(event), as: UTF8.self)) }
+            return
         }
         try context.emit(events) {
             events.isEmpty ? "no events" : table(["TIME", "ACTOR", "ACTION", "TARGET", "CREDENTIAL", "FROM", "REASON", "DETAIL"],

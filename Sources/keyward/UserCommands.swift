@@ -1,4 +1,5 @@
 import KeywardCore
+import KeywardCrypto
 import KeywardStore
 
 /// `keyward user ...`.
@@ -10,6 +11,9 @@ enum UserCommands {
         "disable": CommandSpec(usage: "user disable NAME", summary: "Disable a user: all their credentials stop working on the next request."),
         "enable": CommandSpec(usage: "user enable NAME", summary: "Enable a disabled user."),
         "delete": CommandSpec(usage: "user delete NAME", summary: "Delete a user and all their keys."),
+        "passwd": CommandSpec(usage: "user passwd NAME --password-stdin",
+                              summary: "Set the user's password (for the admin pages and API) from the first line of stdin; stored as a salted scrypt hash.",
+                              options: [.init("password-stdin", "read the password from standard input (the only way: never on the command line)")]),
     ]
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
@@ -33,6 +37,18 @@ enum UserCommands {
                 "user \(user.name)\n  status   \(user.status.rawValue)\n  created  \(Time.iso(user.createdAt))\n  keys     "
                     + (keys.isEmpty ? "none" : keys.map(\.id).joined(separator: " "))
             }
+        case "passwd":
+            let name = try args.positional("NAME")[0]
+            guard args.flags.contains("password-stdin") else { throw UsageError("--password-stdin is required") }
+            guard let line = readLine(strippingNewline: true), (8...1024).contains(line.utf8.count) else {
+                throw Refusal("a password of 8 to 1024 bytes is required on standard input")
+            }
+            let hash = PasswordHash(password: line)
+            try store.db.transaction {
+                try store.setUserPassword(name, hash: hash.encoded)
+                try context.audit(store, "user.passwd", target: "user:\(name)")
+            }
+            try context.emit(["user": name, "result": "passwd"]) { "user \(name): password set" }
         default:
             let name = try args.positional("NAME")[0]
             try store.db.transaction {

@@ -116,6 +116,56 @@ struct CLI {
         }
     }
 
+    @Test func auditVerifyAndExport() throws {
+        let cli = try CLI()
+        try cli.run("init")
+        try cli.run("user", "add", "alice")
+        try cli.run("key", "create", "--user", "alice", "--name", "k")
+        let ok = try cli.run("audit", "verify")
+        #expect(ok.status == 0 && ok.out.contains("intact"))
+        let export = try cli.run("audit", "export", "--action", "key.create")
+        let lines = export.out.split(separator: "\n")
+        #expect(export.status == 0 && lines.count == 1 && lines[0].contains("\"action\":\"key.create\""))
+        // Tamper with a record behind Keyward's back.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update audit set actor='someone' where id=2\"); c.commit()", cli.db]
+        try p.run()
+        p.waitUntilExit()
+        let broken = try cli.run("audit", "verify")
+        #expect(broken.status == 1 && broken.err.contains("record 2"))
+    }
+
+    @Test func passwordsAreHashedFromStdin() throws {
+        let cli = try CLI()
+        try cli.run("init")
+        try cli.run("user", "add", "alice")
+        #expect(try cli.run("user", "passwd", "alice").status == 2)          // never without --password-stdin
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["--db", cli.db, "user", "passwd", "alice", "--password-stdin"]
+        let input = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        input.fileHandleForWriting.write(Data("correct horse battery\n".utf8))
+        try input.fileHandleForWriting.close()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        dump.arguments = ["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select password from users').fetchone()[0])", cli.db]
+        let out = Pipe()
+        dump.standardOutput = out
+        try dump.run()
+        let stored = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        dump.waitUntilExit()
+        #expect(stored.hasPrefix("scrypt$") && !stored.contains("correct horse"))
+        #expect(try !cli.run("audit", "list").out.contains("correct horse"))
+        let short = try cli.run("user", "passwd", "alice", "--password-stdin")   // stdin is /dev/null: no line
+        #expect(short.status == 1)
+    }
+
     @Test func badUsageExitsTwo() throws {
         let cli = try CLI()
         try cli.run("init")

@@ -104,6 +104,22 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(try store.audit(since: 15).map(\.at) == [20, 30])
         #expect(try store.audit(user: "alice").map(\.at) == [10, 20])
         #expect(try store.audit(limit: 1).map(\.at) == [30])
+        #expect(try store.audit(action: "user.add").map(\.at) == [10])
+    }
+
+    @Test func theAuditChainShowsTheFirstBrokenLink() throws {
+        let store = try Store(path: TempDB().path)
+        try store.appendAudit((1...5).map { AuditEvent(at: Int64($0), actor: "a", action: "x", detail: "event \($0)") })
+        try store.appendAudit([AuditEvent(at: 6, actor: "b", action: "y")])  // a later batch continues the chain
+        #expect(try store.verifyAudit() == (6, nil))
+        try store.db.statement("UPDATE audit SET detail = 'forged' WHERE id = 3").run()
+        #expect(try store.verifyAudit() == (3, 3))
+        try store.db.statement("UPDATE audit SET detail = 'event 3' WHERE id = 3").run()
+        #expect(try store.verifyAudit() == (6, nil))
+        try store.db.statement("DELETE FROM audit WHERE id = 4").run()
+        #expect(try store.verifyAudit() == (4, 5))  // removing a record breaks the link after it
+        #expect(AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: nil))
+                != AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: "")))
     }
 }
 
