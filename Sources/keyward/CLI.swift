@@ -9,13 +9,13 @@ enum CLI {
         API-token authentication for nginx, Apache and lighttpd.
 
         commands:
-          init                         create the database and key file (idempotent)
+          init                         create the database, key file and first signing key (idempotent)
           serve                        run the FastCGI server
-          user add|list|show|disable|enable|delete
+          user add|list|show|disable|enable|delete|passwd
           key create|list|show|disable|enable|renew|regenerate|delete
           client create|list|show|disable|enable|regenerate|delete
           signing-key list|rotate
-          audit list
+          audit list|export|verify
 
         `keyward COMMAND --help` tells more. Exit status: 0 ok, 1 refused, 2 bad usage.
         """
