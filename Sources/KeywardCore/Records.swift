@@ -25,9 +25,9 @@ public struct CredentialRecord: Sendable, Equatable {
     public var scopes: [PathScope]
     /// Empty means every address.
     public var allowedNetworks: [CIDR]
-    /// Access tokens issued from this credential before this Unix second are revoked (its grant was
-    /// revoked or its secret regenerated); nil when none are. Tokens of that very second stand, so
-    /// a client can get a working token right after its secret was replaced.
+    /// Access tokens issued from this credential at or before this Unix second are revoked (its
+    /// grant was revoked or its secret regenerated); nil when none are. `iat` has whole seconds, so
+    /// a token fetched in that very second is refused too and must be fetched again a second later.
     public var tokensValidAfter: Int64?
 
     /// A record from stored columns; empty `scopes` or `allowedNetworks` mean unrestricted.

@@ -101,9 +101,12 @@ extension Gateway {
         guard tokenService != nil else { return Self.notFound }
         do {
             let body = try readForm(params)
-            _ = try authenticateClient(params, body)
+            let client = try authenticateClient(params, body)
             guard let token = body["token"] else { throw OAuthError.invalidRequest }
-            guard let (claims, parent) = try activeToken(token) else { return .json(200, JSONText.object([("active", false)])) }
+            // Only the token's own client, or a client of the same owner, learns about it (RFC 7662 §4).
+            guard let (claims, parent) = try activeToken(token),
+                  claims.clientId == client.id || claims.subject == client.userName
+            else { return .json(200, JSONText.object([("active", false)])) }
             return .json(200, JSONText.object([
                 ("active", true), ("scope", claims.scopeText), ("client_id", claims.clientId), ("username", parent.userName),
                 ("token_type", "Bearer"), ("exp", claims.expiresAt), ("iat", claims.issuedAt), ("nbf", claims.issuedAt),
@@ -140,7 +143,8 @@ extension Gateway {
                 guard claims.clientId == client.id || claims.subject == client.userName else {
                     throw OAuthError.unauthorizedClient
                 }
-                try service.revoker.revoke(tokenId: claims.id, expiresAt: claims.expiresAt + 60, now: now)
+                // Kept until the verifier itself would refuse the token (exp plus the clock-skew leeway).
+                try service.revoker.revoke(tokenId: claims.id, expiresAt: claims.expiresAt + service.issuer.policy.leeway + 1, now: now)
                 authenticator.audit.record(AuditEvent(
                     at: now, actor: client.userName, action: "token.revoke", target: "token:\(claims.id)",
                     credential: client.id, sourceIP: params.param("REMOTE_ADDR")))
@@ -223,16 +227,20 @@ extension Gateway {
     /// The API key of an exchange, verified like a check verifies it (minus path rules).
     private func verifyAPIKey(_ text: String, _ params: some ParamSource) throws -> CredentialRecord {
         let now = authenticator.clock.now
+        let address = params.param("REMOTE_ADDR") ?? ""
+        if !address.isEmpty, authenticator.throttle.retryAfter(address, now: now) != nil { throw OAuthError.invalidGrant }
         guard let secret = OpaqueSecret(parsing: Substring(text)), secret.kind == .apiKey,
               let key = try authenticator.keys.credential(id: secret.id),
               ConstantTime.equals(secret.hash(with: authenticator.pepper), key.secretHash)
-        else { throw deny(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id) }
+        else {
+            if !address.isEmpty { authenticator.throttle.recordFailure(address, now: now) }
+            throw deny(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id)
+        }
         if !key.allowedNetworks.isEmpty {
             guard let address = params.param("REMOTE_ADDR").flatMap({ IPAddress($0) }),
                   key.allowedNetworks.contains(where: { $0.contains(address) })
             else { throw deny(.invalidGrant, params, credential: key.id) }
         }
-        _ = now
         return key
     }
 
@@ -259,7 +267,7 @@ extension Gateway {
         guard let tokens = authenticator.tokens, case .success(let claims) = try tokens.verify(token, now: now),
               !(try authenticator.keys.isRevoked(tokenId: claims.id)),
               let parent = try authenticator.keys.credential(id: claims.clientId), parent.userName == claims.subject,
-              parent.tokensValidAfter.map({ claims.issuedAt >= $0 }) ?? true,
+              parent.tokensValidAfter.map({ claims.issuedAt > $0 }) ?? true,
               parent.status == .active, parent.userStatus == .active, parent.expiresAt.map({ $0 > now }) ?? true
         else { return nil }
         return (claims, parent)

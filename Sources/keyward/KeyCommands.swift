@@ -93,7 +93,8 @@ enum KeyCommands {
             let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
             try store.db.transaction {
                 try store.setKeySecretHash(id, secret.hash(with: HMACKey(keys.pepper)))
-                try store.revokeTokens(issuedFrom: id, now: now)  // tokens exchanged from the old secret go with it
+                // Tokens exchanged from the old secret go with it, up to this very moment.
+                try store.revokeTokens(issuedFrom: id, now: context.clock.now)
                 try context.audit(store, "key.regenerate", target: "user:\(try store.key(id).user)", credential: id)
             }
             let row = try store.key(id)

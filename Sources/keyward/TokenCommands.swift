@@ -132,7 +132,7 @@ enum ClientCommands {
             let secret = OpaqueSecret.generate(.clientSecret, publicId: String(id.dropFirst(4)))
             try store.db.transaction {
                 try store.setClientSecretHash(id, secret.hash(with: HMACKey(try context.loadKeys().pepper)))
-                try store.revokeTokens(issuedFrom: id, now: now)  // the old secret's tokens go with it
+                try store.revokeTokens(issuedFrom: id, now: context.clock.now)  // the old secret's tokens, up to now
                 try context.audit(store, "client.regenerate", target: "user:\(owner)", credential: id)
             }
             try context.emit(["client_id": id, "client_secret": secret.token]) { "new secret for \(id), shown only now:\n\(secret.token)" }

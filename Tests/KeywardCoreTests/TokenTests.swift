@@ -178,7 +178,7 @@ enum Forge {
         #expect(revoked.reason == .invalidCredential)
         // A revoked grant (or a regenerated secret) revokes the tokens issued before it.
         keys.revoked.removeAll()
-        keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = now + 1
+        keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = now  // revoked in the token's own second
         guard case .deny(let grant) = try check("/api/reports/1") else { Issue.record("allowed after the grant was revoked"); return }
         #expect(grant.reason == .invalidCredential)
         keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = nil

@@ -122,6 +122,9 @@ public final class TokenVerifier {
               claims.audience == policy.audience, claims.issuedAt <= now + policy.leeway,
               JSONText.integer(parsed.payload["nbf"]).map({ $0 <= now + policy.leeway }) ?? true
         else { return .failure(.invalidCredential) }
+        // Every scope word must be one Keyward issues: a dropped word must never widen the token.
+        guard claims.scope == ["*"] || claims.scope.allSatisfy({ PathScope($0) != nil }), !claims.scope.isEmpty
+        else { return .failure(.invalidCredential) }
         guard claims.expiresAt + policy.leeway > now else { return .failure(.tokenExpired) }
         if verified.count >= maxCached {
             verified = verified.filter { $0.value.claims.expiresAt + policy.leeway > now }
