@@ -105,6 +105,8 @@ public final class Gateway {
         case "/revoke": return revoke(params)
         case "/.well-known/jwks.json": return jwks(params)
         case "/.well-known/oauth-authorization-server": return metadata(params)
+        // RFC 8414 §3.1: for an issuer with a path, discovery inserts the well-known part first.
+        case "/.well-known/oauth-authorization-server" + config.mount where !config.mount.isEmpty: return metadata(params)
         default: return Self.notFound
         }
     }

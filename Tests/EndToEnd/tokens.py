@@ -388,6 +388,9 @@ def metadata():
     d = js(r)
     check("GET /keyward/.well-known/oauth-authorization-server -> 200 JSON", r.status_code == 200 and d, brief(r))
     expect_eq("metadata issuer is --issuer", ISSUER, d.get("issuer"))
+    r2 = HTTP.get(BASE + "/.well-known/oauth-authorization-server/keyward", timeout=10)
+    check("RFC 8414 §3.1 path /.well-known/oauth-authorization-server/keyward -> the same metadata",
+          r2.status_code == 200 and js(r2) == d, brief(r2))
     expect_eq("metadata token_endpoint", ISSUER + "/token", d.get("token_endpoint"))
     expect_eq("metadata jwks_uri", ISSUER + "/.well-known/jwks.json", d.get("jwks_uri"))
     expect_eq("metadata introspection_endpoint", ISSUER + "/introspect", d.get("introspection_endpoint"))

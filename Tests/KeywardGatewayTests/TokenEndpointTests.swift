@@ -136,5 +136,8 @@ extension Response {
                                     role: .responder)
         #expect(meta.json["issuer"] as? String == "https://auth.example/keyward")
         #expect(meta.json["token_endpoint"] as? String == "https://auth.example/keyward/token")
+        let rfc8414 = h.gateway.handle(DictionaryParams(["REQUEST_METHOD": "GET",
+                                                         "REQUEST_URI": "/.well-known/oauth-authorization-server/keyward"]), role: .responder)
+        #expect(rfc8414.status == 200 && rfc8414.json["issuer"] as? String == "https://auth.example/keyward")
     }
 }
