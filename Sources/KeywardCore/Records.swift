@@ -82,9 +82,16 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     }
 }
 
-/// The audit trail's hash chain: each record stores SHA-256 over the previous record's hash and
-/// its own fields, so editing, inserting or deleting a record breaks every link after it.
+/// The audit trail's hash chain: each record stores an HMAC-SHA256 over the previous record's link
+/// and its own fields, under a key derived from the master key, so editing, inserting or deleting
+/// a record breaks the links after it, and someone who can write the database but not read the
+/// key file cannot forge a consistent chain.
 public enum AuditChain {
+    /// The chain's key: HMAC-SHA256(master key, a fixed label), so it is never the master key itself.
+    public static func key(masterKey: [UInt8]) -> [UInt8] {
+        HMACKey(masterKey).authenticationCode("keyward audit chain v1")
+    }
+
     /// The hash before the first record.
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
@@ -92,7 +99,7 @@ public enum AuditChain {
     ///
     /// Fields are length-prefixed (absent ones marked apart from empty ones), so no two different
     /// records serialise alike.
-    public static func link(after previous: [UInt8], _ event: AuditEvent) -> [UInt8] {
+    public static func link(after previous: [UInt8], _ event: AuditEvent, key: HMACKey) -> [UInt8] {
         var bytes = previous
         func field(_ text: String?) {
             guard let text else { bytes.append(0); return }
@@ -105,6 +112,6 @@ public enum AuditChain {
         for text in [event.actor, event.action, event.target, event.credential, event.sourceIP, event.reason, event.detail] {
             field(text)
         }
-        return Digest.sha256(bytes)
+        return key.authenticationCode(bytes)
     }
 }

@@ -1,11 +1,13 @@
 import Foundation
 import KeywardCore
+import KeywardCrypto
 
 /// Takes usage facts and audit events from the workers and writes them in batches on its own
 /// thread and connection, so no check waits on a write. `stop()` writes what is left (clean shutdown);
 /// a batch that fails to write (a busy database) is kept for the next attempt.
 public final class BufferedWriter: AuditSink, @unchecked Sendable {
     private let path: String
+    private let auditKey: [UInt8]
     private let lock = Lock()
     /// Serialises flushes: the flusher thread and `stop()` / CGI mode share one connection.
     private let flushing = NSLock()
@@ -20,7 +22,8 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
     private let log: @Sendable (String) -> Void
 
     /// A writer for the database at `path`, flushing every `interval` seconds once started; `log` gets failed writes.
-    public init(path: String, interval: TimeInterval = 1.0, log: @escaping @Sendable (String) -> Void) {
+    public init(path: String, auditKey: [UInt8], interval: TimeInterval = 1.0, log: @escaping @Sendable (String) -> Void) {
+        self.auditKey = auditKey
         self.path = path
         self.interval = interval
         self.log = log
@@ -97,6 +100,7 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
         if let store { return store }
         // Usage and audit rows decide nothing: no need to make every worker drop its cache.
         let s = try Store(path: path, announcesChanges: false)
+        s.auditKey = HMACKey(auditKey)
         store = s
         return s
     }

@@ -1,4 +1,5 @@
 import KeywardCore
+import KeywardCrypto
 
 /// A refusal by the store's rules (unknown name, duplicate): exit code 1 on the CLI, 4xx over HTTP.
 public enum StoreRefusal: Error, CustomStringConvertible, Equatable {
@@ -103,6 +104,8 @@ public struct UsageDelta: Sendable, Equatable {
 public final class Store {
     /// The one connection; not Sendable, so a `Store` belongs to one thread.
     public let db: Connection
+    /// The audit chain's key (`AuditChain.key`); appending to the audit needs it.
+    public var auditKey: HMACKey?
 
     /// Opens an existing database and brings its schema up to date. With `announcesChanges`, every
     /// commit stamps the database's `Generation`, so serving processes drop their caches.
@@ -273,6 +276,7 @@ public final class Store {
     /// Inserts `events` in order, in one transaction.
     public func appendAudit(_ events: [AuditEvent]) throws {
         guard !events.isEmpty else { return }
+        guard let key = auditKey else { throw StoreError(code: 1, message: "the audit key is not set") }
         // BEGIN IMMEDIATE serialises appenders across processes, so each link sees the last one.
         try db.transaction {
             var previous = try db.statement("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").first { $0.blob(0) }
@@ -283,16 +287,17 @@ public final class Store {
                 """)
             for e in events {
                 func opt(_ v: String?) -> SQLValue { v.map(SQLValue.text) ?? .null }
-                previous = AuditChain.link(after: previous, e)
+                previous = AuditChain.link(after: previous, e, key: key)
                 try s.run([.integer(e.at), .text(e.actor), .text(e.action), opt(e.target), opt(e.credential),
                            opt(e.sourceIP), opt(e.reason), opt(e.detail), .blob(previous)])
             }
         }
     }
 
-    /// Walks the audit chain from the first record; returns how many records it checked and the
-    /// id of the first record whose link does not hold (nil when the chain is intact).
-    public func verifyAudit() throws -> (records: Int, firstBroken: Int64?) {
+    /// Walks the audit chain from the first record under `key`; returns how many records it checked,
+    /// the id of the first record whose link does not hold (nil when intact), and the last link
+    /// (the head, worth keeping outside the database to notice records cut off the end).
+    public func verifyAudit(key: HMACKey) throws -> (records: Int, firstBroken: Int64?, head: [UInt8]) {
         var previous = AuditChain.genesis
         var count = 0
         var broken: Int64? = nil
@@ -304,12 +309,12 @@ public final class Store {
             let event = AuditEvent(at: s.int64(1), actor: s.text(2), action: s.text(3), target: s.optionalText(4),
                                    credential: s.optionalText(5), sourceIP: s.optionalText(6), reason: s.optionalText(7),
                                    detail: s.optionalText(8))
-            let expected = AuditChain.link(after: previous, event)
+            let expected = AuditChain.link(after: previous, event, key: key)
             let stored = s.blob(9)
             if stored != expected { broken = s.int64(0) }
             previous = stored
         }
-        return (count, broken)
+        return (count, broken, previous)
     }
 
     /// Audit events, oldest first, filtered by time, by the user they concern and by action.

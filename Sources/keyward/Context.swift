@@ -1,5 +1,6 @@
 import Foundation
 import KeywardCore
+import KeywardCrypto
 import KeywardStore
 
 /// What every command shares: global options, configuration, clock, output.
@@ -25,6 +26,7 @@ struct Context {
     func loadKeys() throws -> KeyFile { try KeyFile.load(path: keyFilePath) }
 
     func audit(_ store: Store, _ action: String, target: String? = nil, credential: String? = nil, detail: String? = nil) throws {
+        if store.auditKey == nil { store.auditKey = HMACKey(AuditChain.key(masterKey: try loadKeys().masterKey)) }
         try store.appendAudit([AuditEvent(at: clock.now, actor: actor, action: action, target: target,
                                           credential: credential, detail: detail)])
     }

@@ -219,12 +219,15 @@ enum AuditCommands {
               let args = try CLI.parse(rest, spec) else { return }
         _ = try args.positional()
         if verb == "verify" {
-            let (records, broken) = try context.openStore().verifyAudit()
+            let key = HMACKey(AuditChain.key(masterKey: try context.loadKeys().masterKey))
+            let (records, broken, head) = try context.openStore().verifyAudit(key: key)
             if let broken {
                 throw Refusal("audit chain broken at record \(broken): it or the record before it was changed, inserted or removed")
             }
-            struct Verified: Encodable { let records: Int; let intact: Bool }
-            try context.emit(Verified(records: records, intact: true)) { "audit chain intact: \(records) records" }
+            struct Verified: Encodable { let records: Int; let intact: Bool; let head: String }
+            try context.emit(Verified(records: records, intact: true, head: Hex.encode(head))) {
+                "audit chain intact: \(records) records, head \(Hex.encode(head)) (keep it elsewhere to notice records cut off the end)"
+            }
             return
         }
         let since = try args.value("since").map { text in

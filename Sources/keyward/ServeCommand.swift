@@ -67,7 +67,7 @@ enum ServeCommand {
         FastCGIServer.blockSignals()
         let keys = try context.loadKeys()
         _ = try context.openStore()
-        let writer = BufferedWriter(path: context.dbPath, log: log)
+        let writer = BufferedWriter(path: context.dbPath, auditKey: AuditChain.key(masterKey: keys.masterKey), log: log)
         let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
         let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits)
         let policy = try tokenPolicy(option, mount: gatewayConfig.mount)

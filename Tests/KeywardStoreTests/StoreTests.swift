@@ -6,6 +6,8 @@ import KeywardCore
 
 /// A fresh database file in its own temporary directory.
 struct TempDB {
+    static let auditKeyBytes = [UInt8](repeating: 4, count: 32)
+
     let dir: String
     let path: String
     init() throws {
@@ -95,6 +97,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
 
     @Test func auditFilters() throws {
         let store = try Store(path: TempDB().path)
+        store.auditKey = HMACKey(TempDB.auditKeyBytes)
         try store.appendAudit([
             AuditEvent(at: 10, actor: "cli:root", action: "user.add", target: "user:alice"),
             AuditEvent(at: 20, actor: "alice", action: "check.deny", credential: "kwk_x", reason: "path_not_allowed"),
@@ -109,17 +112,22 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
 
     @Test func theAuditChainShowsTheFirstBrokenLink() throws {
         let store = try Store(path: TempDB().path)
+        let key = HMACKey(TempDB.auditKeyBytes)
+        store.auditKey = key
         try store.appendAudit((1...5).map { AuditEvent(at: Int64($0), actor: "a", action: "x", detail: "event \($0)") })
         try store.appendAudit([AuditEvent(at: 6, actor: "b", action: "y")])  // a later batch continues the chain
-        #expect(try store.verifyAudit() == (6, nil))
+        #expect(try store.verifyAudit(key: key).0 == 6 && store.verifyAudit(key: key).1 == nil)
         try store.db.statement("UPDATE audit SET detail = 'forged' WHERE id = 3").run()
-        #expect(try store.verifyAudit() == (3, 3))
+        #expect(try store.verifyAudit(key: key).1 == 3)
         try store.db.statement("UPDATE audit SET detail = 'event 3' WHERE id = 3").run()
-        #expect(try store.verifyAudit() == (6, nil))
+        #expect(try store.verifyAudit(key: key).0 == 6 && store.verifyAudit(key: key).1 == nil)
         try store.db.statement("DELETE FROM audit WHERE id = 4").run()
-        #expect(try store.verifyAudit() == (4, 5))  // removing a record breaks the link after it
-        #expect(AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: nil))
-                != AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: "")))
+        #expect(try store.verifyAudit(key: key).1 == 5)  // removing a record breaks the link after it
+        #expect(AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: nil), key: key)
+                != AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: ""), key: key))
+        // A chain recomputed without the key does not verify.
+        #expect(try store.verifyAudit(key: HMACKey([UInt8](repeating: 9, count: 32))).1 == 1)
+        #expect(throws: StoreError.self) { try Store(path: TempDB().path).appendAudit([AuditEvent(at: 1, actor: "a", action: "x")]) }
     }
 }
 
@@ -200,7 +208,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let admin = try Store(path: t.path)
         try admin.addUser("alice", now: 1)
         let s = try newKey(admin)
-        let writer = BufferedWriter(path: t.path, interval: 60, log: { _ in })
+        let writer = BufferedWriter(path: t.path, auditKey: TempDB.auditKeyBytes, interval: 60, log: { _ in })
         writer.start()
         let worker = writer.makeUsageRecorder()
         for i in 0..<5 { worker.recordUse(credential: s.id, at: 1000 + Int64(i), from: "127.0.0.\(i)") }

@@ -35,7 +35,7 @@ struct NullSink: UsageRecorder, AuditSink {
     func recordUse(credential: String, at: Int64, from address: String?) {}
     func record(_ event: AuditEvent) {}
 }
-let writer = BufferedWriter(path: dbPath, interval: 1, log: { print($0) })
+let writer = BufferedWriter(path: dbPath, auditKey: SecureRandom.bytes(32), interval: 1, log: { print($0) })
 
 func gateway(cache: Bool) throws -> Gateway {
     Gateway(config: GatewayConfig(), authenticator: Authenticator(
