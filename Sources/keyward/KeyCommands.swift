@@ -46,15 +46,9 @@ enum KeyCommands {
         switch verb {
         case "create":
             _ = try args.positional()
-            guard let user = args.value("user") else { throw UsageError("--user is required") }
-            guard let name = args.value("name") else { throw UsageError("--name is required") }
-            guard (1...100).contains(name.count), name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
-            else { throw UsageError("--name must be 1 to 100 printable characters") }
+            let (user, name) = try CredentialArguments.ownerAndName(args)
             let expiry = try lifetime(args.value("expires")).expiry(from: now)
-            let scopes = try args.all("scope").map { text in
-                guard let scope = PathScope(text) else { throw UsageError("invalid scope \(text): want /prefix or METHOD,...:/prefix") }
-                return scope
-            }
+            let scopes = try CredentialArguments.scopes(args)
             let networks = try args.all("allow-ip").map { text in
                 guard let cidr = CIDR(text) else { throw UsageError("invalid --allow-ip \(text): want a CIDR such as 10.0.0.0/8") }
                 return cidr
@@ -92,7 +86,7 @@ enum KeyCommands {
             let keys = try context.loadKeys()
             let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
             try store.db.transaction {
-                try store.setKeySecretHash(id, secret.hash(with: HMACKey(keys.pepper)))
+                try store.setCredentialSecretHash(id, secret.hash(with: HMACKey(keys.pepper)))
                 // Tokens exchanged from the old secret go with it, up to this very moment.
                 try store.revokeTokens(issuedFrom: id, now: context.clock.now)
                 try context.audit(store, "key.regenerate", target: "user:\(try store.key(id).user)", credential: id)
@@ -107,9 +101,9 @@ enum KeyCommands {
             let owner = try store.key(id).user
             try store.db.transaction {
                 switch verb {
-                case "disable": try store.setKeyStatus(id, .disabled)
-                case "enable": try store.setKeyStatus(id, .active)
-                case "delete": try store.deleteKey(id)
+                case "disable": try store.setCredentialStatus(id, .disabled)
+                case "enable": try store.setCredentialStatus(id, .active)
+                case "delete": try store.deleteCredential(id)
                 case "renew": try store.setKeyExpiry(id, try lifetime(args.value("expires")).expiry(from: now))
                 default: preconditionFailure("unhandled verb")
                 }
@@ -125,21 +119,11 @@ enum KeyCommands {
     }
 
     static func keyId(_ args: ParsedArguments) throws -> String {
-        let id = try args.positional("ID")[0]
-        if let secret = OpaqueSecret(parsing: Substring(id)) {
-            // Someone pasted the secret itself: never echo it back.
-            throw UsageError("that is a secret, not a key id; the id is \(secret.id)")
-        }
-        guard OpaqueSecret.isCredentialId(id, kind: .apiKey) else {
-            throw UsageError("not a key id (kwk_ followed by 16 letters and digits)")
-        }
-        return id
+        try CredentialArguments.id(args, kind: .apiKey)
     }
 
     static func lifetime(_ text: String?) throws -> Lifetime {
-        guard let text else { return .seconds(Limits().defaultKeyLifetime) }
-        guard let lifetime = Lifetime(text) else { throw UsageError("invalid duration \(text): want 45s, 30m, 12h, 30d or never") }
-        return lifetime
+        try CredentialArguments.lifetime(text, default: .seconds(Limits().defaultKeyLifetime))
     }
 
     static func status(_ row: KeyRow, now: Int64) -> String {

@@ -90,18 +90,9 @@ enum ClientCommands {
         switch verb {
         case "create":
             _ = try args.positional()
-            guard let user = args.value("user") else { throw UsageError("--user is required") }
-            guard let name = args.value("name") else { throw UsageError("--name is required") }
-            guard (1...100).contains(name.count), name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
-            else { throw UsageError("--name must be 1 to 100 printable characters") }
-            let expiry = try args.value("expires").map { text in
-                guard let lifetime = Lifetime(text) else { throw UsageError("invalid duration \(text)") }
-                return lifetime.expiry(from: now)
-            } ?? nil
-            let scopes = try args.all("scope").map { text in
-                guard let scope = PathScope(text) else { throw UsageError("invalid scope \(text): want /prefix or METHOD,...:/prefix") }
-                return scope
-            }
+            let (user, name) = try CredentialArguments.ownerAndName(args)
+            let expiry = try CredentialArguments.lifetime(args.value("expires"), default: .never).expiry(from: now)
+            let scopes = try CredentialArguments.scopes(args)
             let secret = OpaqueSecret.generate(.clientSecret)
             let hash = secret.hash(with: HMACKey(try context.loadKeys().pepper))
             try store.db.transaction {
@@ -131,7 +122,7 @@ enum ClientCommands {
             let owner = try store.client(id).user
             let secret = OpaqueSecret.generate(.clientSecret, publicId: String(id.dropFirst(4)))
             try store.db.transaction {
-                try store.setClientSecretHash(id, secret.hash(with: HMACKey(try context.loadKeys().pepper)))
+                try store.setCredentialSecretHash(id, secret.hash(with: HMACKey(try context.loadKeys().pepper)))
                 try store.revokeTokens(issuedFrom: id, now: context.clock.now)  // the old secret's tokens, up to now
                 try context.audit(store, "client.regenerate", target: "user:\(owner)", credential: id)
             }
@@ -141,9 +132,9 @@ enum ClientCommands {
             let owner = try store.client(id).user
             try store.db.transaction {
                 switch verb {
-                case "disable": try store.setClientStatus(id, .disabled)
-                case "enable": try store.setClientStatus(id, .active)
-                case "delete": try store.deleteClient(id)
+                case "disable": try store.setCredentialStatus(id, .disabled)
+                case "enable": try store.setCredentialStatus(id, .active)
+                case "delete": try store.deleteCredential(id)
                 default: preconditionFailure("unhandled verb")
                 }
                 try context.audit(store, "client.\(verb)", target: "user:\(owner)", credential: id)
@@ -153,13 +144,6 @@ enum ClientCommands {
     }
 
     static func clientId(_ args: ParsedArguments) throws -> String {
-        let id = try args.positional("CLIENT_ID")[0]
-        if let secret = OpaqueSecret(parsing: Substring(id)) {
-            throw UsageError("that is a secret, not a client id; the id is \(secret.id)")
-        }
-        guard OpaqueSecret.isCredentialId(id, kind: .clientSecret) else {
-            throw UsageError("not a client id (kwc_ followed by 16 letters and digits)")
-        }
-        return id
+        try CredentialArguments.id(args, kind: .clientSecret)
     }
 }
