@@ -67,7 +67,7 @@ public final class KeyLookup: CredentialLookup {
     /// Loads one key. Stored scopes or networks that no longer parse refuse the lookup (the check
     /// answers 500) instead of silently widening the key to every path or address.
     private func load(_ id: String) throws -> CredentialRecord? {
-        let sql = id.hasPrefix(SecretKind.clientSecret.rawValue + "_") ? """
+        let sql = Store.credentialTable(id) == "oauth_clients" ? """
             SELECT c.id, c.name, u.name, u.status, c.status, c.secret_hash, c.expires_at, c.scopes, '', c.tokens_valid_after
             FROM oauth_clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?
             """ : """

@@ -221,9 +221,36 @@ public final class Store {
         return row
     }
 
-    /// Enables or disables one key; throws `noSuchKey`.
-    public func setKeyStatus(_ id: String, _ status: Status) throws {
-        try db.statement("UPDATE api_keys SET status = ? WHERE id = ?").run([.text(status.rawValue), .text(id)])
+
+    /// The table a credential lives in, by the prefix of its id (`kwc_`: clients, else API keys).
+    static func credentialTable(_ id: String) -> String {
+        id.hasPrefix(SecretKind.clientSecret.rawValue + "_") ? "oauth_clients" : "api_keys"
+    }
+
+    /// Sets one column of one credential (key or client); throws `noSuchKey` when there is none.
+    private func updateCredential(_ id: String, _ column: StaticString, _ value: SQLValue) throws {
+        try db.statement("UPDATE \(Self.credentialTable(id)) SET \(column) = ? WHERE id = ?").run([value, .text(id)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
+    }
+
+    /// Enables or disables a key or client: it (and its tokens) fail from the next request on.
+    public func setCredentialStatus(_ id: String, _ status: Status) throws {
+        try updateCredential(id, "status", .text(status.rawValue))
+    }
+
+    /// Replaces a key's or client's secret hash (same id).
+    public func setCredentialSecretHash(_ id: String, _ hash: [UInt8]) throws {
+        try updateCredential(id, "secret_hash", .blob(hash))
+    }
+
+    /// Revokes every access token issued from a key or client up to `now`.
+    public func revokeTokens(issuedFrom credentialId: String, now: Int64) throws {
+        try updateCredential(credentialId, "tokens_valid_after", .integer(now))
+    }
+
+    /// Deletes a key or client.
+    public func deleteCredential(_ id: String) throws {
+        try db.statement("DELETE FROM \(Self.credentialTable(id)) WHERE id = ?").run([.text(id)])
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
     }
 
@@ -234,17 +261,7 @@ public final class Store {
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
     }
 
-    /// Replaces the stored hash (regeneration keeps the id); throws `noSuchKey`.
-    public func setKeySecretHash(_ id: String, _ hash: [UInt8]) throws {
-        try db.statement("UPDATE api_keys SET secret_hash = ? WHERE id = ?").run([.blob(hash), .text(id)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
-    }
 
-    /// Deletes one key; throws `noSuchKey`.
-    public func deleteKey(_ id: String) throws {
-        try db.statement("DELETE FROM api_keys WHERE id = ?").run([.text(id)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
-    }
 
     /// Adds buffered usage to the keys that still exist.
     public func applyUsage(_ usage: [String: UsageDelta]) throws {
@@ -261,7 +278,7 @@ public final class Store {
                 WHERE id = ?
                 """)
             for (id, delta) in usage {
-                if id.hasPrefix(SecretKind.clientSecret.rawValue + "_") {
+                if Self.credentialTable(id) == "oauth_clients" {
                     try clients.run([.integer(delta.count), .integer(delta.lastAt), .text(id)])
                 } else {
                     try s.run([.integer(delta.count), .integer(delta.lastAt), .integer(delta.lastAt),

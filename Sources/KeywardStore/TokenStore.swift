@@ -85,23 +85,8 @@ extension Store {
         return row
     }
 
-    /// Enables or disables a client: its tokens stop working on the next check.
-    public func setClientStatus(_ id: String, _ status: Status) throws {
-        try db.statement("UPDATE oauth_clients SET status = ? WHERE id = ?").run([.text(status.rawValue), .text(id)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
-    }
 
-    /// Replaces a client's secret hash (same id).
-    public func setClientSecretHash(_ id: String, _ hash: [UInt8]) throws {
-        try db.statement("UPDATE oauth_clients SET secret_hash = ? WHERE id = ?").run([.blob(hash), .text(id)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
-    }
 
-    /// Deletes a client.
-    public func deleteClient(_ id: String) throws {
-        try db.statement("DELETE FROM oauth_clients WHERE id = ?").run([.text(id)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
-    }
 
     // MARK: Revoked access tokens
 
@@ -114,12 +99,6 @@ extension Store {
         }
     }
 
-    /// Revokes every access token issued from a credential (key or client) up to `now`.
-    public func revokeTokens(issuedFrom credentialId: String, now: Int64) throws {
-        let table = credentialId.hasPrefix(SecretKind.clientSecret.rawValue + "_") ? "oauth_clients" : "api_keys"
-        try db.statement("UPDATE \(table) SET tokens_valid_after = ? WHERE id = ?").run([.integer(now), .text(credentialId)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(credentialId) }
-    }
 
     // MARK: Signing keys
 

@@ -62,7 +62,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         var row = try store.key(s.id)
         #expect(row.scopes == ["/api/", "GET:/ro/"] && row.allowIPs == ["10.0.0.0/8"] && row.expiresAt == 200)
         try store.setKeyExpiry(s.id, nil)
-        try store.setKeyStatus(s.id, .disabled)
+        try store.setCredentialStatus(s.id, .disabled)
         row = try store.key(s.id)
         #expect(row.expiresAt == nil && row.status == .disabled)
         try store.applyUsage([s.id: UsageDelta(count: 3, lastAt: 500, lastIP: "127.0.0.1")])
@@ -140,11 +140,11 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let lookup = try KeyLookup(path: t.path, clock: FixedClock(0))
         #expect(try lookup.credential(id: s.id)?.status == .active)
         #expect(try lookup.credential(id: s.id)?.status == .active)  // cached
-        try admin.setKeyStatus(s.id, .disabled)
+        try admin.setCredentialStatus(s.id, .disabled)
         #expect(try lookup.credential(id: s.id)?.status == .disabled)
         try admin.setUserStatus("alice", .disabled)
         #expect(try lookup.credential(id: s.id)?.userStatus == .disabled)
-        try admin.deleteKey(s.id)
+        try admin.deleteCredential(s.id)
         #expect(try lookup.credential(id: s.id) == nil)
         #expect(try KeyLookup(path: t.path, clock: FixedClock(0), cache: false).credential(id: s.id) == nil)
     }
@@ -177,7 +177,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let clock = Ticking()
         let lookup = try KeyLookup(path: t.path, clock: clock)
         #expect(try lookup.credential(id: s.id)?.status == .active)
-        try Store(path: t.path, announcesChanges: false).setKeyStatus(s.id, .disabled)  // like a hand-run sqlite3
+        try Store(path: t.path, announcesChanges: false).setCredentialStatus(s.id, .disabled)  // like a hand-run sqlite3
         clock.now += 1
         #expect(try lookup.credential(id: s.id)?.status == .disabled)
     }
