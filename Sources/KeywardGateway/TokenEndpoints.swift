@@ -130,8 +130,7 @@ extension Gateway {
             guard let token = body["token"] else { throw OAuthError.invalidRequest }
             let now = authenticator.clock.now
             // The client's own secret as the token revokes its grant: every token issued to it so far.
-            if let secret = OpaqueSecret(parsing: Substring(token)), secret.id == client.id,
-               ConstantTime.equals(secret.hash(with: authenticator.pepper), client.secretHash) {
+            if let secret = OpaqueSecret(parsing: Substring(token)), secret.matches(client, pepper: authenticator.pepper) {
                 try service.revoker.revokeGrant(credentialId: client.id, now: now)
                 authenticator.audit.record(AuditEvent(
                     at: now, actor: client.userName, action: "token.revoke-grant", credential: client.id,
@@ -213,9 +212,8 @@ extension Gateway {
         let now = authenticator.clock.now
         let address = params.param("REMOTE_ADDR") ?? ""
         if !address.isEmpty, authenticator.throttle.retryAfter(address, now: now) != nil { throw OAuthError.invalidClient }
-        guard let secret = OpaqueSecret(parsing: Substring(pair.secret)), secret.kind == .clientSecret, secret.id == pair.id,
-              let client = try authenticator.keys.credential(id: secret.id),
-              ConstantTime.equals(secret.hash(with: authenticator.pepper), client.secretHash),
+        guard let secret = OpaqueSecret(parsing: Substring(pair.secret)), secret.id == pair.id,
+              let client = try authenticator.verified(secret, as: .clientSecret),
               client.status == .active, client.userStatus == .active, client.expiresAt.map({ $0 > now }) ?? true
         else {
             if !address.isEmpty { authenticator.throttle.recordFailure(address, now: now) }
@@ -229,9 +227,7 @@ extension Gateway {
         let now = authenticator.clock.now
         let address = params.param("REMOTE_ADDR") ?? ""
         if !address.isEmpty, authenticator.throttle.retryAfter(address, now: now) != nil { throw OAuthError.invalidGrant }
-        guard let secret = OpaqueSecret(parsing: Substring(text)), secret.kind == .apiKey,
-              let key = try authenticator.keys.credential(id: secret.id),
-              ConstantTime.equals(secret.hash(with: authenticator.pepper), key.secretHash)
+        guard let secret = OpaqueSecret(parsing: Substring(text)), let key = try authenticator.verified(secret, as: .apiKey)
         else {
             if !address.isEmpty { authenticator.throttle.recordFailure(address, now: now) }
             throw deny(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id)

@@ -79,5 +79,10 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Public id and a redaction marker; never the secret.
+    /// True when this is the secret of `record`: same id, and its hash matches in constant time.
+    public func matches(_ record: CredentialRecord, pepper: HMACKey) -> Bool {
+        id == record.id && ConstantTime.equals(hash(with: pepper), record.secretHash)
+    }
+
     public var description: String { "\(id)_<redacted>" }
 }

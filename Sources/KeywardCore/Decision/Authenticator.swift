@@ -71,13 +71,19 @@ public struct Authenticator {
         case .jwt(let token):
             return try evaluate(token: token, request: request, now: now)
         case .opaque(let secret):
-            guard secret.kind == .apiKey, let key = try keys.credential(id: secret.id),
-                  ConstantTime.equals(secret.hash(with: pepper), key.secretHash)
-            else { return .deny(Denial(.invalidCredential, credential: secret.id)) }
+            guard let key = try verified(secret, as: .apiKey) else { return .deny(Denial(.invalidCredential, credential: secret.id)) }
             return authorize(key, request: request, now: now)
         case .malformed:
             return .deny(Denial(.invalidCredential))
         }
+    }
+
+    /// The stored credential `secret` proves, when it is of `kind` and its hash matches in
+    /// constant time; nil otherwise. Used by the check and by every token endpoint alike.
+    public func verified(_ secret: OpaqueSecret, as kind: SecretKind) throws -> CredentialRecord? {
+        guard secret.kind == kind, let record = try keys.credential(id: secret.id), secret.matches(record, pepper: pepper)
+        else { return nil }
+        return record
     }
 
     /// An access token: signature, claims and expiry (cached per token), then on every request the
