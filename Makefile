@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 CONFDIR ?= /etc/keyward
 SWIFT ?= swift
 DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light apache2 lighttpd wrk spawn-fcgi curl python3 gcc \
-	python3-authlib python3-jwt python3-requests python3-cryptography
+	python3-authlib python3-jwt python3-requests python3-cryptography systemd
 
 .PHONY: all deps build release test unit e2e run stop bench install clean
 

@@ -146,7 +146,7 @@ if command -v systemd-analyze >/dev/null 2>&1 && [ -d /lib/systemd/system ]; the
         notok "systemd-analyze verify: no errors or warnings" "rc 0 and no output" "rc $rc: $out"
     fi
 else
-    ok "systemd-analyze verify # SKIP systemd-analyze not available"
+    notok "systemd-analyze verify" "systemd-analyze and /lib/systemd/system (apt-get install systemd; make deps does)" "not installed"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -841,7 +841,7 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
     sleep 0.5
     activated "socket on fd 3 (LISTEN_FDS)" "$PID_sa_fd3" "$T/activated-fd3.sock"
 else
-    ok "socket on fd 3 (LISTEN_FDS) # SKIP systemd-socket-activate not installed"
+    notok "socket on fd 3 (LISTEN_FDS)" "systemd-socket-activate (apt-get install systemd; make deps does)" "not installed"
 fi
 
 # ---------------------------------------------------------------------------------------------
