@@ -12,6 +12,9 @@ public protocol CredentialLookup {
     func credential(id: String) throws -> CredentialRecord?
     /// True when the access token with this `jti` was revoked (RFC 7009).
     func isRevoked(tokenId: String) throws -> Bool
+    /// Groups, roles and resources as they stand now (a snapshot the implementation may cache
+    /// until the next committed change).
+    func accessModel() throws -> AccessModel
 }
 
 /// The keys access tokens are signed and verified with (RFC 7517 key ids).
@@ -64,6 +67,10 @@ public final class InMemoryKeys: CredentialLookup {
     public var revoked: Set<String> = []
     /// True when `tokenId` is in `revoked`.
     public func isRevoked(tokenId: String) throws -> Bool { revoked.contains(tokenId) }
+    /// Groups, roles and resources; empty unless a test sets it.
+    public var access = AccessModel()
+    /// `access`; never throws.
+    public func accessModel() throws -> AccessModel { access }
 }
 
 /// Collects audit events and the ids of used credentials, for tests.

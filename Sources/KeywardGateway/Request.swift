@@ -45,7 +45,7 @@ extension CheckRequest {
     ///
     /// The path is the server's normalised `AUTH_PATH` when set, else Keyward's own strict
     /// normalisation of the raw `REQUEST_URI`. `X-Original-URI` is never read.
-    init(params: some ParamSource, limits: Limits) {
+    init(params: some ParamSource, limits: Limits, trustedProxies: [CIDR] = []) {
         func value(_ name: StaticString) -> String? {
             guard let v = params.param(name), !v.isEmpty else { return nil }
             return v
@@ -66,7 +66,10 @@ extension CheckRequest {
         } else if let q = value("QUERY_STRING") {
             query = q[...]
         }
-        self.init(method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: value("REMOTE_ADDR"),
+        let peer = value("REMOTE_ADDR")
+        let address = trustedProxies.isEmpty ? peer : ClientAddress.resolve(
+            peer: peer, forwardedFor: value("HTTP_X_FORWARDED_FOR"), realIP: value("HTTP_X_REAL_IP"), trustedProxies: trustedProxies)
+        self.init(method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: address,
                   authorization: value("HTTP_AUTHORIZATION"), apiKeyHeader: value("HTTP_X_API_KEY"), query: query)
     }
 }

@@ -91,6 +91,8 @@ public final class Connection {
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     public var changes: Int { Int(sqlite3_changes(handle)) }
+    /// The rowid of the last row this connection inserted.
+    public var lastInsertRowId: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Changes when another connection (any process) has committed since the last call
     /// (`PRAGMA data_version`); a cheap read of the WAL index.

@@ -10,6 +10,7 @@ public final class KeyLookup: CredentialLookup {
     private let db: Connection
     private var cache: [String: CredentialRecord?] = [:]
     private var revoked: Set<String>? = nil
+    private var model: AccessModel? = nil
     private var seenStamp: UInt64? = nil
     private var seenDataVersion: Int64 = -1
     private var nextBackstop: Int64 = 0
@@ -45,6 +46,15 @@ public final class KeyLookup: CredentialLookup {
         return revoked!.contains(tokenId)
     }
 
+    /// Groups, roles and resources, loaded once per committed change like the records.
+    public func accessModel() throws -> AccessModel {
+        if useCache { try refresh() }
+        if let model, useCache { return model }
+        let loaded = try Store.accessModel(db)
+        model = loaded
+        return loaded
+    }
+
     /// Drops the caches when the generation stamp (or, once a second, `data_version`) says so.
     private func refresh() throws {
         // Read the stamp before loading: a change committed meanwhile then shows on the next check.
@@ -60,6 +70,7 @@ public final class KeyLookup: CredentialLookup {
         if stale {
             cache.removeAll(keepingCapacity: true)
             revoked = nil
+            model = nil
             seenStamp = stamp
         }
     }

@@ -72,6 +72,84 @@ enum Migrations {
             expires_at INTEGER NOT NULL
         );
         """,
+        // 3: the access model (groups, roles and their privileges, resources and their audience),
+        // consumer access requests, one-time reveal links, admin sessions, user e-mail addresses.
+        """
+        ALTER TABLE users ADD COLUMN email TEXT;
+        ALTER TABLE api_keys ADD COLUMN expiry_notified_at INTEGER;
+        CREATE TABLE groups (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            created_at  INTEGER NOT NULL
+        );
+        CREATE TABLE group_members (
+            group_id  INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            PRIMARY KEY (group_id, user_id)
+        );
+        CREATE TABLE roles (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            created_at  INTEGER NOT NULL
+        );
+        CREATE TABLE role_privileges (
+            role_id    INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+            privilege  TEXT NOT NULL,
+            PRIMARY KEY (role_id, privilege)
+        );
+        CREATE TABLE role_grants (
+            role_id   INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+            group_id  INTEGER REFERENCES groups(id) ON DELETE CASCADE,
+            user_id   INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            CHECK ((group_id IS NULL) != (user_id IS NULL))
+        );
+        CREATE UNIQUE INDEX role_grants_group ON role_grants(role_id, group_id) WHERE group_id IS NOT NULL;
+        CREATE UNIQUE INDEX role_grants_user ON role_grants(role_id, user_id) WHERE user_id IS NOT NULL;
+        CREATE TABLE resources (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            path        TEXT NOT NULL UNIQUE,
+            methods     TEXT NOT NULL DEFAULT '',
+            anonymous   INTEGER NOT NULL DEFAULT 0,
+            owner_id    INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            allow_ips   TEXT NOT NULL DEFAULT '',
+            created_at  INTEGER NOT NULL
+        );
+        CREATE TABLE resource_audience (
+            resource_id  INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+            group_id     INTEGER REFERENCES groups(id) ON DELETE CASCADE,
+            user_id      INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            CHECK ((group_id IS NULL) != (user_id IS NULL))
+        );
+        CREATE UNIQUE INDEX resource_audience_group ON resource_audience(resource_id, group_id) WHERE group_id IS NOT NULL;
+        CREATE UNIQUE INDEX resource_audience_user ON resource_audience(resource_id, user_id) WHERE user_id IS NOT NULL;
+        CREATE TABLE access_requests (
+            id           INTEGER PRIMARY KEY,
+            user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            resource_id  INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+            note         TEXT,
+            status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+            created_at   INTEGER NOT NULL,
+            decided_at   INTEGER,
+            decided_by   TEXT,
+            key_id       TEXT,
+            expires_at   INTEGER
+        );
+        CREATE INDEX access_requests_status ON access_requests(status);
+        CREATE TABLE reveal_links (
+            token_hash     BLOB PRIMARY KEY,
+            key_id         TEXT NOT NULL,
+            sealed_secret  BLOB NOT NULL,
+            expires_at     INTEGER NOT NULL
+        );
+        CREATE TABLE sessions (
+            id_hash     BLOB PRIMARY KEY,
+            user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            csrf_hash   BLOB NOT NULL,
+            created_at  INTEGER NOT NULL,
+            expires_at  INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Brings the database up to the latest version; returns how many migrations ran.

@@ -29,6 +29,8 @@ public struct UserRow: Sendable, Equatable, Codable {
     public var createdAt: Int64
     /// API keys owned, of any status.
     public var keyCount: Int
+    /// Where notifications go; nil when none was set.
+    public var email: String?
 }
 
 /// An API key as listed: everything but the secret hash.
@@ -104,6 +106,8 @@ public struct UsageDelta: Sendable, Equatable {
 public final class Store {
     /// The one connection; not Sendable, so a `Store` belongs to one thread.
     public let db: Connection
+    /// The database file's path.
+    public let path: String
     /// The audit chain's key (`AuditChain.key`); appending to the audit needs it.
     public var auditKey: HMACKey?
 
@@ -111,6 +115,7 @@ public final class Store {
     /// commit stamps the database's `Generation`, so serving processes drop their caches.
     public init(path: String, announcesChanges: Bool = true) throws {
         db = try Connection(path: path)
+        self.path = path
         try Migrations.migrate(db)
         if announcesChanges {
             let generation = try Generation(databasePath: path, writable: true)
@@ -139,11 +144,11 @@ public final class Store {
     /// Every user, by name, with their key counts.
     public func users() throws -> [UserRow] {
         try db.statement("""
-            SELECT u.name, u.status, u.created_at, (SELECT count(*) FROM api_keys k WHERE k.user_id = u.id)
+            SELECT u.name, u.status, u.created_at, (SELECT count(*) FROM api_keys k WHERE k.user_id = u.id), u.email
             FROM users u ORDER BY u.name
             """).map { s in
             UserRow(name: s.text(0), status: Status(rawValue: s.text(1)) ?? .disabled, createdAt: s.int64(2),
-                    keyCount: Int(s.int64(3)))
+                    keyCount: Int(s.int64(3)), email: s.optionalText(4))
         }
     }
 
@@ -159,7 +164,12 @@ public final class Store {
         if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }
     }
 
-    /// Deletes a user and, by cascade, their keys; throws `noSuchUser`.
+    /// Sets or clears a user's e-mail address; throws `noSuchUser`.
+    public func setUserEmail(_ name: String, _ email: String?) throws {
+        try db.statement("UPDATE users SET email = ? WHERE name = ?").run([email.map(SQLValue.text) ?? .null, .text(name)])
+        if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }
+    }
+
     /// Stores a user's password hash (self-describing scrypt text, never the password).
     public func setUserPassword(_ name: String, hash: String) throws {
         try db.statement("UPDATE users SET password = ? WHERE name = ?").run([.text(hash), .text(name)])
@@ -173,6 +183,7 @@ public final class Store {
         return row
     }
 
+    /// Deletes a user and, by cascade, their keys; throws `noSuchUser`.
     public func deleteUser(_ name: String) throws {
         try db.statement("DELETE FROM users WHERE name = ?").run([.text(name)])
         if db.changes == 0 { throw StoreRefusal.noSuchUser(name) }

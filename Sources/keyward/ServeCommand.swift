@@ -30,6 +30,8 @@ enum ServeCommand {
             .init("audience", value: "AUD", "the tokens' aud (default keyward)"),
             .init("token-lifetime", value: "DURATION", "access token lifetime (default 15m)"),
             .init("token-leeway", value: "DURATION", "clock skew tolerated on exp/nbf/iat (default 30s)"),
+            .init("trusted-proxy", value: "CIDR", repeatable: true,
+                  "a proxy whose X-Forwarded-For / X-Real-IP names the client (config: comma-separated)"),
         ])
 
     static let log: @Sendable (String) -> Void = { line in
@@ -69,7 +71,14 @@ enum ServeCommand {
         _ = try context.openStore()
         let writer = BufferedWriter(path: context.dbPath, auditKey: AuditChain.key(masterKey: keys.masterKey), log: log)
         let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
-        let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits)
+        let proxyTexts = args.all("trusted-proxy") + (context.config["trusted-proxy"].map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        } ?? [])
+        let trustedProxies = try proxyTexts.map { text in
+            guard let cidr = CIDR(text) else { throw UsageError("invalid --trusted-proxy \(text): want a CIDR range or address") }
+            return cidr
+        }
+        let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits, trustedProxies: trustedProxies)
         let policy = try tokenPolicy(option, mount: gatewayConfig.mount)
         func makeGateway() throws -> Gateway {
             let clock = SystemClock()

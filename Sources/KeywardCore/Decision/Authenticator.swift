@@ -47,6 +47,8 @@ public struct Authenticator {
             decision = try evaluate(request, now: now)
         }
         switch decision {
+        case .allow(let identity) where identity.method == .anonymous:
+            break
         case .allow(let identity):
             usage.recordUse(credential: identity.credential, at: now, from: request.remoteAddress)
         case .deny(let denial):
@@ -62,20 +64,77 @@ public struct Authenticator {
     }
 
     private func evaluate(_ request: CheckRequest, now: Int64) throws -> Decision {
+        let access = try accessContext(request)
         guard let (presented, _) = CredentialExtractor.extract(
             authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
             queryString: request.query, limits: limits)
-        else { return .deny(Denial(.missingCredential)) }
+        else {
+            if let resource = access.resource, resource.anonymous { return admitAnonymous(resource, request: request) }
+            return .deny(Denial(.missingCredential))
+        }
 
         switch presented {
         case .jwt(let token):
-            return try evaluate(token: token, request: request, now: now)
+            return try evaluate(token: token, request: request, now: now, access: access)
         case .opaque(let secret):
             guard let key = try verified(secret, as: .apiKey) else { return .deny(Denial(.invalidCredential, credential: secret.id)) }
-            return authorize(key, request: request, now: now)
+            return authorize(key, request: request, now: now, access: access)
         case .malformed:
             return .deny(Denial(.invalidCredential))
         }
+    }
+
+    /// The access model and the resource the request's path falls under, if any.
+    private func accessContext(_ request: CheckRequest) throws -> AccessContext {
+        let model = try keys.accessModel()
+        guard !model.resources.isEmpty, case .success(let path) = request.path else { return AccessContext(model: model, resource: nil) }
+        return AccessContext(model: model, resource: model.resource(covering: path))
+    }
+
+    /// A request without a credential on an anonymous resource: only its address and method rules apply.
+    private func admitAnonymous(_ resource: Resource, request: CheckRequest, trace: DecisionTrace? = nil) -> Decision {
+        trace?.note("no credential presented; resource \(resource.name) allows anonymous access")
+        if !Self.admits(resource.allowedNetworks, request.remoteAddress) {
+            trace?.note("denied: \(request.remoteAddress ?? "no address") is outside the resource's networks \(resource.allowedNetworks.map(\.description).joined(separator: ", "))")
+            return .deny(Denial(.addressNotAllowed))
+        }
+        if !resource.scope.allows(method: request.method) {
+            trace?.note("denied: the resource allows \(resource.scope.methods.joined(separator: ",")), not \(request.method)")
+            return .deny(Denial(.methodNotAllowed))
+        }
+        trace?.note("allowed anonymously")
+        return .allow(Identity(user: "", subject: "", credential: "", method: .anonymous, scopes: [resource.scope.description]))
+    }
+
+    /// Why a request would be allowed or denied for the credential with public id `credentialId`
+    /// (nil: no credential), without a secret: the resource matched, the credential's state, the
+    /// scope and the grant it intersected with. Nothing is recorded: no usage, audit or throttle.
+    public func explain(credentialId: String?, request: CheckRequest) throws -> (decision: Decision, steps: [String]) {
+        let trace = DecisionTrace()
+        let access = try accessContext(request)
+        switch request.path {
+        case .success(let path):
+            if let resource = access.resource {
+                trace.note("path \(path) is under resource \(resource.name) (\(resource.scope.description)\(resource.anonymous ? ", anonymous" : ""))")
+            } else {
+                trace.note("path \(path) is under no resource: the credential's own scopes decide")
+            }
+        case .failure(let refusal):
+            trace.note("path refused by normalisation: \(refusal)")
+        }
+        guard let credentialId else {
+            if let resource = access.resource, resource.anonymous {
+                return (admitAnonymous(resource, request: request, trace: trace), trace.steps)
+            }
+            trace.note("denied: no credential, and the path is not an anonymous resource")
+            return (.deny(Denial(.missingCredential)), trace.steps)
+        }
+        guard let record = try keys.credential(id: credentialId) else {
+            trace.note("denied: no credential has the id \(credentialId)")
+            return (.deny(Denial(.invalidCredential, credential: credentialId)), trace.steps)
+        }
+        trace.note("credential \(record.id) (\(record.name)) of user \(record.userName)")
+        return (authorize(record, request: request, now: clock.now, access: access, trace: trace), trace.steps)
     }
 
     /// The stored credential `secret` proves, when it is of `kind` and its hash matches in
@@ -88,7 +147,7 @@ public struct Authenticator {
 
     /// An access token: signature, claims and expiry (cached per token), then on every request the
     /// revocation list, the parent credential's current state, and scope ∩ the parent's access.
-    private func evaluate(token: String, request: CheckRequest, now: Int64) throws -> Decision {
+    private func evaluate(token: String, request: CheckRequest, now: Int64, access: AccessContext) throws -> Decision {
         guard let tokens else { return .deny(Denial(.invalidCredential)) }
         switch try tokens.verify(token, now: now) {
         case .failure(let reason):
@@ -97,32 +156,64 @@ public struct Authenticator {
             guard !(try keys.isRevoked(tokenId: claims.id)), let parent = try keys.credential(id: claims.clientId),
                   parent.userName == claims.subject, parent.tokensValidAfter.map({ claims.issuedAt > $0 }) ?? true
             else { return .deny(Denial(.invalidCredential, credential: claims.clientId, user: claims.subject)) }
-            return authorize(parent, request: request, now: now, tokenScopes: tokens.scopes(of: claims), method: .jwt)
+            return authorize(parent, request: request, now: now, access: access, tokenScopes: tokens.scopes(of: claims), method: .jwt)
         }
     }
 
     /// The rules for a verified credential: status, owner, expiry, then address, path and method,
-    /// against the credential's own scopes and, for a token, the token's too.
-    func authorize(_ key: CredentialRecord, request: CheckRequest, now: Int64, tokenScopes: [PathScope]? = nil,
-                   method: AuthMethod = .apiKey) -> Decision {
-        func deny(_ reason: DenyReason) -> Decision { .deny(Denial(reason, credential: key.id, user: key.userName)) }
-        if key.status != .active { return deny(.credentialDisabled) }
-        if key.userStatus != .active { return deny(.userDisabled) }
-        if let expiry = key.expiresAt, expiry <= now { return deny(tokenScopes == nil && method == .apiKey ? .credentialExpired : .invalidCredential) }
-        if !key.allowedNetworks.isEmpty {
-            guard let address = request.remoteAddress.flatMap({ IPAddress($0) }),
-                  key.allowedNetworks.contains(where: { $0.contains(address) })
-            else { return deny(.addressNotAllowed) }
+    /// against the credential's own scopes and, for a token, the token's too; then, under a
+    /// resource, the resource's networks and methods and the user's grant to it.
+    func authorize(_ key: CredentialRecord, request: CheckRequest, now: Int64, access: AccessContext = .none,
+                   tokenScopes: [PathScope]? = nil, method: AuthMethod = .apiKey, trace: DecisionTrace? = nil) -> Decision {
+        func deny(_ reason: DenyReason, _ why: @autoclosure () -> String) -> Decision {
+            trace?.note("denied: " + why())
+            return .deny(Denial(reason, credential: key.id, user: key.userName))
         }
-        guard case .success(let path) = request.path else { return deny(.pathRejected) }
+        if key.status != .active { return deny(.credentialDisabled, "the credential is disabled") }
+        if key.userStatus != .active { return deny(.userDisabled, "user \(key.userName) is disabled") }
+        if let expiry = key.expiresAt, expiry <= now {
+            return deny(tokenScopes == nil && method == .apiKey ? .credentialExpired : .invalidCredential, "the credential expired at \(expiry) (now \(now))")
+        }
+        trace?.note("status active, user \(key.userName) active, " + (key.expiresAt.map { "expires at \($0)" } ?? "never expires"))
+        if !key.allowedNetworks.isEmpty {
+            guard Self.admits(key.allowedNetworks, request.remoteAddress) else {
+                return deny(.addressNotAllowed, "\(request.remoteAddress ?? "no address") is outside the credential's networks \(key.allowedNetworks.map(\.description).joined(separator: ", "))")
+            }
+            trace?.note("address \(request.remoteAddress ?? "") is inside the credential's networks")
+        }
+        guard case .success(let path) = request.path else { return deny(.pathRejected, "the path cannot be interpreted safely") }
         for scopes in [key.scopes, tokenScopes ?? []] where !scopes.isEmpty {
             let covering = scopes.filter { $0.covers(path: path) }
-            if covering.isEmpty { return deny(.pathNotAllowed) }
-            if !covering.contains(where: { $0.allows(method: request.method) }) { return deny(.methodNotAllowed) }
+            if covering.isEmpty { return deny(.pathNotAllowed, "no scope of \(scopes.map(\.description).joined(separator: " ")) covers \(path)") }
+            if !covering.contains(where: { $0.allows(method: request.method) }) {
+                return deny(.methodNotAllowed, "the scopes covering \(path) (\(covering.map(\.description).joined(separator: " "))) do not allow \(request.method)")
+            }
+            trace?.note("scope \(covering.first { $0.allows(method: request.method) }!.description) allows \(request.method) \(path)")
+        }
+        if key.scopes.isEmpty && tokenScopes?.isEmpty ?? true { trace?.note("the credential has no scopes: every path") }
+        if let resource = access.resource {
+            if !Self.admits(resource.allowedNetworks, request.remoteAddress) {
+                return deny(.addressNotAllowed, "\(request.remoteAddress ?? "no address") is outside resource \(resource.name)'s networks \(resource.allowedNetworks.map(\.description).joined(separator: ", "))")
+            }
+            if !resource.scope.allows(method: request.method) {
+                return deny(.methodNotAllowed, "resource \(resource.name) allows \(resource.scope.methods.joined(separator: ",")), not \(request.method)")
+            }
+            guard let grant = access.model.grant(for: key.userName, to: resource) else {
+                return deny(.resourceNotAllowed, "user \(key.userName) is not the owner of resource \(resource.name), not in its audience \(resource.audience.map(\.description).joined(separator: " ")), and holds no \(Privilege.access(resource.name))")
+            }
+            trace?.note("user \(key.userName) may call resource \(resource.name): \(grant)")
         }
         let shown = tokenScopes.map { $0.map(\.description) } ?? (key.scopes.isEmpty ? ["*"] : key.scopes.map(\.description))
+        trace?.note("allowed")
         return .allow(Identity(user: key.userName, subject: key.userName, credential: key.id, method: method,
                                scopes: shown.isEmpty ? ["*"] : shown))
+    }
+
+    /// True when `networks` is empty or holds the address.
+    static func admits(_ networks: [CIDR], _ address: String?) -> Bool {
+        guard !networks.isEmpty else { return true }
+        guard let ip = address.flatMap({ IPAddress($0) }) else { return false }
+        return networks.contains { $0.contains(ip) }
     }
 
     static func describe(method: String, path: Result<String, PathNormalizer.Refusal>) -> String {
@@ -135,4 +226,21 @@ public struct Authenticator {
         let shownMethod = method.utf8.count <= 16 && method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? method : "?"
         return "\(shownMethod) \(shownPath)"
     }
+}
+
+/// The access model a check runs under and the resource its path falls under.
+struct AccessContext {
+    let model: AccessModel
+    let resource: Resource?
+    static let none = AccessContext(model: AccessModel(), resource: nil)
+}
+
+/// The steps of a decision, in words, for `keyward explain`.
+public final class DecisionTrace {
+    /// One line per rule consulted, in order.
+    public private(set) var steps: [String] = []
+    /// An empty trace.
+    public init() {}
+    /// Appends a step.
+    public func note(_ step: String) { steps.append(step) }
 }

@@ -37,6 +37,7 @@ public enum DenyReason: String, Sendable, CaseIterable {
     case pathNotAllowed = "path_not_allowed"
     case methodNotAllowed = "method_not_allowed"
     case addressNotAllowed = "ip_not_allowed"
+    case resourceNotAllowed = "resource_not_allowed"
     case pathRejected = "path_rejected"
     case tooManyFailures = "too_many_failures"
 
@@ -45,7 +46,7 @@ public enum DenyReason: String, Sendable, CaseIterable {
         switch self {
         case .missingCredential, .invalidCredential, .credentialDisabled, .userDisabled, .credentialExpired, .tokenExpired:
             .challenge
-        case .pathNotAllowed, .methodNotAllowed, .addressNotAllowed, .pathRejected: .forbid
+        case .pathNotAllowed, .methodNotAllowed, .addressNotAllowed, .resourceNotAllowed, .pathRejected: .forbid
         case .tooManyFailures: .throttle
         }
     }
@@ -69,6 +70,7 @@ public enum DenyReason: String, Sendable, CaseIterable {
         case .pathNotAllowed: "The credential is not allowed to access this path."
         case .methodNotAllowed: "The credential is not allowed to use this method here."
         case .addressNotAllowed: "The credential is not allowed from this address."
+        case .resourceNotAllowed: "The user has no access to this resource."
         case .pathRejected: "The request path cannot be interpreted safely."
         case .tooManyFailures: "Too many failed attempts; try again later."
         }

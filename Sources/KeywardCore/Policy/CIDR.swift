@@ -106,3 +106,31 @@ extension IPAddress {
         bytes = b
     }
 }
+
+/// The client's address: the direct peer, or, when the peer is a trusted proxy, the address the
+/// proxy reports (`X-Forwarded-For`, else `X-Real-IP`).
+public enum ClientAddress {
+    /// With no trusted proxies, or a peer outside them, `peer` itself. Otherwise the rightmost
+    /// `X-Forwarded-For` entry that is not a trusted proxy (entries left of it could be forged by
+    /// the client), or the leftmost when all are trusted; else a valid `X-Real-IP`; else `peer`.
+    public static func resolve(peer: String?, forwardedFor: String?, realIP: String?, trustedProxies: [CIDR]) -> String? {
+        guard !trustedProxies.isEmpty, let peer, let peerIP = IPAddress(peer),
+              trustedProxies.contains(where: { $0.contains(peerIP) })
+        else { return peer }
+        func trusted(_ ip: IPAddress) -> Bool { trustedProxies.contains { $0.contains(ip) } }
+        if let forwardedFor {
+            let hops = forwardedFor.split(separator: ",", omittingEmptySubsequences: false).map { hop in
+                String(hop.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+            }
+            var candidate: String? = nil
+            for hop in hops.reversed() {
+                guard let ip = IPAddress(hop) else { return peer }  // a garbled chain: trust none of it
+                candidate = hop
+                if !trusted(ip) { break }
+            }
+            if let candidate { return candidate }
+        }
+        if let realIP, IPAddress(realIP) != nil { return realIP }
+        return peer
+    }
+}
