@@ -4,7 +4,8 @@ import PackageDescription
 /// Keyward: API-token authentication for nginx, Apache and lighttpd, as one FastCGI executable.
 ///
 /// Dependencies point one way: keyward -> KeywardFastCGI -> KeywardGateway -> KeywardCore ->
-/// KeywardCrypto, and KeywardStore -> KeywardCore. Each C library is imported by exactly one module.
+/// KeywardCrypto, KeywardStore -> KeywardCore, and KeywardAdmin (the admin operations and their
+/// JSON API) -> KeywardGateway + KeywardStore. Each C library is imported by exactly one module.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .unsafeFlags(["-warnings-as-errors"])]
 
 let package = Package(
@@ -20,9 +21,11 @@ let package = Package(
         .target(name: "KeywardStore", dependencies: ["KeywardCore", "KeywardCrypto", "CSQLite"], swiftSettings: strict),
         .target(name: "KeywardGateway", dependencies: ["KeywardCore"], swiftSettings: strict),
         .target(name: "KeywardFastCGI", dependencies: ["KeywardGateway", "CFastCGI"], swiftSettings: strict),
+        .target(name: "KeywardAdmin", dependencies: ["KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
+                swiftSettings: strict),
         .executableTarget(
             name: "keyward",
-            dependencies: ["KeywardFastCGI", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
+            dependencies: ["KeywardFastCGI", "KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
             swiftSettings: strict),
         .executableTarget(
             name: "keyward-bench",
@@ -32,6 +35,7 @@ let package = Package(
         .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"]),
+        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardStore", "KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardCLITests", dependencies: ["keyward"]),
         .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")]),
     ]

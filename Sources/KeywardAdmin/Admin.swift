@@ -1,0 +1,136 @@
+import KeywardCore
+import KeywardCrypto
+import KeywardStore
+
+/// Who performs an admin operation, and what they may do.
+public struct Actor: Sendable, Equatable {
+    /// The audit trail's `actor`: `cli:<login>` for the command line, else the user's name.
+    public var auditName: String
+    /// The user acting; nil for the command line, which may do everything.
+    public var user: String?
+    /// Privileges the user holds now; ignored for the command line.
+    public var privileges: Set<String>
+    /// The public id of the credential the user authenticated with (API key or session), for the audit.
+    public var credential: String?
+
+    /// The command line, run by `login` on the server: every operation is allowed.
+    public static func commandLine(_ login: String) -> Actor {
+        Actor(auditName: "cli:" + login, user: nil, privileges: [], credential: nil)
+    }
+
+    /// A user of the admin API with the privileges they hold now.
+    public static func user(_ name: String, privileges: Set<String>, credential: String?) -> Actor {
+        Actor(auditName: name, user: name, privileges: privileges, credential: credential)
+    }
+
+    /// True for the command line and for holders of `admin`.
+    public var isAdmin: Bool { user == nil || privileges.contains(Privilege.admin) }
+}
+
+/// A refused admin operation with a stable machine code and the HTTP status it maps to.
+public struct AdminError: Error, Equatable, CustomStringConvertible {
+    /// Stable machine code, e.g. `not_found`, `forbidden`, `conflict`, `invalid_argument`.
+    public var code: String
+    /// HTTP status for the admin API; the CLI exits 1 (2 for `invalid_argument` from usage).
+    public var status: Int
+    /// One line for people; never contains a secret.
+    public var message: String
+
+    public init(code: String, status: Int, _ message: String) {
+        self.code = code
+        self.status = status
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    public static func forbidden(_ message: String = "You may not do this.") -> AdminError {
+        AdminError(code: "forbidden", status: 403, message)
+    }
+    public static func invalid(_ message: String) -> AdminError { AdminError(code: "invalid_argument", status: 400, message) }
+    public static func notFound(_ message: String) -> AdminError { AdminError(code: "not_found", status: 404, message) }
+    public static func conflict(_ message: String) -> AdminError { AdminError(code: "conflict", status: 409, message) }
+
+    /// The admin error for a store refusal: unknown names are 404s, duplicates 409s.
+    public static func from(_ error: any Error) -> AdminError? {
+        switch error {
+        case let e as AdminError: return e
+        case let e as StoreRefusal:
+            switch e {
+            case .noSuchUser, .noSuchKey: return .notFound(e.description)
+            case .userExists, .keyNameTaken: return .conflict(e.description)
+            }
+        case let e as AccessRefusal:
+            switch e {
+            case .noSuchGroup, .noSuchRole, .noSuchResource, .notMember, .notGranted: return .notFound(e.description)
+            case .groupExists, .roleExists, .resourceExists, .alreadyMember, .alreadyGranted: return .conflict(e.description)
+            case .unknownPrivilege: return .invalid(e.description)
+            }
+        default: return nil
+        }
+    }
+}
+
+/// The admin operations, shared by the command line and the admin API: each checks the actor's
+/// privileges, validates, writes in one transaction and appends its audit record.
+///
+/// One per thread: it holds that thread's store connection.
+public final class Admin {
+    /// The store written to.
+    public let store: Store
+    /// The server's pepper and master key.
+    public let keyFile: KeyFile
+    /// Source of "now".
+    public let clock: any Clock
+    /// Who acts.
+    public var actor: Actor
+    /// Where the actor's request came from, for the audit; nil on the command line.
+    public var sourceIP: String?
+
+    /// The operations over `store` for `actor`; the store's audit key is set from `keyFile`.
+    public init(store: Store, keyFile: KeyFile, clock: any Clock, actor: Actor, sourceIP: String? = nil) {
+        self.store = store
+        self.keyFile = keyFile
+        self.clock = clock
+        self.actor = actor
+        self.sourceIP = sourceIP
+        if store.auditKey == nil { store.auditKey = HMACKey(AuditChain.key(masterKey: keyFile.masterKey)) }
+    }
+
+    /// Throws `forbidden` unless the actor is an admin.
+    public func requireAdmin() throws {
+        guard actor.isAdmin else { throw AdminError.forbidden("This needs the admin privilege.") }
+    }
+
+    /// Throws `forbidden` unless the actor is an admin, or is `user` and holds `privilege`.
+    public func requireSelf(_ user: String, or privilege: String) throws {
+        if actor.isAdmin { return }
+        guard actor.user == user, actor.privileges.contains(privilege) else {
+            throw AdminError.forbidden("This needs the admin privilege, or \(privilege) for your own objects.")
+        }
+    }
+
+    /// Runs `body` in one transaction and appends one audit record for it in the same transaction.
+    @discardableResult
+    public func change<T>(_ action: String, target: String? = nil, credential: String? = nil, detail: String? = nil,
+                          _ body: () throws -> T) throws -> T {
+        try store.db.transaction {
+            let result = try body()
+            try store.appendAudit([AuditEvent(at: clock.now, actor: actor.auditName, action: action, target: target,
+                                              credential: credential ?? actor.credential.map { "via:" + $0 },
+                                              sourceIP: sourceIP, detail: detail)])
+            return result
+        }
+    }
+
+    /// Validates a name for users, groups, roles and resources: letters, digits and `. _ @ -`, at most 64.
+    public static func validName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || ".-_@".utf8.contains(c)
+        }
+    }
+
+    func requireValidName(_ name: String, _ what: String) throws {
+        guard Self.validName(name) else { throw AdminError.invalid("invalid \(what) name (letters, digits, . _ @ -; at most 64)") }
+    }
+}

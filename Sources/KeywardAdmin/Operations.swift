@@ -1,0 +1,294 @@
+import KeywardCore
+import KeywardCrypto
+import KeywardStore
+
+/// A credential's secret, shown once: at creation or regeneration.
+public struct CreatedKey: Sendable, Equatable, Codable {
+    public var id: String
+    /// The whole secret; shown only in this answer, never stored or logged.
+    public var secret: String
+    public var user: String
+    public var name: String
+    public var expiresAt: Int64?
+    public var scopes: [String]
+    public var allowIps: [String]
+}
+
+// MARK: Users
+
+extension Admin {
+    /// Adds a user, with an e-mail address for notifications when given.
+    public func addUser(_ name: String, email: String? = nil) throws -> UserRow {
+        try requireAdmin()
+        try requireValidName(name, "user")
+        if let email { try Self.checkEmail(email) }
+        return try change("user.add", target: "user:\(name)") {
+            try store.addUser(name, now: clock.now)
+            if let email { try store.setUserEmail(name, email) }
+            return try store.user(name)
+        }
+    }
+
+    /// Users, by name; admins see everyone, others themselves.
+    public func users() throws -> [UserRow] {
+        if actor.isAdmin { return try store.users() }
+        return try store.users().filter { $0.name == actor.user }
+    }
+
+    /// One user; admins or the user.
+    public func user(_ name: String) throws -> UserRow {
+        guard actor.isAdmin || actor.user == name else { throw AdminError.forbidden() }
+        return try store.user(name)
+    }
+
+    /// Enables, disables or deletes a user (`verb` is `enable`, `disable` or `delete`).
+    public func setUser(_ name: String, _ verb: String) throws {
+        try requireAdmin()
+        try change("user.\(verb)", target: "user:\(name)") {
+            switch verb {
+            case "enable": try store.setUserStatus(name, .active)
+            case "disable": try store.setUserStatus(name, .disabled)
+            case "delete": try store.deleteUser(name)
+            default: throw AdminError.invalid("unknown user operation \(verb)")
+            }
+        }
+    }
+
+    /// Sets or clears a user's e-mail address.
+    public func setEmail(_ name: String, _ email: String?) throws {
+        try requireSelf(name, or: Privilege.manageOwnKeys)
+        if let email { try Self.checkEmail(email) }
+        try change("user.email", target: "user:\(name)") { try store.setUserEmail(name, email) }
+    }
+
+    /// Sets a user's password (8 to 1024 bytes), stored as a salted scrypt hash. Admins, or the user.
+    public func setPassword(_ name: String, _ password: String) throws {
+        guard actor.isAdmin || actor.user == name else { throw AdminError.forbidden() }
+        guard (8...1024).contains(password.utf8.count) else { throw AdminError.invalid("a password of 8 to 1024 bytes is required") }
+        let hash = PasswordHash(password: password)
+        try change("user.passwd", target: "user:\(name)") { try store.setUserPassword(name, hash: hash.encoded) }
+    }
+
+    /// An address one `sendmail -t` can take safely: one `local@domain`, printable, no spaces or header breaks.
+    static func checkEmail(_ email: String) throws {
+        let bytes = Array(email.utf8)
+        guard (3...254).contains(bytes.count), bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ",") }),
+              bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1, bytes.first != UInt8(ascii: "@"),
+              bytes.last != UInt8(ascii: "@"), bytes.first != UInt8(ascii: "-")
+        else { throw AdminError.invalid("invalid e-mail address") }
+    }
+}
+
+// MARK: API keys
+
+extension Admin {
+    /// Creates an API key and returns its secret, once. Self-service users (holding
+    /// `manage-own-keys`) create keys for themselves only, scoped within resources they may call.
+    public func createKey(user: String, name: String, expires: Lifetime, scopes: [PathScope], networks: [CIDR]) throws -> CreatedKey {
+        try requireSelf(user, or: Privilege.manageOwnKeys)
+        guard (1...100).contains(name.count), name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+        else { throw AdminError.invalid("a key name is 1 to 100 printable characters") }
+        if !actor.isAdmin { try requireWithinAccess(user, scopes) }
+        let now = clock.now
+        let expiry = expires.expiry(from: now)
+        let secret = OpaqueSecret.generate(.apiKey)
+        try change("key.create", target: "user:\(user)", credential: secret.id) {
+            try store.insertKey(NewKey(id: secret.id, user: user, name: name, secretHash: secret.hash(with: HMACKey(keyFile.pepper)),
+                                       createdAt: now, expiresAt: expiry, scopes: scopes, allowedNetworks: networks))
+        }
+        return CreatedKey(id: secret.id, secret: secret.token, user: user, name: name, expiresAt: expiry,
+                          scopes: scopes.map(\.description), allowIps: networks.map(\.description))
+    }
+
+    /// Keys, oldest first: everyone's (or one user's) for admins, one's own otherwise.
+    public func keys(user: String? = nil) throws -> [KeyRow] {
+        if actor.isAdmin { return try store.keys(user: user) }
+        guard let me = actor.user, user == nil || user == me else { throw AdminError.forbidden() }
+        return try store.keys(user: me)
+    }
+
+    /// One key; its owner or an admin.
+    public func key(_ id: String) throws -> KeyRow {
+        let row = try store.key(id)
+        guard actor.isAdmin || actor.user == row.user else { throw AdminError.notFound(StoreRefusal.noSuchKey(id).description) }
+        return row
+    }
+
+    /// `enable`, `disable`, `delete` or `renew` (with `expires`) one key; its owner (holding
+    /// `manage-own-keys`) or an admin.
+    public func setKey(_ id: String, _ verb: String, expires: Lifetime? = nil) throws {
+        let owner = try ownKey(id)
+        try change("key.\(verb)", target: "user:\(owner)", credential: id) {
+            switch verb {
+            case "enable": try store.setCredentialStatus(id, .active)
+            case "disable": try store.setCredentialStatus(id, .disabled)
+            case "delete": try store.deleteCredential(id)
+            case "renew": try store.setKeyExpiry(id, (expires ?? .seconds(Limits().defaultKeyLifetime)).expiry(from: clock.now))
+            default: throw AdminError.invalid("unknown key operation \(verb)")
+            }
+        }
+    }
+
+    /// A new secret for the same key; tokens exchanged from the old one are revoked.
+    public func regenerateKey(_ id: String) throws -> CreatedKey {
+        let owner = try ownKey(id)
+        let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
+        try change("key.regenerate", target: "user:\(owner)", credential: id) {
+            try store.setCredentialSecretHash(id, secret.hash(with: HMACKey(keyFile.pepper)))
+            try store.revokeTokens(issuedFrom: id, now: clock.now)
+        }
+        let row = try store.key(id)
+        return CreatedKey(id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
+                          scopes: row.scopes, allowIps: row.allowIPs)
+    }
+
+    /// The key's owner, when the actor may manage it; others' keys look absent.
+    private func ownKey(_ id: String) throws -> String {
+        let owner = try store.key(id).user
+        if actor.isAdmin { return owner }
+        guard actor.user == owner else { throw AdminError.notFound(StoreRefusal.noSuchKey(id).description) }
+        try requireSelf(owner, or: Privilege.manageOwnKeys)
+        return owner
+    }
+
+    /// A self-service key must name scopes, each within a resource `user` may call: a key never
+    /// grants more than its owner has.
+    private func requireWithinAccess(_ user: String, _ scopes: [PathScope]) throws {
+        guard !scopes.isEmpty else { throw AdminError.forbidden("A key you create for yourself must name scopes within resources you may call.") }
+        let model = try store.accessModel()
+        for scope in scopes {
+            guard model.resources.contains(where: { model.grant(for: user, to: $0) != nil && !$0.anonymous && scope.isWithin($0.scope) }) else {
+                throw AdminError.forbidden("The scope \(scope.description) is not within a resource you may call.")
+            }
+        }
+    }
+}
+
+// MARK: Groups, roles, resources
+
+extension Admin {
+    public func addGroup(_ name: String) throws -> GroupRow {
+        try requireAdmin()
+        try requireValidName(name, "group")
+        return try change("group.add", target: "group:\(name)") {
+            try store.addGroup(name, now: clock.now)
+            return try store.group(name)
+        }
+    }
+
+    public func groups() throws -> [GroupRow] {
+        try requireAdmin()
+        return try store.groups()
+    }
+
+    public func group(_ name: String) throws -> GroupRow {
+        try requireAdmin()
+        return try store.group(name)
+    }
+
+    public func deleteGroup(_ name: String) throws {
+        try requireAdmin()
+        try change("group.delete", target: "group:\(name)") { try store.deleteGroup(name) }
+    }
+
+    /// Adds (`add: true`) or removes a member; takes effect on the next request.
+    public func setMember(group: String, user: String, add: Bool) throws {
+        try requireAdmin()
+        try change(add ? "group.member.add" : "group.member.remove", target: "group:\(group)", detail: "user:\(user)") {
+            if add { try store.addMember(group: group, user: user) } else { try store.removeMember(group: group, user: user) }
+        }
+    }
+
+    public func addRole(_ name: String, privileges: [String]) throws -> RoleRow {
+        try requireAdmin()
+        try requireValidName(name, "role")
+        guard !privileges.isEmpty else { throw AdminError.invalid("a role needs at least one privilege") }
+        return try change("role.add", target: "role:\(name)", detail: privileges.sorted().joined(separator: " ")) {
+            try store.addRole(name, privileges: privileges, now: clock.now)
+            return try store.role(name)
+        }
+    }
+
+    public func roles() throws -> [RoleRow] {
+        try requireAdmin()
+        return try store.roles()
+    }
+
+    public func role(_ name: String) throws -> RoleRow {
+        try requireAdmin()
+        return try store.role(name)
+    }
+
+    public func deleteRole(_ name: String) throws {
+        try requireAdmin()
+        try change("role.delete", target: "role:\(name)") { try store.deleteRole(name) }
+    }
+
+    /// Grants (`grant: true`) or revokes a role for a group or user; takes effect on the next request.
+    public func setGrant(role: String, _ principal: Principal, grant: Bool) throws {
+        try requireAdmin()
+        try change(grant ? "role.grant" : "role.revoke", target: "role:\(role)", detail: principal.description) {
+            if grant { try store.grantRole(role, to: principal) } else { try store.revokeRole(role, from: principal) }
+        }
+    }
+
+    public func addResource(_ name: String, _ spec: ResourceSpec) throws -> ResourceRow {
+        try requireAdmin()
+        try requireValidName(name, "resource")
+        guard spec.path != nil else { throw AdminError.invalid("a resource needs a path") }
+        return try change("resource.add", target: "resource:\(name)") {
+            try store.addResource(name, spec, now: clock.now)
+            return try store.resource(name)
+        }
+    }
+
+    /// Resources, by name: everyone may see which APIs exist (to request access to them).
+    public func resources() throws -> [ResourceRow] { try store.resources() }
+
+    public func resource(_ name: String) throws -> ResourceRow { try store.resource(name) }
+
+    /// Changes a resource; admins, or its owner.
+    public func updateResource(_ name: String, _ spec: ResourceSpec) throws -> ResourceRow {
+        let row = try store.resource(name)
+        guard actor.isAdmin || (actor.user != nil && row.owner == actor.user) else { throw AdminError.forbidden() }
+        return try change("resource.update", target: "resource:\(name)") {
+            try store.updateResource(name, spec)
+            return try store.resource(name)
+        }
+    }
+
+    public func deleteResource(_ name: String) throws {
+        try requireAdmin()
+        try change("resource.delete", target: "resource:\(name)") { try store.deleteResource(name) }
+    }
+}
+
+// MARK: Audit and explain
+
+extension Admin {
+    /// Audit events, oldest first; admins only.
+    public func audit(since: Int64? = nil, user: String? = nil, action: String? = nil, limit: Int = 1000) throws -> [AuditEvent] {
+        try requireAdmin()
+        return try store.audit(since: since, user: user, action: action, limit: limit)
+    }
+
+    /// Why a request would be allowed or denied for a credential (by public id), or for none:
+    /// admins for any credential, users for their own.
+    public func explain(credential: String?, path: String, method: String, ip: String?) throws -> (decision: Decision, steps: [String]) {
+        if let credential {
+            guard OpaqueSecret.isCredentialId(credential, kind: .apiKey) || OpaqueSecret.isCredentialId(credential, kind: .clientSecret)
+            else { throw AdminError.invalid("not a credential id (kwk_ or kwc_ followed by 16 letters and digits)") }
+        }
+        let lookup = try KeyLookup(path: store.path, clock: clock, cache: false)
+        if !actor.isAdmin {
+            guard let credential, let record = try lookup.credential(id: credential), record.userName == actor.user
+            else { throw AdminError.forbidden("You may explain decisions for your own credentials only.") }
+        }
+        let sink = CollectingSink()
+        let authenticator = Authenticator(keys: lookup, pepper: HMACKey(keyFile.pepper), clock: clock, usage: sink, audit: sink,
+                                          throttle: FailureThrottle(limit: 0, windowSeconds: 1), limits: Limits())
+        let request = CheckRequest(method: method.uppercased(), path: PathNormalizer.normalize(requestURI: path, limits: Limits()),
+                                   remoteAddress: ip)
+        return try authenticator.explain(credentialId: credential, request: request)
+    }
+}
