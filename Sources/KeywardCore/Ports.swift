@@ -6,14 +6,19 @@ public protocol Clock: Sendable {
 }
 
 /// Looks API keys up by public id. One instance per worker thread; need not be Sendable.
+///
+/// Implementations may cache; `refresh()` brings the caches up to date with every committed
+/// change, and the lookups answer as of the last `refresh()`. A request calls it once, first, so a
+/// check costs one freshness test however many lookups it makes.
 public protocol CredentialLookup {
+    /// Drops whatever cached state a committed change has made stale. Throws only on infrastructure failure.
+    func refresh() throws
     /// The credential (API key `kwk_...` or OAuth2 client `kwc_...`) and its owner, or nil when none
     /// has this id. Throws only on infrastructure failure.
     func credential(id: String) throws -> CredentialRecord?
     /// True when the access token with this `jti` was revoked (RFC 7009).
     func isRevoked(tokenId: String) throws -> Bool
-    /// Groups, roles and resources as they stand now (a snapshot the implementation may cache
-    /// until the next committed change).
+    /// Groups, roles and resources.
     func accessModel() throws -> AccessModel
 }
 
@@ -61,6 +66,8 @@ public final class InMemoryKeys: CredentialLookup {
     public init(_ records: [CredentialRecord] = []) {
         self.records = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0) })
     }
+    /// Nothing to do: the table is always current.
+    public func refresh() throws {}
     /// The record with this id, or nil; never throws.
     public func credential(id: String) throws -> CredentialRecord? { records[id] }
     /// Revoked token ids.

@@ -27,10 +27,9 @@ public final class KeyLookup: CredentialLookup {
         self.clock = clock
     }
 
-    /// The key with this id, or nil; served from the cache (misses included) until a stamp or `data_version` change.
+    /// The key with this id, or nil; served from the cache (misses included) until `refresh()` drops it.
     public func credential(id: String) throws -> CredentialRecord? {
         guard useCache else { return try load(id) }
-        try refresh()
         if let hit = cache[id] { return hit }
         let record = try load(id)
         cache[id] = .some(record)
@@ -39,7 +38,6 @@ public final class KeyLookup: CredentialLookup {
 
     /// True when the token id was revoked; the (small) revocation list is cached like the records.
     public func isRevoked(tokenId: String) throws -> Bool {
-        if useCache { try refresh() }
         if revoked == nil || !useCache {
             revoked = Set(try db.statement("SELECT jti FROM revoked_tokens").map { $0.text(0) })
         }
@@ -48,15 +46,16 @@ public final class KeyLookup: CredentialLookup {
 
     /// Groups, roles and resources, loaded once per committed change like the records.
     public func accessModel() throws -> AccessModel {
-        if useCache { try refresh() }
         if let model, useCache { return model }
         let loaded = try Store.accessModel(db)
         model = loaded
         return loaded
     }
 
-    /// Drops the caches when the generation stamp (or, once a second, `data_version`) says so.
-    private func refresh() throws {
+    /// Drops the caches when the generation stamp (or, once a second, `data_version`) says so:
+    /// one 8-byte read per request.
+    public func refresh() throws {
+        guard useCache else { return }
         // Read the stamp before loading: a change committed meanwhile then shows on the next check.
         let stamp = generation.current
         var stale = stamp == nil || stamp != seenStamp || cache.count >= maxCached

@@ -131,6 +131,14 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
     }
 }
 
+extension KeyLookup {
+    /// What a request sees: refresh, then look up.
+    func current(_ id: String) throws -> CredentialRecord? {
+        try refresh()
+        return try credential(id: id)
+    }
+}
+
 @Suite struct KeyLookupTests {
     @Test func seesAnotherConnectionsChangeOnTheNextLookup() throws {
         let t = try TempDB()
@@ -138,14 +146,15 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         try admin.addUser("alice", now: 1)
         let s = try newKey(admin)
         let lookup = try KeyLookup(path: t.path, clock: FixedClock(0))
-        #expect(try lookup.credential(id: s.id)?.status == .active)
-        #expect(try lookup.credential(id: s.id)?.status == .active)  // cached
+        #expect(try lookup.current(s.id)?.status == .active)
+        #expect(try lookup.current(s.id)?.status == .active)  // cached
         try admin.setCredentialStatus(s.id, .disabled)
-        #expect(try lookup.credential(id: s.id)?.status == .disabled)
+        #expect(try lookup.credential(id: s.id)?.status == .active, "answers as of the last refresh")
+        #expect(try lookup.current(s.id)?.status == .disabled)
         try admin.setUserStatus("alice", .disabled)
-        #expect(try lookup.credential(id: s.id)?.userStatus == .disabled)
+        #expect(try lookup.current(s.id)?.userStatus == .disabled)
         try admin.deleteCredential(s.id)
-        #expect(try lookup.credential(id: s.id) == nil)
+        #expect(try lookup.current(s.id) == nil)
         #expect(try KeyLookup(path: t.path, clock: FixedClock(0), cache: false).credential(id: s.id) == nil)
     }
 
@@ -176,10 +185,10 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         let s = try newKey(admin)
         let clock = Ticking()
         let lookup = try KeyLookup(path: t.path, clock: clock)
-        #expect(try lookup.credential(id: s.id)?.status == .active)
+        #expect(try lookup.current(s.id)?.status == .active)
         try Store(path: t.path, announcesChanges: false).setCredentialStatus(s.id, .disabled)  // like a hand-run sqlite3
         clock.now += 1
-        #expect(try lookup.credential(id: s.id)?.status == .disabled)
+        #expect(try lookup.current(s.id)?.status == .disabled)
     }
 
     @Test func unparseableStoredScopesRefuseTheKey() throws {

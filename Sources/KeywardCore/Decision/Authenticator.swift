@@ -44,6 +44,7 @@ public struct Authenticator {
         if !address.isEmpty, let wait = throttle.retryAfter(address, now: now) {
             decision = .deny(Denial(.tooManyFailures, retryAfter: wait))
         } else {
+            try keys.refresh()
             decision = try evaluate(request, now: now)
         }
         switch decision {
@@ -77,7 +78,7 @@ public struct Authenticator {
         case .jwt(let token):
             return try evaluate(token: token, request: request, now: now, access: access)
         case .opaque(let secret):
-            guard let key = try verified(secret, as: .apiKey) else { return .deny(Denial(.invalidCredential, credential: secret.id)) }
+            guard let key = try lookUp(secret, as: .apiKey) else { return .deny(Denial(.invalidCredential, credential: secret.id)) }
             return authorize(key, request: request, now: now, access: access)
         case .malformed:
             return .deny(Denial(.invalidCredential))
@@ -111,6 +112,7 @@ public struct Authenticator {
     /// scope and the grant it intersected with. Nothing is recorded: no usage, audit or throttle.
     public func explain(credentialId: String?, request: CheckRequest) throws -> (decision: Decision, steps: [String]) {
         let trace = DecisionTrace()
+        try keys.refresh()
         let access = try accessContext(request)
         switch request.path {
         case .success(let path):
@@ -140,6 +142,12 @@ public struct Authenticator {
     /// The stored credential `secret` proves, when it is of `kind` and its hash matches in
     /// constant time; nil otherwise. Used by the check and by every token endpoint alike.
     public func verified(_ secret: OpaqueSecret, as kind: SecretKind) throws -> CredentialRecord? {
+        try keys.refresh()
+        return try lookUp(secret, as: kind)
+    }
+
+    /// `verified` without the refresh, for the check, which refreshed once already.
+    private func lookUp(_ secret: OpaqueSecret, as kind: SecretKind) throws -> CredentialRecord? {
         guard secret.kind == kind, let record = try keys.credential(id: secret.id), secret.matches(record, pepper: pepper)
         else { return nil }
         return record
