@@ -7,6 +7,11 @@
 #   keyward      auth_request -> keyward serve (Swift)       the real thing with an API key, nginx/keyward*.conf verbatim
 #   keyward-jwt  the same location and Keyward process, with one repeated JWT access token that Keyward's
 #                own POST /keyward/token issued (client credentials; nginx/keyward-endpoints.conf verbatim)
+#   keyward-access  the same Keyward process and API key on a path under a resource (issue 3's richer
+#                decision): the most specific of 41 resources is matched and the user's access comes
+#                through a group's role grant (among 20 groups and 10 roles); `keyward` runs under the
+#                same access model on a path under no resource, so keyward-access/keyward is the
+#                price of the resource rules alone
 # The bare scenario uses nginx/keyward.conf and nginx/keyward-protect.conf with only the names changed
 # (keyward_ -> bare_, upstream keyward -> bare), so nginx does the same work and only the app differs.
 # Then, with nginx stopped: `openssl speed -seconds 3` for ed25519, ecdsap256 and rsa2048, and keyward-bench
@@ -39,7 +44,7 @@ NGINX_WORKERS=${BENCH_NGINX_WORKERS:-2}
 NO_KEYWARD=${BENCH_NO_KEYWARD:-0}
 LIFETIME=300            # every background process is wrapped in `timeout $LIFETIME`
 
-SCENARIOS=(direct bare keyward keyward-jwt)
+SCENARIOS=(direct bare keyward keyward-jwt keyward-access)
 [[ $NO_KEYWARD == 1 ]] && SCENARIOS=(direct bare)
 JWT_LIFETIME=1h         # the access token is issued once and repeated for the whole run
 
@@ -148,6 +153,19 @@ else
         || { cat "$T/client.json" >>"$T/setup.log"; fail "could not read client_id/client_secret from 'client create --json' output"; }
     [[ -n $CLIENT_ID && -n $CLIENT_SECRET ]] || fail "empty client_id or client_secret from 'client create --json'"
 
+    # The access model for keyward-access: decoy groups, roles and resources around the real one, so the
+    # check picks the most specific of many resources and finds the grant among many memberships.
+    {
+        set -e
+        for i in $(seq 20); do "${KW[@]}" group add "team$i"; done
+        for i in $(seq 40); do "${KW[@]}" resource add "decoy$i" --path "/decoy/$i/" --audience "group:team$(( i % 20 + 1 ))"; done
+        "${KW[@]}" resource add bench --path /b/keyward-access
+        for i in $(seq 9); do "${KW[@]}" role add "role$i" --privilege "access:decoy$i"; "${KW[@]}" role grant "role$i" --group "team$i"; done
+        "${KW[@]}" role add bench-reader --privilege access:bench
+        "${KW[@]}" role grant bench-reader --group team20
+        for i in 3 7 20; do "${KW[@]}" group member add "team$i" bench; done
+    } >>"$T/setup.log" 2>&1 </dev/null || fail "could not set up the access model (keyward group/role/resource)"
+
     # One Keyward serves the check for both keyward scenarios and the token endpoint under /keyward.
     timeout "$LIFETIME" "${KW[@]}" serve --listen "unix:$T/keyward.sock" --socket-mode 0666 --threads "$APP_THREADS" \
         --mount /keyward --issuer "$BASE/keyward" --token-lifetime "$JWT_LIFETIME" \
@@ -211,11 +229,13 @@ http {
         # Keyward: an API key (keyward) and a JWT access token (keyward-jwt), the same config
         location = /b/keyward     { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
         location = /b/keyward-jwt { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
+        location = /b/keyward-access { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
 
         # functional checks only (not benchmarked): show the identity nginx got from the check
         location = /v/bare    { include $T/nginx/bare-protect.conf;     add_header X-Seen-User \$bare_user always;    empty_gif; }
         location = /v/keyward { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
         location = /v/keyward-jwt { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
+        location = /v/keyward-access { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
     }
 }
 EOF
@@ -406,13 +426,14 @@ def ratio(a, b):
     return None
 kb = ratio("keyward", "bare")
 jk = ratio("keyward-jwt", "keyward")
+ak = ratio("keyward-access", "keyward")
 ratio("keyward-jwt", "bare")
 ratio("keyward", "direct")
 ratio("bare", "direct")
 print()
 
 problems = []
-for s in ("bare", "keyward", "keyward-jwt"):
+for s in ("bare", "keyward", "keyward-jwt", "keyward-access"):
     if s in data and data[s]["non"]:
         problems.append(f"{data[s]['non']} non-2xx responses in {s} runs")
     if s in data and data[s]["err"]:
@@ -438,7 +459,8 @@ def target(label, r, scenarios):
     return ok
 ok1 = target("keyward >= 0.9x bare", kb, ("keyward",))
 ok2 = target("jwt check >= 0.9x api-key check", jk, ("keyward", "keyward-jwt"))
-sys.exit(0 if ok1 and ok2 else 2)
+ok3 = target("resource check >= 0.9x api-key check", ak, ("keyward", "keyward-access"))
+sys.exit(0 if ok1 and ok2 and ok3 else 2)
 PY
 TARGET_RC=$?
 set -e
