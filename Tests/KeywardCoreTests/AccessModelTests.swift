@@ -86,6 +86,21 @@ import KeywardCrypto
         #expect(sink.uses == [secret.id], "anonymous allows record no credential use")
     }
 
+    @Test func theIndexFindsRootAndSlashlessPrefixes() {
+        let model = AccessModel(resources: [Self.resource("root", "/"), Self.resource("api", "/api"),
+                                            Self.resource("v1", "/api/v1/"), Self.resource("other", "/apix/")],
+                                memberships: [], grants: [], rolePrivileges: [])
+        #expect(model.resource(covering: "/api")?.name == "api")
+        #expect(model.resource(covering: "/api/v2/x")?.name == "api")
+        #expect(model.resource(covering: "/api/v1")?.name == "v1")
+        #expect(model.resource(covering: "/api/v1/x")?.name == "v1")
+        #expect(model.resource(covering: "/apix/1")?.name == "other")
+        #expect(model.resource(covering: "/apiz")?.name == "root")
+        #expect(model.resource(covering: "/")?.name == "root")
+        #expect(AccessModel(resources: [Self.resource("api", "/api/")], memberships: [], grants: [], rolePrivileges: [])
+                .resource(covering: "/") == nil)
+    }
+
     @Test func resourceNetworksApplyWithAndWithoutCredentials() throws {
         let model = AccessModel(resources: [Self.resource("intranet", "/intra/", anonymous: true, ips: ["10.0.0.0/8", "2001:db8::/32"])],
                                 memberships: [], grants: [], rolePrivileges: [])

@@ -88,8 +88,9 @@ public struct Authenticator {
     /// The access model and the resource the request's path falls under, if any.
     private func accessContext(_ request: CheckRequest) throws -> AccessContext {
         let model = try keys.accessModel()
-        guard !model.resources.isEmpty, case .success(let path) = request.path else { return AccessContext(model: model, resource: nil) }
-        return AccessContext(model: model, resource: model.resource(covering: path))
+        guard !model.resources.isEmpty, case .success(let path) = request.path, let index = model.match(path)
+        else { return AccessContext(model: model, index: nil) }
+        return AccessContext(model: model, index: index)
     }
 
     /// A request without a credential on an anonymous resource: only its address and method rules apply.
@@ -206,10 +207,10 @@ public struct Authenticator {
             if !resource.scope.allows(method: request.method) {
                 return deny(.methodNotAllowed, "resource \(resource.name) allows \(resource.scope.methods.joined(separator: ",")), not \(request.method)")
             }
-            guard let grant = access.model.grant(for: key.userName, to: resource) else {
+            guard access.model.admits(key.userName, resourceAt: access.index!) else {
                 return deny(.resourceNotAllowed, "user \(key.userName) is not the owner of resource \(resource.name), not in its audience \(resource.audience.map(\.description).joined(separator: " ")), and holds no \(Privilege.access(resource.name))")
             }
-            trace?.note("user \(key.userName) may call resource \(resource.name): \(grant)")
+            trace?.note("user \(key.userName) may call resource \(resource.name): \(access.model.grant(for: key.userName, to: resource) ?? "?")")
         }
         let shown = tokenScopes.map { $0.map(\.description) } ?? (key.scopes.isEmpty ? ["*"] : key.scopes.map(\.description))
         trace?.note("allowed")
@@ -239,8 +240,10 @@ public struct Authenticator {
 /// The access model a check runs under and the resource its path falls under.
 struct AccessContext {
     let model: AccessModel
-    let resource: Resource?
-    static let none = AccessContext(model: AccessModel(), resource: nil)
+    /// The matched resource's index in `model.resources`.
+    let index: Int?
+    var resource: Resource? { index.map { model.resources[$0] } }
+    static let none = AccessContext(model: AccessModel(), index: nil)
 }
 
 /// The steps of a decision, in words, for `keyward explain`.

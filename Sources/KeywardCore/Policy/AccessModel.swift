@@ -68,10 +68,18 @@ public struct Resource: Sendable, Equatable {
 }
 
 /// Groups, roles and resources as one immutable snapshot, loaded per store generation, so the check
-/// answers "which resource, and may this user call it" from memory on every request.
+/// answers "which resource, and may this user call it" from memory on every request: one hash
+/// lookup by the path's first segment to find the resource, one set lookup for the grant.
 public struct AccessModel: Sendable {
     /// Every resource, most specific (longest prefix) first.
     public let resources: [Resource]
+    /// Indexes into `resources` by the first segment of their prefix, each list most specific first.
+    private let bySegment: [Substring: [Int]]
+    /// Indexes of resources whose prefix is `/`: they cover every path, least specific of all.
+    private let everywhere: [Int]
+    /// Per resource (same index), every user it admits by any route: owner, audience (directly or
+    /// through a group) or an `access:` privilege.
+    private let admitted: [Set<String>]
     private let groupsByUser: [String: Set<String>]
     /// Per user, each privilege held and the first grant that gives it (for `explain`).
     private let privilegesByUser: [String: [String: String]]
@@ -85,7 +93,7 @@ public struct AccessModel: Sendable {
     /// `rolePrivileges` (role, privilege).
     public init(resources: [Resource], memberships: [(user: String, group: String)],
                 grants: [(role: String, to: Principal)], rolePrivileges: [(role: String, privilege: String)]) {
-        self.resources = resources.sorted { a, b in
+        let sorted = resources.sorted { a, b in
             a.scope.prefix.utf8.count != b.scope.prefix.utf8.count
                 ? a.scope.prefix.utf8.count > b.scope.prefix.utf8.count
                 : a.name < b.name
@@ -112,13 +120,63 @@ public struct AccessModel: Sendable {
                 }
             }
         }
+        var holdersOfAccess: [String: Set<String>] = [:]
+        for (user, held) in privileges {
+            for privilege in held.keys { if let resource = Privilege.resource(of: privilege) { holdersOfAccess[resource, default: []].insert(user) } }
+        }
+        var bySegment: [Substring: [Int]] = [:]
+        var everywhere: [Int] = []
+        var admitted: [Set<String>] = []
+        for (index, resource) in sorted.enumerated() {
+            if let segment = Self.firstSegment(resource.scope.prefix), !segment.isEmpty {
+                bySegment[segment, default: []].append(index)
+            } else {
+                everywhere.append(index)
+            }
+            var users = holdersOfAccess[resource.name] ?? []
+            if let owner = resource.owner { users.insert(owner) }
+            for principal in resource.audience {
+                switch principal {
+                case .user(let user): users.insert(user)
+                case .group(let group): users.formUnion(members[group] ?? [])
+                }
+            }
+            admitted.append(users)
+        }
+        self.resources = sorted
+        self.bySegment = bySegment
+        self.everywhere = everywhere
+        self.admitted = admitted
         groupsByUser = groups
         privilegesByUser = privileges
     }
 
+    /// `api` for `/api/v1/x`, `/api` or `/api/`; empty for `/`; nil for a path not starting with `/`.
+    private static func firstSegment(_ path: String) -> Substring? {
+        let utf8 = path.utf8
+        guard utf8.first == UInt8(ascii: "/") else { return nil }
+        let start = utf8.index(after: utf8.startIndex)
+        let end = utf8[start...].firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
+        return path[start..<end]
+    }
+
+    /// The index in `resources` of the most specific resource covering `path`.
+    func match(_ path: String) -> Int? {
+        if let segment = Self.firstSegment(path), let candidates = bySegment[segment],
+           let hit = candidates.first(where: { resources[$0].scope.covers(path: path) }) {
+            return hit
+        }
+        return everywhere.first { resources[$0].scope.covers(path: path) }
+    }
+
     /// The most specific resource whose prefix covers `path`, or nil when the path is under none.
     public func resource(covering path: String) -> Resource? {
-        resources.first { $0.scope.covers(path: path) }
+        match(path).map { resources[$0] }
+    }
+
+    /// True when the resource at `index` admits `user` (anonymous resources admit everyone).
+    func admits(_ user: String, resourceAt index: Int) -> Bool {
+        resources[index].anonymous || admitted[index].contains(user)
     }
 
     /// The groups `user` belongs to.
@@ -131,7 +189,7 @@ public struct AccessModel: Sendable {
     public func holds(_ user: String, _ privilege: String) -> Bool { privilegesByUser[user]?[privilege] != nil }
 
     /// How `user` may call `resource` (owner, audience, or a role's `access:` privilege), or nil
-    /// when they may not. An anonymous resource admits everyone.
+    /// when they may not. An anonymous resource admits everyone. For `explain`; the check asks `admits`.
     public func grant(for user: String, to resource: Resource) -> String? {
         if resource.anonymous { return "anonymous resource" }
         if resource.owner == user { return "owner of resource \(resource.name)" }

@@ -75,6 +75,29 @@ let hot = measure("check, cached key record") { _ = cached.respond(params, role:
 let cold = measure("check, uncached (SQLite lookup)") { _ = uncached.respond(params, role: .responder) }
 print(String(format: "RATIO cached/floor %.1fx  uncached/floor %.1fx  uncached/cached %.2fx", hot / floor, cold / floor, cold / hot))
 
+// ---------------------------------------------------------------- the access model (issue 3)
+// 20 groups, 40 decoy resources, 10 roles; the key's user reaches resource "bench" (/b/access)
+// through a group's role. The same cached gateway, on a path under no resource and under "bench".
+for i in 1...20 { try store.addGroup("team\(i)", now: 0) }
+for i in 1...40 {
+    try store.addResource("decoy\(i)", ResourceSpec(path: PathScope("/decoy/\(i)/"), audience: [.group("team\(i % 20 + 1)")]), now: 0)
+}
+try store.addResource("bench", ResourceSpec(path: PathScope("/b/access")), now: 0)
+for i in 1...9 {
+    try store.addRole("role\(i)", privileges: [Privilege.access("decoy\(i)")], now: 0)
+    try store.grantRole("role\(i)", to: .group("team\(i)"))
+}
+try store.addRole("bench-reader", privileges: [Privilege.access("bench")], now: 0)
+try store.grantRole("bench-reader", to: .group("team20"))
+for i in [3, 7, 20] { try store.addMember(group: "team\(i)", user: "bench") }
+var accessParams = params
+accessParams.values["REQUEST_URI"] = "/b/access"
+accessParams.values["AUTH_PATH"] = "/b/access"
+precondition(cached.handle(accessParams, role: .responder).status == 200, "the benchmark key must reach resource bench")
+let outside = measure("check, 41 resources, path in none") { _ = cached.respond(params, role: .responder) }
+let inside = measure("check, path under a resource") { _ = cached.respond(accessParams, role: .responder) }
+print(String(format: "RATIO resource/no-model %.2fx  no-resource/no-model %.2fx", inside / hot, outside / hot))
+
 // ---------------------------------------------------------------- access tokens (JWS)
 // One signing key per algorithm in the store, all published, read through the server's own
 // StoreKeyRing; one OAuth2 client (scope /b/, like the API key) that the tokens name as client_id.
