@@ -116,9 +116,12 @@ public final class Admin {
                           _ body: () throws -> T) throws -> T {
         try store.db.transaction {
             let result = try body()
+            // The credential field names the credential acted on; the one the actor signed in with
+            // (an API user's key, a session) goes into the detail.
+            let via = actor.credential.map { "via \($0)" }
             try store.appendAudit([AuditEvent(at: clock.now, actor: actor.auditName, action: action, target: target,
-                                              credential: credential ?? actor.credential.map { "via:" + $0 },
-                                              sourceIP: sourceIP, detail: detail)])
+                                              credential: credential, sourceIP: sourceIP,
+                                              detail: [detail, via].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)])
             return result
         }
     }
@@ -133,4 +136,9 @@ public final class Admin {
     func requireValidName(_ name: String, _ what: String) throws {
         guard Self.validName(name) else { throw AdminError.invalid("invalid \(what) name (letters, digits, . _ @ -; at most 64)") }
     }
+}
+
+extension String {
+    /// nil for the empty string.
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }
