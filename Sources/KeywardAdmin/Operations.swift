@@ -17,10 +17,14 @@ public struct CreatedKey: Sendable, Equatable, Codable {
 // MARK: Users
 
 extension Admin {
-    /// Adds a user, with an e-mail address for notifications when given.
+    /// Adds a user, with an e-mail address for notifications when given. The name `anonymous` is
+    /// reserved: it is the user of requests allowed without a credential.
     public func addUser(_ name: String, email: String? = nil) throws -> UserRow {
         try requireAdmin()
         try requireValidName(name, "user")
+        guard name != Identity.anonymousUser else {
+            throw AdminError.invalid("the user name \(Identity.anonymousUser) is reserved for requests without a credential")
+        }
         if let email { try Self.checkEmail(email) }
         return try change("user.add", target: "user:\(name)") {
             try store.addUser(name, now: clock.now)

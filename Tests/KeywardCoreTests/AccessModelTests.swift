@@ -81,7 +81,7 @@ import KeywardCrypto
         #expect(reason(try check(keys(model: model), path: "/api/x")) == nil)
         #expect(reason(try check(keys(model: model), path: "/api/admin/x")) == .resourceNotAllowed)
         #expect(try check(keys(model: model), path: "/api/public/x", credential: false)
-                == .allow(Identity(user: "", subject: "", credential: "", method: .anonymous, scopes: ["/api/public/"])))
+                == .allow(Identity(user: "anonymous", subject: "anonymous", credential: "", method: .anonymous, scopes: ["/api/public/"])))
         #expect(reason(try check(keys(model: model), path: "/api/x", credential: false)) == .missingCredential)
         #expect(sink.uses == [secret.id], "anonymous allows record no credential use")
     }

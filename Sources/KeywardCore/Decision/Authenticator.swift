@@ -57,7 +57,7 @@ public struct Authenticator {
                 throttle.recordFailure(address, now: now)
             }
             audit.record(AuditEvent(
-                at: now, actor: denial.user ?? "anonymous", action: "check.deny", credential: denial.credential,
+                at: now, actor: denial.user ?? Identity.anonymousUser, action: "check.deny", credential: denial.credential,
                 sourceIP: request.remoteAddress, reason: denial.reason.rawValue,
                 detail: Self.describe(method: request.method, path: request.path)))
         }
@@ -105,7 +105,8 @@ public struct Authenticator {
             return .deny(Denial(.methodNotAllowed))
         }
         trace?.note("allowed anonymously")
-        return .allow(Identity(user: "", subject: "", credential: "", method: .anonymous, scopes: [resource.scope.description]))
+        return .allow(Identity(user: Identity.anonymousUser, subject: Identity.anonymousUser, credential: "", method: .anonymous,
+                               scopes: [resource.scope.description]))
     }
 
     /// Why a request would be allowed or denied for the credential with public id `credentialId`

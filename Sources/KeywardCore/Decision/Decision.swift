@@ -16,6 +16,12 @@ public struct Identity: Sendable, Equatable {
     /// The effective scopes, or `["*"]` when unrestricted.
     public var scopes: [String]
 
+    /// The user and subject of a request allowed without a credential on an anonymous resource.
+    ///
+    /// Not empty, because Apache's `mod_authnz_fcgi` answers 500 when `Variable-REMOTE_USER` is
+    /// empty ("user expression yielded empty string"); reserved, so no real user can carry it.
+    public static let anonymousUser = "anonymous"
+
     /// An identity from its parts; `credential` must be a public id, never a secret.
     public init(user: String, subject: String, credential: String, method: AuthMethod, scopes: [String]) {
         self.user = user
