@@ -11,11 +11,17 @@ enum CLI {
         commands:
           init                         create the database, key file and first signing key (idempotent)
           serve                        run the FastCGI server
-          user add|list|show|disable|enable|delete|passwd
+          user add|list|show|email|disable|enable|delete|passwd
+          group add|list|show|delete, group member add|remove
+          role add|list|show|delete|grant|revoke
+                                       roles carry privileges: admin, manage-own-keys, use-api-key, access:RESOURCE
+          resource add|list|show|update|delete
+                                       protected path prefixes: anonymous, audience, owner, methods, networks
           key create|list|show|disable|enable|renew|regenerate|delete
           client create|list|show|disable|enable|regenerate|delete
           signing-key list|rotate
           audit list|export|verify
+          explain                      why a request would be allowed or denied (exit 0 allowed, 1 denied)
 
         `keyward COMMAND --help` tells more. Exit status: 0 ok, 1 refused, 2 bad usage.
         """
@@ -54,6 +60,10 @@ enum CLI {
             case "serve": return try ServeCommand.run(words, context)
             case "user": try UserCommands.run(words, context)
             case "key": try KeyCommands.run(words, context)
+            case "group": try GroupCommands.run(words, context)
+            case "role": try RoleCommands.run(words, context)
+            case "resource": try ResourceCommands.run(words, context)
+            case "explain": return try ExplainCommand.run(words, context)
             case "audit": try AuditCommands.run(words, context)
             case "client": try ClientCommands.run(words, context)
             case "signing-key": try SigningKeyCommands.run(words, context)

@@ -1,4 +1,5 @@
 import Foundation
+import KeywardAdmin
 import KeywardCore
 import KeywardCrypto
 import KeywardStore
@@ -11,9 +12,15 @@ struct Context {
     var config: Config
     let clock: any Clock = SystemClock()
 
+    /// The login running the command: `sudo`'s caller when there is one.
+    var login: String { ProcessInfo.processInfo.environment["SUDO_USER"] ?? NSUserName() }
+
     /// Who is acting, for the audit trail of CLI changes.
-    var actor: String {
-        "cli:" + (ProcessInfo.processInfo.environment["SUDO_USER"] ?? NSUserName())
+    var actor: String { Actor.commandLine(login).auditName }
+
+    /// The admin operations the admin API shares, run as the command line (`cli:<login>`).
+    func admin() throws -> Admin {
+        Admin(store: try openStore(), keyFile: try loadKeys(), clock: clock, actor: .commandLine(login))
     }
 
     func openStore() throws -> Store {

@@ -19,6 +19,14 @@ enum CredentialArguments {
         }
     }
 
+    /// Every `--allow-ip`, parsed: IPv4 or IPv6 CIDR ranges or single addresses.
+    static func networks(_ args: ParsedArguments) throws -> [CIDR] {
+        try args.all("allow-ip").map { text in
+            guard let cidr = CIDR(text) else { throw UsageError("invalid --allow-ip \(text): want a CIDR such as 10.0.0.0/8 or 2001:db8::/32") }
+            return cidr
+        }
+    }
+
     /// A duration option, or `fallback` when it is absent.
     static func lifetime(_ text: String?, default fallback: Lifetime) throws -> Lifetime {
         guard let text else { return fallback }

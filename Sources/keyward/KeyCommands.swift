@@ -1,4 +1,5 @@
 import Foundation
+import KeywardAdmin
 import KeywardCore
 import KeywardCrypto
 import KeywardStore
@@ -28,50 +29,29 @@ enum KeyCommands {
         "delete": CommandSpec(usage: "key delete ID", summary: "Delete a key."),
     ]
 
-    struct Created: Encodable {
-        let id: String
-        let secret: String
-        let user: String
-        let name: String
-        let expiresAt: Int64?
-        let scopes: [String]
-        let allowIps: [String]
-    }
-
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "key", verbs: verbs),
               let args = try CLI.parse(rest, spec) else { return }
-        let store = try context.openStore()
+        let admin = try context.admin()
         let now = context.clock.now
         switch verb {
         case "create":
             _ = try args.positional()
             let (user, name) = try CredentialArguments.ownerAndName(args)
-            let expiry = try lifetime(args.value("expires")).expiry(from: now)
+            let expires = try lifetime(args.value("expires"))
             let scopes = try CredentialArguments.scopes(args)
-            let networks = try args.all("allow-ip").map { text in
-                guard let cidr = CIDR(text) else { throw UsageError("invalid --allow-ip \(text): want a CIDR such as 10.0.0.0/8") }
-                return cidr
-            }
-            let keys = try context.loadKeys()
-            let secret = OpaqueSecret.generate(.apiKey)
-            try store.db.transaction {
-                try store.insertKey(NewKey(id: secret.id, user: user, name: name, secretHash: secret.hash(with: HMACKey(keys.pepper)),
-                                           createdAt: now, expiresAt: expiry, scopes: scopes, allowedNetworks: networks))
-                try context.audit(store, "key.create", target: "user:\(user)", credential: secret.id)
-            }
-            let created = Created(id: secret.id, secret: secret.token, user: user, name: name, expiresAt: expiry,
-                                  scopes: scopes.map(\.description), allowIps: networks.map(\.description))
+            let networks = try CredentialArguments.networks(args)
+            let created = try admin.createKey(user: user, name: name, expires: expires, scopes: scopes, networks: networks)
             try context.emit(created) {
                 """
-                created API key \(secret.id) (\(name), user \(user), expires \(Time.iso(expiry)))
+                created API key \(created.id) (\(name), user \(user), expires \(Time.iso(created.expiresAt)))
                 secret, shown only now:
-                \(secret.token)
+                \(created.secret)
                 """
             }
         case "list":
             _ = try args.positional()
-            let rows = try store.keys(user: args.value("user"))
+            let rows = try admin.keys(user: args.value("user"))
             try context.emit(rows) {
                 rows.isEmpty ? "no keys" : table(["ID", "USER", "NAME", "STATUS", "EXPIRES", "LAST USED", "USES"], rows.map {
                     [$0.id, $0.user, $0.name, status($0, now: now), Time.iso($0.expiresAt),
@@ -79,40 +59,19 @@ enum KeyCommands {
                 })
             }
         case "show":
-            let row = try store.key(try keyId(args))
+            let row = try admin.key(try keyId(args))
             try context.emit(row) { describe(row, now: now) }
         case "regenerate":
-            let id = try keyId(args)
-            let keys = try context.loadKeys()
-            let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
-            try store.db.transaction {
-                try store.setCredentialSecretHash(id, secret.hash(with: HMACKey(keys.pepper)))
-                // Tokens exchanged from the old secret go with it, up to this very moment.
-                try store.revokeTokens(issuedFrom: id, now: context.clock.now)
-                try context.audit(store, "key.regenerate", target: "user:\(try store.key(id).user)", credential: id)
-            }
-            let row = try store.key(id)
-            try context.emit(Created(id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
-                                     scopes: row.scopes, allowIps: row.allowIPs)) {
-                "new secret for \(id), shown only now:\n\(secret.token)"
-            }
+            // Tokens exchanged from the old secret go with it, up to this very moment.
+            let created = try admin.regenerateKey(try keyId(args))
+            try context.emit(created) { "new secret for \(created.id), shown only now:\n\(created.secret)" }
         default:
             let id = try keyId(args)
-            let owner = try store.key(id).user
-            try store.db.transaction {
-                switch verb {
-                case "disable": try store.setCredentialStatus(id, .disabled)
-                case "enable": try store.setCredentialStatus(id, .active)
-                case "delete": try store.deleteCredential(id)
-                case "renew": try store.setKeyExpiry(id, try lifetime(args.value("expires")).expiry(from: now))
-                default: preconditionFailure("unhandled verb")
-                }
-                try context.audit(store, "key.\(verb)", target: "user:\(owner)", credential: id)
-            }
+            try admin.setKey(id, verb, expires: verb == "renew" ? try lifetime(args.value("expires")) : nil)
             if verb == "delete" {
                 try context.emit(["id": id, "result": "deleted"]) { "key \(id) deleted" }
             } else {
-                let row = try store.key(id)
+                let row = try admin.key(id)
                 try context.emit(row) { "key \(id): \(verb) done (\(status(row, now: now)), expires \(Time.iso(row.expiresAt)))" }
             }
         }
