@@ -25,6 +25,7 @@ unit: build
 e2e: build
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/run.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/tokens.sh
+	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/access.sh
 
 test: unit e2e
 

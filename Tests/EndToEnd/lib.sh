@@ -141,13 +141,15 @@ wait_tcp() { # port tries
     wait_connect "$2" 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1"
 }
 
-# free_ports N: N distinct free loopback ports in 18100-18999, on one line.
+# free_ports N: N distinct free loopback ports in 18100-18999 (or KEYWARD_E2E_PORTS=LOW-HIGH,
+# for runs side by side), on one line.
 free_ports() {
-    python3 - "$1" <<'EOF'
+    python3 - "$1" "${KEYWARD_E2E_PORTS:-18100-18999}" <<'EOF'
 import random, socket, sys
+low, high = map(int, sys.argv[2].split("-"))
 ports, tried = [], set()
-while len(ports) < int(sys.argv[1]):
-    p = random.randint(18100, 18999)
+while len(ports) < int(sys.argv[1]) and len(tried) <= high - low:
+    p = random.randint(low, high)
     if p in tried:
         continue
     tried.add(p)
