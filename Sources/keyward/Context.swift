@@ -42,7 +42,7 @@ struct Context {
     func emit<T: Encodable>(_ value: T, text: () -> String) throws {
         if json {
             let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.keyEncodingStrategy = .custom { path in SnakeKey(path.last!.stringValue) }
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(value), as: UTF8.self))
         } else {
@@ -50,6 +50,29 @@ struct Context {
             if !t.isEmpty { print(t) }
         }
     }
+}
+
+/// A JSON key in snake case: `createdAt` -> `created_at`, `lastUsedIP` -> `last_used_ip`, and
+/// `allowIPs` -> `allow_ips` (Foundation's `convertToSnakeCase` makes that `allow_i_ps`).
+struct SnakeKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+
+    init(_ key: String) {
+        let chars = Array(key.replacingOccurrences(of: "IPs", with: "Ips"))
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            guard c.isUppercase else { out.append(c); continue }
+            let afterLower = i > 0 && (chars[i - 1].isLowercase || chars[i - 1].isNumber)
+            let wordStart = i > 0 && chars[i - 1].isUppercase && i + 1 < chars.count && chars[i + 1].isLowercase
+            if afterLower || wordStart { out += "_" }
+            out += c.lowercased()
+        }
+        stringValue = out
+    }
+
+    init?(stringValue: String) { self.init(stringValue) }
+    init?(intValue: Int) { nil }
 }
 
 /// `key = value` lines; `#` starts a comment. Keys are the long option names of `serve` and `db`.

@@ -188,7 +188,7 @@ enum AuditCommands {
         }
         if verb == "export" {
             let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.keyEncodingStrategy = .custom { path in SnakeKey(path.last!.stringValue) }
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             for event in events { print(String(decoding: try encoder.encode(event), as: UTF8.self)) }
             return
