@@ -180,6 +180,7 @@ enum ResourceCommands {
             try context.emit(row) { "resource \(row.name): added\n" + describe(row) }
         case "update":
             let name = try args.positional("NAME")[0]
+            guard !args.values.isEmpty || !args.flags.isEmpty else { throw UsageError("nothing to change: give an option (see --help)") }
             let row = try admin.updateResource(name, try self.spec(args, current: try admin.resource(name)))
             try context.emit(row) { "resource \(row.name): updated\n" + describe(row) }
         case "list":

@@ -111,6 +111,7 @@ import Testing
                                 (["resource", "add", "x", "--path", "/x/", "--audience", "ops"], "invalid --audience"),
                                 (["resource", "add", "x", "--path", "/x/", "--allow-ip", "10.0.0.0/40"], "invalid --allow-ip"),
                                 (["resource", "add", "x", "--path", "/x/", "--bogus"], "unknown option"),
+                                (["resource", "update", "billing"], "nothing to change"),
                                 (["resource", "update", "billing", "--anonymous", "--no-anonymous"], "exclude each other"),
                                 (["resource", "update", "billing", "--audience", "user:bob", "--clear-audience"], "exclude each other")] {
             expect(try cli.run(args[0], Array(args.dropFirst())), 2, message)
