@@ -86,6 +86,11 @@ public final class Admin {
     public var actor: Actor
     /// Where the actor's request came from, for the audit; nil on the command line.
     public var sourceIP: String?
+    /// How access-request and expiry notifications are mailed; nil mails nothing (each notice is
+    /// then reported as `mail_off`).
+    public var mail: MailSettings?
+    /// The notifications of the latest access-request or `notifyExpiring` call: sent, skipped, failed.
+    public internal(set) var notices: [MailNotice] = []
 
     /// The operations over `store` for `actor`; the store's audit key is set from `keyFile`.
     public init(store: Store, keyFile: KeyFile, clock: any Clock, actor: Actor, sourceIP: String? = nil) {

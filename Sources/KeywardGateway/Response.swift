@@ -66,6 +66,7 @@ public struct Response: Sendable, Equatable {
         case 405: "Method Not Allowed"
         case 413: "Content Too Large"
         case 429: "Too Many Requests"
+        case 410: "Gone"
         case 500: "Internal Server Error"
         default: "Status"
         }

@@ -265,9 +265,10 @@ public final class Store {
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
     }
 
-    /// Sets the expiry in Unix seconds, nil for never; throws `noSuchKey`.
+    /// Sets the expiry in Unix seconds, nil for never; throws `noSuchKey`. The new expiry gets its
+    /// own expiry notice (`notify-expiring`).
     public func setKeyExpiry(_ id: String, _ expiresAt: Int64?) throws {
-        try db.statement("UPDATE api_keys SET expires_at = ? WHERE id = ?")
+        try db.statement("UPDATE api_keys SET expires_at = ?, expiry_notified_at = NULL WHERE id = ?")
             .run([expiresAt.map(SQLValue.integer) ?? .null, .text(id)])
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
     }

@@ -20,6 +20,9 @@ enum CLI {
           key create|list|show|disable|enable|renew|regenerate|delete
           client create|list|show|disable|enable|regenerate|delete
           signing-key list|rotate
+          access request|list|show|approve|reject
+                                       consumers ask for a resource; its owner or an admin approves (a key, mailed) or rejects
+          notify-expiring --within 7d  mail the owners of keys about to expire (sendmail)
           audit list|export|verify
           explain                      why a request would be allowed or denied (exit 0 allowed, 1 denied)
 
@@ -67,6 +70,8 @@ enum CLI {
             case "audit": try AuditCommands.run(words, context)
             case "client": try ClientCommands.run(words, context)
             case "signing-key": try SigningKeyCommands.run(words, context)
+            case "access": try AccessRequestCommands.run(words, context)
+            case "notify-expiring": return try NotifyExpiringCommand.run(words, context)
             default: throw UsageError("unknown command \(command)")
             }
             return 0
