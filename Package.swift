@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"]),
-        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardStore", "KeywardCore", "KeywardCrypto"]),
+        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardCLITests", dependencies: ["keyward"]),
         .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")]),
     ]

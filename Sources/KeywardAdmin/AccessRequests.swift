@@ -89,6 +89,18 @@ public struct MailNotice: Sendable, Equatable, Codable {
         self.result = result
         self.error = error
     }
+
+    enum CodingKeys: String, CodingKey { case user, address, about, result, error }
+
+    /// Every field, null when empty.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(user, forKey: .user)
+        try c.encode(address, forKey: .address)
+        try c.encode(about, forKey: .about)
+        try c.encode(result, forKey: .result)
+        try c.encode(error, forKey: .error)
+    }
 }
 
 extension AdminError {
@@ -217,27 +229,27 @@ extension Admin {
               API key   \(key.id)
               expires   \(Self.time(key.expiresAt))
               scope     \(scope.description)
-
             """
         let tail = """
-
             Send it as `Authorization: Bearer <secret>` (or `X-API-Key: <secret>`). Keep it secret: whoever has it
             can call \(resource.name) as you. Lost it? Ask for `keyward key regenerate \(key.id)`.
             """
+        let subject = "[keyward] access to \(resource.name) approved: key \(key.id)"
         if let settings, settings.secretInline {
             deliver(to: request.user, requester.email, about: "access.approve") {
-                MailMessage(to: $0, subject: "[keyward] access to \(resource.name) approved: key \(key.id)",
-                            body: head + "Your secret (this mail is the only copy):\n\n  \(key.secret)\n" + tail)
+                MailMessage(to: $0, subject: subject, body: [head, "Your secret (this mail is the only copy):\n\n  \(key.secret)", tail]
+                    .joined(separator: "\n\n"))
             }
         } else if let token, let settings, let url = settings.revealURL(token) {
+            let link = """
+                Your secret is shown once, at this link, within 24 hours (until \(Self.time(now + Self.revealLinkLifetime))):
+
+                  \(url)
+
+                Open it and press the button; after that the link is gone.
+                """
             deliver(to: request.user, requester.email, about: "access.approve") {
-                MailMessage(to: $0, subject: "[keyward] access to \(resource.name) approved: key \(key.id)", body: head + """
-                    Your secret is shown once, at this link, within 24 hours (\(Self.time(now + Self.revealLinkLifetime))):
-
-                      \(url)
-
-                    Open it and press the button; after that the link is gone.
-                    """ + tail)
+                MailMessage(to: $0, subject: subject, body: [head, link, tail].joined(separator: "\n\n"))
             }
             if notices.last?.result != "sent" { try? store.deleteRevealLink(token: token) }
         } else {

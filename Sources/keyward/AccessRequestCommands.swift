@@ -92,8 +92,10 @@ enum AccessRequestCommands {
     static func admin(_ context: Context, _ args: ParsedArguments) throws -> Admin {
         let admin = Admin(store: try context.openStore(), keyFile: try context.loadKeys(), clock: context.clock,
                           actor: .commandLine(ProcessInfo.processInfo.environment["SUDO_USER"] ?? NSUserName()))
+        // --sendmail is a path, relative to the working directory like any other.
+        let sendmail = args.value("sendmail").map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
         do {
-            admin.mail = try MailSettings(config: context.config.values, sendmail: args.value("sendmail"))
+            admin.mail = try MailSettings(config: context.config.values, sendmail: sendmail)
         } catch let error as AdminError {
             throw UsageError("mail settings: \(error.message)")
         }
