@@ -26,6 +26,7 @@ e2e: build
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/run.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/tokens.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/access.sh
+	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/approval.sh
 
 test: unit e2e
 

@@ -21,7 +21,7 @@
 #
 # Output: `ok - <check>` / `not ok - <check> (detail)` per check, then `N passed, N failed`.
 # Exit 1 when any check failed or the suite could not run. Needs root (nginx drops to www-data),
-# nginx, curl, python3; loopback ports in 18200-18299 only. About 10 s.
+# nginx, curl, python3; loopback only (ports: see free_ports in lib.sh). About 10 s.
 
 set -u -o pipefail
 
@@ -37,25 +37,9 @@ done
 make_tmpdir keyward-approval
 mkdir -p "$T/mail" "$T/cli"
 
-# Two free loopback ports of 18200-18299 (this suite's range): nginx and the backend.
-read -r P_NGX P_BACKEND <<<"$(python3 - <<'EOF'
-import random, socket
-ports = []
-for p in random.sample(range(18200, 18300), 100):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        ports.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if len(ports) == 2:
-        break
-print(*ports)
-EOF
-)"
-[ -n "${P_BACKEND:-}" ] || bail "no two free ports in 18200-18299"
+# Free loopback ports (KEYWARD_E2E_PORTS=LOW-HIGH narrows the range): nginx and the backend.
+read -r P_NGX P_BACKEND <<<"$(free_ports 2)"
+[ -n "${P_BACKEND:-}" ] || bail "could not pick free ports"
 BASE=http://127.0.0.1:$P_NGX
 
 # ---------------------------------------------------------------------------------------------
