@@ -127,9 +127,26 @@ public struct Mailer: Sendable {
         ]
         var text = headers.map { "\($0.0): \(Self.headerValue($0.1))\n" }.joined() + "\n"
         // Bare CRs out of the body; sendmail turns each LF into the wire's CRLF itself.
-        text += message.body.replacingOccurrences(of: "\r", with: "")
+        let lines = message.body.replacingOccurrences(of: "\r", with: "").split(separator: "\n", omittingEmptySubsequences: false)
+        text += lines.flatMap(Self.wrapped).joined(separator: "\n")
         if !text.hasSuffix("\n") { text += "\n" }
         return Array(text.utf8)
+    }
+
+    /// RFC 5322 §2.1.1: a line is at most 998 octets; longer ones are broken between characters.
+    static func wrapped(_ line: Substring) -> [String] {
+        guard line.utf8.count > 998 else { return [String(line)] }
+        var out: [String] = []
+        var current = ""
+        for character in line {
+            if current.utf8.count + character.utf8.count > 998 {
+                out.append(current)
+                current = ""
+            }
+            current.append(character)
+        }
+        out.append(current)
+        return out
     }
 
     /// Runs sendmail with the message on its standard input. Throws `invalid_argument` for a bad

@@ -401,6 +401,12 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
                           as: UTF8.self)
         #expect(header(utf8, "Subject") == "=?UTF-8?B?" + Base64.encode(Array("Zugriff für Ärger".utf8)) + "?=")
 
+        let long = String(decoding: try mailer.render(MailMessage(to: "a@b.example", subject: "s",
+                                                                  body: "note " + String(repeating: "é", count: 1_500) + "\nend"), now: 0),
+                          as: UTF8.self)
+        #expect(long.split(separator: "\n").allSatisfy { $0.utf8.count <= 998 })
+        #expect(long.replacingOccurrences(of: "\n", with: "").contains("note " + String(repeating: "é", count: 1_500) + "end"))
+
         #expect(code { _ = try MailSettings(from: "keyward@example.com\nBcc: evil@example.net") } == "invalid_argument")
         #expect(code { _ = try MailSettings(sendmail: "sendmail -t") } == "invalid_argument")
         #expect(code { _ = try MailSettings(publicURL: "javascript:alert(1)") } == "invalid_argument")
