@@ -90,8 +90,7 @@ enum AccessRequestCommands {
 
     /// The admin operations as the command line, with the mail settings of the options and the config file.
     static func admin(_ context: Context, _ args: ParsedArguments) throws -> Admin {
-        let admin = Admin(store: try context.openStore(), keyFile: try context.loadKeys(), clock: context.clock,
-                          actor: .commandLine(ProcessInfo.processInfo.environment["SUDO_USER"] ?? NSUserName()))
+        let admin = try context.admin()
         // --sendmail is a path, relative to the working directory like any other.
         let sendmail = args.value("sendmail").map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
         do {
