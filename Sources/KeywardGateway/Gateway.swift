@@ -6,14 +6,14 @@ public struct GatewayConfig: Sendable {
     public var mount: String
     /// Bounds used when pulling a `CheckRequest` out of the params.
     public var limits: Limits
-    /// Proxies whose `X-Forwarded-For` / `X-Real-IP` name the client; empty: `REMOTE_ADDR` only.
-    public var trustedProxies: [CIDR]
+    /// Where the client's address comes from: `REMOTE_ADDR`, or a trusted proxy's header.
+    public var client: ClientAddressRule
 
     /// A trailing `/` on `mount` is dropped, so `/auth/` and `/auth` route alike.
-    public init(mount: String = "", limits: Limits = Limits(), trustedProxies: [CIDR] = []) {
+    public init(mount: String = "", limits: Limits = Limits(), client: ClientAddressRule = ClientAddressRule()) {
         self.mount = mount.hasSuffix("/") ? String(mount.dropLast()) : mount
         self.limits = limits
-        self.trustedProxies = trustedProxies
+        self.client = client
     }
 }
 
@@ -84,7 +84,7 @@ public final class Gateway {
     }
 
     private func check(_ params: some ParamSource, flavour: CheckResponder.Flavour) -> Outcome {
-        let request = CheckRequest(params: params, limits: config.limits, trustedProxies: config.trustedProxies)
+        let request = CheckRequest(params: params, limits: config.limits, client: config.client)
         do {
             switch try authenticator.check(request) {
             case .allow(let identity): return .allowed(identity, flavour)

@@ -45,7 +45,7 @@ extension CheckRequest {
     ///
     /// The path is the server's normalised `AUTH_PATH` when set, else Keyward's own strict
     /// normalisation of the raw `REQUEST_URI`. `X-Original-URI` is never read.
-    init(params: some ParamSource, limits: Limits, trustedProxies: [CIDR] = []) {
+    init(params: some ParamSource, limits: Limits, client: ClientAddressRule = ClientAddressRule()) {
         func value(_ name: StaticString) -> String? {
             guard let v = params.param(name), !v.isEmpty else { return nil }
             return v
@@ -66,10 +66,29 @@ extension CheckRequest {
         } else if let q = value("QUERY_STRING") {
             query = q[...]
         }
-        let peer = value("REMOTE_ADDR")
-        let address = trustedProxies.isEmpty ? peer : ClientAddress.resolve(
-            peer: peer, forwardedFor: value("HTTP_X_FORWARDED_FOR"), realIP: value("HTTP_X_REAL_IP"), trustedProxies: trustedProxies)
-        self.init(method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: address,
+        self.init(method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: client.address(params),
                   authorization: value("HTTP_AUTHORIZATION"), apiKeyHeader: value("HTTP_X_API_KEY"), query: query)
+    }
+}
+
+/// Where the client's address comes from: `REMOTE_ADDR`, or a trusted proxy's header.
+public struct ClientAddressRule: Sendable {
+    /// Proxies whose header names the client; empty: `REMOTE_ADDR` only.
+    public var trustedProxies: [CIDR]
+    /// The header those proxies name the client in.
+    public var header: ClientAddress.Header
+
+    /// `REMOTE_ADDR` alone unless proxies are given.
+    public init(trustedProxies: [CIDR] = [], header: ClientAddress.Header = .forwardedFor) {
+        self.trustedProxies = trustedProxies
+        self.header = header
+    }
+
+    /// The client address of the request `params` describe (the check's, or an endpoint's own).
+    public func address(_ params: some ParamSource) -> String? {
+        let peer = params.param("REMOTE_ADDR").flatMap { $0.isEmpty ? nil : $0 }
+        guard !trustedProxies.isEmpty else { return peer }
+        let value = header == .forwardedFor ? params.param("HTTP_X_FORWARDED_FOR") : params.param("HTTP_X_REAL_IP")
+        return ClientAddress.resolve(peer: peer, header: header, value: value, trustedProxies: trustedProxies)
     }
 }

@@ -134,7 +134,7 @@ extension Gateway {
                 try service.revoker.revokeGrant(credentialId: client.id, now: now)
                 authenticator.audit.record(AuditEvent(
                     at: now, actor: client.userName, action: "token.revoke-grant", credential: client.id,
-                    sourceIP: params.param("REMOTE_ADDR")))
+                    sourceIP: config.client.address(params)))
                 return Response(status: 200, headers: [("Cache-Control", "no-store"), ("Content-Length", "0")])
             }
             // An invalid or unknown token needs no revoking, and gets 200 all the same (§2.2).
@@ -146,7 +146,7 @@ extension Gateway {
                 try service.revoker.revoke(tokenId: claims.id, expiresAt: claims.expiresAt + service.issuer.policy.leeway + 1, now: now)
                 authenticator.audit.record(AuditEvent(
                     at: now, actor: client.userName, action: "token.revoke", target: "token:\(claims.id)",
-                    credential: client.id, sourceIP: params.param("REMOTE_ADDR")))
+                    credential: client.id, sourceIP: config.client.address(params)))
             }
             return Response(status: 200, headers: [("Cache-Control", "no-store"), ("Content-Length", "0")])
         } catch let error as OAuthError {
@@ -210,7 +210,7 @@ extension Gateway {
             pair = (id, secret)
         }
         let now = authenticator.clock.now
-        let address = params.param("REMOTE_ADDR") ?? ""
+        let address = config.client.address(params) ?? ""
         if !address.isEmpty, authenticator.throttle.retryAfter(address, now: now) != nil { throw OAuthError.invalidClient }
         guard let secret = OpaqueSecret(parsing: Substring(pair.secret)), secret.id == pair.id,
               let client = try authenticator.verified(secret, as: .clientSecret),
@@ -225,7 +225,7 @@ extension Gateway {
     /// The API key of an exchange, verified like a check verifies it (minus path rules).
     private func verifyAPIKey(_ text: String, _ params: some ParamSource) throws -> CredentialRecord {
         let now = authenticator.clock.now
-        let address = params.param("REMOTE_ADDR") ?? ""
+        let address = config.client.address(params) ?? ""
         if !address.isEmpty, authenticator.throttle.retryAfter(address, now: now) != nil { throw OAuthError.invalidGrant }
         guard let secret = OpaqueSecret(parsing: Substring(text)), let key = try authenticator.verified(secret, as: .apiKey)
         else {
@@ -233,7 +233,7 @@ extension Gateway {
             throw deny(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id)
         }
         if !key.allowedNetworks.isEmpty {
-            guard let address = params.param("REMOTE_ADDR").flatMap({ IPAddress($0) }),
+            guard let address = config.client.address(params).flatMap({ IPAddress($0) }),
                   key.allowedNetworks.contains(where: { $0.contains(address) })
             else { throw deny(.invalidGrant, params, credential: key.id) }
         }
@@ -273,7 +273,7 @@ extension Gateway {
     private func deny(_ error: OAuthError, _ params: some ParamSource, credential: String?) -> OAuthError {
         authenticator.audit.record(AuditEvent(
             at: authenticator.clock.now, actor: "anonymous", action: "token.deny", credential: credential,
-            sourceIP: params.param("REMOTE_ADDR"), reason: error.rawValue))
+            sourceIP: config.client.address(params), reason: error.rawValue))
         return error
     }
 

@@ -31,7 +31,8 @@ enum ServeCommand {
             .init("token-lifetime", value: "DURATION", "access token lifetime (default 15m)"),
             .init("token-leeway", value: "DURATION", "clock skew tolerated on exp/nbf/iat (default 30s)"),
             .init("trusted-proxy", value: "CIDR", repeatable: true,
-                  "a proxy whose X-Forwarded-For / X-Real-IP names the client (config: comma-separated)"),
+                  "a proxy whose header names the client (config: comma-separated)"),
+            .init("real-ip-header", value: "NAME", "that header: X-Forwarded-For (default) or X-Real-IP"),
         ])
 
     static let log: @Sendable (String) -> Void = { line in
@@ -78,7 +79,14 @@ enum ServeCommand {
             guard let cidr = CIDR(text) else { throw UsageError("invalid --trusted-proxy \(text): want a CIDR range or address") }
             return cidr
         }
-        let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits, trustedProxies: trustedProxies)
+        let header = try option("real-ip-header").map { text in
+            guard let header = ClientAddress.Header(rawValue: text.lowercased()) else {
+                throw UsageError("invalid --real-ip-header \(text): X-Forwarded-For or X-Real-IP")
+            }
+            return header
+        } ?? .forwardedFor
+        let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits,
+                                          client: ClientAddressRule(trustedProxies: trustedProxies, header: header))
         let policy = try tokenPolicy(option, mount: gatewayConfig.mount)
         func makeGateway() throws -> Gateway {
             let clock = SystemClock()

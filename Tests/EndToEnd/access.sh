@@ -10,7 +10,8 @@
 #
 # Keyward instances (one database):
 #   plain  serve without --trusted-proxy: X-Forwarded-For / X-Real-IP are ignored
-#   tp     serve --trusted-proxy 127.0.0.1: a client at 127.0.0.1 may name the client address
+#   tp     serve --trusted-proxy 127.0.0.1: a client at 127.0.0.1 may name the client address in
+#          X-Forwarded-For (the default --real-ip-header; X-Real-IP is then ignored)
 # each behind its own nginx and its own Apache (the snippets name `upstream keyward` and the
 # provider `Keyward`, so one Keyward per server instance). nginx and Apache listen on 127.0.0.1
 # and on ::1, so IPv6 rules are tested with a real IPv6 client address.
@@ -382,7 +383,11 @@ scenario() {
     http -H "$(bearer alice)" -H "X-Forwarded-For: 192.0.2.7, 203.0.113.9" "$tp/api/xff/x"
     denied "$s" "--trusted-proxy: the rightmost untrusted hop (203.0.113.9) decides" 403 ip_not_allowed
     http -H "$(bearer alice)" -H "X-Real-IP: 192.0.2.7" "$tp/api/xff/x"
-    status_is "$s" "--trusted-proxy 127.0.0.1: X-Real-IP 192.0.2.7 is the client" 200
+    denied "$s" "--trusted-proxy with the default --real-ip-header X-Forwarded-For: X-Real-IP is ignored" 403 ip_not_allowed
+    http -H "$(bearer alice)" -H "X-Forwarded-For: 192.0.2.7:5555" "$tp/api/xff/x"
+    status_is "$s" "--trusted-proxy: X-Forwarded-For 192.0.2.7:5555 (with a port) is 192.0.2.7" 200
+    http -H "$(bearer alice)" -H "X-Forwarded-For: 192.0.2.7, garbage" "$tp/api/xff/x"
+    denied "$s" "--trusted-proxy: a garbled X-Forwarded-For is no address (never the proxy's own)" 403 ip_not_allowed
     http -H "$(bearer alice)" "$tp/api/xff/x"
     denied "$s" "--trusted-proxy without X-Forwarded-For: 127.0.0.1 is the client" 403 ip_not_allowed
     http -H "$(bearer alice_doc)" -H "X-Forwarded-For: 198.51.100.20" "$tp/api/priv/x"

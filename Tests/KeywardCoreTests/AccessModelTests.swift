@@ -128,12 +128,25 @@ import KeywardCrypto
 
     @Test func forwardedAddressesCountOnlyFromTrustedProxies() {
         let proxies = [CIDR("127.0.0.1")!, CIDR("10.0.0.0/8")!]
-        #expect(ClientAddress.resolve(peer: "192.0.2.9", forwardedFor: "1.2.3.4", realIP: nil, trustedProxies: proxies) == "192.0.2.9")
-        #expect(ClientAddress.resolve(peer: "127.0.0.1", forwardedFor: "1.2.3.4", realIP: nil, trustedProxies: []) == "127.0.0.1")
-        #expect(ClientAddress.resolve(peer: "127.0.0.1", forwardedFor: "6.6.6.6, 1.2.3.4, 10.1.1.1", realIP: nil, trustedProxies: proxies) == "1.2.3.4")
-        #expect(ClientAddress.resolve(peer: "127.0.0.1", forwardedFor: "10.2.2.2, 10.1.1.1", realIP: nil, trustedProxies: proxies) == "10.2.2.2")
-        #expect(ClientAddress.resolve(peer: "127.0.0.1", forwardedFor: nil, realIP: "2001:db8::7", trustedProxies: proxies) == "2001:db8::7")
-        #expect(ClientAddress.resolve(peer: "127.0.0.1", forwardedFor: "1.2.3.4, junk", realIP: nil, trustedProxies: proxies) == "127.0.0.1")
-        #expect(ClientAddress.resolve(peer: "127.0.0.1", forwardedFor: nil, realIP: "junk", trustedProxies: proxies) == "127.0.0.1")
+        func xff(_ peer: String, _ value: String?, _ trusted: [CIDR] = proxies) -> String? {
+            ClientAddress.resolve(peer: peer, header: .forwardedFor, value: value, trustedProxies: trusted)
+        }
+        func realIP(_ peer: String, _ value: String?) -> String? {
+            ClientAddress.resolve(peer: peer, header: .realIP, value: value, trustedProxies: proxies)
+        }
+        #expect(xff("192.0.2.9", "1.2.3.4") == "192.0.2.9", "an untrusted peer's header is ignored")
+        #expect(xff("127.0.0.1", "1.2.3.4", []) == "127.0.0.1", "no trusted proxies: REMOTE_ADDR only")
+        #expect(xff("127.0.0.1", "6.6.6.6, 1.2.3.4, 10.1.1.1") == "1.2.3.4", "the rightmost untrusted hop")
+        #expect(xff("127.0.0.1", "10.2.2.2, 10.1.1.1") == "10.2.2.2", "all trusted: the leftmost")
+        #expect(xff("127.0.0.1", nil) == "127.0.0.1", "no header: the proxy itself")
+        #expect(xff("127.0.0.1", "203.0.113.9:5555") == "203.0.113.9", "IPv4 with a port")
+        #expect(xff("127.0.0.1", "[2001:db8::7]:443, 10.0.0.3") == "2001:db8::7", "bracketed IPv6 with a port")
+        #expect(xff("127.0.0.1", " 2001:db8::7 ") == "2001:db8::7")
+        #expect(xff("127.0.0.1", "1.2.3.4, junk") == ClientAddress.unparseable, "garbled: never the proxy's own address")
+        #expect(xff("127.0.0.1", "") == ClientAddress.unparseable)
+        #expect(realIP("127.0.0.1", "2001:db8::7") == "2001:db8::7")
+        #expect(realIP("127.0.0.1", "junk") == ClientAddress.unparseable)
+        #expect(IPAddress(ClientAddress.unparseable) == nil, "no IP rule can admit it")
     }
+
 }

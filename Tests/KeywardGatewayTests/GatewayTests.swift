@@ -164,3 +164,17 @@ final class GatewayHarness {
         #expect(String(decoding: h.gateway.respond(bad, role: .responder), as: UTF8.self).hasPrefix("Status: 401"))
     }
 }
+
+@Suite struct ClientAddressRuleTests {
+    let proxies = [CIDR("127.0.0.1")!, CIDR("10.0.0.0/8")!]
+    let params = DictionaryParams(["REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "10.9.9.9, 198.51.100.4",
+                                   "HTTP_X_REAL_IP": "203.0.113.9"])
+
+    @Test func onlyTheConfiguredHeaderCounts() {
+        #expect(ClientAddressRule().address(params) == "127.0.0.1")
+        #expect(ClientAddressRule(trustedProxies: proxies).address(params) == "198.51.100.4")
+        #expect(ClientAddressRule(trustedProxies: proxies, header: .realIP).address(params) == "203.0.113.9",
+                "with X-Real-IP configured, a client's own X-Forwarded-For is ignored")
+        #expect(ClientAddressRule(trustedProxies: proxies).address(DictionaryParams(["REMOTE_ADDR": ""])) == nil)
+    }
+}

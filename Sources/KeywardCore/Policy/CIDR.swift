@@ -108,29 +108,64 @@ extension IPAddress {
 }
 
 /// The client's address: the direct peer, or, when the peer is a trusted proxy, the address the
-/// proxy reports (`X-Forwarded-For`, else `X-Real-IP`).
+/// proxy reports in the one header the site names (like nginx's `real_ip_header`).
 public enum ClientAddress {
-    /// With no trusted proxies, or a peer outside them, `peer` itself. Otherwise the rightmost
-    /// `X-Forwarded-For` entry that is not a trusted proxy (entries left of it could be forged by
-    /// the client), or the leftmost when all are trusted; else a valid `X-Real-IP`; else `peer`.
-    public static func resolve(peer: String?, forwardedFor: String?, realIP: String?, trustedProxies: [CIDR]) -> String? {
+    /// The header a trusted proxy names the client in.
+    public enum Header: String, Sendable {
+        /// `X-Forwarded-For`: a list the proxies append to; the rightmost untrusted entry counts.
+        case forwardedFor = "x-forwarded-for"
+        /// `X-Real-IP`: one address the proxy sets.
+        case realIP = "x-real-ip"
+    }
+
+    /// What a trusted proxy's header resolves to when it names no valid address: no IP rule admits
+    /// it, and its failures share one throttle bucket.
+    public static let unparseable = "unparseable"
+
+    /// With no trusted proxies, a peer outside them, or no header, `peer` itself. Otherwise, for
+    /// `X-Forwarded-For`, the rightmost entry that is not a trusted proxy (entries left of it could
+    /// be forged by the client), or the leftmost when all are trusted; for `X-Real-IP`, its value.
+    /// Entries may carry a port (`192.0.2.1:443`, `[2001:db8::1]:443`); a garbled one resolves to
+    /// `unparseable`, never to the proxy's own (typically trusted, internal) address.
+    public static func resolve(peer: String?, header: Header, value: String?, trustedProxies: [CIDR]) -> String? {
         guard !trustedProxies.isEmpty, let peer, let peerIP = IPAddress(peer),
-              trustedProxies.contains(where: { $0.contains(peerIP) })
+              trustedProxies.contains(where: { $0.contains(peerIP) }), let value
         else { return peer }
         func trusted(_ ip: IPAddress) -> Bool { trustedProxies.contains { $0.contains(ip) } }
-        if let forwardedFor {
-            let hops = forwardedFor.split(separator: ",", omittingEmptySubsequences: false).map { hop in
-                String(hop.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-            }
+        switch header {
+        case .realIP:
+            return address(Substring(value)) ?? unparseable
+        case .forwardedFor:
             var candidate: String? = nil
-            for hop in hops.reversed() {
-                guard let ip = IPAddress(hop) else { return peer }  // a garbled chain: trust none of it
+            for hop in value.split(separator: ",", omittingEmptySubsequences: false).reversed() {
+                guard let hop = address(hop), let ip = IPAddress(hop) else { return unparseable }
                 candidate = hop
                 if !trusted(ip) { break }
             }
-            if let candidate { return candidate }
+            return candidate ?? unparseable
         }
-        if let realIP, IPAddress(realIP) != nil { return realIP }
-        return peer
+    }
+
+    /// The address in one header entry, without blanks, brackets or port; nil when there is none.
+    static func address(_ entry: Substring) -> String? {
+        var text = entry.drop(while: { $0 == " " || $0 == "\t" })
+        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
+        if IPAddress(text) != nil { return String(text) }
+        if text.first == "[", let close = text.firstIndex(of: "]") {            // [v6] or [v6]:port
+            let inner = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.isEmpty || (rest.first == ":" && isPort(rest.dropFirst())), IPAddress(inner) != nil else { return nil }
+            return String(inner)
+        }
+        if let colon = text.lastIndex(of: ":"), isPort(text[text.index(after: colon)...]) {   // v4:port
+            let host = text[..<colon]
+            guard IPAddress.parseIPv4(host) != nil else { return nil }
+            return String(host)
+        }
+        return nil
+    }
+
+    private static func isPort(_ text: Substring) -> Bool {
+        (1...5).contains(text.count) && text.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
     }
 }
