@@ -17,6 +17,8 @@ import Testing
         ("/api/..", "/"),
         ("/api/x/.", "/api/x/"),
         ("/%C3%A9t%C3%A9", "/été"),
+        ("/api/x;v=1/y", "/api/x;v=1/y"),
+        ("/api/..x;/y", "/api/..x;/y"),
     ])
     func normalises(_ raw: String, _ expected: String) {
         #expect(PathNormalizer.normalize(requestURI: raw, limits: limits) == .success(expected))
@@ -32,11 +34,19 @@ import Testing
         ("/api/%4", .badEscape),
         ("/api/%ff%fe", .invalidUTF8),
         ("/api/%0a", .controlByte),
+        ("/public/..;/secret", .dotSegmentWithParameters),
+        ("/public/..;jsessionid=1/secret", .dotSegmentWithParameters),
+        ("/public/.;/x", .dotSegmentWithParameters),
+        ("/public/%2e%2e;/secret", .dotSegmentWithParameters),
         ("api/x", .notAbsolute),
         ("", .notAbsolute),
     ])
     func refuses(_ raw: String, _ refusal: PathNormalizer.Refusal) {
         #expect(PathNormalizer.normalize(requestURI: raw, limits: limits) == .failure(refusal))
+    }
+
+    @Test func serverPathsWithParameterDotSegmentsAreRefusedToo() {
+        #expect(PathNormalizer.normalize(serverPath: "/public/..;/secret", limits: limits) == .failure(.dotSegmentWithParameters))
     }
 
     @Test func refusesOverlongPaths() {

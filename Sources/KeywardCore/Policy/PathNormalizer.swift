@@ -38,6 +38,9 @@ public enum PathNormalizer {
     /// Why a path was refused.
     public enum Refusal: Error, Sendable, Equatable {
         case notAbsolute, tooLong, badEscape, encodedSeparator, backslash, controlByte, invalidUTF8
+        /// A dot segment with path parameters (`/..;x/`, `/.;/`): Tomcat and other servlet
+        /// containers treat it as `..` / `.`, so its meaning depends on the backend.
+        case dotSegmentWithParameters
     }
 
     /// The normalised path of a raw `REQUEST_URI` (query cut off).
@@ -82,13 +85,13 @@ public enum PathNormalizer {
         return resolve(Array(serverPath.utf8), limits: limits)
     }
 
-    /// True when a path is already in normal form: printable ASCII without `%`, `\\`, empty,
+    /// True when a path is already in normal form: printable ASCII without `%`, `\\`, `;`, empty,
     /// `.` or `..` segments. Most requests are; they skip the general path.
     static func isPlain(_ path: some Collection<UInt8>) -> Bool {
         var previous: UInt8 = 0
         var dots = 0
         for c in path {
-            guard c > 0x20, c < 0x7F, c != UInt8(ascii: "%"), c != UInt8(ascii: "\\") else { return false }
+            guard c > 0x20, c < 0x7F, c != UInt8(ascii: "%"), c != UInt8(ascii: "\\"), c != UInt8(ascii: ";") else { return false }
             if c == UInt8(ascii: "/") {
                 if previous == UInt8(ascii: "/") || dots > 0 { return false }
             } else if c == UInt8(ascii: ".") {
@@ -106,6 +109,9 @@ public enum PathNormalizer {
         guard let text = String(validating: path, as: UTF8.self) else { return .failure(.invalidUTF8) }
         var segments: [Substring] = []
         for segment in text.split(separator: "/", omittingEmptySubsequences: true) {
+            if let semicolon = segment.firstIndex(of: ";"), segment[..<semicolon] == "." || segment[..<semicolon] == ".." {
+                return .failure(.dotSegmentWithParameters)
+            }
             switch segment {
             case ".": continue
             case "..": _ = segments.popLast()
