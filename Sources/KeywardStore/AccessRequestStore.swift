@@ -118,11 +118,9 @@ extension Store {
     /// expired token (an expired row is purged).
     public func revealLinkKey(token: String, now: Int64) throws -> String? {
         guard Self.isRevealToken(token) else { return nil }
-        return try db.transaction {
-            try purgeRevealLinks(now: now)
-            return try db.statement("SELECT key_id FROM reveal_links WHERE token_hash = ?")
-                .first([.blob(Digest.sha256(token))]) { $0.text(0) }
-        }
+        // Read only: an unauthenticated page must not take the write lock or stamp a change.
+        return try db.statement("SELECT key_id FROM reveal_links WHERE token_hash = ? AND expires_at > ?")
+            .first([.blob(Digest.sha256(token)), .integer(now)]) { $0.text(0) }
     }
 
     /// Uses a link up: deletes its row and returns the key id and secret, or nil for a malformed,
@@ -131,6 +129,8 @@ extension Store {
     public func takeRevealLink(token: String, masterKey: [UInt8], now: Int64) throws -> (keyId: String, secret: String)? {
         guard Self.isRevealToken(token) else { return nil }
         let hash = Digest.sha256(token)
+        // Unknown tokens are turned away before any write lock is taken.
+        guard try revealLinkKey(token: token, now: now) != nil else { return nil }
         return try db.transaction {
             try purgeRevealLinks(now: now)
             guard let (keyId, sealed) = try db.statement("SELECT key_id, sealed_secret FROM reveal_links WHERE token_hash = ?")

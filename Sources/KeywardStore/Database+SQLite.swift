@@ -71,14 +71,16 @@ public final class Connection {
     }
 
     /// Runs `body` in an IMMEDIATE transaction; commits on return, rolls back and rethrows the first error.
-    /// Inside an open transaction it simply joins it.
+    /// Inside an open transaction it simply joins it. `onCommit` runs only when rows changed, so a
+    /// transaction that only read (a reveal page for an unknown link, say) does not stamp a change.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         if sqlite3_get_autocommit(handle) == 0 { return try body() }
         try execute("BEGIN IMMEDIATE")
+        let before = sqlite3_total_changes64(handle)
         do {
             let result = try body()
             try execute("COMMIT")
-            try onCommit?()
+            if sqlite3_total_changes64(handle) != before { try onCommit?() }
             return result
         } catch {
             try? execute("ROLLBACK")
