@@ -209,7 +209,8 @@ extension Admin {
             let key = try asApprover {
                 try createKey(user: request.user, name: "access-\(resource.name)-\(id)", expires: expires, scopes: [scope], networks: [])
             }
-            try store.addAudience(resource: resource.name, .user(request.user))
+            // The grant lasts as long as the approval: it ends with the issued key's expiry.
+            try store.addAudience(resource: resource.name, .user(request.user), until: key.expiresAt)
             guard try store.decideAccessRequest(id, status: "approved", at: now, by: actor.auditName, keyId: key.id,
                                                 expiresAt: key.expiresAt)
             else { throw AdminError.conflict("access request #\(id) was decided meanwhile") }
@@ -271,9 +272,10 @@ extension Admin {
 
                       API key   \(key.id) (issued to \(request.user), scope \(scope.description))
                       expires   \(Self.time(key.expiresAt))
-                      audience  user:\(request.user) added to \(resource.name)
+                      audience  user:\(request.user) added to \(resource.name) until \(Self.time(key.expiresAt))
 
-                    The secret went to \(request.user) alone. Revoke with `keyward key disable \(key.id)`.
+                    The secret went to \(request.user) alone. To end the access early, an admin runs
+                    `keyward key disable \(key.id)`, or you take user:\(request.user) out of the resource's audience.
                     """)
             }
         }
@@ -308,7 +310,7 @@ extension Admin {
     /// out; `notices` names every key's owner, including those without an address.
     public func notifyExpiring(within seconds: Int64) throws -> Int {
         try requireAdmin()
-        guard seconds > 0 else { throw AdminError.invalid("the window must be positive, e.g. 7d") }
+        guard seconds > 0, seconds <= 3_650 * 86_400 else { throw AdminError.invalid("the window must be positive and at most 10 years, e.g. 7d") }
         notices = []
         let now = clock.now
         var sent = 0
@@ -386,9 +388,10 @@ extension Admin {
 
     /// One audit record by the actor, inside the caller's transaction.
     private func record(_ action: String, target: String?, credential: String? = nil, detail: String?) throws {
+        let via = actor.credential.map { "via \($0)" }
         try store.appendAudit([AuditEvent(at: clock.now, actor: actor.auditName, action: action, target: target,
-                                          credential: credential ?? actor.credential.map { "via:" + $0 },
-                                          sourceIP: sourceIP, detail: detail)])
+                                          credential: credential, sourceIP: sourceIP,
+                                          detail: [detail, via].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)])
     }
 
     /// Sends one notification to `user` at `email` (nil: noted as `no_email`) and notes the outcome;

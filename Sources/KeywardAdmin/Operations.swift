@@ -92,7 +92,10 @@ extension Admin {
         try requireSelf(user, or: Privilege.manageOwnKeys)
         guard (1...100).contains(name.count), name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
         else { throw AdminError.invalid("a key name is 1 to 100 printable characters") }
-        if !actor.isAdmin { try requireWithinAccess(user, scopes) }
+        if !actor.isAdmin {
+            try requireWithinAccess(user, scopes)
+            try requireSelfServiceLifetime(expires)
+        }
         let now = clock.now
         let expiry = expires.expiry(from: now)
         let secret = OpaqueSecret.generate(.apiKey)
@@ -118,10 +121,18 @@ extension Admin {
         return row
     }
 
-    /// `enable`, `disable`, `delete` or `renew` (with `expires`) one key; its owner (holding
-    /// `manage-own-keys`) or an admin.
+    /// The longest lifetime a self-service key gets, at creation or renewal.
+    public static let maxSelfServiceLifetime: Int64 = 90 * 86_400
+
+    /// `enable`, `disable`, `delete` or `renew` (with `expires`) one key: an admin, or its owner
+    /// holding `manage-own-keys`, who may disable, delete and renew (up to 90 days) but not
+    /// enable: a key an admin disabled stays disabled.
     public func setKey(_ id: String, _ verb: String, expires: Lifetime? = nil) throws {
         let owner = try ownKey(id)
+        if !actor.isAdmin {
+            if verb == "enable" { throw AdminError.forbidden("Enabling a disabled key needs the admin privilege.") }
+            if verb == "renew" { try requireSelfServiceLifetime(expires ?? .seconds(Limits().defaultKeyLifetime)) }
+        }
         try change("key.\(verb)", target: "user:\(owner)", credential: id) {
             switch verb {
             case "enable": try store.setCredentialStatus(id, .active)
@@ -155,11 +166,17 @@ extension Admin {
         return owner
     }
 
+    private func requireSelfServiceLifetime(_ lifetime: Lifetime) throws {
+        guard case .seconds(let s) = lifetime, s <= Self.maxSelfServiceLifetime else {
+            throw AdminError.forbidden("A key you manage yourself lives at most 90 days.")
+        }
+    }
+
     /// A self-service key must name scopes, each within a resource `user` may call: a key never
     /// grants more than its owner has.
     private func requireWithinAccess(_ user: String, _ scopes: [PathScope]) throws {
         guard !scopes.isEmpty else { throw AdminError.forbidden("A key you create for yourself must name scopes within resources you may call.") }
-        let model = try store.accessModel()
+        let model = try store.accessModel(now: clock.now)
         for scope in scopes {
             guard model.resources.contains(where: { model.grant(for: user, to: $0) != nil && !$0.anonymous && scope.isWithin($0.scope) }) else {
                 throw AdminError.forbidden("The scope \(scope.description) is not within a resource you may call.")
@@ -242,22 +259,28 @@ extension Admin {
         guard spec.path != nil else { throw AdminError.invalid("a resource needs a path") }
         return try change("resource.add", target: "resource:\(name)") {
             try store.addResource(name, spec, now: clock.now)
-            return try store.resource(name)
+            return try store.resource(name, now: clock.now)
         }
     }
 
     /// Resources, by name: everyone may see which APIs exist (to request access to them).
-    public func resources() throws -> [ResourceRow] { try store.resources() }
+    public func resources() throws -> [ResourceRow] { try store.resources(now: clock.now) }
 
-    public func resource(_ name: String) throws -> ResourceRow { try store.resource(name) }
+    public func resource(_ name: String) throws -> ResourceRow { try store.resource(name, now: clock.now) }
 
-    /// Changes a resource; admins, or its owner.
+    /// Changes a resource: admins anything, its owner the audience only (who may call it), never
+    /// its path, methods, anonymity, networks or owner, which decide what the resource covers.
     public func updateResource(_ name: String, _ spec: ResourceSpec) throws -> ResourceRow {
         let row = try store.resource(name)
-        guard actor.isAdmin || (actor.user != nil && row.owner == actor.user) else { throw AdminError.forbidden() }
+        if !actor.isAdmin {
+            guard actor.user != nil, row.owner == actor.user else { throw AdminError.forbidden() }
+            guard spec.path == nil, spec.anonymous == nil, spec.owner == nil, spec.allowedNetworks == nil else {
+                throw AdminError.forbidden("As its owner you may change the resource's audience; the rest needs the admin privilege.")
+            }
+        }
         return try change("resource.update", target: "resource:\(name)") {
             try store.updateResource(name, spec)
-            return try store.resource(name)
+            return try store.resource(name, now: clock.now)
         }
     }
 

@@ -64,8 +64,10 @@ public struct ResourceRow: Sendable, Equatable, Codable {
     public var methods: [String]
     /// Whether requests without a credential are allowed.
     public var anonymous: Bool
-    /// `group:G` / `user:U`, sorted.
+    /// `group:G` / `user:U`, sorted; entries that ended are left out.
     public var audience: [String]
+    /// When the audience entries that end do so (Unix seconds), by entry: approved access requests.
+    public var audienceUntil: [String: Int64]
     /// The owning user, who decides access requests.
     public var owner: String?
     /// CIDR ranges; empty for every address.
@@ -224,7 +226,7 @@ extension Store {
     /// Adds a resource; throws `resourceExists` for a taken name or path, `noSuchUser`/`noSuchGroup`
     /// for an unknown owner or audience member.
     public func addResource(_ name: String, _ spec: ResourceSpec, now: Int64) throws {
-        guard let scope = spec.path else { throw AccessRefusal.noSuchResource(name) }
+        guard let scope = spec.path.map(Self.canonical) else { throw AccessRefusal.noSuchResource(name) }
         let ownerId = try (spec.owner ?? nil).map { try userId($0) }
         do {
             try db.statement("""
@@ -248,7 +250,7 @@ extension Store {
                 throw AccessRefusal.resourceExists(name)
             }
         }
-        if let scope = spec.path {
+        if let scope = spec.path.map(Self.canonical) {
             try set("path", .text(scope.prefix))
             try set("methods", .text(scope.methods.joined(separator: ",")))
         }
@@ -261,32 +263,54 @@ extension Store {
         }
     }
 
-    /// Adds one principal to a resource's audience (an approved access request does this).
-    public func addAudience(resource: String, _ principal: Principal) throws {
-        try setAudience(resourceId: try resourceId(resource), [principal])
+    /// Adds one principal to a resource's audience until `until` (Unix seconds; nil: for good), as an
+    /// approved access request does. An entry already there keeps the later end (a permanent one stays).
+    public func addAudience(resource: String, _ principal: Principal, until: Int64?) throws {
+        let resourceId = try resourceId(resource)
+        let (column, id) = try principalColumn(principal)
+        try db.statement("""
+            INSERT INTO resource_audience (resource_id, \(column), expires_at) VALUES (?1, ?2, ?3)
+            ON CONFLICT (resource_id, \(column)) WHERE \(column) IS NOT NULL DO UPDATE SET expires_at =
+                CASE WHEN expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL ELSE max(expires_at, excluded.expires_at) END
+            """).run([.integer(resourceId), .integer(id), until.map(SQLValue.integer) ?? .null])
     }
 
-    /// Every resource, by name.
-    public func resources() throws -> [ResourceRow] {
-        let audience = try pairs("""
-            SELECT r.name, CASE WHEN a.group_id IS NOT NULL THEN 'group:' || g.name ELSE 'user:' || u.name END
+    /// `/api` and `/api/` cover the same paths; resources are stored with the trailing `/`, so the
+    /// uniqueness of paths means one resource per set of paths.
+    static func canonical(_ scope: PathScope) -> PathScope {
+        guard !scope.prefix.hasSuffix("/") else { return scope }
+        let text = (scope.methods.isEmpty ? "" : scope.methods.joined(separator: ",") + ":") + scope.prefix + "/"
+        return PathScope(text) ?? scope
+    }
+
+    /// Every resource, by name, with the audience entries that have not ended by `now`.
+    public func resources(now: Int64 = Int64.min) throws -> [ResourceRow] {
+        var audience: [String: [String]] = [:]
+        var until: [String: [String: Int64]] = [:]
+        try db.statement("""
+            SELECT r.name, CASE WHEN a.group_id IS NOT NULL THEN 'group:' || g.name ELSE 'user:' || u.name END, a.expires_at
             FROM resource_audience a JOIN resources r ON r.id = a.resource_id
             LEFT JOIN groups g ON g.id = a.group_id LEFT JOIN users u ON u.id = a.user_id
-            """)
+            WHERE a.expires_at IS NULL OR a.expires_at > ?
+            """).forEach([.integer(now)]) { s in
+            audience[s.text(0), default: []].append(s.text(1))
+            if let end = s.optionalInt64(2) { until[s.text(0), default: [:]][s.text(1)] = end }
+        }
         return try db.statement("""
             SELECT r.name, r.path, r.methods, r.anonymous, u.name, r.allow_ips, r.created_at
             FROM resources r LEFT JOIN users u ON u.id = r.owner_id ORDER BY r.name
             """).map { s in
             let name = s.text(0)
             return ResourceRow(name: name, path: s.text(1), methods: s.text(2).split(separator: ",").map(String.init),
-                               anonymous: s.int64(3) != 0, audience: (audience[name] ?? []).sorted(), owner: s.optionalText(4),
+                               anonymous: s.int64(3) != 0, audience: (audience[name] ?? []).sorted(),
+                               audienceUntil: until[name] ?? [:], owner: s.optionalText(4),
                                allowIPs: Self.lines(s.text(5)), createdAt: s.int64(6))
         }
     }
 
     /// One resource; throws `noSuchResource`.
-    public func resource(_ name: String) throws -> ResourceRow {
-        guard let row = try resources().first(where: { $0.name == name }) else { throw AccessRefusal.noSuchResource(name) }
+    public func resource(_ name: String, now: Int64 = Int64.min) throws -> ResourceRow {
+        guard let row = try resources(now: now).first(where: { $0.name == name }) else { throw AccessRefusal.noSuchResource(name) }
         return row
     }
 
@@ -301,13 +325,16 @@ extension Store {
 
     /// Groups, roles and resources as one snapshot. Stored rules that no longer parse refuse the
     /// load (the check answers 500) rather than silently widening a resource.
-    public static func accessModel(_ db: Connection) throws -> AccessModel {
+    public static func accessModel(_ db: Connection, now: Int64) throws -> AccessModel {
         var store: [String: [Principal]] = [:]
+        var validUntil: Int64? = nil
         try db.statement("""
-            SELECT r.name, g.name, u.name FROM resource_audience a JOIN resources r ON r.id = a.resource_id
+            SELECT r.name, g.name, u.name, a.expires_at FROM resource_audience a JOIN resources r ON r.id = a.resource_id
             LEFT JOIN groups g ON g.id = a.group_id LEFT JOIN users u ON u.id = a.user_id
-            """).forEach { s in
+            WHERE a.expires_at IS NULL OR a.expires_at > ?
+            """).forEach([.integer(now)]) { s in
             store[s.text(0), default: []].append(s.isNull(1) ? .user(s.text(2)) : .group(s.text(1)))
+            if let end = s.optionalInt64(3) { validUntil = min(validUntil ?? end, end) }
         }
         let resources = try db.statement("""
             SELECT r.name, r.path, r.methods, r.anonymous, u.name, r.allow_ips FROM resources r LEFT JOIN users u ON u.id = r.owner_id
@@ -330,11 +357,12 @@ extension Store {
             """).map { (role: $0.text(0), to: $0.isNull(1) ? Principal.user($0.text(2)) : Principal.group($0.text(1))) }
         let privileges = try db.statement("SELECT r.name, p.privilege FROM role_privileges p JOIN roles r ON r.id = p.role_id")
             .map { (role: $0.text(0), privilege: $0.text(1)) }
-        return AccessModel(resources: resources, memberships: memberships, grants: grants, rolePrivileges: privileges)
+        return AccessModel(resources: resources, memberships: memberships, grants: grants, rolePrivileges: privileges,
+                           validUntil: validUntil)
     }
 
-    /// The access model over this store's connection.
-    public func accessModel() throws -> AccessModel { try Self.accessModel(db) }
+    /// The access model over this store's connection, as of `now`.
+    public func accessModel(now: Int64) throws -> AccessModel { try Self.accessModel(db, now: now) }
 
     // MARK: Helpers
 

@@ -47,7 +47,7 @@ public final class KeyLookup: CredentialLookup {
     /// Groups, roles and resources, loaded once per committed change like the records.
     public func accessModel() throws -> AccessModel {
         if let model, useCache { return model }
-        let loaded = try Store.accessModel(db)
+        let loaded = try Store.accessModel(db, now: clock.now)
         model = loaded
         return loaded
     }
@@ -66,6 +66,8 @@ public final class KeyLookup: CredentialLookup {
             stale = stale || version != seenDataVersion
             seenDataVersion = version
         }
+        // An audience entry that ended (an approval's expiry) changes the model without a commit.
+        if let end = model?.validUntil, now >= end { model = nil }
         if stale {
             cache.removeAll(keepingCapacity: true)
             revoked = nil

@@ -150,6 +150,10 @@ enum Migrations {
             expires_at  INTEGER NOT NULL
         );
         """,
+        // 4: audience entries that end (an approved access request lasts as long as its key).
+        """
+        ALTER TABLE resource_audience ADD COLUMN expires_at INTEGER;
+        """,
     ]
 
     /// Brings the database up to the latest version; returns how many migrations ran.

@@ -257,7 +257,7 @@ enum ResourceCommands {
           methods    \(row.methods.isEmpty ? "every method" : row.methods.joined(separator: ","))
           anonymous  \(row.anonymous ? "yes: no credential needed" : "no")
           owner      \(row.owner ?? "none")
-          audience   \(list(row.audience, none: "none"))
+          audience   \(list(row.audience.map { entry in row.audienceUntil[entry].map { "\(entry) (until \(Time.iso($0)))" } ?? entry }, none: "none"))
           allow-ip   \(row.allowIPs.isEmpty ? "any" : row.allowIPs.joined(separator: " "))
           created    \(Time.iso(row.createdAt))
         """

@@ -83,6 +83,8 @@ public struct AccessModel: Sendable {
     private let groupsByUser: [String: Set<String>]
     /// Per user, each privilege held and the first grant that gives it (for `explain`).
     private let privilegesByUser: [String: [String: String]]
+    /// When the first audience entry in it ends (Unix seconds): the model is stale from then on.
+    public let validUntil: Int64?
 
     /// The empty model: no resources, groups or roles; the check then applies key scopes alone.
     public init() {
@@ -92,7 +94,9 @@ public struct AccessModel: Sendable {
     /// A snapshot from stored rows: `memberships` are (user, group), `grants` (role, grantee) and
     /// `rolePrivileges` (role, privilege).
     public init(resources: [Resource], memberships: [(user: String, group: String)],
-                grants: [(role: String, to: Principal)], rolePrivileges: [(role: String, privilege: String)]) {
+                grants: [(role: String, to: Principal)], rolePrivileges: [(role: String, privilege: String)],
+                validUntil: Int64? = nil) {
+        self.validUntil = validUntil
         let sorted = resources.sorted { a, b in
             a.scope.prefix.utf8.count != b.scope.prefix.utf8.count
                 ? a.scope.prefix.utf8.count > b.scope.prefix.utf8.count
