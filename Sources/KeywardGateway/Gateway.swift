@@ -17,6 +17,16 @@ public struct GatewayConfig: Sendable {
     }
 }
 
+/// Serves the admin paths (`/admin/...` below the mount): the JSON API and the reveal links.
+///
+/// Implemented outside the gateway (KeywardAdmin), so the gateway needs no store; one per worker
+/// thread, like the gateway that holds it, and consulted only for responder requests under
+/// `/admin/`, never on the check path.
+public protocol AdminEndpoint: AnyObject {
+    /// The response to one request for `path` (below the mount, starting with `/admin/`).
+    func respond<P: ParamSource>(_ params: P, path: String, method: String) -> Response
+}
+
 /// Serves one request: role dispatch, the check, and the responder endpoints.
 ///
 /// One per worker thread (its authenticator holds that thread's store connection).
@@ -24,18 +34,20 @@ public final class Gateway {
     let config: GatewayConfig
     let authenticator: Authenticator
     let tokenService: TokenService?
+    let admin: (any AdminEndpoint)?
     let log: @Sendable (String) -> Void
 
     /// A gateway for one worker thread.
     ///
     /// `authenticator` must hold that thread's key lookup; `tokenService` (nil: no token endpoints)
-    /// that thread's signing keys; `log` gets one line per infrastructure failure, tagged with a
-    /// stable `KW` id.
+    /// that thread's signing keys; `admin` (nil: no admin paths) serves everything under `/admin/`;
+    /// `log` gets one line per infrastructure failure, tagged with a stable `KW` id.
     public init(config: GatewayConfig, authenticator: Authenticator, tokenService: TokenService? = nil,
-                log: @escaping @Sendable (String) -> Void) {
+                admin: (any AdminEndpoint)? = nil, log: @escaping @Sendable (String) -> Void) {
         self.config = config
         self.authenticator = authenticator
         self.tokenService = tokenService
+        self.admin = admin
         self.log = log
     }
 
@@ -98,7 +110,12 @@ public final class Gateway {
 
     private func route(_ params: some ParamSource) -> Response {
         let method = params.param("REQUEST_METHOD") ?? "GET"
-        switch routePath(params) {
+        let path = routePath(params)
+        if path.hasPrefix("/admin/") {
+            guard let admin else { return Self.notFound }
+            return admin.respond(params, path: path, method: method)
+        }
+        switch path {
         case "/healthz":
             guard method == "GET" || method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }
             return .json(200, JSONText.object([("status", "ok")]))

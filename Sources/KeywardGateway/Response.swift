@@ -59,11 +59,15 @@ public struct Response: Sendable, Equatable {
     static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
+        case 201: "Created"
+        case 204: "No Content"
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
+        case 409: "Conflict"
+        case 415: "Unsupported Media Type"
         case 413: "Content Too Large"
         case 429: "Too Many Requests"
         case 410: "Gone"

@@ -1,5 +1,6 @@
 import Foundation
 import KeywardCore
+import KeywardAdmin
 import KeywardCrypto
 import KeywardFastCGI
 import KeywardGateway
@@ -33,6 +34,7 @@ enum ServeCommand {
             .init("trusted-proxy", value: "CIDR", repeatable: true,
                   "a proxy whose header names the client (config: comma-separated)"),
             .init("real-ip-header", value: "NAME", "that header: X-Forwarded-For (default) or X-Real-IP"),
+            .init("session-lifetime", value: "DURATION", "admin API sign-in session lifetime (default 8h)"),
         ])
 
     static let log: @Sendable (String) -> Void = { line in
@@ -88,6 +90,16 @@ enum ServeCommand {
         let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits,
                                           client: ClientAddressRule(trustedProxies: trustedProxies, header: header))
         let policy = try tokenPolicy(option, mount: gatewayConfig.mount)
+        var sessionLifetime: Int64 = 8 * 3_600
+        if let text = option("session-lifetime") {
+            guard case .seconds(let s)? = Lifetime(text), s <= 30 * 86_400 else {
+                throw UsageError("invalid --session-lifetime \(text) (at most 30d)")
+            }
+            sessionLifetime = s
+        }
+        let adminConfig = AdminAPIConfig(databasePath: context.dbPath, keyFile: keys, mount: gatewayConfig.mount,
+                                         secureCookies: policy.issuer.hasPrefix("https://"), sessionLifetime: sessionLifetime,
+                                         limits: limits, trustedProxies: trustedProxies)
         func makeGateway() throws -> Gateway {
             let clock = SystemClock()
             let ring = try StoreKeyRing(path: context.dbPath, masterKey: keys.masterKey, clock: clock)
@@ -98,6 +110,7 @@ enum ServeCommand {
             return Gateway(config: gatewayConfig, authenticator: authenticator,
                            tokenService: TokenService(issuer: TokenIssuer(keys: ring, policy: policy),
                                                       revoker: StoreRevoker(path: context.dbPath)),
+                           admin: AdminAPI(config: adminConfig, clock: clock, throttle: throttle, audit: writer, log: log),
                            log: log)
         }
 

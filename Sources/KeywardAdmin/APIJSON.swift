@@ -1,0 +1,247 @@
+import KeywardCore
+import KeywardCrypto
+import KeywardGateway
+import KeywardStore
+
+/// A JSON value as the admin API writes it: members in a fixed order, `null` written out, so
+/// every documented field is always present.
+indirect enum JSONValue: Equatable {
+    case string(String)
+    case int(Int64)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    static func == (a: JSONValue, b: JSONValue) -> Bool { a.text == b.text }
+
+    /// A string, or `null` for nil.
+    static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+    /// An integer, or `null` for nil.
+    static func optional(_ value: Int64?) -> JSONValue { value.map(JSONValue.int) ?? .null }
+    /// An array of strings.
+    static func strings(_ values: [String]) -> JSONValue { .array(values.map(JSONValue.string)) }
+
+    /// The compact JSON text (RFC 8259).
+    var text: String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    private func write(to out: inout String) {
+        switch self {
+        case .string(let s): out += JSONText.string(s)
+        case .int(let i): out += String(i)
+        case .bool(let b): out += b ? "true" : "false"
+        case .null: out += "null"
+        case .array(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                item.write(to: &out)
+            }
+            out += "]"
+        case .object(let members):
+            out += "{"
+            for (i, (name, value)) in members.enumerated() {
+                if i > 0 { out += "," }
+                out += JSONText.string(name)
+                out += ":"
+                value.write(to: &out)
+            }
+            out += "}"
+        }
+    }
+}
+
+/// The admin API's answers: JSON with `no-store`, and the one error shape `{"error", "message"}`.
+enum APIResponse {
+    static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> Response {
+        Response(status: status, headers: headers + [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+                 body: Array((value.text + "\n").utf8))
+    }
+
+    static func noContent(headers: [(String, String)] = []) -> Response {
+        Response(status: 204, headers: headers + [("Cache-Control", "no-store")])
+    }
+
+    static func error(_ error: AdminError, headers: [(String, String)] = []) -> Response {
+        json(error.status, .object([("error", .string(error.code)), ("message", .string(error.message))]), headers: headers)
+    }
+}
+
+extension AdminError {
+    /// 401: no credential, or one that does not prove who the caller is.
+    static func unauthenticated(_ message: String = "Sign in, or present an API key.") -> AdminError {
+        AdminError(code: "unauthenticated", status: 401, message)
+    }
+    static let csrfFailed = AdminError(code: "csrf_failed", status: 403,
+                                       "A signed-in request that changes something needs the X-CSRF-Token header from sign-in.")
+    static let invalidJSON = AdminError(code: "invalid_json", status: 400, "The body is not a JSON object in UTF-8.")
+    static let unsupportedMediaType = AdminError(code: "unsupported_media_type", status: 415,
+                                                 "The body must be JSON: Content-Type: application/json.")
+    static let bodyTooLarge = AdminError(code: "body_too_large", status: 413, "The body is too large.")
+    static let noSuchEndpoint = AdminError(code: "not_found", status: 404, "No such endpoint.")
+    static let internalError = AdminError(code: "internal_error", status: 500, "Internal error.")
+    static func methodNotAllowed(_ allow: [String]) -> AdminError {
+        AdminError(code: "method_not_allowed", status: 405, "Use \(allow.joined(separator: ", ")) here.")
+    }
+    static func throttled(_ seconds: Int64) -> AdminError {
+        AdminError(code: "too_many_requests", status: 429, "Too many failed attempts; try again in \(seconds) s.")
+    }
+}
+
+/// A request body: a JSON object whose members are read by type, refusing members not asked for.
+struct JSONBody {
+    private let members: [String: Any]
+
+    /// Parses `bytes` (empty: `{}` when `allowEmpty`) and refuses members outside `allowed`.
+    init(_ bytes: [UInt8], allowed: Set<String>, allowEmpty: Bool) throws(AdminError) {
+        if bytes.isEmpty && allowEmpty {
+            members = [:]
+            return
+        }
+        guard String(validating: bytes, as: UTF8.self) != nil, let object = JSONText.parseObject(bytes) else {
+            throw .invalidJSON
+        }
+        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw .invalid("unknown field \(Self.shown(unknown))")
+        }
+        members = object
+    }
+
+    private static func shown(_ name: String) -> String {
+        let clipped = name.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) }
+        return JSONText.string(String(clipped))
+    }
+
+    private func present(_ name: String) -> Any? {
+        guard let v = members[name], !(v is JSONReader.Null) else { return nil }
+        return v
+    }
+
+    /// True when the member is there, `null` included.
+    func has(_ name: String) -> Bool { members[name] != nil }
+
+    /// A string member; nil when absent or `null`.
+    func string(_ name: String) throws(AdminError) -> String? {
+        guard let v = present(name) else { return nil }
+        guard let s = v as? String else { throw .invalid("\(name) must be a string") }
+        return s
+    }
+
+    /// A string member that must be there.
+    func requiredString(_ name: String) throws(AdminError) -> String {
+        guard let s = try string(name) else { throw .invalid("\(name) is required") }
+        return s
+    }
+
+    /// A boolean member; nil when absent or `null`.
+    func bool(_ name: String) throws(AdminError) -> Bool? {
+        guard let v = present(name) else { return nil }
+        guard let b = v as? Bool else { throw .invalid("\(name) must be true or false") }
+        return b
+    }
+
+    /// An array of strings; nil when absent or `null`.
+    func strings(_ name: String, max: Int = 100) throws(AdminError) -> [String]? {
+        guard let v = present(name) else { return nil }
+        guard let a = v as? [Any], a.count <= max else { throw .invalid("\(name) must be an array of at most \(max) strings") }
+        var out: [String] = []
+        for item in a {
+            guard let s = item as? String else { throw .invalid("\(name) must be an array of strings") }
+            out.append(s)
+        }
+        return out
+    }
+}
+
+/// The query string of an admin API request, parsed strictly: each parameter at most once, only
+/// the ones the endpoint takes.
+struct Query {
+    private var values: [String: String] = [:]
+
+    init(_ query: Substring?, allowed: Set<String>) throws(AdminError) {
+        guard let query, !query.isEmpty else { return }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = Self.decode(parts[0]), let value = Self.decode(parts.count > 1 ? parts[1] : "") else {
+                throw .invalid("the query string is not valid percent-encoded UTF-8")
+            }
+            guard allowed.contains(name) else { throw .invalid("unknown query parameter \(JSONText.string(String(name.prefix(64))))") }
+            guard values[name] == nil else { throw .invalid("query parameter \(name) given twice") }
+            values[name] = value
+        }
+    }
+
+    private static func decode(_ text: Substring) -> String? {
+        guard let bytes = PercentDecoding.decode(text, plusAsSpace: true), let s = String(validating: bytes, as: UTF8.self),
+              !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else { return nil }
+        return s
+    }
+
+    /// The value, nil when absent or empty.
+    subscript(_ name: String) -> String? {
+        guard let v = values[name], !v.isEmpty else { return nil }
+        return v
+    }
+}
+
+/// `?limit=1..500&cursor=...` and `{"items": [...], "next_cursor": ...}` for every list.
+///
+/// The cursor is opaque to clients: base64url of the list's name and the sort key of the last item
+/// returned, so a page after a deletion or insertion still starts at the right place.
+struct Page {
+    static let defaultLimit = 100
+    static let maxLimit = 500
+
+    let limit: Int
+    /// The sort key the page starts after; nil for the first page.
+    let after: String?
+    private let list: String
+
+    /// Reads `limit` and `cursor` for the list named `list` (a cursor of another list is refused).
+    init(_ query: Query, list: String) throws(AdminError) {
+        try self.init(limit: query["limit"], cursor: query["cursor"], list: list)
+    }
+
+    init(limit limitText: String?, cursor: String?, list: String) throws(AdminError) {
+        self.list = list
+        if let text = limitText {
+            guard text.utf8.count <= 3, let n = Int(text), (1...Self.maxLimit).contains(n) else {
+                throw .invalid("limit must be an integer from 1 to \(Self.maxLimit)")
+            }
+            limit = n
+        } else {
+            limit = Self.defaultLimit
+        }
+        if let cursor {
+            guard cursor.utf8.count <= 1024, let bytes = Base64URL.decode(cursor), let text = String(validating: bytes, as: UTF8.self),
+                  text.hasPrefix(list + ":")
+            else { throw .invalid("cursor is not one this list gave out") }
+            after = String(text.dropFirst(list.count + 1))
+        } else {
+            after = nil
+        }
+    }
+
+    func cursor(_ key: String) -> String { Base64URL.encode(list + ":" + key) }
+
+    /// One page of `items`, which must be sorted by `key` (compared as UTF-8 bytes) and unique in it.
+    func answer<T>(_ items: [T], key: (T) -> String, render: (T) -> JSONValue) -> Response {
+        let start = after.map { a in items.firstIndex { Self.less(a, key($0)) } ?? items.endIndex } ?? items.startIndex
+        let slice = items[start...].prefix(limit)
+        let next: JSONValue = start + slice.count < items.endIndex && !slice.isEmpty ? .string(cursor(key(slice.last!))) : .null
+        return APIResponse.json(200, .object([("items", .array(slice.map(render))), ("next_cursor", next)]))
+    }
+
+    /// Byte order, so the order does not depend on Unicode canonical equivalence.
+    static func less(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+
+    /// Sorts by `key` in byte order.
+    static func sorted<T>(_ items: [T], by key: (T) -> String) -> [T] {
+        items.sorted { less(key($0), key($1)) }
+    }
+}

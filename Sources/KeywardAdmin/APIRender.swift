@@ -1,0 +1,95 @@
+import KeywardCore
+import KeywardStore
+
+/// The admin API's objects as JSON, each with every documented member (absent values as `null`).
+/// Names follow the CLI's `--json` output: snake case, times in Unix seconds.
+enum Render {
+    static func user(_ u: UserRow) -> JSONValue {
+        .object([
+            ("name", .string(u.name)), ("status", .string(u.status.rawValue)), ("email", .optional(u.email)),
+            ("created_at", .int(u.createdAt)), ("key_count", .int(Int64(u.keyCount))),
+        ])
+    }
+
+    static func group(_ g: GroupRow) -> JSONValue {
+        .object([
+            ("name", .string(g.name)), ("created_at", .int(g.createdAt)), ("members", .strings(g.members)),
+            ("roles", .strings(g.roles)),
+        ])
+    }
+
+    static func role(_ r: RoleRow) -> JSONValue {
+        .object([
+            ("name", .string(r.name)), ("created_at", .int(r.createdAt)), ("privileges", .strings(r.privileges)),
+            ("granted_to", .strings(r.grantedTo)),
+        ])
+    }
+
+    static func resource(_ r: ResourceRow) -> JSONValue {
+        .object([
+            ("name", .string(r.name)), ("path", .string(r.path)), ("methods", .strings(r.methods)),
+            ("anonymous", .bool(r.anonymous)), ("audience", .strings(r.audience)), ("owner", .optional(r.owner)),
+            ("allow_ips", .strings(r.allowIPs)), ("created_at", .int(r.createdAt)),
+        ])
+    }
+
+    static func key(_ k: KeyRow) -> JSONValue {
+        .object(keyMembers(k))
+    }
+
+    private static func keyMembers(_ k: KeyRow) -> [(String, JSONValue)] {
+        [
+            ("id", .string(k.id)), ("user", .string(k.user)), ("name", .string(k.name)), ("status", .string(k.status.rawValue)),
+            ("created_at", .int(k.createdAt)), ("expires_at", .optional(k.expiresAt)), ("scopes", .strings(k.scopes)),
+            ("allow_ips", .strings(k.allowIPs)), ("last_used_at", .optional(k.lastUsedAt)), ("last_used_ip", .optional(k.lastUsedIP)),
+            ("use_count", .int(k.useCount)),
+        ]
+    }
+
+    /// A key with its secret: the answer to create and regenerate, the only place a secret appears.
+    static func created(_ c: CreatedKey, admin: Admin) -> JSONValue {
+        guard let row = try? admin.store.key(c.id) else {
+            return .object([
+                ("id", .string(c.id)), ("user", .string(c.user)), ("name", .string(c.name)), ("expires_at", .optional(c.expiresAt)),
+                ("scopes", .strings(c.scopes)), ("allow_ips", .strings(c.allowIps)), ("secret", .string(c.secret)),
+            ])
+        }
+        return .object(keyMembers(row) + [("secret", .string(c.secret))])
+    }
+
+    /// Keys in the API's order: oldest first, by id within a second.
+    static func keyOrder(_ k: KeyRow) -> String { padded(k.createdAt) + " " + k.id }
+
+    static func padded(_ n: Int64) -> String {
+        let digits = String(max(n, 0))
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+
+    static func audit(_ r: AuditRecord) -> JSONValue {
+        let e = r.event
+        return .object([
+            ("id", .int(r.id)), ("at", .int(e.at)), ("actor", .string(e.actor)), ("action", .string(e.action)),
+            ("target", .optional(e.target)), ("credential", .optional(e.credential)), ("source_ip", .optional(e.sourceIP)),
+            ("reason", .optional(e.reason)), ("detail", .optional(e.detail)),
+        ])
+    }
+
+    static func explanation(_ decision: Decision, _ steps: [String]) -> JSONValue {
+        switch decision {
+        case .allow(let identity):
+            return .object([
+                ("decision", .string("allow")), ("status", .int(200)), ("reason", .null),
+                ("identity", .object([
+                    ("user", .string(identity.user)), ("credential", .string(identity.credential)),
+                    ("method", .string(identity.method.rawValue)), ("scopes", .strings(identity.scopes)),
+                ])),
+                ("steps", .strings(steps)),
+            ])
+        case .deny(let denial):
+            return .object([
+                ("decision", .string("deny")), ("status", .int(Int64(denial.reason.kind.status))),
+                ("reason", .string(denial.reason.rawValue)), ("identity", .null), ("steps", .strings(steps)),
+            ])
+        }
+    }
+}

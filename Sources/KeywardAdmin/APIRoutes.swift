@@ -1,0 +1,422 @@
+import Foundation
+import KeywardCore
+import KeywardGateway
+import KeywardStore
+
+// The endpoints of the admin JSON API. Paths are below `/admin/api/`; docs/admin-openapi.json
+// describes each (and a unit test keeps the two in step).
+extension AdminAPI {
+    static func routes() -> [Route] {
+        [
+            Route("GET", "openapi.json", .open(AdminAPI.openAPI)),
+            Route("POST", "session", .open(AdminAPI.signIn)),
+            Route("DELETE", "session", AdminAPI.signOut),
+            Route("GET", "me", AdminAPI.me),
+
+            Route("GET", "users", AdminAPI.listUsers),
+            Route("POST", "users", AdminAPI.createUser),
+            Route("GET", "users/{}", AdminAPI.showUser),
+            Route("DELETE", "users/{}", AdminAPI.deleteUser),
+            Route("POST", "users/{}/enable", AdminAPI.enableUser),
+            Route("POST", "users/{}/disable", AdminAPI.disableUser),
+            Route("PUT", "users/{}/password", AdminAPI.setPassword),
+            Route("PUT", "users/{}/email", AdminAPI.setEmail),
+
+            Route("GET", "groups", AdminAPI.listGroups),
+            Route("POST", "groups", AdminAPI.createGroup),
+            Route("GET", "groups/{}", AdminAPI.showGroup),
+            Route("DELETE", "groups/{}", AdminAPI.deleteGroup),
+            Route("POST", "groups/{}/members", AdminAPI.addMember),
+            Route("DELETE", "groups/{}/members/{}", AdminAPI.removeMember),
+
+            Route("GET", "roles", AdminAPI.listRoles),
+            Route("POST", "roles", AdminAPI.createRole),
+            Route("GET", "roles/{}", AdminAPI.showRole),
+            Route("DELETE", "roles/{}", AdminAPI.deleteRole),
+            Route("POST", "roles/{}/grants", AdminAPI.grantRole),
+            Route("DELETE", "roles/{}/grants/{}", AdminAPI.revokeRole),
+
+            Route("GET", "resources", AdminAPI.listResources),
+            Route("POST", "resources", AdminAPI.createResource),
+            Route("GET", "resources/{}", AdminAPI.showResource),
+            Route("PATCH", "resources/{}", AdminAPI.updateResource),
+            Route("DELETE", "resources/{}", AdminAPI.deleteResource),
+
+            Route("GET", "keys", AdminAPI.listKeys),
+            Route("POST", "keys", AdminAPI.createKey),
+            Route("GET", "keys/{}", AdminAPI.showKey),
+            Route("DELETE", "keys/{}", AdminAPI.deleteKey),
+            Route("POST", "keys/{}/enable", AdminAPI.enableKey),
+            Route("POST", "keys/{}/disable", AdminAPI.disableKey),
+            Route("POST", "keys/{}/renew", AdminAPI.renewKey),
+            Route("POST", "keys/{}/regenerate", AdminAPI.regenerateKey),
+
+            Route("GET", "audit", AdminAPI.listAudit),
+            Route("GET", "audit/export", AdminAPI.exportAudit),
+            Route("GET", "explain", AdminAPI.explain),
+        ]
+    }
+
+    // MARK: Document and caller
+
+    func openAPI(_ request: APIRequest) throws -> Response {
+        _ = try request.query([])
+        return Response(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-cache")],
+                        body: Array(OpenAPI.document.utf8))
+    }
+
+    func me(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        guard let caller = request.caller else { throw AdminError.unauthenticated() }
+        let user = try admin.user(caller.user)
+        return APIResponse.json(200, .object([
+            ("user", Render.user(user)), ("privileges", .strings(caller.privileges.sorted())),
+            ("auth", .string(caller.via == .apiKey ? "api-key" : "session")), ("credential", .string(caller.credential)),
+        ]))
+    }
+
+    // MARK: Users
+
+    func listUsers(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let page = try Page(request.query(["limit", "cursor"]), list: "users")
+        return page.answer(Page.sorted(try admin.users(), by: \.name), key: \.name, render: Render.user)
+    }
+
+    func createUser(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["name", "email", "password"])
+        let name = try body.requiredString("name")
+        let email = try body.string("email")
+        let password = try body.string("password")
+        try admin.requireAdmin()
+        if let password { try Admin.checkPassword(password) }
+        _ = try admin.addUser(name, email: email)
+        // Hashed outside the user's transaction: scrypt should not hold the write lock.
+        if let password { try admin.setPassword(name, password) }
+        return APIResponse.json(201, Render.user(try admin.user(name)))
+    }
+
+    func showUser(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        return APIResponse.json(200, Render.user(try admin.user(request.capture(0))))
+    }
+
+    func deleteUser(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setUser(request.capture(0), "delete")
+        return APIResponse.noContent()
+    }
+
+    func enableUser(_ request: APIRequest, _ admin: Admin) throws -> Response { try userVerb(request, admin, "enable") }
+    func disableUser(_ request: APIRequest, _ admin: Admin) throws -> Response { try userVerb(request, admin, "disable") }
+
+    private func userVerb(_ request: APIRequest, _ admin: Admin, _ verb: String) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setUser(request.capture(0), verb)
+        return APIResponse.json(200, Render.user(try admin.user(request.capture(0))))
+    }
+
+    func setPassword(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let password = try request.json(["password"]).requiredString("password")
+        try admin.setPassword(request.capture(0), password)
+        return APIResponse.noContent()
+    }
+
+    func setEmail(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["email"])
+        guard body.has("email") else { throw AdminError.invalid("email is required (null clears it)") }
+        try admin.setEmail(request.capture(0), try body.string("email"))
+        return APIResponse.json(200, Render.user(try admin.user(request.capture(0))))
+    }
+
+    // MARK: Groups
+
+    func listGroups(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let page = try Page(request.query(["limit", "cursor"]), list: "groups")
+        return page.answer(Page.sorted(try admin.groups(), by: \.name), key: \.name, render: Render.group)
+    }
+
+    func createGroup(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let name = try request.json(["name"]).requiredString("name")
+        return APIResponse.json(201, Render.group(try admin.addGroup(name)))
+    }
+
+    func showGroup(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        return APIResponse.json(200, Render.group(try admin.group(request.capture(0))))
+    }
+
+    func deleteGroup(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.deleteGroup(request.capture(0))
+        return APIResponse.noContent()
+    }
+
+    func addMember(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let user = try request.json(["user"]).requiredString("user")
+        try admin.setMember(group: request.capture(0), user: user, add: true)
+        return APIResponse.json(200, Render.group(try admin.group(request.capture(0))))
+    }
+
+    func removeMember(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setMember(group: request.capture(0), user: request.capture(1), add: false)
+        return APIResponse.noContent()
+    }
+
+    // MARK: Roles
+
+    func listRoles(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let page = try Page(request.query(["limit", "cursor"]), list: "roles")
+        return page.answer(Page.sorted(try admin.roles(), by: \.name), key: \.name, render: Render.role)
+    }
+
+    func createRole(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["name", "privileges"])
+        let name = try body.requiredString("name")
+        guard let privileges = try body.strings("privileges") else { throw AdminError.invalid("privileges is required") }
+        return APIResponse.json(201, Render.role(try admin.addRole(name, privileges: privileges)))
+    }
+
+    func showRole(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        return APIResponse.json(200, Render.role(try admin.role(request.capture(0))))
+    }
+
+    func deleteRole(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.deleteRole(request.capture(0))
+        return APIResponse.noContent()
+    }
+
+    func grantRole(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let to = try Self.principal(try request.json(["to"]).requiredString("to"))
+        try admin.setGrant(role: request.capture(0), to, grant: true)
+        return APIResponse.json(200, Render.role(try admin.role(request.capture(0))))
+    }
+
+    func revokeRole(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setGrant(role: request.capture(0), try Self.principal(request.capture(1)), grant: false)
+        return APIResponse.noContent()
+    }
+
+    static func principal(_ text: String) throws -> Principal {
+        guard let p = Principal(text) else { throw AdminError.invalid("a principal is user:NAME or group:NAME") }
+        return p
+    }
+
+    // MARK: Resources
+
+    func listResources(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let page = try Page(request.query(["limit", "cursor"]), list: "resources")
+        return page.answer(Page.sorted(try admin.resources(), by: \.name), key: \.name, render: Render.resource)
+    }
+
+    func createResource(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["name", "path", "methods", "anonymous", "audience", "owner", "allow_ips"])
+        let name = try body.requiredString("name")
+        var spec = try Self.resourceSpec(body, path: try body.requiredString("path"))
+        if spec.owner == .some(nil) { spec.owner = nil }
+        return APIResponse.json(201, Render.resource(try admin.addResource(name, spec)))
+    }
+
+    func showResource(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        return APIResponse.json(200, Render.resource(try admin.resource(request.capture(0))))
+    }
+
+    func updateResource(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["path", "methods", "anonymous", "audience", "owner", "allow_ips"])
+        var path = try body.string("path")
+        if path == nil, body.has("methods") { path = try admin.resource(request.capture(0)).path }
+        if body.has("path") && path == nil { throw AdminError.invalid("path cannot be null") }
+        let spec = try Self.resourceSpec(body, path: path)
+        return APIResponse.json(200, Render.resource(try admin.updateResource(request.capture(0), spec)))
+    }
+
+    func deleteResource(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.deleteResource(request.capture(0))
+        return APIResponse.noContent()
+    }
+
+    /// A resource spec from a create or update body; absent members stay nil (left as they are on update).
+    static func resourceSpec(_ body: JSONBody, path: String?) throws -> ResourceSpec {
+        var spec = ResourceSpec()
+        if let path {
+            let methods = try body.strings("methods", max: 16) ?? []
+            guard path.first == "/", let scope = PathScope(methods.isEmpty ? path : methods.joined(separator: ",") + ":" + path) else {
+                throw AdminError.invalid("path must be a normalised path prefix such as /api/reports/, methods upper-case names such as GET")
+            }
+            spec.path = scope
+        }
+        spec.anonymous = try body.bool("anonymous")
+        spec.audience = try body.strings("audience")?.map(principal)
+        if body.has("owner") { spec.owner = .some(try body.string("owner")) }
+        spec.allowedNetworks = try body.strings("allow_ips")?.map(cidr)
+        return spec
+    }
+
+    static func cidr(_ text: String) throws -> CIDR {
+        guard let c = CIDR(text) else { throw AdminError.invalid("not a CIDR range or address: \(JSONText.string(String(text.prefix(64))))") }
+        return c
+    }
+
+    // MARK: Keys
+
+    func listKeys(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let query = try request.query(["limit", "cursor", "user"])
+        let page = try Page(query, list: "keys")
+        return page.answer(Page.sorted(try admin.keys(user: query["user"]), by: Render.keyOrder), key: Render.keyOrder, render: Render.key)
+    }
+
+    func createKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["user", "name", "expires", "scopes", "allow_ips"])
+        guard let user = try body.string("user") ?? admin.actor.user else { throw AdminError.invalid("user is required") }
+        let name = try body.requiredString("name")
+        let expires = try Self.lifetime(try body.string("expires")) ?? .seconds(Limits().defaultKeyLifetime)
+        let scopes = try (try body.strings("scopes") ?? []).map { text in
+            guard let scope = PathScope(text) else { throw AdminError.invalid("not a path scope: \(JSONText.string(String(text.prefix(64))))") }
+            return scope
+        }
+        let networks = try (try body.strings("allow_ips") ?? []).map(Self.cidr)
+        let created = try admin.createKey(user: user, name: name, expires: expires, scopes: scopes, networks: networks)
+        return APIResponse.json(201, Render.created(created, admin: admin))
+    }
+
+    func showKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        return APIResponse.json(200, Render.key(try admin.key(request.capture(0))))
+    }
+
+    func deleteKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setKey(request.capture(0), "delete")
+        return APIResponse.noContent()
+    }
+
+    func enableKey(_ request: APIRequest, _ admin: Admin) throws -> Response { try keyVerb(request, admin, "enable") }
+    func disableKey(_ request: APIRequest, _ admin: Admin) throws -> Response { try keyVerb(request, admin, "disable") }
+
+    private func keyVerb(_ request: APIRequest, _ admin: Admin, _ verb: String) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setKey(request.capture(0), verb)
+        return APIResponse.json(200, Render.key(try admin.key(request.capture(0))))
+    }
+
+    func renewKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let expires = try Self.lifetime(try request.json(["expires"], allowEmpty: true).string("expires"))
+        try admin.setKey(request.capture(0), "renew", expires: expires)
+        return APIResponse.json(200, Render.key(try admin.key(request.capture(0))))
+    }
+
+    func regenerateKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        return APIResponse.json(200, Render.created(try admin.regenerateKey(request.capture(0)), admin: admin))
+    }
+
+    static func lifetime(_ text: String?) throws -> Lifetime? {
+        guard let text else { return nil }
+        guard let lifetime = Lifetime(text) else { throw AdminError.invalid("expires is a duration such as 45s, 30m, 12h, 30d, or never") }
+        return lifetime
+    }
+
+    // MARK: Audit and explain
+
+    func listAudit(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let query = try request.query(["limit", "cursor", "since", "user", "action"])
+        let page = try Page(query, list: "audit")
+        let records = try auditRecords(query, page: page, admin: admin, limit: page.limit + 1)
+        let shown = records.prefix(page.limit)
+        let next: JSONValue = records.count > page.limit ? .string(page.cursor(String(shown.last!.id))) : .null
+        return APIResponse.json(200, .object([("items", .array(shown.map(Render.audit))), ("next_cursor", next)]))
+    }
+
+    /// JSON lines (one record per line), up to `limit` (default and most 10,000) per request;
+    /// `X-Next-Cursor` names the next batch when there is more.
+    func exportAudit(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let query = try request.query(["limit", "cursor", "since", "user", "action"])
+        var limit = 10_000
+        if let text = query["limit"] {
+            guard text.utf8.count <= 5, let n = Int(text), (1...10_000).contains(n) else { throw AdminError.invalid("limit must be an integer from 1 to 10000") }
+            limit = n
+        }
+        let page = try Page(limit: nil, cursor: query["cursor"], list: "audit")
+        let records = try auditRecords(query, page: page, admin: admin, limit: limit + 1)
+        let shown = records.prefix(limit)
+        var body = ""
+        for record in shown { body += Render.audit(record).text + "\n" }
+        var headers = [("Content-Type", "application/x-ndjson"), ("Cache-Control", "no-store")]
+        if records.count > limit { headers.append(("X-Next-Cursor", page.cursor(String(shown.last!.id)))) }
+        return Response(status: 200, headers: headers, body: Array(body.utf8))
+    }
+
+    private func auditRecords(_ query: Query, page: Page, admin: Admin, limit: Int) throws -> [AuditRecord] {
+        var after: Int64 = 0
+        if let cursor = page.after {
+            guard let id = Int64(cursor), id >= 0 else { throw AdminError.invalid("cursor is not one this list gave out") }
+            after = id
+        }
+        let since = try query["since"].map { text in
+            guard let t = Self.instant(text, now: clock.now) else {
+                throw AdminError.invalid("since is Unix seconds, an ISO 8601 instant, or a duration ago such as 1h")
+            }
+            return t
+        }
+        return try admin.auditRecords(afterId: after, since: since, user: query["user"], action: query["action"], limit: limit)
+    }
+
+    /// Unix seconds, an ISO 8601 instant, or a duration ago (`1h`).
+    static func instant(_ text: String, now: Int64) -> Int64? {
+        if case .seconds(let s)? = Lifetime(text) { return now - s }
+        if text.utf8.count <= 19, let t = Int64(text) { return t }
+        guard text.utf8.count <= 40 else { return nil }
+        return ISO8601DateFormatter().date(from: text).map { Int64($0.timeIntervalSince1970) }
+    }
+
+    func explain(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let query = try request.query(["credential", "path", "method", "ip"])
+        guard let path = query["path"] else { throw AdminError.invalid("path is required") }
+        let method = query["method"] ?? "GET"
+        guard (1...16).contains(method.utf8.count), method.utf8.allSatisfy({ ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A }) else {
+            throw AdminError.invalid("method is an HTTP method name such as GET")
+        }
+        if let ip = query["ip"], IPAddress(ip) == nil { throw AdminError.invalid("ip is an IPv4 or IPv6 address") }
+        let (decision, steps) = try admin.explain(credential: query["credential"], path: path, method: method, ip: query["ip"])
+        return APIResponse.json(200, Render.explanation(decision, steps))
+    }
+}
+
+extension Admin {
+    /// Audit records after `afterId`, oldest first, for paging through the trail; admins only.
+    public func auditRecords(afterId: Int64, since: Int64?, user: String?, action: String?, limit: Int) throws -> [AuditRecord] {
+        try requireAdmin()
+        return try store.auditRecords(afterId: afterId, since: since, user: user, action: action, limit: limit)
+    }
+
+    /// Throws `invalid_argument` unless `password` has 8 to 1024 bytes.
+    static func checkPassword(_ password: String) throws {
+        guard (8...1024).contains(password.utf8.count) else { throw AdminError.invalid("a password of 8 to 1024 bytes is required") }
+    }
+}

@@ -1,0 +1,339 @@
+import KeywardCore
+import KeywardCrypto
+import KeywardGateway
+import KeywardStore
+
+/// Settings of the admin JSON API.
+public struct AdminAPIConfig: Sendable {
+    /// The database every worker opens its own connections to.
+    public var databasePath: String
+    /// Pepper (API key hashes) and master key (the audit chain's key).
+    public var keyFile: KeyFile
+    /// Path prefix the app is mounted under; the session cookie's path is `<mount>/admin`.
+    public var mount: String
+    /// Mark the session cookie `Secure` (the public URL is https); requests with `HTTPS=on` get it anyway.
+    public var secureCookies: Bool
+    /// How long a session lasts after sign-in, in seconds.
+    public var sessionLifetime: Int64
+    /// Bounds, among them the largest request body.
+    public var limits: Limits
+    /// Proxies whose `X-Forwarded-For` / `X-Real-IP` name the client, as for the check.
+    public var trustedProxies: [CIDR]
+
+    /// Settings with an 8-hour session by default.
+    public init(databasePath: String, keyFile: KeyFile, mount: String = "", secureCookies: Bool = false,
+                sessionLifetime: Int64 = 8 * 3_600, limits: Limits = Limits(), trustedProxies: [CIDR] = []) {
+        self.databasePath = databasePath
+        self.keyFile = keyFile
+        self.mount = mount.hasSuffix("/") ? String(mount.dropLast()) : mount
+        self.secureCookies = secureCookies
+        self.sessionLifetime = sessionLifetime
+        self.limits = limits
+        self.trustedProxies = trustedProxies
+    }
+}
+
+/// The admin JSON API under `/admin/api/`: every `Admin` operation over HTTP, for a user signed
+/// in with a password (cookie session plus CSRF token) or presenting an API key of a user holding
+/// `use-api-key`. The OpenAPI document at `/admin/api/openapi.json` describes it.
+///
+/// One per worker thread: it opens its own store connections on first use, so a worker that
+/// only ever serves checks never opens them.
+public final class AdminAPI: AdminEndpoint {
+    let config: AdminAPIConfig
+    let clock: any Clock
+    let throttle: FailureThrottle
+    let audit: any AuditSink
+    let log: @Sendable (String) -> Void
+    private var connections: (store: Store, authenticator: Authenticator)?
+    private lazy var routes: [Route] = Self.routes()
+
+    /// An API for one worker thread. `throttle` is the process's failure throttle (failed sign-ins
+    /// and bad API keys count like failed checks); `audit` receives refused authentications;
+    /// `log` gets one line per infrastructure failure.
+    public init(config: AdminAPIConfig, clock: any Clock, throttle: FailureThrottle, audit: any AuditSink,
+                log: @escaping @Sendable (String) -> Void) {
+        self.config = config
+        self.clock = clock
+        self.throttle = throttle
+        self.audit = audit
+        self.log = log
+    }
+
+    /// This worker's store and the authenticator API keys are verified with, opened on first use.
+    func opened() throws -> (store: Store, authenticator: Authenticator) {
+        if let connections { return connections }
+        let store = try Store(path: config.databasePath)
+        let authenticator = Authenticator(
+            keys: try KeyLookup(path: config.databasePath, clock: clock), pepper: HMACKey(config.keyFile.pepper), clock: clock,
+            usage: CollectingSink(), audit: audit, throttle: throttle, limits: config.limits)
+        connections = (store, authenticator)
+        return (store, authenticator)
+    }
+
+    /// Answers one request under `/admin/`. Never throws: a refusal is a JSON error, an
+    /// infrastructure failure a logged 500.
+    public func respond<P: ParamSource>(_ params: P, path: String, method: String) -> Response {
+        let request = APIRequest(params, method: method, limits: config.limits, trustedProxies: config.trustedProxies)
+        do {
+            return try serve(request, path: path)
+        } catch let failure as APIFailure {
+            return failure.response
+        } catch {
+            if let refusal = AdminError.from(error) {
+                return APIResponse.error(refusal, headers: refusal.status == 401 ? [Self.challenge] : [])
+            }
+            log("keyward[KW0501]: admin API failed: \(error)")
+            return APIResponse.error(.internalError)
+        }
+    }
+
+    static let challenge = ("WWW-Authenticate", "Bearer realm=\"keyward\"")
+
+    private func serve(_ request: APIRequest, path: String) throws -> Response {
+        let prefix = "/admin/api/"
+        guard path.hasPrefix(prefix) else { throw AdminError.noSuchEndpoint }
+        let segments = try path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map { raw in
+            guard let bytes = PercentDecoding.decode(raw), let text = String(validating: bytes, as: UTF8.self), !text.isEmpty
+            else { throw AdminError.noSuchEndpoint }
+            return text
+        }
+        var allowed: [String] = []
+        for route in routes {
+            guard let captures = route.match(segments) else { continue }
+            guard route.method == request.method else {
+                allowed.append(route.method)
+                continue
+            }
+            request.captures = captures
+            switch route.handler {
+            case .open(let handler):
+                return try handler(self)(request)
+            case .authenticated(let handler):
+                let (store, _) = try opened()
+                let caller = try authenticate(request)
+                if request.isUnsafe, case .session(_, let csrfHash) = caller.via {
+                    guard let token = request.csrfToken, ConstantTime.equals(Digest.sha256(token), csrfHash) else {
+                        throw AdminError.csrfFailed
+                    }
+                }
+                request.caller = caller
+                let admin = Admin(store: store, keyFile: config.keyFile, clock: clock,
+                                  actor: .user(caller.user, privileges: caller.privileges, credential: caller.credential),
+                                  sourceIP: request.address)
+                return try handler(self)(request, admin)
+            }
+        }
+        if allowed.isEmpty { throw AdminError.noSuchEndpoint }
+        throw APIFailure(.methodNotAllowed(allowed), headers: [("Allow", allowed.joined(separator: ", "))])
+    }
+
+    // MARK: Authentication
+
+    /// Who is calling: an API key (`Authorization: Bearer kwk_...` or `X-API-Key`), else the session cookie.
+    func authenticate(_ request: APIRequest) throws -> Caller {
+        let now = clock.now
+        if let address = request.address, let wait = throttle.retryAfter(address, now: now) {
+            throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
+        }
+        if let (presented, _) = CredentialExtractor.extract(authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
+                                                            queryString: nil, limits: config.limits) {
+            return try authenticateKey(presented, request, now: now)
+        }
+        if let cookie = request.sessionCookie {
+            return try authenticateSession(cookie, request, now: now)
+        }
+        throw AdminError.unauthenticated()
+    }
+
+    /// An API key, verified as the check verifies one: the stored hash (constant time), the key's
+    /// and its user's status, expiry and the key's networks; then its user must hold `use-api-key`.
+    /// The key's path scopes are about the APIs it calls and do not apply here.
+    private func authenticateKey(_ presented: PresentedCredential, _ request: APIRequest, now: Int64) throws -> Caller {
+        let (store, authenticator) = try opened()
+        func refuse(_ reason: DenyReason, credential: String?, user: String? = nil) -> any Error {
+            audit.record(AuditEvent(at: now, actor: user ?? "anonymous", action: "admin.auth.deny", credential: credential,
+                                    sourceIP: request.address, reason: reason.rawValue, detail: "api-key"))
+            if reason == .addressNotAllowed {
+                return AdminError.forbidden("This API key may not be used from this address.")
+            }
+            if let address = request.address { throttle.recordFailure(address, now: now) }
+            return AdminError.unauthenticated(reason == .credentialExpired ? "The API key has expired." : "The API key is invalid.")
+        }
+        guard case .opaque(let secret) = presented else { throw refuse(.invalidCredential, credential: nil) }
+        guard let key = try authenticator.verified(secret, as: .apiKey) else { throw refuse(.invalidCredential, credential: secret.id) }
+        if key.status != .active { throw refuse(.credentialDisabled, credential: key.id, user: key.userName) }
+        if key.userStatus != .active { throw refuse(.userDisabled, credential: key.id, user: key.userName) }
+        if let expiry = key.expiresAt, expiry <= now { throw refuse(.credentialExpired, credential: key.id, user: key.userName) }
+        if !key.allowedNetworks.isEmpty {
+            guard let ip = request.address.flatMap({ IPAddress($0) }), key.allowedNetworks.contains(where: { $0.contains(ip) }) else {
+                throw refuse(.addressNotAllowed, credential: key.id, user: key.userName)
+            }
+        }
+        let privileges = try store.privileges(of: key.userName)
+        guard privileges.contains(Privilege.useAPIKey) else {
+            audit.record(AuditEvent(at: now, actor: key.userName, action: "admin.auth.deny", credential: key.id,
+                                    sourceIP: request.address, reason: "privilege_missing", detail: "api-key"))
+            throw AdminError.forbidden("The API key's user does not hold \(Privilege.useAPIKey).")
+        }
+        return Caller(user: key.userName, privileges: privileges, via: .apiKey, credential: key.id)
+    }
+}
+
+/// Who an authenticated request comes from.
+struct Caller {
+    enum Via: Equatable {
+        case apiKey
+        case session(idHash: [UInt8], csrfHash: [UInt8])
+    }
+    let user: String
+    /// Privileges held now, read on every request.
+    let privileges: Set<String>
+    let via: Via
+    /// Public id of the API key, or the session's (`ses_...`), for the audit.
+    let credential: String
+}
+
+/// A refusal with headers of its own (`Allow`, `Retry-After`).
+struct APIFailure: Error {
+    let response: Response
+    init(_ error: AdminError, headers: [(String, String)]) {
+        response = APIResponse.error(error, headers: headers)
+    }
+}
+
+/// The facts of one admin API request, read from the params once.
+final class APIRequest {
+    let method: String
+    let query: Substring?
+    let contentType: String?
+    let authorization: String?
+    let apiKeyHeader: String?
+    let cookieHeader: String?
+    let csrfToken: String?
+    let address: String?
+    /// True when the server says the request came over TLS.
+    let https: Bool
+    private let bodyReader: () -> [UInt8]?
+    /// The path's `{}` parts, percent-decoded.
+    var captures: [String] = []
+    /// Set once authenticated.
+    var caller: Caller?
+
+    init<P: ParamSource>(_ params: P, method: String, limits: Limits, trustedProxies: [CIDR]) {
+        func value(_ name: StaticString) -> String? {
+            guard let v = params.param(name), !v.isEmpty else { return nil }
+            return v
+        }
+        self.method = method
+        if let uri = value("REQUEST_URI"), let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            query = uri[uri.utf8.index(after: mark)...]
+        } else {
+            query = value("QUERY_STRING")?[...]
+        }
+        contentType = value("CONTENT_TYPE")
+        authorization = value("HTTP_AUTHORIZATION")
+        apiKeyHeader = value("HTTP_X_API_KEY")
+        cookieHeader = value("HTTP_COOKIE")
+        csrfToken = value("HTTP_X_CSRF_TOKEN")
+        let peer = value("REMOTE_ADDR")
+        address = trustedProxies.isEmpty ? peer : ClientAddress.resolve(
+            peer: peer, forwardedFor: value("HTTP_X_FORWARDED_FOR"), realIP: value("HTTP_X_REAL_IP"), trustedProxies: trustedProxies)
+        https = value("HTTPS").map { $0.lowercased() == "on" || $0 == "1" } ?? false
+        let limit = limits.maxBodyBytes
+        bodyReader = { params.readBody(limit: limit) }
+    }
+
+    /// POST, PUT, PATCH and DELETE: a cookie session needs the CSRF token for these.
+    var isUnsafe: Bool { !["GET", "HEAD", "OPTIONS"].contains(method) }
+
+    /// The `keyward_session` cookie's value (RFC 6265 §5.4), when sent.
+    var sessionCookie: String? {
+        guard let cookieHeader else { return nil }
+        for pair in cookieHeader.split(separator: ";") {
+            let trimmed = pair.drop(while: { $0 == " " || $0 == "\t" })
+            guard let eq = trimmed.firstIndex(of: "=") else { continue }
+            if trimmed[..<eq] == Sessions.cookieName {
+                let v = String(trimmed[trimmed.index(after: eq)...])
+                return v.isEmpty ? nil : v
+            }
+        }
+        return nil
+    }
+
+    /// The path part `index` (0-based among the `{}` parts).
+    func capture(_ index: Int) -> String { captures[index] }
+
+    /// The query string, refusing parameters outside `allowed`.
+    func query(_ allowed: Set<String>) throws(AdminError) -> Query {
+        try Query(query, allowed: allowed)
+    }
+
+    /// The JSON body, refusing other media types, oversized or malformed bodies and members
+    /// outside `allowed`. An empty body reads as `{}` when `allowEmpty`.
+    func json(_ allowed: Set<String>, allowEmpty: Bool = false) throws(AdminError) -> JSONBody {
+        guard let body = bodyReader() else { throw .bodyTooLarge }
+        if body.isEmpty && allowEmpty && (contentType == nil || isJSON) { return try JSONBody([], allowed: allowed, allowEmpty: true) }
+        guard isJSON else { throw .unsupportedMediaType }
+        return try JSONBody(body, allowed: allowed, allowEmpty: false)
+    }
+
+    /// For endpoints that take no body: none, or `{}`.
+    func noBody() throws(AdminError) {
+        _ = try json([], allowEmpty: true)
+    }
+
+    private var isJSON: Bool {
+        guard let contentType else { return false }
+        let parts = contentType.split(separator: ";")
+        guard let type = parts.first?.trimmingCharacters(in: " \t").lowercased(), type == "application/json" else { return false }
+        // Only UTF-8 (RFC 8259 §8.1); a charset parameter may say so.
+        for parameter in parts.dropFirst() {
+            let p = parameter.trimmingCharacters(in: " \t").lowercased()
+            if p.hasPrefix("charset="), p != "charset=utf-8", p != "charset=\"utf-8\"" { return false }
+        }
+        return true
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let c = s.first, set.contains(c) { s = s.dropFirst() }
+        while let c = s.last, set.contains(c) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// One endpoint: a method and a path pattern below `/admin/api/` (`{}` matches one segment).
+struct Route {
+    enum Handler {
+        /// Served without authentication: the OpenAPI document, sign-in.
+        case open((AdminAPI) -> (APIRequest) throws -> Response)
+        /// Served to an authenticated caller, through `Admin` operations acting as them.
+        case authenticated((AdminAPI) -> (APIRequest, Admin) throws -> Response)
+    }
+    let method: String
+    let pattern: [String]
+    let handler: Handler
+
+    init(_ method: String, _ path: String, _ handler: @escaping (AdminAPI) -> (APIRequest, Admin) throws -> Response) {
+        self.init(method, path, .authenticated(handler))
+    }
+
+    init(_ method: String, _ path: String, _ handler: Handler) {
+        self.method = method
+        self.pattern = path.split(separator: "/").map(String.init)
+        self.handler = handler
+    }
+
+    /// The `{}` parts when `segments` fit the pattern.
+    func match(_ segments: [String]) -> [String]? {
+        guard segments.count == pattern.count else { return nil }
+        var captures: [String] = []
+        for (p, s) in zip(pattern, segments) {
+            if p == "{}" { captures.append(s) } else if p != s { return nil }
+        }
+        return captures
+    }
+}
