@@ -6,7 +6,7 @@ SWIFT ?= swift
 DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light apache2 lighttpd wrk spawn-fcgi curl python3 gcc \
 	python3-authlib python3-jwt python3-requests python3-cryptography systemd
 
-.PHONY: all deps build release test unit e2e run stop bench install clean
+.PHONY: all deps build release test unit e2e run stop bench install clean openapi
 
 all: build
 
@@ -27,8 +27,13 @@ e2e: build
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/tokens.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/access.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/approval.sh
+	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/admin_api.sh
 
 test: unit e2e
+
+# docs/admin-openapi.json -> Sources/KeywardAdmin/OpenAPI.swift (served at /admin/api/openapi.json).
+openapi:
+	.ci/embed-openapi
 
 run: release
 	nginx/demo/run.sh $(CURDIR)/.build/release/keyward

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Keyward end-to-end: the admin JSON API (/keyward/admin/api/) through real nginx, driven by
+# requests in Tests/EndToEnd/admin_api.py (session sign-in and CSRF, API keys, self-service, every
+# resource kind, audit, explain, errors, paging, the shared failure throttle), then the OpenAPI
+# document checked by openapi-spec-validator and the running server fuzzed by schemathesis: no 5xx.
+#
+# nginx uses the repository's files unchanged, included by absolute path:
+#   nginx/keyward.conf            the internal check location and the JSON error pages
+#   nginx/keyward-endpoints.conf  /keyward/ (admin API included) -> Keyward as a FastCGI responder
+#   nginx/keyward-protect.conf    inside the protected `location /api/`
+#
+# Keyward instances (one database):
+#   main       --mount /keyward --failure-limit 0  (the API scenarios, the fuzzing)
+#   throttled  --mount /keyward --failure-limit 3  (failed sign-ins, bad keys and failed checks share one throttle)
+# each behind its own nginx.
+#
+# Usage:  Tests/EndToEnd/admin_api.sh
+# Env:    KEYWARD_BIN          keyward binary (default: <repo>/.build/debug/keyward)
+#         KEYWARD_E2E_PORTS    LOW-HIGH loopback port range (default 18100-18999)
+#         KEYWARD_E2E_FUZZ_EXAMPLES  schemathesis examples per operation (default 15)
+#         KEYWARD_E2E_KEEP     1 = keep the temporary directory (it is always kept after a failure)
+#         KEYWARD_E2E_VERBOSE  1 = show keyward / nginx log tails after a failure
+#
+# Output: `ok - <check>` / `not ok - <check> (detail)` per check, then `N passed, N failed`.
+
+set -u -o pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SUITE="admin API suite"
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites: fail loudly. The Python tools are installed here (pinned for Python 3.11).
+# ---------------------------------------------------------------------------------------------
+require_tools "apt-get install nginx python3 python3-pip curl; the Makefile does this" nginx python3 curl timeout
+PY_PINS=(requests 'openapi-spec-validator==0.9.0' 'schemathesis==4.32.5')
+python3 -c "import requests, openapi_spec_validator, schemathesis; assert schemathesis.__version__ == '4.32.5'" 2>/dev/null ||
+    timeout 600 python3 -m pip install --quiet --disable-pip-version-check "${PY_PINS[@]}" ||
+    bail "pip install ${PY_PINS[*]} failed for $(command -v python3) (PyPI unreachable, no pip, or an externally managed Python: use a venv)"
+python3 -c "import requests, openapi_spec_validator, schemathesis" 2>/dev/null ||
+    bail "python3 cannot import requests, openapi_spec_validator, schemathesis even after pip install"
+SCHEMATHESIS=(python3 -m schemathesis.cli)
+"${SCHEMATHESIS[@]}" --version >/dev/null 2>&1 || bail "schemathesis does not run: $("${SCHEMATHESIS[@]}" --version 2>&1 | tail -n 2)"
+require_root "nginx starts as root and drops to www-data"
+for f in keyward.conf keyward-protect.conf keyward-endpoints.conf; do
+    [ -f "$REPO/nginx/$f" ] || bail "missing $REPO/nginx/$f"
+done
+[ -f "$REPO/docs/admin-openapi.json" ] || bail "missing $REPO/docs/admin-openapi.json"
+
+make_tmpdir keyward-admin-api
+mkdir -p "$T/cli"
+
+read -r P_NGX P_THR P_BACKEND <<<"$(free_ports 3)"
+[ -n "${P_BACKEND:-}" ] || bail "could not pick free ports"
+BASE=http://127.0.0.1:$P_NGX
+
+# ---------------------------------------------------------------------------------------------
+# Database: an admin, a self-service user, a plain user, the fuzzer's admin, a resource
+# ---------------------------------------------------------------------------------------------
+kw_init
+add_users root alice carol fuzz-admin-q7Zr2
+must() { "$@" >/dev/null || bail "keyward ${*:2} failed: $(tail -n 3 "$CLI_LOG")"; }
+ROOT_PASSWORD="root password $RANDOM$RANDOM"
+ALICE_PASSWORD="alice password $RANDOM$RANDOM"
+printf '%s\n' "$ROOT_PASSWORD" | must kw user passwd root --password-stdin
+printf '%s\n' "$ALICE_PASSWORD" | must kw user passwd alice --password-stdin
+must kw role add admins --privilege admin --privilege use-api-key
+must kw role grant admins --user root
+must kw role grant admins --user fuzz-admin-q7Zr2
+must kw role add self-service --privilege manage-own-keys --privilege use-api-key
+must kw role grant self-service --user alice
+must kw resource add reports --path /api/reports/ --audience user:alice
+
+SECRETS=()
+mkkey() { # label, then key create arguments: $T/cli/key-<label>.json
+    local label=$1 out
+    shift
+    out=$(kw key create "$@" --json) || bail "keyward key create $* failed: $(tail -n 3 "$CLI_LOG")"
+    printf '%s' "$out" >"$T/cli/key-$label.json"
+    SECRETS+=("$(jget "$T/cli/key-$label.json" secret)")
+}
+mkkey root --user root --name automation --expires never
+mkkey alice --user alice --name bootstrap --scope /api/reports/
+mkkey carol --user carol --name carols --scope /api/
+mkkey fuzz --user fuzz-admin-q7Zr2 --name fuzz --expires 1d
+
+# ---------------------------------------------------------------------------------------------
+# Keyward, backend, nginx
+# ---------------------------------------------------------------------------------------------
+COMMON=(--socket-mode 0666 --threads 4 --mount /keyward)
+start kw_main "$T/logs/keyward-main.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw.sock" "${COMMON[@]}" \
+    --failure-limit 0 --issuer "$BASE/keyward"
+start kw_thr "$T/logs/keyward-throttled.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-thr.sock" "${COMMON[@]}" \
+    --failure-limit 3 --failure-window 5m --issuer "http://127.0.0.1:$P_THR/keyward"
+for s in kw kw-thr; do
+    wait_unix "$T/$s.sock" 75 || bail "keyward did not listen on $T/$s.sock: $(tail -n 3 "$T"/logs/keyward-*.log)"
+done
+start_backend
+
+make_nginx() { # dir port socket
+    local d=$1
+    nginx_conf_head "$d" "$2" "$3" 1
+    cat >>"$d/nginx.conf" <<EOF
+        # The repository's snippets, unchanged.
+        include $REPO/nginx/keyward.conf;
+        include $REPO/nginx/keyward-endpoints.conf;
+
+        location /api/ {
+            include $REPO/nginx/keyward-protect.conf;
+            proxy_set_header X-Auth-User        \$keyward_user;
+            proxy_set_header X-Auth-Credential  \$keyward_credential;
+            proxy_set_header Authorization      "";
+            proxy_http_version 1.1;
+            proxy_set_header Connection         "";
+            proxy_pass http://example_app;
+        }
+    }
+}
+EOF
+    out=$(nginx_t "$d") || bail "nginx -t failed for the generated $d/nginx.conf: $out"
+}
+make_nginx "$T/nginx" "$P_NGX" "$T/kw.sock"
+make_nginx "$T/nginx-thr" "$P_THR" "$T/kw-thr.sock"
+start_nginx ngx_main "$T/logs/nginx.out" "$T/nginx"
+start_nginx ngx_thr "$T/logs/nginx-thr.out" "$T/nginx-thr"
+for p in "$P_NGX" "$P_THR"; do
+    wait_tcp "$p" 50 || bail "nginx did not listen on 127.0.0.1:$p: $(tail -n 3 "$T"/logs/nginx*.out)"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE/keyward/admin/api/openapi.json")
+expect_eq "nginx routes /keyward/admin/api/ to keyward through keyward-endpoints.conf" 200 "$code"
+
+# ---------------------------------------------------------------------------------------------
+# The scenarios: admin_api.py (requests)
+# ---------------------------------------------------------------------------------------------
+echo "# admin API scenarios (admin_api.py)"
+NEW_SECRETS=$T/new-secrets.txt
+KW_BIN=$KEYWARD_BIN KW_DB=$DB KW_FIXTURES=$T/cli KW_BASE=$BASE KW_THROTTLED_BASE=http://127.0.0.1:$P_THR \
+KW_REPO=$REPO KW_ROOT_PASSWORD=$ROOT_PASSWORD KW_ALICE_PASSWORD=$ALICE_PASSWORD KW_NEW_SECRETS=$NEW_SECRETS \
+    timeout 300 python3 -u "$HERE/admin_api.py" 2>"$T/logs/admin-api-py.err" | tee "$T/logs/admin-api-py.out"
+py_rc=${PIPESTATUS[0]}
+py_ok=$(grep -c '^ok - ' "$T/logs/admin-api-py.out")
+py_notok=$(grep -c '^not ok - ' "$T/logs/admin-api-py.out")
+PASS=$((PASS + py_ok))
+FAIL=$((FAIL + py_notok))
+if [ "$py_rc" != 0 ] && [ "$py_notok" = 0 ]; then
+    notok "admin_api.py ran to the end" "exit 0" "exit $py_rc: $(tail -n 5 "$T/logs/admin-api-py.err")"
+elif [ "$py_rc" = 0 ] && [ "$py_notok" != 0 ]; then
+    notok "admin_api.py exit status matches its results" "non-zero with $py_notok failures" "exit 0"
+elif [ "$py_ok" = 0 ]; then
+    notok "admin_api.py ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/admin-api-py.err")"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# The OpenAPI document: valid OpenAPI 3.1, as served and as kept in the repository
+# ---------------------------------------------------------------------------------------------
+echo "# ---- OpenAPI document"
+curl -s --max-time 5 -o "$T/served-openapi.json" "$BASE/keyward/admin/api/openapi.json"
+if cmp -s "$T/served-openapi.json" "$REPO/docs/admin-openapi.json"; then
+    ok "the served /admin/api/openapi.json is docs/admin-openapi.json byte for byte"
+else
+    notok "the served document is docs/admin-openapi.json" "identical" "different ($(wc -c <"$T/served-openapi.json") bytes served)"
+fi
+if out=$(timeout 120 python3 -m openapi_spec_validator "$T/served-openapi.json" 2>&1); then
+    ok "openapi-spec-validator accepts the served document ($(oneline "$out"))"
+else
+    notok "openapi-spec-validator accepts the served document" "OK" "$out"
+fi
+version=$(jget "$T/served-openapi.json" openapi)
+expect_eq "the document is OpenAPI 3.1" 3.1.0 "$version"
+
+# ---------------------------------------------------------------------------------------------
+# schemathesis fuzzes the running server as an admin: no 5xx, whatever it sends
+# ---------------------------------------------------------------------------------------------
+echo "# ---- schemathesis (not_a_server_error)"
+FUZZ_KEY=$(jget "$T/cli/key-fuzz.json" secret)
+examples=${KEYWARD_E2E_FUZZ_EXAMPLES:-15}
+start_s=$SECONDS
+timeout 600 "${SCHEMATHESIS[@]}" run "$BASE/keyward/admin/api/openapi.json" --url "$BASE/keyward" \
+    -H "Authorization: Bearer $FUZZ_KEY" --checks not_a_server_error --max-examples "$examples" --seed 20261123 \
+    --workers 2 --request-timeout 10 --phases examples,coverage,fuzzing --suppress-health-check all \
+    --output-sanitize true --no-color >"$T/logs/schemathesis.out" 2>&1
+st_rc=$?
+echo "# schemathesis: exit $st_rc after $((SECONDS - start_s)) s; $(grep -E '^(=+ )?[0-9]+ (passed|failed)|API Operations|Test cases' "$T/logs/schemathesis.out" | tr '\n' ' ' | cut -c1-200)"
+if [ "$st_rc" = 0 ]; then
+    ok "schemathesis finds no server error ($examples examples per operation)"
+else
+    notok "schemathesis finds no server error" "exit 0" "exit $st_rc: $(grep -iE 'server error|5[0-9][0-9]|error' "$T/logs/schemathesis.out" | head -n 5 | tr '\n' ' ')"
+fi
+tested=$(grep -cE '^(GET|POST|PUT|PATCH|DELETE) /admin/api/' "$T/logs/schemathesis.out" || true)
+fivexx=$(grep -c '" 5[0-9][0-9] ' "$T/nginx/logs/access.log" || true)
+expect_eq "no 5xx in nginx's access log after fuzzing" 0 "$fivexx"
+requests_made=$(grep -c '/keyward/admin/api/' "$T/nginx/logs/access.log" || true)
+if [ "$requests_made" -gt 500 ]; then ok "schemathesis sent $requests_made requests"; else notok "schemathesis sent many requests" "> 500" "$requests_made ($tested lines)"; fi
+if grep -q 'KW0501' "$T/logs/keyward-main.log"; then
+    notok "no admin API failure logged (KW0501)" "none" "$(grep -m 3 KW0501 "$T/logs/keyward-main.log" | tr '\n' ' ')"
+else
+    ok "no admin API failure logged (KW0501)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# No key secret, password or session token in keyward's logs, the audit log or the listings
+# ---------------------------------------------------------------------------------------------
+echo "# ---- secrets stay out of logs"
+kw audit list --json >"$T/audit.json" 2>>"$CLI_LOG" || kw audit list >"$T/audit.json" 2>>"$CLI_LOG"
+kw key list --json >"$T/keys.json" 2>>"$CLI_LOG"
+[ -f "$NEW_SECRETS" ] && mapfile -t -O "${#SECRETS[@]}" SECRETS <"$NEW_SECRETS"
+leaks=""
+for sec in "${SECRETS[@]}" "$ROOT_PASSWORD" "$ALICE_PASSWORD"; do
+    [ ${#sec} -ge 20 ] || continue
+    needle=${sec:${#sec}-16}
+    grep -q -F -e "$needle" "$T"/logs/keyward-*.log "$T/audit.json" "$T/keys.json" "$CLI_LOG" && leaks="$leaks ${sec:0:8}..."
+done
+expect_eq "no key secret, password or session token (${#SECRETS[@]} checked) in logs, audit or key list" "" "$leaks"
+
+# ---------------------------------------------------------------------------------------------
+if [ "$FAIL" -gt 0 ]; then
+    show_log "$T/logs/keyward-main.log"
+    show_log "$T/nginx/logs/error.log"
+    show_log "$T/logs/admin-api-py.err"
+    show_log "$T/logs/schemathesis.out"
+fi
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
