@@ -267,6 +267,44 @@ enum OpenAPI {
                   "$ref": "#/components/schemas/User"
                 }
               }
+            },
+            "links": {
+              "ShowUser": {
+                "operationId": "showUser",
+                "parameters": {
+                  "user": "$response.body#/name"
+                }
+              },
+              "EnableUser": {
+                "operationId": "enableUser",
+                "parameters": {
+                  "user": "$response.body#/name"
+                }
+              },
+              "DisableUser": {
+                "operationId": "disableUser",
+                "parameters": {
+                  "user": "$response.body#/name"
+                }
+              },
+              "SetPassword": {
+                "operationId": "setPassword",
+                "parameters": {
+                  "user": "$response.body#/name"
+                }
+              },
+              "SetEmail": {
+                "operationId": "setEmail",
+                "parameters": {
+                  "user": "$response.body#/name"
+                }
+              },
+              "DeleteUser": {
+                "operationId": "deleteUser",
+                "parameters": {
+                  "user": "$response.body#/name"
+                }
+              }
             }
           },
           "400": {
@@ -711,6 +749,26 @@ enum OpenAPI {
                   "$ref": "#/components/schemas/Group"
                 }
               }
+            },
+            "links": {
+              "ShowGroup": {
+                "operationId": "showGroup",
+                "parameters": {
+                  "group": "$response.body#/name"
+                }
+              },
+              "AddMember": {
+                "operationId": "addMember",
+                "parameters": {
+                  "group": "$response.body#/name"
+                }
+              },
+              "DeleteGroup": {
+                "operationId": "deleteGroup",
+                "parameters": {
+                  "group": "$response.body#/name"
+                }
+              }
             }
           },
           "400": {
@@ -1026,6 +1084,26 @@ enum OpenAPI {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/Role"
+                }
+              }
+            },
+            "links": {
+              "ShowRole": {
+                "operationId": "showRole",
+                "parameters": {
+                  "role": "$response.body#/name"
+                }
+              },
+              "GrantRole": {
+                "operationId": "grantRole",
+                "parameters": {
+                  "role": "$response.body#/name"
+                }
+              },
+              "DeleteRole": {
+                "operationId": "deleteRole",
+                "parameters": {
+                  "role": "$response.body#/name"
                 }
               }
             }
@@ -1345,6 +1423,26 @@ enum OpenAPI {
                   "$ref": "#/components/schemas/Resource"
                 }
               }
+            },
+            "links": {
+              "ShowResource": {
+                "operationId": "showResource",
+                "parameters": {
+                  "resource": "$response.body#/name"
+                }
+              },
+              "UpdateResource": {
+                "operationId": "updateResource",
+                "parameters": {
+                  "resource": "$response.body#/name"
+                }
+              },
+              "DeleteResource": {
+                "operationId": "deleteResource",
+                "parameters": {
+                  "resource": "$response.body#/name"
+                }
+              }
             }
           },
           "400": {
@@ -1602,6 +1700,44 @@ enum OpenAPI {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/CreatedKey"
+                }
+              }
+            },
+            "links": {
+              "ShowKey": {
+                "operationId": "showKey",
+                "parameters": {
+                  "key": "$response.body#/id"
+                }
+              },
+              "EnableKey": {
+                "operationId": "enableKey",
+                "parameters": {
+                  "key": "$response.body#/id"
+                }
+              },
+              "DisableKey": {
+                "operationId": "disableKey",
+                "parameters": {
+                  "key": "$response.body#/id"
+                }
+              },
+              "RenewKey": {
+                "operationId": "renewKey",
+                "parameters": {
+                  "key": "$response.body#/id"
+                }
+              },
+              "RegenerateKey": {
+                "operationId": "regenerateKey",
+                "parameters": {
+                  "key": "$response.body#/id"
+                }
+              },
+              "DeleteKey": {
+                "operationId": "deleteKey",
+                "parameters": {
+                  "key": "$response.body#/id"
                 }
               }
             }
@@ -2340,7 +2476,19 @@ enum OpenAPI {
             "type": "array",
             "items": {
               "type": "string",
-              "description": "admin, manage-own-keys, use-api-key, or access:RESOURCE."
+              "description": "admin, manage-own-keys, use-api-key, or access:RESOURCE.",
+              "anyOf": [
+                {
+                  "enum": [
+                    "admin",
+                    "manage-own-keys",
+                    "use-api-key"
+                  ]
+                },
+                {
+                  "pattern": "^access:[A-Za-z0-9._@-]{1,64}$"
+                }
+              ]
             }
           },
           "granted_to": {
@@ -2748,7 +2896,19 @@ enum OpenAPI {
             "type": "array",
             "items": {
               "type": "string",
-              "description": "admin, manage-own-keys, use-api-key, or access:RESOURCE."
+              "description": "admin, manage-own-keys, use-api-key, or access:RESOURCE.",
+              "anyOf": [
+                {
+                  "enum": [
+                    "admin",
+                    "manage-own-keys",
+                    "use-api-key"
+                  ]
+                },
+                {
+                  "pattern": "^access:[A-Za-z0-9._@-]{1,64}$"
+                }
+              ]
             }
           },
           "auth": {
@@ -2783,7 +2943,19 @@ enum OpenAPI {
             "type": "array",
             "items": {
               "type": "string",
-              "description": "admin, manage-own-keys, use-api-key, or access:RESOURCE."
+              "description": "admin, manage-own-keys, use-api-key, or access:RESOURCE.",
+              "anyOf": [
+                {
+                  "enum": [
+                    "admin",
+                    "manage-own-keys",
+                    "use-api-key"
+                  ]
+                },
+                {
+                  "pattern": "^access:[A-Za-z0-9._@-]{1,64}$"
+                }
+              ]
             }
           },
           "csrf_token": {
@@ -3233,7 +3405,19 @@ enum OpenAPI {
                   "type": "array",
                   "items": {
                     "type": "string",
-                    "description": "admin, manage-own-keys, use-api-key, or access:RESOURCE."
+                    "description": "admin, manage-own-keys, use-api-key, or access:RESOURCE.",
+                    "anyOf": [
+                      {
+                        "enum": [
+                          "admin",
+                          "manage-own-keys",
+                          "use-api-key"
+                        ]
+                      },
+                      {
+                        "pattern": "^access:[A-Za-z0-9._@-]{1,64}$"
+                      }
+                    ]
                   },
                   "minItems": 1,
                   "maxItems": 100

@@ -174,7 +174,9 @@ echo "# ---- schemathesis (not_a_server_error)"
 FUZZ_KEY=$(jget "$T/cli/key-fuzz.json" secret)
 examples=${KEYWARD_E2E_FUZZ_EXAMPLES:-15}
 start_s=$SECONDS
-timeout 600 "${SCHEMATHESIS[@]}" run "$BASE/keyward/admin/api/openapi.json" --url "$BASE/keyward" \
+FUZZ_KEY_ID=$(jget "$T/cli/key-fuzz.json" id)
+SCHEMATHESIS_HOOKS=$HERE/admin_api_hooks.py KW_FUZZ_KEY_ID=$FUZZ_KEY_ID KW_FUZZ_USER=fuzz-admin-q7Zr2 KW_FUZZ_ROLE=admins \
+    timeout 600 "${SCHEMATHESIS[@]}" run "$BASE/keyward/admin/api/openapi.json" --url "$BASE/keyward" \
     -H "Authorization: Bearer $FUZZ_KEY" --checks not_a_server_error --max-examples "$examples" --seed 20261123 \
     --workers 2 --request-timeout 10 --phases examples,coverage,fuzzing --suppress-health-check all \
     --output-sanitize true --no-color >"$T/logs/schemathesis.out" 2>&1
@@ -190,6 +192,10 @@ fivexx=$(grep -c '" 5[0-9][0-9] ' "$T/nginx/logs/access.log" || true)
 expect_eq "no 5xx in nginx's access log after fuzzing" 0 "$fivexx"
 requests_made=$(grep -c '/keyward/admin/api/' "$T/nginx/logs/access.log" || true)
 if [ "$requests_made" -gt 500 ]; then ok "schemathesis sent $requests_made requests"; else notok "schemathesis sent many requests" "> 500" "$requests_made ($tested lines)"; fi
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $FUZZ_KEY" "$BASE/keyward/admin/api/me")
+expect_eq "the fuzzer's own key still works afterwards (it fuzzed authenticated throughout)" 200 "$code"
+unauth=$(grep 'schemathesis' "$T/nginx/logs/access.log" | grep -c '" 401 ' || true)
+echo "# $unauth of the fuzzer's requests were answered 401"
 if grep -q 'KW0501' "$T/logs/keyward-main.log"; then
     notok "no admin API failure logged (KW0501)" "none" "$(grep -m 3 KW0501 "$T/logs/keyward-main.log" | tr '\n' ' ')"
 else
