@@ -243,8 +243,9 @@ extension AdminAPI {
         _ = try request.query([])
         let body = try request.json(["path", "methods", "anonymous", "audience", "owner", "allow_ips"])
         var path = try body.string("path")
-        if path == nil, body.has("methods") { path = try admin.resource(request.capture(0)).path }
         if body.has("path") && path == nil { throw AdminError.invalid("path cannot be null") }
+        // New methods alone keep the path: the scope is stored as both.
+        if path == nil, body.has("methods") { path = try admin.resource(request.capture(0)).path }
         let spec = try Self.resourceSpec(body, path: path)
         return APIResponse.json(200, Render.resource(try admin.updateResource(request.capture(0), spec)))
     }

@@ -926,6 +926,15 @@ enum OpenAPI {
                   "$ref": "#/components/schemas/Group"
                 }
               }
+            },
+            "links": {
+              "RemoveMember": {
+                "operationId": "removeMember",
+                "parameters": {
+                  "group": "$request.path.group",
+                  "member": "$request.body#/user"
+                }
+              }
             }
           },
           "400": {
@@ -1261,6 +1270,15 @@ enum OpenAPI {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/Role"
+                }
+              }
+            },
+            "links": {
+              "RevokeRole": {
+                "operationId": "revokeRole",
+                "parameters": {
+                  "role": "$request.path.role",
+                  "principal": "$request.body#/to"
                 }
               }
             }
@@ -1678,6 +1696,9 @@ enum OpenAPI {
           },
           "403": {
             "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
           },
           "429": {
             "$ref": "#/components/responses/TooManyRequests"
@@ -3139,7 +3160,8 @@ enum OpenAPI {
         "required": false,
         "description": "next_cursor of the previous page.",
         "schema": {
-          "type": "string"
+          "type": "string",
+          "pattern": "^[A-Za-z0-9_-]{1,1024}$"
         }
       },
       "user": {
@@ -3291,8 +3313,9 @@ enum OpenAPI {
                     "string",
                     "null"
                   ],
-                  "minLength": 8,
-                  "maxLength": 1024
+                  "minLength": 2,
+                  "maxLength": 1024,
+                  "description": "8 to 1024 bytes of UTF-8."
                 }
               },
               "required": [
@@ -3312,8 +3335,9 @@ enum OpenAPI {
               "properties": {
                 "password": {
                   "type": "string",
-                  "minLength": 8,
-                  "maxLength": 1024
+                  "minLength": 2,
+                  "maxLength": 1024,
+                  "description": "8 to 1024 bytes of UTF-8."
                 }
               },
               "required": [
