@@ -247,6 +247,9 @@ extension AdminAPI {
         // New methods alone keep the path: the scope is stored as both.
         if path == nil, body.has("methods") { path = try admin.resource(request.capture(0)).path }
         let spec = try Self.resourceSpec(body, path: path)
+        guard spec.path != nil || spec.anonymous != nil || spec.audience != nil || spec.owner != nil || spec.allowedNetworks != nil else {
+            throw AdminError.invalid("nothing to change: give at least one of path, methods, anonymous, audience, owner, allow_ips")
+        }
         return APIResponse.json(200, Render.resource(try admin.updateResource(request.capture(0), spec)))
     }
 

@@ -3611,7 +3611,8 @@ enum OpenAPI {
               },
               "required": [],
               "additionalProperties": false,
-              "description": "Members present are changed; absent ones stay."
+              "description": "Members present are changed; absent ones stay. At least one is needed.",
+              "minProperties": 1
             }
           }
         }

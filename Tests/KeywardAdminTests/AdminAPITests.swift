@@ -442,6 +442,8 @@ final class APIHarness {
         #expect(patched.json["anonymous"] as? Bool == true && patched.json["owner"] is NSNull)
         #expect((patched.json["methods"] as? [String]) == ["GET"] && patched.json["path"] as? String == "/billing/")
         #expect(h.root("GET", "/admin/api/resources/billing").json["audience"] as? [String] == ["group:finance"])
+        #expect(h.root("PATCH", "/admin/api/resources/billing", json: "{}").error == "invalid_argument")
+        #expect(h.root("PATCH", "/admin/api/resources/billing", json: #"{"path":null,"methods":["GET"]}"#).error == "invalid_argument")
 
         // Roles and grants
         let role = h.root("POST", "/admin/api/roles", json: #"{"name":"billing-reader","privileges":["access:billing"]}"#)
