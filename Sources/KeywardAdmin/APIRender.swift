@@ -74,6 +74,28 @@ enum Render {
         ])
     }
 
+    static func accessRequest(_ r: AccessRequestRow) -> JSONValue {
+        .object([
+            ("id", .int(r.id)), ("user", .string(r.user)), ("resource", .string(r.resource)), ("note", .optional(r.note)),
+            ("status", .string(r.status)), ("created_at", .int(r.createdAt)), ("decided_at", .optional(r.decidedAt)),
+            ("decided_by", .optional(r.decidedBy)), ("key_id", .optional(r.keyId)), ("expires_at", .optional(r.expiresAt)),
+        ])
+    }
+
+    /// A request with what became of each notification, as `keyward access ... --json` shows it.
+    /// Other users' addresses are shown to admins only.
+    static func decided(_ r: AccessRequestRow, _ admin: Admin) -> JSONValue {
+        .object([
+            ("request", accessRequest(r)),
+            ("mail", .array(admin.notices.map { n in
+                .object([
+                    ("user", .optional(n.user)), ("address", .optional(admin.actor.isAdmin || n.user == admin.actor.user ? n.address : nil)),
+                    ("about", .string(n.about)), ("result", .string(n.result)), ("error", .optional(n.error)),
+                ])
+            })),
+        ])
+    }
+
     static func explanation(_ decision: Decision, _ steps: [String]) -> JSONValue {
         switch decision {
         case .allow(let identity):

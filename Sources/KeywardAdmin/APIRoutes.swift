@@ -51,6 +51,12 @@ extension AdminAPI {
             Route("POST", "keys/{}/renew", AdminAPI.renewKey),
             Route("POST", "keys/{}/regenerate", AdminAPI.regenerateKey),
 
+            Route("POST", "access-requests", AdminAPI.requestAccess),
+            Route("GET", "access-requests", AdminAPI.listAccessRequests),
+            Route("GET", "access-requests/{}", AdminAPI.showAccessRequest),
+            Route("POST", "access-requests/{}/approve", AdminAPI.approveAccess),
+            Route("POST", "access-requests/{}/reject", AdminAPI.rejectAccess),
+
             Route("GET", "audit", AdminAPI.listAudit),
             Route("GET", "audit/export", AdminAPI.exportAudit),
             Route("GET", "explain", AdminAPI.explain),
@@ -344,6 +350,59 @@ extension AdminAPI {
         guard let text else { return nil }
         guard let lifetime = Lifetime(text) else { throw AdminError.invalid("expires is a duration such as 45s, 30m, 12h, 30d, or never") }
         return lifetime
+    }
+
+    // MARK: Access requests
+
+    func requestAccess(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["user", "resource", "note"])
+        guard let user = try body.string("user") ?? admin.actor.user else { throw AdminError.invalid("user is required") }
+        let row = try admin.requestAccess(user: user, resource: try body.requiredString("resource"), note: try body.string("note"))
+        return APIResponse.json(201, Render.decided(row, admin))
+    }
+
+    func listAccessRequests(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let query = try request.query(["limit", "cursor", "status"])
+        let page = try Page(query, list: "access-requests")
+        let rows = try admin.accessRequests(status: query["status"])
+        return page.answer(Page.sorted(rows, by: { Render.padded($0.id) }), key: { Render.padded($0.id) }, render: Render.accessRequest)
+    }
+
+    func showAccessRequest(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        return APIResponse.json(200, Render.accessRequest(try admin.accessRequest(try Self.requestId(request.capture(0)))))
+    }
+
+    func approveAccess(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let expires = try Self.lifetime(try request.json(["expires"], allowEmpty: true).string("expires"))
+        let row = try admin.approveAccess(try Self.requestId(request.capture(0)), expires: expires ?? .seconds(Limits().defaultKeyLifetime))
+        return APIResponse.json(200, Render.decided(row, admin))
+    }
+
+    func rejectAccess(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let reason = try request.json(["reason"], allowEmpty: true).string("reason")
+        let row = try admin.rejectAccess(try Self.requestId(request.capture(0)), reason: reason)
+        return APIResponse.json(200, Render.decided(row, admin))
+    }
+
+    /// A request number in a path: digits only; anything else names no request.
+    static func requestId(_ text: String) throws -> Int64 {
+        guard (1...18).contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let id = Int64(text), id > 0
+        else { throw AdminError.notFound("no such access request: \(JSONText.string(String(text.prefix(32))))") }
+        return id
+    }
+
+    /// `/admin/reveal/<token>`: the one-time link of an approved request, the link itself the
+    /// capability (no sign-in, no CSRF token: nothing but the link's holder can use it).
+    func revealLink(_ request: APIRequest, token: String) throws -> Response {
+        let (store, _) = try opened()
+        let admin = Admin(store: store, keyFile: config.keyFile, clock: clock, actor: .user("anonymous", privileges: [], credential: nil),
+                          sourceIP: request.address)
+        let wantsJSON = request.accept.map { $0.lowercased().contains("application/json") } ?? false
+        return admin.revealResponse(method: request.method, token: token, wantsJSON: wantsJSON)
     }
 
     // MARK: Audit and explain

@@ -19,10 +19,13 @@ public struct AdminAPIConfig: Sendable {
     public var limits: Limits
     /// Proxies whose `X-Forwarded-For` / `X-Real-IP` name the client, as for the check.
     public var trustedProxies: [CIDR]
+    /// How access-request decisions are mailed (and where reveal links point); nil mails nothing.
+    public var mail: MailSettings?
 
     /// Settings with an 8-hour session by default.
     public init(databasePath: String, keyFile: KeyFile, mount: String = "", secureCookies: Bool = false,
-                sessionLifetime: Int64 = 8 * 3_600, limits: Limits = Limits(), trustedProxies: [CIDR] = []) {
+                sessionLifetime: Int64 = 8 * 3_600, limits: Limits = Limits(), trustedProxies: [CIDR] = [],
+                mail: MailSettings? = nil) {
         self.databasePath = databasePath
         self.keyFile = keyFile
         self.mount = mount.hasSuffix("/") ? String(mount.dropLast()) : mount
@@ -30,6 +33,7 @@ public struct AdminAPIConfig: Sendable {
         self.sessionLifetime = sessionLifetime
         self.limits = limits
         self.trustedProxies = trustedProxies
+        self.mail = mail
     }
 }
 
@@ -91,6 +95,12 @@ public final class AdminAPI: AdminEndpoint {
     static let challenge = ("WWW-Authenticate", "Bearer realm=\"keyward\"")
 
     private func serve(_ request: APIRequest, path: String) throws -> Response {
+        let reveal = "/admin/reveal/"
+        if path.hasPrefix(reveal) {
+            let token = path.dropFirst(reveal.count)
+            guard !token.isEmpty, !token.contains("/") else { throw AdminError.noSuchEndpoint }
+            return try revealLink(request, token: String(token))
+        }
         let prefix = "/admin/api/"
         guard path.hasPrefix(prefix) else { throw AdminError.noSuchEndpoint }
         let segments = try path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map { raw in
@@ -121,6 +131,7 @@ public final class AdminAPI: AdminEndpoint {
                 let admin = Admin(store: store, keyFile: config.keyFile, clock: clock,
                                   actor: .user(caller.user, privileges: caller.privileges, credential: caller.credential),
                                   sourceIP: request.address)
+                admin.mail = config.mail
                 return try handler(self)(request, admin)
             }
         }
@@ -211,6 +222,7 @@ final class APIRequest {
     let apiKeyHeader: String?
     let cookieHeader: String?
     let csrfToken: String?
+    let accept: String?
     let address: String?
     /// True when the server says the request came over TLS.
     let https: Bool
@@ -236,6 +248,7 @@ final class APIRequest {
         apiKeyHeader = value("HTTP_X_API_KEY")
         cookieHeader = value("HTTP_COOKIE")
         csrfToken = value("HTTP_X_CSRF_TOKEN")
+        accept = value("HTTP_ACCEPT")
         let peer = value("REMOTE_ADDR")
         address = trustedProxies.isEmpty ? peer : ClientAddress.resolve(
             peer: peer, forwardedFor: value("HTTP_X_FORWARDED_FOR"), realIP: value("HTTP_X_REAL_IP"), trustedProxies: trustedProxies)

@@ -48,6 +48,9 @@ enum OpenAPI {
       "name": "keys"
     },
     {
+      "name": "access"
+    },
+    {
       "name": "audit"
     },
     {
@@ -2154,6 +2157,377 @@ enum OpenAPI {
         ]
       }
     },
+    "/admin/api/access-requests": {
+      "get": {
+        "operationId": "listAccessRequests",
+        "summary": "List access requests, oldest first",
+        "tags": [
+          "access"
+        ],
+        "description": "Admins see every request; others their own and those for resources they own.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/limit"
+          },
+          {
+            "$ref": "#/components/parameters/cursor"
+          },
+          {
+            "name": "status",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "pending",
+                "approved",
+                "rejected"
+              ]
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AccessRequestPage"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          }
+        }
+      },
+      "post": {
+        "operationId": "requestAccess",
+        "summary": "Ask for access to a resource",
+        "tags": [
+          "access"
+        ],
+        "description": "One pending request per user and resource (409 otherwise).",
+        "requestBody": {
+          "$ref": "#/components/requestBodies/NewAccessRequest"
+        },
+        "responses": {
+          "201": {
+            "description": "Asked; the resource's owner (or the admins) were mailed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AccessDecision"
+                }
+              }
+            },
+            "links": {
+              "ShowAccessRequest": {
+                "operationId": "showAccessRequest",
+                "parameters": {
+                  "request": "$response.body#/request/id"
+                }
+              },
+              "ApproveAccess": {
+                "operationId": "approveAccess",
+                "parameters": {
+                  "request": "$response.body#/request/id"
+                }
+              },
+              "RejectAccess": {
+                "operationId": "rejectAccess",
+                "parameters": {
+                  "request": "$response.body#/request/id"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          },
+          {
+            "apiKey": []
+          },
+          {
+            "session": [],
+            "csrf": []
+          }
+        ]
+      }
+    },
+    "/admin/api/access-requests/{request}": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/request"
+        }
+      ],
+      "get": {
+        "operationId": "showAccessRequest",
+        "summary": "Show an access request",
+        "tags": [
+          "access"
+        ],
+        "responses": {
+          "200": {
+            "description": "OK.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AccessRequest"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          }
+        }
+      }
+    },
+    "/admin/api/access-requests/{request}/approve": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/request"
+        }
+      ],
+      "post": {
+        "operationId": "approveAccess",
+        "summary": "Approve: a key scoped to the resource, mailed to the requester as a one-time link",
+        "tags": [
+          "access"
+        ],
+        "description": "The resource's owner or an admin; 409 when already decided. The requester joins the resource's audience.",
+        "requestBody": {
+          "$ref": "#/components/requestBodies/Approve"
+        },
+        "responses": {
+          "200": {
+            "description": "OK.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AccessDecision"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          },
+          {
+            "apiKey": []
+          },
+          {
+            "session": [],
+            "csrf": []
+          }
+        ]
+      }
+    },
+    "/admin/api/access-requests/{request}/reject": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/request"
+        }
+      ],
+      "post": {
+        "operationId": "rejectAccess",
+        "summary": "Reject, and mail the requester",
+        "tags": [
+          "access"
+        ],
+        "description": "The resource's owner or an admin; 409 when already decided.",
+        "requestBody": {
+          "$ref": "#/components/requestBodies/Reject"
+        },
+        "responses": {
+          "200": {
+            "description": "OK.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AccessDecision"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          },
+          {
+            "apiKey": []
+          },
+          {
+            "session": [],
+            "csrf": []
+          }
+        ]
+      }
+    },
+    "/admin/reveal/{token}": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/token"
+        }
+      ],
+      "get": {
+        "operationId": "revealPrompt",
+        "summary": "The one-time link: a page with a button (JSON with Accept: application/json)",
+        "tags": [
+          "access"
+        ],
+        "security": [],
+        "description": "Needs no sign-in: the mailed link is the capability. GET never uses it up (mail scanners only fetch).",
+        "responses": {
+          "200": {
+            "description": "The key the link is for.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/RevealPrompt"
+                }
+              }
+            }
+          },
+          "410": {
+            "$ref": "#/components/responses/Gone"
+          }
+        }
+      },
+      "post": {
+        "operationId": "reveal",
+        "summary": "Show the secret, once",
+        "tags": [
+          "access"
+        ],
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The secret; the link is gone afterwards.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/RevealedKey"
+                }
+              }
+            }
+          },
+          "410": {
+            "$ref": "#/components/responses/Gone"
+          }
+        }
+      }
+    },
     "/admin/api/audit": {
       "get": {
         "operationId": "listAudit",
@@ -2997,6 +3371,211 @@ enum OpenAPI {
         "additionalProperties": false,
         "description": "A new session; the cookie keyward_session comes in Set-Cookie."
       },
+      "AccessRequest": {
+        "type": "object",
+        "properties": {
+          "id": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "user": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._@-]{1,64}$",
+            "description": "Letters, digits and . _ @ -; at most 64."
+          },
+          "resource": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._@-]{1,64}$",
+            "description": "Letters, digits and . _ @ -; at most 64."
+          },
+          "note": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Why, in the requester's words."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "approved",
+              "rejected"
+            ]
+          },
+          "created_at": {
+            "type": "integer",
+            "description": "Unix seconds."
+          },
+          "decided_at": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "Unix seconds; null for never or unknown."
+          },
+          "decided_by": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "A user, or cli:LOGIN."
+          },
+          "key_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The key issued on approval; its secret went to the requester only."
+          },
+          "expires_at": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "Unix seconds; null for never or unknown."
+          }
+        },
+        "required": [
+          "id",
+          "user",
+          "resource",
+          "note",
+          "status",
+          "created_at",
+          "decided_at",
+          "decided_by",
+          "key_id",
+          "expires_at"
+        ],
+        "additionalProperties": false,
+        "description": "A user asks for a resource; its owner or an admin decides."
+      },
+      "MailNotice": {
+        "type": "object",
+        "properties": {
+          "user": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "address": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Shown to admins, and to the user it is for."
+          },
+          "about": {
+            "type": "string",
+            "description": "access.request, access.approve, access.approve.confirm or access.reject."
+          },
+          "result": {
+            "type": "string",
+            "enum": [
+              "sent",
+              "no_email",
+              "failed",
+              "mail_off"
+            ]
+          },
+          "error": {
+            "type": [
+              "string",
+              "null"
+            ]
+          }
+        },
+        "required": [
+          "user",
+          "address",
+          "about",
+          "result",
+          "error"
+        ],
+        "additionalProperties": false,
+        "description": "What became of one notification (sendmail)."
+      },
+      "AccessDecision": {
+        "type": "object",
+        "properties": {
+          "request": {
+            "$ref": "#/components/schemas/AccessRequest"
+          },
+          "mail": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/MailNotice"
+            }
+          }
+        },
+        "required": [
+          "request",
+          "mail"
+        ],
+        "additionalProperties": false,
+        "description": "A request as it now stands, and the mail it caused."
+      },
+      "RevealError": {
+        "type": "object",
+        "properties": {
+          "error": {
+            "type": "string",
+            "enum": [
+              "link_used_or_expired",
+              "method_not_allowed",
+              "internal_error"
+            ]
+          },
+          "error_description": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "error",
+          "error_description"
+        ],
+        "additionalProperties": false,
+        "description": "The reveal link's own error shape."
+      },
+      "RevealedKey": {
+        "type": "object",
+        "properties": {
+          "key_id": {
+            "type": "string",
+            "pattern": "^kwk_[0-9A-Za-z]{16}$",
+            "description": "A key's public id."
+          },
+          "secret": {
+            "type": "string",
+            "description": "Shown this once."
+          }
+        },
+        "required": [
+          "key_id",
+          "secret"
+        ],
+        "additionalProperties": false
+      },
+      "RevealPrompt": {
+        "type": "object",
+        "properties": {
+          "key_id": {
+            "type": "string",
+            "pattern": "^kwk_[0-9A-Za-z]{16}$",
+            "description": "A key's public id."
+          },
+          "reveal": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "key_id",
+          "reveal"
+        ],
+        "additionalProperties": false
+      },
       "UserPage": {
         "type": "object",
         "properties": {
@@ -3140,6 +3719,30 @@ enum OpenAPI {
         ],
         "additionalProperties": false,
         "description": "One page of AuditRecord objects."
+      },
+      "AccessRequestPage": {
+        "type": "object",
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/AccessRequest"
+            }
+          },
+          "next_cursor": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Pass as cursor for the next page; null on the last."
+          }
+        },
+        "required": [
+          "items",
+          "next_cursor"
+        ],
+        "additionalProperties": false,
+        "description": "One page of AccessRequest objects."
       }
     },
     "parameters": {
@@ -3233,6 +3836,27 @@ enum OpenAPI {
           "type": "string",
           "pattern": "^kwk_[0-9A-Za-z]{16}$",
           "description": "A key's public id."
+        }
+      },
+      "request": {
+        "name": "request",
+        "in": "path",
+        "required": true,
+        "description": "The request's number.",
+        "schema": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 999999999999999999
+        }
+      },
+      "token": {
+        "name": "token",
+        "in": "path",
+        "required": true,
+        "description": "The token of the mailed link.",
+        "schema": {
+          "type": "string",
+          "pattern": "^[A-Za-z0-9_-]{1,200}$"
         }
       },
       "since": {
@@ -3698,6 +4322,85 @@ enum OpenAPI {
           }
         }
       },
+      "NewAccessRequest": {
+        "required": true,
+        "content": {
+          "application/json": {
+            "schema": {
+              "type": "object",
+              "properties": {
+                "user": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "description": "Who asks; default: the caller (admins may ask for others)."
+                },
+                "resource": {
+                  "type": "string",
+                  "pattern": "^[A-Za-z0-9._@-]{1,64}$",
+                  "description": "Letters, digits and . _ @ -; at most 64."
+                },
+                "note": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "maxLength": 500
+                }
+              },
+              "required": [
+                "resource"
+              ],
+              "additionalProperties": false
+            }
+          }
+        }
+      },
+      "Approve": {
+        "required": false,
+        "content": {
+          "application/json": {
+            "schema": {
+              "type": "object",
+              "properties": {
+                "expires": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "pattern": "^([1-9][0-9]{0,9}[smhdw]|never)$",
+                  "description": "Lifetime of the issued key; default 30d."
+                }
+              },
+              "required": [],
+              "additionalProperties": false
+            }
+          }
+        }
+      },
+      "Reject": {
+        "required": false,
+        "content": {
+          "application/json": {
+            "schema": {
+              "type": "object",
+              "properties": {
+                "reason": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "maxLength": 500,
+                  "description": "Told to the requester."
+                }
+              },
+              "required": [],
+              "additionalProperties": false
+            }
+          }
+        }
+      },
       "Empty": {
         "required": false,
         "description": "No body, or {}.",
@@ -3812,6 +4515,21 @@ enum OpenAPI {
       },
       "NoContent": {
         "description": "Done."
+      },
+      "Gone": {
+        "description": "link_used_or_expired: the link was used, has expired, or never existed.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/RevealError"
+            }
+          },
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
       }
     }
   }

@@ -35,6 +35,7 @@ enum ServeCommand {
                   "a proxy whose header names the client (config: comma-separated)"),
             .init("real-ip-header", value: "NAME", "that header: X-Forwarded-For (default) or X-Real-IP"),
             .init("session-lifetime", value: "DURATION", "admin API sign-in session lifetime (default 8h)"),
+            .init("sendmail", value: "PATH", "sendmail for access-request mail from the admin API (config: sendmail, mail_from, public_url, mail_secret_inline)"),
         ])
 
     static let log: @Sendable (String) -> Void = { line in
@@ -97,9 +98,17 @@ enum ServeCommand {
             }
             sessionLifetime = s
         }
+        let mail: MailSettings
+        do {
+            // --sendmail is a path, relative to the working directory like any other.
+            let sendmail = args.value("sendmail").map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+            mail = try MailSettings(config: context.config.values, sendmail: sendmail)
+        } catch let error as AdminError {
+            throw UsageError("mail settings: \(error.message)")
+        }
         let adminConfig = AdminAPIConfig(databasePath: context.dbPath, keyFile: keys, mount: gatewayConfig.mount,
-                                         secureCookies: policy.issuer.hasPrefix("https://"), sessionLifetime: sessionLifetime,
-                                         limits: limits, trustedProxies: trustedProxies)
+                                         secureCookies: policy.issuer.hasPrefix("https://") || mail.publicURL?.hasPrefix("https://") == true,
+                                         sessionLifetime: sessionLifetime, limits: limits, trustedProxies: trustedProxies, mail: mail)
         func makeGateway() throws -> Gateway {
             let clock = SystemClock()
             let ring = try StoreKeyRing(path: context.dbPath, masterKey: keys.masterKey, clock: clock)

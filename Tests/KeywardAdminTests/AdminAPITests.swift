@@ -28,7 +28,7 @@ final class APIHarness {
     let f: AdminFixture
     let clock = TestClock(1_000_100)
     let sink = CollectingSink()
-    let api: AdminAPI
+    var api: AdminAPI
     let rootKey: CreatedKey
     static let rootPassword = "correct horse battery"
 
@@ -534,7 +534,89 @@ final class APIHarness {
             routed.insert(route.method + " " + path)
         }
         let normalise: (String) -> String = { $0.replacingOccurrences(of: #"\{[a-z_]+\}"#, with: "{}", options: .regularExpression) }
+        // The reveal link is served beside the API, by the same endpoint.
         let routedShapes = Set(routed.map { $0.replacingOccurrences(of: #"\{[0-9]+\}"#, with: "{}", options: .regularExpression) })
-        #expect(Set(documented.map(normalise)) == routedShapes)
+            .union(["GET /admin/reveal/{}", "POST /admin/reveal/{}"])
+        let documentedShapes = Set(documented.map(normalise))
+        #expect(documentedShapes.subtracting(routedShapes).isEmpty, "documented, not routed: \(documentedShapes.subtracting(routedShapes))")
+        #expect(routedShapes.subtracting(documentedShapes).isEmpty, "routed, not documented: \(routedShapes.subtracting(documentedShapes))")
+    }
+}
+
+@Suite struct AccessRequestAPITests {
+    /// The harness with mail going to a capturing sendmail and reveal links under https://api.example.com/keyward.
+    func harness() throws -> (APIHarness, CapturingSendmail) {
+        let h = try APIHarness()
+        let sendmail = try CapturingSendmail(in: h.f.dir)
+        let settings = try MailSettings(sendmail: sendmail.script, from: "keyward@example.com", publicURL: "https://api.example.com/keyward")
+        let api = AdminAPI(config: AdminAPIConfig(databasePath: h.f.path, keyFile: h.f.keyFile, mount: "/keyward", mail: settings),
+                           clock: h.clock, throttle: FailureThrottle(limit: 0, windowSeconds: 60), audit: h.sink, log: { _ in })
+        h.api = api
+        let cli = h.f.admin()
+        _ = try cli.addUser("alice", email: "alice@example.com")
+        _ = try cli.addUser("bob", email: "bob@example.com")
+        _ = try cli.addRole("consumers", privileges: [Privilege.useAPIKey])
+        try cli.setGrant(role: "consumers", .user("alice"), grant: true)
+        try cli.setGrant(role: "consumers", .user("bob"), grant: true)
+        _ = try cli.addResource("billing", ResourceSpec(path: PathScope("GET:/billing/"), owner: "bob"))
+        return (h, sendmail)
+    }
+
+    @Test func requestApproveAndRevealOnce() throws {
+        let (h, sendmail) = try harness()
+        let cli = h.f.admin()
+        let alice = try cli.createKey(user: "alice", name: "a", expires: .never, scopes: [PathScope("/none/")!], networks: [])
+        let bob = try cli.createKey(user: "bob", name: "b", expires: .never, scopes: [PathScope("/none/")!], networks: [])
+
+        let asked = h.call("POST", "/admin/api/access-requests", key: alice.secret, json: #"{"resource":"billing","note":"invoices"}"#)
+        #expect(asked.status == 201, "\(asked.text)")
+        let request = try #require(asked.json["request"] as? [String: Any])
+        let id = try #require(request["id"] as? Int)
+        #expect(request["status"] as? String == "pending" && request["user"] as? String == "alice" && request["note"] as? String == "invoices")
+        let mail = try #require(asked.json["mail"] as? [[String: Any]])
+        #expect(mail.first?["result"] as? String == "sent" && mail.first?["user"] as? String == "bob")
+        #expect(mail.first?["address"] is NSNull)  // bob's address is not alice's business
+        #expect(h.call("POST", "/admin/api/access-requests", key: alice.secret, json: #"{"resource":"billing"}"#).error == "conflict")
+        #expect(h.call("POST", "/admin/api/access-requests", key: alice.secret, json: #"{"resource":"billing","user":"bob"}"#).error == "forbidden")
+
+        // Listing: alice sees hers, bob the requests for what he owns; paged and filtered.
+        #expect(h.call("GET", "/admin/api/access-requests", key: alice.secret).items.count == 1)
+        #expect(h.call("GET", "/admin/api/access-requests?status=pending&limit=1", key: bob.secret).items.first?["id"] as? Int == id)
+        #expect(h.call("GET", "/admin/api/access-requests?status=done", key: bob.secret).error == "invalid_argument")
+        #expect(h.call("GET", "/admin/api/access-requests/\(id)", key: bob.secret).json["resource"] as? String == "billing")
+        #expect(h.call("GET", "/admin/api/access-requests/x1", key: bob.secret).error == "not_found")
+        #expect(h.call("GET", "/admin/api/access-requests/99", key: bob.secret).error == "not_found")
+
+        // Only the owner (or an admin) decides.
+        #expect(h.call("POST", "/admin/api/access-requests/\(id)/approve", key: alice.secret).error == "forbidden")
+        let approved = h.call("POST", "/admin/api/access-requests/\(id)/approve", key: bob.secret, json: #"{"expires":"7d"}"#)
+        #expect(approved.status == 200, "\(approved.text)")
+        let decided = try #require(approved.json["request"] as? [String: Any])
+        #expect(decided["status"] as? String == "approved" && decided["decided_by"] as? String == "bob")
+        #expect(decided["expires_at"] as? Int == 1_000_100 + 7 * 86_400)
+        let keyId = try #require(decided["key_id"] as? String)
+        #expect(!approved.text.contains("kwk_" + keyId.dropFirst(4) + "_"))  // the secret went by mail only
+        #expect(h.call("POST", "/admin/api/access-requests/\(id)/reject", key: bob.secret).error == "conflict")
+
+        // The mailed link reveals the secret once: GET shows a button, POST the secret, then 410.
+        let message = try #require(sendmail.messages.first { $0.contains("/admin/reveal/") })
+        let token = try #require(message.range(of: "https://api.example.com/keyward/admin/reveal/").map {
+            String(message[$0.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        })
+        let page = h.call("GET", "/admin/reveal/\(token)")
+        #expect(page.status == 200 && page.header("Content-Type")?.hasPrefix("text/html") == true && page.text.contains("<form method=\"post\">"))
+        let shown = h.call("POST", "/admin/reveal/\(token)", headers: ["HTTP_ACCEPT": "application/json"])
+        #expect(shown.status == 200 && shown.json["key_id"] as? String == keyId)
+        #expect((shown.json["secret"] as? String)?.hasPrefix(keyId + "_") == true)
+        #expect(h.call("POST", "/admin/reveal/\(token)", headers: ["HTTP_ACCEPT": "application/json"]).status == 410)
+        #expect(h.call("GET", "/admin/reveal/\(token)/x").status == 404)
+
+        // A rejection, by an admin.
+        _ = try cli.addResource("reports", ResourceSpec(path: PathScope("/reports/")))
+        let second = h.call("POST", "/admin/api/access-requests", key: alice.secret, json: #"{"resource":"reports"}"#)
+        let secondId = try #require((second.json["request"] as? [String: Any])?["id"] as? Int)
+        let rejected = h.root("POST", "/admin/api/access-requests/\(secondId)/reject", json: #"{"reason":"use billing"}"#)
+        #expect((rejected.json["request"] as? [String: Any])?["status"] as? String == "rejected")
+        #expect(h.root("GET", "/admin/api/access-requests?status=rejected").items.count == 1)
     }
 }
