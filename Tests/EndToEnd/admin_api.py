@@ -10,6 +10,7 @@ alice; resource reports = /api/reports/ for alice), starts Keyward behind nginx,
     KW_BASE                http://127.0.0.1:PORT of nginx (Keyward mounted at /keyward, --failure-limit 0)
     KW_THROTTLED_BASE      nginx of a Keyward with --failure-limit 3 on the same database
     KW_REPO                the repository (docs/admin-openapi.json)
+    KW_MAIL                where the capturing sendmail keeps each message (N.eml)
     KW_ROOT_PASSWORD, KW_ALICE_PASSWORD
     KW_NEW_SECRETS         file to append every secret the API hands out to (leak checks)
 
@@ -32,6 +33,7 @@ THROTTLED = ENV["KW_THROTTLED_BASE"]
 REPO = ENV["KW_REPO"]
 ROOT_PASSWORD, ALICE_PASSWORD = ENV["KW_ROOT_PASSWORD"], ENV["KW_ALICE_PASSWORD"]
 NEW_SECRETS = ENV["KW_NEW_SECRETS"]
+MAIL = ENV["KW_MAIL"]
 
 API = BASE + "/keyward/admin/api"
 PASS = 0
@@ -404,6 +406,91 @@ def crud():
     check("the CLI sees the API's changes (dave gone)", rc == 0 and "dave" not in out, out[:200])
 
 
+def mails():
+    """The captured messages, in the order sent."""
+    names = sorted((n for n in os.listdir(MAIL) if n.endswith(".eml")), key=lambda n: int(n.split(".")[0]))
+    out = []
+    for n in names:
+        with open(os.path.join(MAIL, n), encoding="utf-8") as f:
+            out.append(f.read())
+    return out
+
+
+def access_requests():
+    """access requests: ask, approve in a session, reveal once by the mailed link, reject"""
+    alice = client(ALICE_KEY)
+    expect_eq("root and alice get e-mail addresses", [200, 200],
+              [ROOT.put(API + f"/users/{u}/email", json={"email": f"{u}@example.test"}, timeout=10).status_code for u in ["root", "alice"]])
+    expect_status("root adds the resource ledger, owned by root",
+                  ROOT.post(API + "/resources", json={"name": "ledger", "path": "/api/ledger/", "owner": "root"}, timeout=10), 201)
+    expect_status("a request for an unknown resource: 404",
+                  alice.post(API + "/access-requests", json={"resource": "nothing"}, timeout=10), 404, "not_found")
+    before = len(mails())
+    r = alice.post(API + "/access-requests", json={"resource": "ledger", "note": "month-end"}, timeout=10)
+    expect_status("alice asks for ledger: 201", r, 201)
+    req = js(r).get("request", {})
+    rid = req.get("id")
+    expect_eq("the request is alice's, pending, with her note", ("alice", "ledger", "pending", "month-end"),
+              (req.get("user"), req.get("resource"), req.get("status"), req.get("note")))
+    expect_eq("the owner was mailed (result sent, his address hidden from alice)", [("root", "sent", None)],
+              [(m.get("user"), m.get("result"), m.get("address")) for m in js(r).get("mail", [])])
+    new = mails()[before:]
+    check("the owner's mail names the request and the API path to decide it",
+          len(new) == 1 and "To: root@example.test" in new[0] and f"/admin/api/access-requests/{rid}" in new[0], new)
+    expect_status("asking again while pending: 409", alice.post(API + "/access-requests", json={"resource": "ledger"}, timeout=10),
+                  409, "conflict")
+    expect_status("alice cannot approve her own request: 403", alice.post(API + f"/access-requests/{rid}/approve", timeout=10),
+                  403, "forbidden")
+    expect_eq("alice lists her request", [rid], [x.get("id") for x in js(alice.get(API + "/access-requests", timeout=10)).get("items", [])])
+
+    s = client()
+    login = s.post(API + "/session", json={"user": "root", "password": ROOT_PASSWORD}, timeout=10)
+    csrf = js(login).get("csrf_token", "")
+    remember(csrf)
+    expect_eq("root sees it pending", [rid],
+              [x.get("id") for x in js(s.get(API + "/access-requests", params={"status": "pending"}, timeout=10)).get("items", [])])
+    expect_status("approving in a session without the CSRF token: 403", s.post(API + f"/access-requests/{rid}/approve", timeout=10),
+                  403, "csrf_failed")
+    before = len(mails())
+    r = s.post(API + f"/access-requests/{rid}/approve", json={"expires": "10d"}, headers={"X-CSRF-Token": csrf}, timeout=10)
+    expect_status("root approves in his session: 200", r, 200)
+    decided = js(r).get("request", {})
+    key_id = decided.get("key_id") or ""
+    check("approved, with a key for alice expiring in 10 days",
+          decided.get("status") == "approved" and key_id.startswith("kwk_") and abs(decided.get("expires_at", 0) - time.time() - 864000) < 120,
+          decided)
+    check("the approval answer carries no secret", key_id + "_" not in r.text, r.text[:200])
+    new = mails()[before:]
+    to_alice = [m for m in new if "To: alice@example.test" in m]
+    link = ""
+    if to_alice:
+        for word in to_alice[0].split():
+            if "/keyward/admin/reveal/" in word:
+                link = word
+    check("alice's mail carries the key id and a one-time link under public_url",
+          to_alice and key_id in to_alice[0] and link.startswith(BASE + "/keyward/admin/reveal/"), new)
+    r = requests.get(link, timeout=10)
+    check("GET on the link: 200, a page with a POST button, no-store",
+          r.status_code == 200 and 'method="post"' in r.text and r.headers.get("Cache-Control") == "no-store", brief(r))
+    r = requests.post(link, headers={"Accept": "application/json"}, timeout=10)
+    secret = js(r).get("secret", "")
+    remember(secret)
+    check("POST on the link reveals the secret of that key", r.status_code == 200 and secret.startswith(key_id + "_"), brief(r))
+    expect_eq("the revealed key works at the gate for /api/ledger/", 200, check_at_gate(secret, "/api/ledger/x"))
+    r = requests.post(link, headers={"Accept": "application/json"}, timeout=10)
+    expect_eq("POST on the used link: 410 link_used_or_expired", (410, "link_used_or_expired"), (r.status_code, js(r).get("error")))
+
+    r = alice.post(API + "/access-requests", json={"resource": "ledger"}, timeout=10)
+    rid2 = js(r).get("request", {}).get("id")
+    before = len(mails())
+    r = ROOT.post(API + f"/access-requests/{rid2}/reject", json={"reason": "one key is enough"}, timeout=10)
+    expect_eq("root rejects the second request with his key", "rejected", js(r).get("request", {}).get("status"))
+    new = mails()[before:]
+    check("alice is mailed the rejection with its reason", len(new) == 1 and "one key is enough" in new[0], new)
+    expect_status("deciding it again: 409", ROOT.post(API + f"/access-requests/{rid2}/approve", timeout=10), 409, "conflict")
+    expect_status("DELETE /resources/ledger: 204", ROOT.delete(API + "/resources/ledger", timeout=10), 204)
+
+
 def audit():
     """audit: filtered, paged, exported as JSON lines"""
     r = ROOT.get(API + "/audit", params={"action": "user.add", "user": "dave"}, timeout=10)
@@ -486,7 +573,7 @@ def throttle():
     expect_eq("... and the gate too: 429", 429, r.status_code)
 
 
-SCENARIOS = [document, unauthenticated, api_keys, sessions, self_service, crud, audit, errors, throttle]
+SCENARIOS = [document, unauthenticated, api_keys, sessions, self_service, crud, access_requests, audit, errors, throttle]
 
 
 def main():
