@@ -28,7 +28,9 @@ enum Render {
     static func resource(_ r: ResourceRow) -> JSONValue {
         .object([
             ("name", .string(r.name)), ("path", .string(r.path)), ("methods", .strings(r.methods)),
-            ("anonymous", .bool(r.anonymous)), ("audience", .strings(r.audience)), ("owner", .optional(r.owner)),
+            ("anonymous", .bool(r.anonymous)), ("audience", .strings(r.audience)),
+            ("audience_until", .object(r.audienceUntil.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            ("owner", .optional(r.owner)),
             ("allow_ips", .strings(r.allowIPs)), ("created_at", .int(r.createdAt)),
         ])
     }

@@ -17,14 +17,14 @@ public struct AdminAPIConfig: Sendable {
     public var sessionLifetime: Int64
     /// Bounds, among them the largest request body.
     public var limits: Limits
-    /// Proxies whose `X-Forwarded-For` / `X-Real-IP` name the client, as for the check.
-    public var trustedProxies: [CIDR]
+    /// Where the client's address comes from, as for the check.
+    public var client: ClientAddressRule
     /// How access-request decisions are mailed (and where reveal links point); nil mails nothing.
     public var mail: MailSettings?
 
     /// Settings with an 8-hour session by default.
     public init(databasePath: String, keyFile: KeyFile, mount: String = "", secureCookies: Bool = false,
-                sessionLifetime: Int64 = 8 * 3_600, limits: Limits = Limits(), trustedProxies: [CIDR] = [],
+                sessionLifetime: Int64 = 8 * 3_600, limits: Limits = Limits(), client: ClientAddressRule = ClientAddressRule(),
                 mail: MailSettings? = nil) {
         self.databasePath = databasePath
         self.keyFile = keyFile
@@ -32,7 +32,7 @@ public struct AdminAPIConfig: Sendable {
         self.secureCookies = secureCookies
         self.sessionLifetime = sessionLifetime
         self.limits = limits
-        self.trustedProxies = trustedProxies
+        self.client = client
         self.mail = mail
     }
 }
@@ -78,7 +78,7 @@ public final class AdminAPI: AdminEndpoint {
     /// Answers one request under `/admin/`. Never throws: a refusal is a JSON error, an
     /// infrastructure failure a logged 500.
     public func respond<P: ParamSource>(_ params: P, path: String, method: String) -> Response {
-        let request = APIRequest(params, method: method, limits: config.limits, trustedProxies: config.trustedProxies)
+        let request = APIRequest(params, method: method, limits: config.limits, client: config.client)
         do {
             return try serve(request, path: path)
         } catch let failure as APIFailure {
@@ -232,7 +232,7 @@ final class APIRequest {
     /// Set once authenticated.
     var caller: Caller?
 
-    init<P: ParamSource>(_ params: P, method: String, limits: Limits, trustedProxies: [CIDR]) {
+    init<P: ParamSource>(_ params: P, method: String, limits: Limits, client: ClientAddressRule) {
         func value(_ name: StaticString) -> String? {
             guard let v = params.param(name), !v.isEmpty else { return nil }
             return v
@@ -249,9 +249,7 @@ final class APIRequest {
         cookieHeader = value("HTTP_COOKIE")
         csrfToken = value("HTTP_X_CSRF_TOKEN")
         accept = value("HTTP_ACCEPT")
-        let peer = value("REMOTE_ADDR")
-        address = trustedProxies.isEmpty ? peer : ClientAddress.resolve(
-            peer: peer, forwardedFor: value("HTTP_X_FORWARDED_FOR"), realIP: value("HTTP_X_REAL_IP"), trustedProxies: trustedProxies)
+        address = client.address(params)
         https = value("HTTPS").map { $0.lowercased() == "on" || $0 == "1" } ?? false
         let limit = limits.maxBodyBytes
         bodyReader = { params.readBody(limit: limit) }

@@ -1906,6 +1906,7 @@ enum OpenAPI {
       "post": {
         "operationId": "enableKey",
         "summary": "Enable a key",
+        "description": "Admins only: a key disabled by its owner or an admin stays disabled until an admin enables it. Self-service renewals (and keys) last at most 90 days.",
         "tags": [
           "keys"
         ],
@@ -2934,6 +2935,13 @@ enum OpenAPI {
               "description": "user:NAME or group:NAME."
             }
           },
+          "audience_until": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer"
+            },
+            "description": "When audience entries that end do so (Unix seconds), by entry: access granted by an approved request lasts as long as its key."
+          },
           "owner": {
             "type": [
               "string",
@@ -2959,6 +2967,7 @@ enum OpenAPI {
           "methods",
           "anonymous",
           "audience",
+          "audience_until",
           "owner",
           "allow_ips",
           "created_at"

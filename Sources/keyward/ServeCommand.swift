@@ -108,7 +108,7 @@ enum ServeCommand {
         }
         let adminConfig = AdminAPIConfig(databasePath: context.dbPath, keyFile: keys, mount: gatewayConfig.mount,
                                          secureCookies: policy.issuer.hasPrefix("https://") || mail.publicURL?.hasPrefix("https://") == true,
-                                         sessionLifetime: sessionLifetime, limits: limits, trustedProxies: trustedProxies, mail: mail)
+                                         sessionLifetime: sessionLifetime, limits: limits, client: gatewayConfig.client, mail: mail)
         func makeGateway() throws -> Gateway {
             let clock = SystemClock()
             let ring = try StoreKeyRing(path: context.dbPath, masterKey: keys.masterKey, clock: clock)

@@ -386,10 +386,12 @@ final class APIHarness {
         #expect(h.call("GET", "/admin/api/users", key: bobs.secret).items.compactMap { $0["name"] as? String } == ["bob"])
         #expect(h.call("GET", "/admin/api/users/carol", key: bobs.secret).status == 403)
 
-        for verb in ["disable", "enable", "renew"] {
+        for verb in ["disable", "renew"] {
             let r = h.call("POST", "/admin/api/keys/\(newId)/\(verb)", key: bobs.secret)
             #expect(r.status == 200, "\(verb): \(r.text)")
         }
+        // A disabled key stays disabled until an admin enables it.
+        #expect(h.call("POST", "/admin/api/keys/\(newId)/enable", key: bobs.secret).status == 403)
         let regenerated = h.call("POST", "/admin/api/keys/\(newId)/regenerate", key: bobs.secret)
         #expect(regenerated.status == 200)
         #expect(regenerated.json["secret"] as? String != created.json["secret"] as? String)
@@ -397,7 +399,7 @@ final class APIHarness {
 
         // API users act under their own name, with the key they used.
         let events = try h.f.store.audit(user: "bob").filter { $0.action.hasPrefix("key.") && $0.actor == "bob" }
-        #expect(events.map(\.action) == ["key.create", "key.disable", "key.enable", "key.renew", "key.regenerate", "key.delete"])
+        #expect(events.map(\.action) == ["key.create", "key.disable", "key.renew", "key.regenerate", "key.delete"])
         #expect(try h.f.store.audit(action: "key.create").last?.credential == newId)
         #expect(try h.f.store.audit(action: "key.disable").last?.credential == newId)
         // Without use-api-key the same user cannot use a key here at all.
