@@ -69,8 +69,9 @@ public struct Resource: Sendable, Equatable {
 
 /// Groups, roles and resources as one immutable snapshot, loaded per store generation, so the check
 /// answers "which resource, and may this user call it" from memory on every request: one hash
-/// lookup by the path's first segment to find the resource, one set lookup for the grant.
-public struct AccessModel: Sendable {
+/// lookup by the path's first segment to find the resource, one set lookup for the grant. A class,
+/// so handing the snapshot to each check costs one reference count, not one per table.
+public final class AccessModel: Sendable {
     /// Every resource, most specific (longest prefix) first.
     public let resources: [Resource]
     /// Indexes into `resources` by the first segment of their prefix, each list most specific first.
@@ -87,7 +88,7 @@ public struct AccessModel: Sendable {
     public let validUntil: Int64?
 
     /// The empty model: no resources, groups or roles; the check then applies key scopes alone.
-    public init() {
+    public convenience init() {
         self.init(resources: [], memberships: [], grants: [], rolePrivileges: [])
     }
 
