@@ -124,10 +124,19 @@ extension AdminAPI {
         return APIResponse.json(200, Render.user(try admin.user(request.capture(0))))
     }
 
+    /// `PUT /users/{name}/password` `{"password", "current_password"}`: admins set anyone's; users
+    /// change their own in a signed-in session with the current password (an API key cannot). The
+    /// user's other sessions end.
     func setPassword(_ request: APIRequest, _ admin: Admin) throws -> Response {
         _ = try request.query([])
-        let password = try request.json(["password"]).requiredString("password")
-        try admin.setPassword(request.capture(0), password)
+        let body = try request.json(["password", "current_password"])
+        let password = try body.requiredString("password")
+        var keeping: [UInt8]? = nil
+        if case .session(let idHash, _)? = request.caller?.via { keeping = idHash }
+        if !admin.actor.isAdmin && keeping == nil {
+            throw AdminError.forbidden("Change your password in a signed-in session, not with an API key.")
+        }
+        try admin.setPassword(request.capture(0), password, current: try body.string("current_password"), keeping: keeping)
         return APIResponse.noContent()
     }
 

@@ -197,6 +197,7 @@ extension Admin {
     public func approveAccess(_ id: Int64, expires: Lifetime) throws -> AccessRequestRow {
         notices = []
         let request = try decidable(id)
+        if !actor.isAdmin { try requireSelfServiceLifetime(expires) }  // an owner grants at most 90 days
         let resource = try store.resource(request.resource)
         guard let scope = PathScope(resource.methods.isEmpty ? resource.path : resource.methods.joined(separator: ",") + ":" + resource.path)
         else { throw AdminError.conflict("resource \(resource.name) has a path that does not parse") }
@@ -361,6 +362,9 @@ extension Admin {
             if r.user == actor.user { throw AdminError.forbidden("Only the owner of \(r.resource) or an admin decides this request.") }
             throw Self.noSuchRequest(id)
         }
+        if !actor.isAdmin && r.user == actor.user {
+            throw AdminError.forbidden("You cannot decide your own access request; an admin does.")
+        }
         guard r.status == "pending" else { throw AdminError.conflict("access request #\(id) is already \(r.status)") }
         return r
     }
@@ -414,12 +418,13 @@ extension Admin {
         }
     }
 
-    /// Nil for nil or blank; else at most 500 characters, none of them a control character.
+    /// Nil for nil or blank; else at most 500 characters, none of them a control or format
+    /// character (bidi overrides such as U+202E could make a mailed note read otherwise).
     static func checkNote(_ text: String?, _ what: String) throws -> String? {
         guard let text, !text.allSatisfy(\.isWhitespace) else { return nil }
         guard text.count <= maxNoteLength,
               text.unicodeScalars.allSatisfy({ !(0..<0x20).contains($0.value) && !(0x7F..<0xA0).contains($0.value)
-                  && $0.value != 0x2028 && $0.value != 0x2029 })
+                  && $0.value != 0x2028 && $0.value != 0x2029 && $0.properties.generalCategory != .format })
         else { throw AdminError.invalid("a \(what) is at most \(maxNoteLength) printable characters on one line") }
         return text
     }

@@ -48,15 +48,17 @@ public final class AdminAPI: AdminEndpoint {
     let clock: any Clock
     let throttle: FailureThrottle
     let audit: any AuditSink
+    let usage: any UsageRecorder
     let log: @Sendable (String) -> Void
     private var connections: (store: Store, authenticator: Authenticator)?
     private lazy var routes: [Route] = Self.routes()
 
     /// An API for one worker thread. `throttle` is the process's failure throttle (failed sign-ins
     /// and bad API keys count like failed checks); `audit` receives refused authentications;
-    /// `log` gets one line per infrastructure failure.
+    /// `usage` the uses of API keys (last use, count); `log` gets one line per infrastructure failure.
     public init(config: AdminAPIConfig, clock: any Clock, throttle: FailureThrottle, audit: any AuditSink,
-                log: @escaping @Sendable (String) -> Void) {
+                usage: any UsageRecorder, log: @escaping @Sendable (String) -> Void) {
+        self.usage = usage
         self.config = config
         self.clock = clock
         self.throttle = throttle
@@ -95,6 +97,7 @@ public final class AdminAPI: AdminEndpoint {
     static let challenge = ("WWW-Authenticate", "Bearer realm=\"keyward\"")
 
     private func serve(_ request: APIRequest, path: String) throws -> Response {
+        request.path = path
         let reveal = "/admin/reveal/"
         if path.hasPrefix(reveal) {
             let token = path.dropFirst(reveal.count)
@@ -151,15 +154,21 @@ public final class AdminAPI: AdminEndpoint {
                                                             queryString: nil, limits: config.limits) {
             return try authenticateKey(presented, request, now: now)
         }
-        if let cookie = request.sessionCookie {
+        let cookies = request.sessionCookies
+        if cookies.count > 1 {
+            // A sibling (sub)domain may plant a second cookie to pin a victim to its session.
+            throw AdminError.unauthenticated("More than one session cookie; sign in again.")
+        }
+        if let cookie = cookies.first {
             return try authenticateSession(cookie, request, now: now)
         }
         throw AdminError.unauthenticated()
     }
 
     /// An API key, verified as the check verifies one: the stored hash (constant time), the key's
-    /// and its user's status, expiry and the key's networks; then its user must hold `use-api-key`.
-    /// The key's path scopes are about the APIs it calls and do not apply here.
+    /// and its user's status, expiry and the key's networks; then its user must hold `use-api-key`,
+    /// and a scoped key needs a scope covering this admin path and method (`<mount>/admin/api/`
+    /// for all of it): a key scoped to some API never doubles as an admin credential.
     private func authenticateKey(_ presented: PresentedCredential, _ request: APIRequest, now: Int64) throws -> Caller {
         let (store, authenticator) = try opened()
         func refuse(_ reason: DenyReason, credential: String?, user: String? = nil) -> any Error {
@@ -187,6 +196,13 @@ public final class AdminAPI: AdminEndpoint {
                                     sourceIP: request.address, reason: "privilege_missing", detail: "api-key"))
             throw AdminError.forbidden("The API key's user does not hold \(Privilege.useAPIKey).")
         }
+        let adminPath = config.mount + request.path
+        if !key.scopes.isEmpty, !key.scopes.contains(where: { $0.covers(path: adminPath) && $0.allows(method: request.method) }) {
+            audit.record(AuditEvent(at: now, actor: key.userName, action: "admin.auth.deny", credential: key.id,
+                                    sourceIP: request.address, reason: DenyReason.pathNotAllowed.rawValue, detail: "api-key"))
+            throw AdminError.forbidden("The API key's scopes do not cover \(request.method) \(adminPath).")
+        }
+        usage.recordUse(credential: key.id, at: now, from: request.address)
         return Caller(user: key.userName, privileges: privileges, via: .apiKey, credential: key.id)
     }
 }
@@ -227,6 +243,8 @@ final class APIRequest {
     /// True when the server says the request came over TLS.
     let https: Bool
     private let bodyReader: () -> [UInt8]?
+    /// The path below the mount (`/admin/api/...`), as routed.
+    var path = ""
     /// The path's `{}` parts, percent-decoded.
     var captures: [String] = []
     /// Set once authenticated.
@@ -258,18 +276,17 @@ final class APIRequest {
     /// POST, PUT, PATCH and DELETE: a cookie session needs the CSRF token for these.
     var isUnsafe: Bool { !["GET", "HEAD", "OPTIONS"].contains(method) }
 
-    /// The `keyward_session` cookie's value (RFC 6265 §5.4), when sent.
-    var sessionCookie: String? {
-        guard let cookieHeader else { return nil }
+    /// Every non-empty `keyward_session` cookie value sent (RFC 6265 §5.4); more than one is refused.
+    var sessionCookies: [String] {
+        guard let cookieHeader else { return [] }
+        var values: [String] = []
         for pair in cookieHeader.split(separator: ";") {
             let trimmed = pair.drop(while: { $0 == " " || $0 == "\t" })
-            guard let eq = trimmed.firstIndex(of: "=") else { continue }
-            if trimmed[..<eq] == Sessions.cookieName {
-                let v = String(trimmed[trimmed.index(after: eq)...])
-                return v.isEmpty ? nil : v
-            }
+            guard let eq = trimmed.firstIndex(of: "="), trimmed[..<eq] == Sessions.cookieName else { continue }
+            let v = String(trimmed[trimmed.index(after: eq)...])
+            if !v.isEmpty { values.append(v) }
         }
-        return nil
+        return values
     }
 
     /// The path part `index` (0-based among the `{}` parts).

@@ -580,6 +580,7 @@ enum OpenAPI {
       "put": {
         "operationId": "setPassword",
         "summary": "Set a user's password (admins, or the user)",
+        "description": "Admins set anyone's password. A user changes their own only in a signed-in session (not with an API key) and must send current_password. Every other session of the user ends.",
         "tags": [
           "users"
         ],
@@ -3971,6 +3972,11 @@ enum OpenAPI {
                   "minLength": 2,
                   "maxLength": 1024,
                   "description": "8 to 1024 bytes of UTF-8."
+                },
+                "current_password": {
+                  "type": "string",
+                  "maxLength": 1024,
+                  "description": "The user's current password; needed when users change their own."
                 }
               },
               "required": [

@@ -51,7 +51,9 @@ extension Admin {
         try change("user.\(verb)", target: "user:\(name)") {
             switch verb {
             case "enable": try store.setUserStatus(name, .active)
-            case "disable": try store.setUserStatus(name, .disabled)
+            case "disable":
+                try store.setUserStatus(name, .disabled)
+                try store.deleteSessions(user: name, except: nil)
             case "delete": try store.deleteUser(name)
             default: throw AdminError.invalid("unknown user operation \(verb)")
             }
@@ -65,12 +67,22 @@ extension Admin {
         try change("user.email", target: "user:\(name)") { try store.setUserEmail(name, email) }
     }
 
-    /// Sets a user's password (8 to 1024 bytes), stored as a salted scrypt hash. Admins, or the user.
-    public func setPassword(_ name: String, _ password: String) throws {
-        guard actor.isAdmin || actor.user == name else { throw AdminError.forbidden() }
+    /// Sets a user's password (8 to 1024 bytes), stored as a salted scrypt hash, and ends the user's
+    /// sessions but `keeping` (the caller's own, when they change their own password). Admins may
+    /// set anyone's; a user only their own, proving the current one (`current`).
+    public func setPassword(_ name: String, _ password: String, current: String? = nil, keeping: [UInt8]? = nil) throws {
+        if !actor.isAdmin {
+            guard actor.user == name else { throw AdminError.forbidden() }
+            guard let current, let stored = try store.userPassword(name), let hash = try? PasswordHash(encoded: stored),
+                  hash.verify(current)
+            else { throw AdminError.forbidden("Changing your password needs your current password.") }
+        }
         guard (8...1024).contains(password.utf8.count) else { throw AdminError.invalid("a password of 8 to 1024 bytes is required") }
         let hash = PasswordHash(password: password)
-        try change("user.passwd", target: "user:\(name)") { try store.setUserPassword(name, hash: hash.encoded) }
+        try change("user.passwd", target: "user:\(name)") {
+            try store.setUserPassword(name, hash: hash.encoded)
+            try store.deleteSessions(user: name, except: keeping)
+        }
     }
 
     /// An address one `sendmail -t` can take safely: one `local@domain`, printable, no spaces or header breaks.
@@ -166,9 +178,9 @@ extension Admin {
         return owner
     }
 
-    private func requireSelfServiceLifetime(_ lifetime: Lifetime) throws {
+    func requireSelfServiceLifetime(_ lifetime: Lifetime) throws {
         guard case .seconds(let s) = lifetime, s <= Self.maxSelfServiceLifetime else {
-            throw AdminError.forbidden("A key you manage yourself lives at most 90 days.")
+            throw AdminError.forbidden("Without the admin privilege, a key lives at most 90 days.")
         }
     }
 
@@ -263,10 +275,20 @@ extension Admin {
         }
     }
 
-    /// Resources, by name: everyone may see which APIs exist (to request access to them).
-    public func resources() throws -> [ResourceRow] { try store.resources(now: clock.now) }
+    /// Resources, by name: everyone may see which APIs exist (to request access to them); who may
+    /// call them and from where only admins and each resource's owner.
+    public func resources() throws -> [ResourceRow] { try store.resources(now: clock.now).map(shown) }
 
-    public func resource(_ name: String) throws -> ResourceRow { try store.resource(name, now: clock.now) }
+    public func resource(_ name: String) throws -> ResourceRow { shown(try store.resource(name, now: clock.now)) }
+
+    private func shown(_ row: ResourceRow) -> ResourceRow {
+        guard !actor.isAdmin, row.owner == nil || row.owner != actor.user else { return row }
+        var row = row
+        row.audience = []
+        row.audienceUntil = [:]
+        row.allowIPs = []
+        return row
+    }
 
     /// Changes a resource: admins anything, its owner the audience only (who may call it), never
     /// its path, methods, anonymity, networks or owner, which decide what the resource covers.

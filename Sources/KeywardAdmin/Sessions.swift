@@ -24,6 +24,20 @@ enum Sessions {
     /// sign-in costs one scrypt like a wrong password does.
     static let decoy = PasswordHash(password: Base64URL.encode(SecureRandom.bytes(24)))
 
+    /// Sign-ins hashing a password right now, process-wide. scrypt costs ~0.1 s of CPU on the
+    /// worker threads that also serve checks, so at most `maxHashing` run at once; more are
+    /// answered 429 rather than left to stall the checks.
+    static let hashing = HashingSlots()
+    static let maxHashing = 2
+
+    final class HashingSlots: @unchecked Sendable {
+        private let lock = Lock()
+        private var busy = 0
+        /// Takes a slot; false when all are taken.
+        func take() -> Bool { lock.withLock { busy < Sessions.maxHashing ? { busy += 1; return true }() : false } }
+        func give() { lock.withLock { busy -= 1 } }
+    }
+
     /// The `Set-Cookie` value for a new session, or one that clears it (`value` nil).
     static func cookie(_ value: String?, config: AdminAPIConfig, https: Bool) -> String {
         var parts = ["\(cookieName)=\(value ?? "")", "HttpOnly", "SameSite=Strict", "Path=\(config.mount)/admin"]
@@ -46,7 +60,14 @@ extension AdminAPI {
         let name = try body.requiredString("user")
         let password = try body.requiredString("password")
         guard password.utf8.count <= 1024, name.utf8.count <= 256 else { throw AdminError.invalid("user or password too long") }
+        // Per account too: guessing one user's password from many addresses is throttled as well.
+        let account = "signin:" + name
+        if let wait = throttle.retryAfter(account, now: now) {
+            throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
+        }
         let (store, _) = try opened()
+        guard Sessions.hashing.take() else { throw APIFailure(.throttled(1), headers: [("Retry-After", "1")]) }
+        defer { Sessions.hashing.give() }
 
         var stored: String? = nil
         var active = false
@@ -58,6 +79,7 @@ extension AdminAPI {
         let verified = (hash ?? Sessions.decoy).verify(password)
         guard verified, hash != nil, active else {
             if let address = request.address { throttle.recordFailure(address, now: now) }
+            throttle.recordFailure(account, now: now)
             audit.record(AuditEvent(at: now, actor: "anonymous", action: "session.deny",
                                     target: Admin.validName(name) ? "user:\(name)" : nil, sourceIP: request.address,
                                     reason: DenyReason.invalidCredential.rawValue, detail: "password"))

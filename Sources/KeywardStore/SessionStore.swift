@@ -52,6 +52,12 @@ extension Store {
     }
 
     /// Removes sessions that expired at or before `now`.
+    /// Ends every session of `user` but the one whose id hash is `except`.
+    public func deleteSessions(user: String, except: [UInt8]?) throws {
+        try db.statement("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?) AND id_hash IS NOT ?")
+            .run([.text(user), except.map(SQLValue.blob) ?? .null])
+    }
+
     public func deleteExpiredSessions(now: Int64) throws {
         try db.statement("DELETE FROM sessions WHERE expires_at <= ?").run([.integer(now)])
     }

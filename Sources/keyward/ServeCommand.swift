@@ -119,7 +119,8 @@ enum ServeCommand {
             return Gateway(config: gatewayConfig, authenticator: authenticator,
                            tokenService: TokenService(issuer: TokenIssuer(keys: ring, policy: policy),
                                                       revoker: StoreRevoker(path: context.dbPath)),
-                           admin: AdminAPI(config: adminConfig, clock: clock, throttle: throttle, audit: writer, log: log),
+                           admin: AdminAPI(config: adminConfig, clock: clock, throttle: throttle, audit: writer,
+                                          usage: writer.makeUsageRecorder(), log: log),
                            log: log)
         }
 

@@ -142,6 +142,7 @@ def check_at_gate(key, path, method="GET"):
 ROOT_ID, ROOT_KEY = fixture("root")
 ALICE_ID, ALICE_KEY = fixture("alice")
 CAROL_ID, CAROL_KEY = fixture("carol")
+ALICE_API_ID, ALICE_API_KEY = fixture("alice-api")
 ROOT = client(ROOT_KEY)
 
 
@@ -187,6 +188,8 @@ def api_keys():
     expect_status("a key in the query string is not accepted here (keys stay out of URLs)", r, 401, "unauthenticated")
     r = client(CAROL_KEY).get(API + "/me", timeout=10)
     expect_status("carol's valid key, but carol lacks use-api-key: 403 forbidden", r, 403, "forbidden")
+    r = client(ALICE_API_KEY).get(API + "/me", timeout=10)
+    expect_status("a key scoped to an API (/api/reports/) is no admin credential: 403 forbidden", r, 403, "forbidden")
     rc, _, err = cli("key", "disable", ROOT_ID)
     check("keyward key disable (root's key) exits 0", rc == 0, err)
     expect_status("a disabled key: 401 on the next request", ROOT.get(API + "/me", timeout=10), 401, "unauthenticated")
@@ -263,7 +266,7 @@ def self_service():
     r = alice.get(API + "/keys/" + key_id, timeout=10)
     check("GET /keys/{id} shows the key without its secret", r.status_code == 200 and "secret" not in js(r) and secret[-20:] not in r.text, brief(r))
     r = alice.get(API + "/keys", timeout=10)
-    expect_eq("alice lists her own keys only", sorted([ALICE_ID, key_id]), sorted(k.get("id") for k in js(r).get("items", [])))
+    expect_eq("alice lists her own keys only", sorted([ALICE_ID, ALICE_API_ID, key_id]), sorted(k.get("id") for k in js(r).get("items", [])))
     expect_status("alice cannot list carol's keys: 403", alice.get(API + "/keys", params={"user": "carol"}, timeout=10), 403, "forbidden")
     expect_status("carol's key looks absent to alice: 404", alice.get(API + "/keys/" + CAROL_ID, timeout=10), 404, "not_found")
     expect_status("alice cannot disable carol's key: 404", alice.post(API + f"/keys/{CAROL_ID}/disable", timeout=10), 404, "not_found")
@@ -331,6 +334,20 @@ def crud():
     expect_eq("PUT /users/dave/email null clears it", None,
               js(ROOT.put(API + "/users/dave/email", json={"email": None}, timeout=10)).get("email", "absent"))
     expect_status("PUT /users/dave/password: 204", ROOT.put(API + "/users/dave/password", json={"password": "dave's new password"}, timeout=10), 204)
+    dave = client()
+    r = dave.post(API + "/session", json={"user": "dave", "password": "dave's new password"}, timeout=10)
+    expect_status("dave signs in with it: 201", r, 201)
+    csrf = {"X-CSRF-Token": js(r).get("csrf_token", "")}
+    r = dave.put(API + "/users/dave/password", json={"password": "dave's third password"}, headers=csrf, timeout=10)
+    expect_status("dave changing his own password without the current one: 403", r, 403, "forbidden")
+    r = dave.put(API + "/users/dave/password", json={"password": "dave's third password", "current_password": "dave's new password"},
+                 headers=csrf, timeout=10)
+    expect_status("... with it: 204", r, 204)
+    r = dave.get(API + "/me", timeout=10)
+    expect_status("... and the session he changed it in goes on", r, 200)
+    r = dave.put(API + "/users/dave/password", json={"password": "dave's new password", "current_password": "dave's third password"},
+                 headers=csrf, timeout=10)
+    expect_status("... and back: 204", r, 204)
     r = client().post(API + "/session", json={"user": "dave", "password": "dave's new password"}, timeout=10)
     expect_status("dave signs in with the new password", r, 201)
     expect_eq("POST /users/dave/disable", "disabled", js(ROOT.post(API + "/users/dave/disable", timeout=10)).get("status"))

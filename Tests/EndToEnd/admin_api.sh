@@ -83,7 +83,8 @@ mkkey() { # label, then key create arguments: $T/cli/key-<label>.json
     SECRETS+=("$(jget "$T/cli/key-$label.json" secret)")
 }
 mkkey root --user root --name automation --expires never
-mkkey alice --user alice --name bootstrap --scope /api/reports/
+mkkey alice --user alice --name bootstrap --scope /api/reports/ --scope /keyward/admin/api/
+mkkey alice-api --user alice --name api-only --scope /api/reports/
 mkkey carol --user carol --name carols --scope /api/
 mkkey fuzz --user fuzz-admin-q7Zr2 --name fuzz --expires 1d
 

@@ -44,7 +44,7 @@ final class APIHarness {
         limits.maxBodyBytes = bodyLimit
         api = AdminAPI(config: AdminAPIConfig(databasePath: f.path, keyFile: f.keyFile, mount: "/keyward/", secureCookies: secureCookies,
                                               sessionLifetime: sessionLifetime, limits: limits),
-                       clock: clock, throttle: FailureThrottle(limit: failureLimit, windowSeconds: 60), audit: sink, log: { _ in })
+                       clock: clock, throttle: FailureThrottle(limit: failureLimit, windowSeconds: 60), audit: sink, usage: sink, log: { _ in })
     }
 
     /// Calls `method path` (with its query) as `key` (an API key secret), or with `headers` alone when nil.
@@ -237,9 +237,14 @@ final class APIHarness {
         try h.f.admin().setUser("root", "disable")
         #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 401)
         try h.f.admin().setUser("root", "enable")
-        #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 200)
+        #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 401,
+                "disabling a user ends their sessions for good")
+        let (again, _) = try h.signIn()
+        #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(again)"]).status == 200)
+        #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(again); keyward_session=\(again)"]).status == 401,
+                "two session cookies (one planted by a sibling domain) are refused")
         h.clock.now += 8 * 3_600
-        #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 401)
+        #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(again)"]).status == 401)
     }
 
     @Test func cookiesAreSecureForAnHTTPSSite() throws {
@@ -354,8 +359,14 @@ final class APIHarness {
         try h.user("carol", privileges: [])
         let cli = h.f.admin()
         _ = try cli.addResource("reports", ResourceSpec(path: PathScope("/reports/"), audience: [.user("bob")]))
-        let bobs = try cli.createKey(user: "bob", name: "bootstrap", expires: .never, scopes: [PathScope("/reports/")!], networks: [])
+        let bobs = try cli.createKey(user: "bob", name: "bootstrap", expires: .never, scopes: [PathScope("/keyward/admin/api/")!], networks: [])
         let carols = try cli.createKey(user: "carol", name: "c", expires: .never, scopes: [], networks: [])
+        // A key scoped to an API is no admin credential, nor one scoped to reading only.
+        let reportsKey = try cli.createKey(user: "bob", name: "reports", expires: .never, scopes: [PathScope("/reports/")!], networks: [])
+        #expect(h.call("GET", "/admin/api/keys", key: reportsKey.secret).status == 403)
+        let readOnly = try cli.createKey(user: "bob", name: "ro", expires: .never, scopes: [PathScope("GET:/keyward/admin/api/")!], networks: [])
+        #expect(h.call("GET", "/admin/api/keys", key: readOnly.secret).status == 200)
+        #expect(h.call("POST", "/admin/api/keys", key: readOnly.secret, json: #"{"name":"x","scopes":["/reports/"],"expires":"1d"}"#).status == 403)
 
         let created = h.call("POST", "/admin/api/keys", key: bobs.secret, json: #"{"name":"daily","scopes":["GET:/reports/daily/"],"expires":"7d"}"#)
         #expect(created.status == 201)
@@ -370,7 +381,7 @@ final class APIHarness {
         #expect(!shown.text.contains((created.json["secret"] as! String).suffix(30)))
 
         let mine = h.call("GET", "/admin/api/keys", key: bobs.secret)
-        #expect(Set(mine.items.compactMap { $0["id"] as? String }) == [bobs.id, newId])
+        #expect(Set(mine.items.compactMap { $0["id"] as? String }) == [bobs.id, reportsKey.id, readOnly.id, newId])
         #expect(h.call("GET", "/admin/api/keys?user=carol", key: bobs.secret).status == 403)
         #expect(h.call("GET", "/admin/api/keys/\(carols.id)", key: bobs.secret).status == 404)
         #expect(h.call("POST", "/admin/api/keys/\(carols.id)/disable", key: bobs.secret).status == 404)
@@ -552,7 +563,7 @@ final class APIHarness {
         let sendmail = try CapturingSendmail(in: h.f.dir)
         let settings = try MailSettings(sendmail: sendmail.script, from: "keyward@example.com", publicURL: "https://api.example.com/keyward")
         let api = AdminAPI(config: AdminAPIConfig(databasePath: h.f.path, keyFile: h.f.keyFile, mount: "/keyward", mail: settings),
-                           clock: h.clock, throttle: FailureThrottle(limit: 0, windowSeconds: 60), audit: h.sink, log: { _ in })
+                           clock: h.clock, throttle: FailureThrottle(limit: 0, windowSeconds: 60), audit: h.sink, usage: h.sink, log: { _ in })
         h.api = api
         let cli = h.f.admin()
         _ = try cli.addUser("alice", email: "alice@example.com")
@@ -567,8 +578,8 @@ final class APIHarness {
     @Test func requestApproveAndRevealOnce() throws {
         let (h, sendmail) = try harness()
         let cli = h.f.admin()
-        let alice = try cli.createKey(user: "alice", name: "a", expires: .never, scopes: [PathScope("/none/")!], networks: [])
-        let bob = try cli.createKey(user: "bob", name: "b", expires: .never, scopes: [PathScope("/none/")!], networks: [])
+        let alice = try cli.createKey(user: "alice", name: "a", expires: .never, scopes: [PathScope("/keyward/admin/api/")!], networks: [])
+        let bob = try cli.createKey(user: "bob", name: "b", expires: .never, scopes: [PathScope("/keyward/admin/api/")!], networks: [])
 
         let asked = h.call("POST", "/admin/api/access-requests", key: alice.secret, json: #"{"resource":"billing","note":"invoices"}"#)
         #expect(asked.status == 201, "\(asked.text)")
@@ -620,5 +631,33 @@ final class APIHarness {
         let rejected = h.root("POST", "/admin/api/access-requests/\(secondId)/reject", json: #"{"reason":"use billing"}"#)
         #expect((rejected.json["request"] as? [String: Any])?["status"] as? String == "rejected")
         #expect(h.root("GET", "/admin/api/access-requests?status=rejected").items.count == 1)
+    }
+}
+
+/// Passwords: a user changes their own in a session with the current one; every other session ends.
+@Suite struct PasswordChangeTests {
+    @Test func ownPasswordNeedsTheCurrentOneAndASession() throws {
+        let h = try APIHarness()
+        try h.user("dana", privileges: [Privilege.useAPIKey])
+        let cli = h.f.admin()
+        try cli.setPassword("dana", "dana's first password")
+        let key = try cli.createKey(user: "dana", name: "k", expires: .never, scopes: [], networks: [])
+        let (first, _) = try h.signIn("dana", "dana's first password")
+        let (second, csrf) = try h.signIn("dana", "dana's first password")
+        func me(_ cookie: String) -> Int { h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status }
+
+        let withKey = h.call("PUT", "/admin/api/users/dana/password", key: key.secret, json: #"{"password":"taken over 12345"}"#)
+        #expect(withKey.status == 403, "an API key alone cannot change its user's password")
+        let session = ["HTTP_COOKIE": "keyward_session=\(second)", "HTTP_X_CSRF_TOKEN": csrf]
+        #expect(h.call("PUT", "/admin/api/users/dana/password", json: #"{"password":"new password 123"}"#, headers: session).status == 403)
+        #expect(h.call("PUT", "/admin/api/users/dana/password",
+                       json: #"{"password":"new password 123","current_password":"wrong one!"}"#, headers: session).status == 403)
+        #expect(h.call("PUT", "/admin/api/users/dana/password",
+                       json: #"{"password":"new password 123","current_password":"dana's first password"}"#, headers: session).status == 204)
+        #expect(me(second) == 200, "the session that changed it goes on")
+        #expect(me(first) == 401, "every other session ends")
+        _ = try h.signIn("dana", "new password 123")
+        #expect(h.root("PUT", "/admin/api/users/dana/password", json: #"{"password":"admin reset 12345"}"#).status == 204)
+        #expect(me(second) == 401, "an admin reset ends all of them")
     }
 }

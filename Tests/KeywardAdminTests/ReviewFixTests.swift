@@ -83,3 +83,30 @@ import KeywardStore
         #expect(added.path == "/api/" && added.methods == ["GET"])
     }
 }
+
+@Suite struct ApprovalLimitTests {
+    @Test func ownersCannotApproveTheirOwnRequestsOrBeyondNinetyDays() throws {
+        let x = try ApprovalFixture()
+        let bob = try x.user("bob")
+        let own = try bob.requestAccess(user: "bob", resource: "billing", note: nil)
+        #expect(code { _ = try bob.approveAccess(own.id, expires: .never) } == "forbidden")
+        let alices = try x.user("alice").requestAccess(user: "alice", resource: "billing", note: nil)
+        #expect(code { _ = try bob.approveAccess(alices.id, expires: .never) } == "forbidden")
+        #expect(code { _ = try bob.approveAccess(alices.id, expires: .seconds(91 * 86_400)) } == "forbidden")
+        #expect(try bob.approveAccess(alices.id, expires: .seconds(90 * 86_400)).status == "approved")
+        #expect(try x.user("erin").approveAccess(own.id, expires: .never).status == "approved", "an admin may")
+    }
+
+    @Test func notesRefuseFormatCharacters() throws {
+        let x = try ApprovalFixture()
+        #expect(code { _ = try x.user("alice").requestAccess(user: "alice", resource: "billing", note: "pay \u{202E}lanigiro") } == "invalid_argument")
+    }
+
+    @Test func othersSeeWhichResourcesExistButNotWhoMayCallThem() throws {
+        let x = try ApprovalFixture()
+        try x.f.store.addAudience(resource: "billing", .user("carol"), until: nil)
+        let listed = try x.user("alice").resources().first { $0.name == "billing" }
+        #expect(listed?.path == "/billing/" && listed?.owner == "bob" && listed?.audience == [])
+        #expect(try x.user("bob").resource("billing").audience == ["user:carol"], "the owner sees the audience")
+    }
+}
