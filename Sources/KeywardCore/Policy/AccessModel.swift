@@ -41,19 +41,21 @@ public enum Privilege {
 }
 
 /// A protected API: a path prefix with its own rules, consulted on every check under it.
-public struct Resource: Sendable, Equatable {
+///
+/// Immutable, and a class, so a check holding the matched resource holds one reference.
+public final class Resource: Sendable, Equatable {
     /// Unique name, used by `access:<name>` privileges and access requests.
-    public var name: String
+    public let name: String
     /// The path prefix and the methods allowed under it (none named: every method).
-    public var scope: PathScope
+    public let scope: PathScope
     /// True when requests without a credential are allowed (`X-Auth-Method: anonymous`).
-    public var anonymous: Bool
+    public let anonymous: Bool
     /// Who may call it besides its owner and holders of `access:<name>`.
-    public var audience: [Principal]
+    public let audience: [Principal]
     /// The user who decides access requests for it; nil when only admins do.
-    public var owner: String?
+    public let owner: String?
     /// Client networks allowed to call it, with or without a credential; empty means every address.
-    public var allowedNetworks: [CIDR]
+    public let allowedNetworks: [CIDR]
 
     /// A resource from its parts.
     public init(name: String, scope: PathScope, anonymous: Bool = false, audience: [Principal] = [], owner: String? = nil,
@@ -65,6 +67,12 @@ public struct Resource: Sendable, Equatable {
         self.owner = owner
         self.allowedNetworks = allowedNetworks
     }
+
+    /// Equal when every field is.
+    public static func == (a: Resource, b: Resource) -> Bool {
+        a.name == b.name && a.scope == b.scope && a.anonymous == b.anonymous && a.audience == b.audience
+            && a.owner == b.owner && a.allowedNetworks == b.allowedNetworks
+    }
 }
 
 /// Groups, roles and resources as one immutable snapshot, loaded per store generation, so the check
@@ -74,8 +82,9 @@ public struct Resource: Sendable, Equatable {
 public final class AccessModel: Sendable {
     /// Every resource, most specific (longest prefix) first.
     public let resources: [Resource]
-    /// Indexes into `resources` by the first segment of their prefix, each list most specific first.
-    private let bySegment: [Substring: [Int]]
+    /// Indexes into `resources` by a hash of the first segment of their prefix, each list most
+    /// specific first (a collision only adds candidates: each is still tested with `covers`).
+    private let bySegment: [UInt64: [Int]]
     /// Indexes of resources whose prefix is `/`: they cover every path, least specific of all.
     private let everywhere: [Int]
     /// Per resource (same index), every user it admits by any route: owner, audience (directly or
@@ -129,12 +138,12 @@ public final class AccessModel: Sendable {
         for (user, held) in privileges {
             for privilege in held.keys { if let resource = Privilege.resource(of: privilege) { holdersOfAccess[resource, default: []].insert(user) } }
         }
-        var bySegment: [Substring: [Int]] = [:]
+        var bySegment: [UInt64: [Int]] = [:]
         var everywhere: [Int] = []
         var admitted: [Set<String>] = []
         for (index, resource) in sorted.enumerated() {
             if let segment = Self.firstSegment(resource.scope.prefix), !segment.isEmpty {
-                bySegment[segment, default: []].append(index)
+                bySegment[Self.hash(segment), default: []].append(index)
             } else {
                 everywhere.append(index)
             }
@@ -165,9 +174,17 @@ public final class AccessModel: Sendable {
         return path[start..<end]
     }
 
+    /// FNV-1a over the segment's bytes: cheaper than `Substring`'s Unicode-aware hashing, and a
+    /// path segment is compared byte for byte anyway.
+    private static func hash(_ segment: Substring) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in segment.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return h
+    }
+
     /// The index in `resources` of the most specific resource covering `path`.
     func match(_ path: String) -> Int? {
-        if let segment = Self.firstSegment(path), let candidates = bySegment[segment],
+        if let segment = Self.firstSegment(path), let candidates = bySegment[Self.hash(segment)],
            let hit = candidates.first(where: { resources[$0].scope.covers(path: path) }) {
             return hit
         }
