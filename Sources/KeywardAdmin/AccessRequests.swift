@@ -4,69 +4,6 @@ import KeywardCrypto
 import KeywardGateway
 import KeywardStore
 
-/// An access request as listed: a user asks for a resource, its owner or an admin decides.
-public struct AccessRequestRow: Sendable, Equatable, Codable {
-    /// The request's number.
-    public var id: Int64
-    /// Who asks.
-    public var user: String
-    /// The resource asked for.
-    public var resource: String
-    /// Why, in the requester's words; nil when none was given.
-    public var note: String?
-    /// `pending`, `approved` or `rejected`.
-    public var status: String
-    /// Unix seconds.
-    public var createdAt: Int64
-    /// Unix seconds of the decision.
-    public var decidedAt: Int64?
-    /// Who decided (their audit name: a user, or `cli:<login>`).
-    public var decidedBy: String?
-    /// The key issued on approval (its public id; the secret went to the requester alone).
-    public var keyId: String?
-    /// When that key expires, Unix seconds; nil for never or when not approved.
-    public var expiresAt: Int64?
-
-    /// A row from its parts.
-    public init(id: Int64, user: String, resource: String, note: String?, status: String, createdAt: Int64,
-                decidedAt: Int64?, decidedBy: String?, keyId: String?, expiresAt: Int64?) {
-        self.id = id
-        self.user = user
-        self.resource = resource
-        self.note = note
-        self.status = status
-        self.createdAt = createdAt
-        self.decidedAt = decidedAt
-        self.decidedBy = decidedBy
-        self.keyId = keyId
-        self.expiresAt = expiresAt
-    }
-
-    init(_ r: AccessRequestRecord) {
-        self.init(id: r.id, user: r.user, resource: r.resource, note: r.note, status: r.status, createdAt: r.createdAt,
-                  decidedAt: r.decidedAt, decidedBy: r.decidedBy, keyId: r.keyId, expiresAt: r.expiresAt)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, user, resource, note, status, createdAt, decidedAt, decidedBy, keyId, expiresAt
-    }
-
-    /// Every field, null when empty: one shape for every request.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(user, forKey: .user)
-        try c.encode(resource, forKey: .resource)
-        try c.encode(note, forKey: .note)
-        try c.encode(status, forKey: .status)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(decidedAt, forKey: .decidedAt)
-        try c.encode(decidedBy, forKey: .decidedBy)
-        try c.encode(keyId, forKey: .keyId)
-        try c.encode(expiresAt, forKey: .expiresAt)
-    }
-}
-
 /// What became of one notification: `sent`, `no_email` (the user has no address), `failed`
 /// (sendmail refused or no link could be made; `error` says why) or `mail_off` (no mail settings).
 public struct MailNotice: Sendable, Equatable, Codable {
@@ -176,9 +113,9 @@ extension Admin {
             throw AdminError.invalid("status is one of pending, approved, rejected")
         }
         let all = try store.accessRequests(status: status)
-        if actor.isAdmin { return all.map(AccessRequestRow.init) }
+        if actor.isAdmin { return all }
         let owned = try ownedResources()
-        return all.filter { $0.user == actor.user || owned.contains($0.resource) }.map(AccessRequestRow.init)
+        return all.filter { $0.user == actor.user || owned.contains($0.resource) }
     }
 
     /// One request: admins, its requester, or the owner of its resource; others get 404.
@@ -186,7 +123,7 @@ extension Admin {
         guard let r = try store.accessRequest(id) else { throw Self.noSuchRequest(id) }
         let owned = try ownedResources()
         guard actor.isAdmin || r.user == actor.user || owned.contains(r.resource) else { throw Self.noSuchRequest(id) }
-        return AccessRequestRow(r)
+        return r
     }
 
     /// Approves a pending request (its resource's owner or an admin; 409 when already decided):
@@ -355,7 +292,7 @@ extension Admin {
     // MARK: Helpers
 
     /// A request the actor may decide and that is still pending.
-    private func decidable(_ id: Int64) throws -> AccessRequestRecord {
+    private func decidable(_ id: Int64) throws -> AccessRequestRow {
         guard let r = try store.accessRequest(id) else { throw Self.noSuchRequest(id) }
         let owned = try ownedResources()
         guard actor.isAdmin || owned.contains(r.resource) else {
@@ -376,7 +313,7 @@ extension Admin {
 
     private func requestRow(_ id: Int64) throws -> AccessRequestRow {
         guard let r = try store.accessRequest(id) else { throw Self.noSuchRequest(id) }
-        return AccessRequestRow(r)
+        return r
     }
 
     static func noSuchRequest(_ id: Int64) -> AdminError { .notFound("no such access request: #\(id)") }

@@ -1,8 +1,8 @@
 import KeywardCore
 import KeywardCrypto
 
-/// An access request as stored, with the names it refers to.
-public struct AccessRequestRecord: Sendable, Equatable {
+/// An access request as stored and listed: a user asks for a resource, its owner or an admin decides.
+public struct AccessRequestRow: Sendable, Equatable, Codable {
     /// Row id, shown as the request's number.
     public var id: Int64
     /// The requesting user.
@@ -17,12 +17,31 @@ public struct AccessRequestRecord: Sendable, Equatable {
     public var createdAt: Int64
     /// Unix seconds of the approval or rejection.
     public var decidedAt: Int64?
-    /// The audit name of who decided.
+    /// The audit name of who decided (a user, or `cli:<login>`).
     public var decidedBy: String?
-    /// The key issued on approval.
+    /// The key issued on approval (its public id; the secret went to the requester alone).
     public var keyId: String?
     /// Expiry of that key, Unix seconds; nil for never or not approved.
     public var expiresAt: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, user, resource, note, status, createdAt, decidedAt, decidedBy, keyId, expiresAt
+    }
+
+    /// Every field, null when empty: one shape for every request.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(user, forKey: .user)
+        try c.encode(resource, forKey: .resource)
+        try c.encode(note, forKey: .note)
+        try c.encode(status, forKey: .status)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(decidedAt, forKey: .decidedAt)
+        try c.encode(decidedBy, forKey: .decidedBy)
+        try c.encode(keyId, forKey: .keyId)
+        try c.encode(expiresAt, forKey: .expiresAt)
+    }
 }
 
 /// An active key of an active user whose expiry is near, with where to say so.
@@ -58,13 +77,13 @@ extension Store {
         """
 
     /// Every request, oldest first, optionally of one status.
-    public func accessRequests(status: String? = nil) throws -> [AccessRequestRecord] {
+    public func accessRequests(status: String? = nil) throws -> [AccessRequestRow] {
         try db.statement("SELECT \(Self.requestColumns) WHERE ?1 IS NULL OR a.status = ?1 ORDER BY a.id")
             .map([status.map(SQLValue.text) ?? .null]) { Self.requestRecord($0) }
     }
 
     /// One request, nil when there is none.
-    public func accessRequest(_ id: Int64) throws -> AccessRequestRecord? {
+    public func accessRequest(_ id: Int64) throws -> AccessRequestRow? {
         try db.statement("SELECT \(Self.requestColumns) WHERE a.id = ?").first([.integer(id)]) { Self.requestRecord($0) }
     }
 
@@ -88,8 +107,8 @@ extension Store {
             """).map([.text(Privilege.admin)]) { (user: $0.text(0), email: $0.text(1)) }
     }
 
-    private static func requestRecord(_ s: Statement) -> AccessRequestRecord {
-        AccessRequestRecord(id: s.int64(0), user: s.text(1), resource: s.text(2), note: s.optionalText(3), status: s.text(4),
+    private static func requestRecord(_ s: Statement) -> AccessRequestRow {
+        AccessRequestRow(id: s.int64(0), user: s.text(1), resource: s.text(2), note: s.optionalText(3), status: s.text(4),
                             createdAt: s.int64(5), decidedAt: s.optionalInt64(6), decidedBy: s.optionalText(7),
                             keyId: s.optionalText(8), expiresAt: s.optionalInt64(9))
     }
