@@ -175,6 +175,53 @@ start_backend() {
 # Keyward CLI: kw ARGS... runs keyward on $DB, its stderr appended to $CLI_LOG
 # ---------------------------------------------------------------------------------------------
 kw() { "$KEYWARD_BIN" --db "$DB" "$@" 2>>"$CLI_LOG"; }
+
+# http [curl args] URL -> $CODE, $T/r.hdr, $T/r.body (-g: URLs are taken literally, [::1] included)
+CODE=000
+http() {
+    : >"$T/r.hdr"
+    : >"$T/r.body"
+    CODE=$(curl -s -g -o "$T/r.body" -D "$T/r.hdr" -w '%{http_code}' --max-time 10 "$@" 2>/dev/null)
+    [ -n "$CODE" ] || CODE=000
+    if [ "${KEYWARD_E2E_TRACE:-0}" = 1 ]; then
+        { printf '==== %s\n' "$(oneline "${@: -1}")"; tr -d '\r' <"$T/r.hdr"; head -c 600 "$T/r.body"; echo; } >>"$T/logs/trace.txt"
+    fi
+}
+hdr() { # value of the first response header named $1 (case-insensitive)
+    awk -v n="$(printf '%s' "$1" | tr 'A-Z' 'a-z')" '
+        { sub(/\r$/, "") }
+        /^HTTP\// { next }
+        { i = index($0, ":"); if (i == 0) next
+          k = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1); sub(/^[ \t]+/, "", v)
+          if (k == n) { print v; exit } }' "$T/r.hdr"
+}
+
+# A capturing sendmail(8) at $T/sendmail: each message (its stdin) lands in $T/mail/N.eml and its
+# arguments in $T/mail/N.args, N counting up from 1. Name it in a config file as `sendmail = ...`.
+make_sendmail() {
+    mkdir -p "$T/mail"
+    cat >"$T/sendmail" <<'SH'
+#!/bin/sh
+dir=$(dirname "$0")/mail
+n=$(($(ls "$dir" | grep -c '\.eml$') + 1))
+printf '%s\n' "$@" >"$dir/$n.args"
+cat >"$dir/$n.eml.part" && mv "$dir/$n.eml.part" "$dir/$n.eml"
+SH
+    chmod 755 "$T/sendmail"
+}
+mails() { ls "$T/mail" | grep -c '\.eml$'; }
+mail_file() { echo "$T/mail/$1.eml"; }
+mail_header() { # N name -> value of the header in message N
+    python3 - "$(mail_file "$1")" "$2" <<'PY'
+import sys
+from email import message_from_binary_file
+m = message_from_binary_file(open(sys.argv[1], "rb"))
+print(m.get(sys.argv[2], ""))
+PY
+}
+mail_body() { python3 -c 'import sys; print(open(sys.argv[1]).read().split("\n\n", 1)[-1])' "$(mail_file "$1")"; }
+mail_args() { tr '\n' ' ' <"$T/mail/$1.args" | sed 's/ $//'; } # N -> sendmail's arguments for message N
+
 kw_init() { # keyward init on $DB, or bail
     echo "# setting up keyward ($KEYWARD_BIN)"
     CLI_LOG=$T/logs/cli.stderr

@@ -38,26 +38,8 @@ done
 make_tmpdir keyward-e2e
 
 # ---------------------------------------------------------------------------------------------
-# HTTP helpers: http [curl args] URL  ->  $CODE, $T/r.hdr, $T/r.body
+# HTTP helpers beside lib.sh's http and hdr
 # ---------------------------------------------------------------------------------------------
-CODE=000
-http() {
-    : >"$T/r.hdr"
-    : >"$T/r.body"
-    CODE=$(curl -s -o "$T/r.body" -D "$T/r.hdr" -w '%{http_code}' --max-time 10 "$@" 2>/dev/null)
-    [ -n "$CODE" ] || CODE=000
-    if [ "${KEYWARD_E2E_TRACE:-0}" = 1 ]; then
-        { printf '==== %s\n' "$(oneline "${@: -1}")"; tr -d '\r' <"$T/r.hdr"; head -c 600 "$T/r.body"; echo; } >>"$T/logs/trace.txt"
-    fi
-}
-hdr() { # value of the first response header named $1 (case-insensitive)
-    awk -v n="$(printf '%s' "$1" | tr 'A-Z' 'a-z')" '
-        { sub(/\r$/, "") }
-        /^HTTP\// { next }
-        { i = index($0, ":"); if (i == 0) next
-          k = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1); sub(/^[ \t]+/, "", v)
-          if (k == n) { print v; exit } }' "$T/r.hdr"
-}
 hdr_count() {
     awk -v n="$(printf '%s' "$1" | tr 'A-Z' 'a-z')" '
         { sub(/\r$/, ""); i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) c++ }
