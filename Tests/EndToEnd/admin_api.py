@@ -25,6 +25,8 @@ import traceback
 
 import requests
 
+from tap import check, expect_eq, finish, note, notok, one
+
 ENV = os.environ
 BIN, DB = ENV["KW_BIN"], ENV["KW_DB"]
 FIX = ENV["KW_FIXTURES"]
@@ -36,43 +38,6 @@ NEW_SECRETS = ENV["KW_NEW_SECRETS"]
 MAIL = ENV["KW_MAIL"]
 
 API = BASE + "/keyward/admin/api"
-PASS = 0
-FAIL = 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Reporting
-# ---------------------------------------------------------------------------------------------
-def one(text):
-    return " ".join(str(text).split())[:300]
-
-
-def ok(name):
-    global PASS
-    PASS += 1
-    print(f"ok - {name}", flush=True)
-
-
-def notok(name, detail):
-    global FAIL
-    FAIL += 1
-    print(f"not ok - {name} ({one(detail)})", flush=True)
-
-
-def check(name, cond, detail=""):
-    if cond:
-        ok(name)
-    else:
-        notok(name, detail)
-    return bool(cond)
-
-
-def expect_eq(name, expected, got):
-    return check(name, expected == got, f"expected {expected!r} got {got!r}")
-
-
-def note(text):
-    print(f"# {text}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,8 +571,7 @@ def main():
         except Exception as e:
             notok(f"{fn.__name__} ran to the end", f"{type(e).__name__}: {e}")
             traceback.print_exc(file=sys.stderr)
-    note(f"admin_api.py done: {PASS} ok, {FAIL} not ok, {time.time() - started:.1f} s")
-    sys.exit(1 if FAIL else 0)
+    finish("admin_api.py", started)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ import zlib
 
 import jwt
 import requests
+
+from tap import check, expect_eq, finish, note, notok, ok, one
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.hazmat.primitives import serialization
@@ -60,44 +62,7 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 LIFETIME = 300   # --token-lifetime 5m
 BRIEF = 120      # the `brief` client and key expire 2m after creation
 
-PASS = 0
-FAIL = 0
 ISSUED = []
-
-
-# ---------------------------------------------------------------------------------------------
-# Reporting
-# ---------------------------------------------------------------------------------------------
-def one(text):
-    return " ".join(str(text).split())[:300]
-
-
-def ok(name):
-    global PASS
-    PASS += 1
-    print(f"ok - {name}", flush=True)
-
-
-def notok(name, detail):
-    global FAIL
-    FAIL += 1
-    print(f"not ok - {name} ({one(detail)})", flush=True)
-
-
-def check(name, cond, detail=""):
-    if cond:
-        ok(name)
-    else:
-        notok(name, detail)
-    return bool(cond)
-
-
-def expect_eq(name, expected, got):
-    return check(name, expected == got, f"expected {expected!r} got {got!r}")
-
-
-def note(text):
-    print(f"# {text}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1209,8 +1174,7 @@ def main():
         except Exception as e:
             notok(f"{fn.__name__} ran to the end", f"{type(e).__name__}: {e}")
             traceback.print_exc(file=sys.stderr)
-    note(f"tokens.py done: {PASS} ok, {FAIL} not ok, {time.time() - started:.1f} s")
-    sys.exit(1 if FAIL else 0)
+    finish("tokens.py", started)
 
 
 if __name__ == "__main__":
