@@ -107,15 +107,18 @@ extension Store {
         }
     }
 
-    /// Every group with its members and roles, by name.
-    public func groups() throws -> [GroupRow] {
+    /// Every group with its members and roles, by name; only the one `named` when given.
+    public func groups(named: String? = nil) throws -> [GroupRow] {
+        let name: [SQLValue] = [named.map(SQLValue.text) ?? .null]
         let members = try pairs("""
             SELECT g.name, u.name FROM group_members m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id
-            """)
+            WHERE ?1 IS NULL OR g.name = ?1
+            """, name)
         let roles = try pairs("""
             SELECT g.name, r.name FROM role_grants rg JOIN groups g ON g.id = rg.group_id JOIN roles r ON r.id = rg.role_id
-            """)
-        return try db.statement("SELECT name, created_at FROM groups ORDER BY name").map { s in
+            WHERE ?1 IS NULL OR g.name = ?1
+            """, name)
+        return try db.statement("SELECT name, created_at FROM groups WHERE ?1 IS NULL OR name = ?1 ORDER BY name").map(name) { s in
             let name = s.text(0)
             return GroupRow(name: name, createdAt: s.int64(1), members: (members[name] ?? []).sorted(), roles: (roles[name] ?? []).sorted())
         }
@@ -123,7 +126,7 @@ extension Store {
 
     /// One group; throws `noSuchGroup`.
     public func group(_ name: String) throws -> GroupRow {
-        guard let row = try groups().first(where: { $0.name == name }) else { throw AccessRefusal.noSuchGroup(name) }
+        guard let row = try groups(named: name).first else { throw AccessRefusal.noSuchGroup(name) }
         return row
     }
 
@@ -165,15 +168,19 @@ extension Store {
         for privilege in privileges { try insert.run([.integer(roleId), .text(privilege)]) }
     }
 
-    /// Every role with its privileges and grants, by name.
-    public func roles() throws -> [RoleRow] {
-        let privileges = try pairs("SELECT r.name, p.privilege FROM role_privileges p JOIN roles r ON r.id = p.role_id")
+    /// Every role with its privileges and grants, by name; only the one `named` when given.
+    public func roles(named: String? = nil) throws -> [RoleRow] {
+        let name: [SQLValue] = [named.map(SQLValue.text) ?? .null]
+        let privileges = try pairs("""
+            SELECT r.name, p.privilege FROM role_privileges p JOIN roles r ON r.id = p.role_id WHERE ?1 IS NULL OR r.name = ?1
+            """, name)
         let grants = try pairs("""
             SELECT r.name, CASE WHEN rg.group_id IS NOT NULL THEN 'group:' || g.name ELSE 'user:' || u.name END
             FROM role_grants rg JOIN roles r ON r.id = rg.role_id
             LEFT JOIN groups g ON g.id = rg.group_id LEFT JOIN users u ON u.id = rg.user_id
-            """)
-        return try db.statement("SELECT name, created_at FROM roles ORDER BY name").map { s in
+            WHERE ?1 IS NULL OR r.name = ?1
+            """, name)
+        return try db.statement("SELECT name, created_at FROM roles WHERE ?1 IS NULL OR name = ?1 ORDER BY name").map(name) { s in
             let name = s.text(0)
             return RoleRow(name: name, createdAt: s.int64(1), privileges: (privileges[name] ?? []).sorted(),
                            grantedTo: (grants[name] ?? []).sorted())
@@ -182,7 +189,7 @@ extension Store {
 
     /// One role; throws `noSuchRole`.
     public func role(_ name: String) throws -> RoleRow {
-        guard let row = try roles().first(where: { $0.name == name }) else { throw AccessRefusal.noSuchRole(name) }
+        guard let row = try roles(named: name).first else { throw AccessRefusal.noSuchRole(name) }
         return row
     }
 
@@ -283,23 +290,25 @@ extension Store {
         return PathScope(text) ?? scope
     }
 
-    /// Every resource, by name, with the audience entries that have not ended by `now`.
-    public func resources(now: Int64 = Int64.min) throws -> [ResourceRow] {
+    /// Every resource, by name, with the audience entries that have not ended by `now`; only the
+    /// one `named` when given.
+    public func resources(now: Int64 = Int64.min, named: String? = nil) throws -> [ResourceRow] {
+        let name: SQLValue = named.map(SQLValue.text) ?? .null
         var audience: [String: [String]] = [:]
         var until: [String: [String: Int64]] = [:]
         try db.statement("""
             SELECT r.name, CASE WHEN a.group_id IS NOT NULL THEN 'group:' || g.name ELSE 'user:' || u.name END, a.expires_at
             FROM resource_audience a JOIN resources r ON r.id = a.resource_id
             LEFT JOIN groups g ON g.id = a.group_id LEFT JOIN users u ON u.id = a.user_id
-            WHERE a.expires_at IS NULL OR a.expires_at > ?
-            """).forEach([.integer(now)]) { s in
+            WHERE (a.expires_at IS NULL OR a.expires_at > ?1) AND (?2 IS NULL OR r.name = ?2)
+            """).forEach([.integer(now), name]) { s in
             audience[s.text(0), default: []].append(s.text(1))
             if let end = s.optionalInt64(2) { until[s.text(0), default: [:]][s.text(1)] = end }
         }
         return try db.statement("""
             SELECT r.name, r.path, r.methods, r.anonymous, u.name, r.allow_ips, r.created_at
-            FROM resources r LEFT JOIN users u ON u.id = r.owner_id ORDER BY r.name
-            """).map { s in
+            FROM resources r LEFT JOIN users u ON u.id = r.owner_id WHERE ?1 IS NULL OR r.name = ?1 ORDER BY r.name
+            """).map([name]) { s in
             let name = s.text(0)
             return ResourceRow(name: name, path: s.text(1), methods: s.text(2).split(separator: ",").map(String.init),
                                anonymous: s.int64(3) != 0, audience: (audience[name] ?? []).sorted(),
@@ -310,7 +319,7 @@ extension Store {
 
     /// One resource; throws `noSuchResource`.
     public func resource(_ name: String, now: Int64 = Int64.min) throws -> ResourceRow {
-        guard let row = try resources(now: now).first(where: { $0.name == name }) else { throw AccessRefusal.noSuchResource(name) }
+        guard let row = try resources(now: now, named: name).first else { throw AccessRefusal.noSuchResource(name) }
         return row
     }
 
@@ -366,9 +375,9 @@ extension Store {
 
     // MARK: Helpers
 
-    private func pairs(_ sql: String) throws -> [String: [String]] {
+    private func pairs(_ sql: String, _ values: [SQLValue]) throws -> [String: [String]] {
         var out: [String: [String]] = [:]
-        try db.statement(sql).forEach { out[$0.text(0), default: []].append($0.text(1)) }
+        try db.statement(sql).forEach(values) { out[$0.text(0), default: []].append($0.text(1)) }
         return out
     }
 

@@ -141,12 +141,12 @@ public final class Store {
         }
     }
 
-    /// Every user, by name, with their key counts.
-    public func users() throws -> [UserRow] {
+    /// Every user, by name, with their key counts; only the one `named` when given.
+    public func users(named: String? = nil) throws -> [UserRow] {
         try db.statement("""
             SELECT u.name, u.status, u.created_at, (SELECT count(*) FROM api_keys k WHERE k.user_id = u.id), u.email
-            FROM users u ORDER BY u.name
-            """).map { s in
+            FROM users u WHERE ?1 IS NULL OR u.name = ?1 ORDER BY u.name
+            """).map([named.map(SQLValue.text) ?? .null]) { s in
             UserRow(name: s.text(0), status: Status(rawValue: s.text(1)) ?? .disabled, createdAt: s.int64(2),
                     keyCount: Int(s.int64(3)), email: s.optionalText(4))
         }
@@ -154,7 +154,7 @@ public final class Store {
 
     /// One user; throws `StoreRefusal.noSuchUser`.
     public func user(_ name: String) throws -> UserRow {
-        guard let row = try users().first(where: { $0.name == name }) else { throw StoreRefusal.noSuchUser(name) }
+        guard let row = try users(named: name).first else { throw StoreRefusal.noSuchUser(name) }
         return row
     }
 
