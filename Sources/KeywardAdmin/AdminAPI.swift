@@ -165,42 +165,42 @@ public final class AdminAPI: AdminEndpoint {
         throw AdminError.unauthenticated()
     }
 
-    /// An API key, verified as the check verifies one: the stored hash (constant time), the key's
-    /// and its user's status, expiry and the key's networks; then its user must hold `use-api-key`,
-    /// and a scoped key needs a scope covering this admin path and method (`<mount>/admin/api/`
-    /// for all of it): a key scoped to some API never doubles as an admin credential.
+    /// An API key, verified and held to its own rules on this admin path (`<mount>/admin/api/...`)
+    /// as the check would: the stored hash (constant time), the key's and its user's status,
+    /// expiry, networks and scopes, so a key scoped to some API never doubles as an admin
+    /// credential; and its user must hold `use-api-key`. Authentication failures (401) come
+    /// before authorization ones (403), and among those the missing privilege first.
     private func authenticateKey(_ presented: PresentedCredential, _ request: APIRequest, now: Int64) throws -> Caller {
         let (store, authenticator) = try opened()
-        func refuse(_ reason: DenyReason, credential: String?, user: String? = nil) -> any Error {
+        func refuse(_ reason: String, credential: String?, user: String? = nil) {
             audit.record(AuditEvent(at: now, actor: user ?? "anonymous", action: "admin.auth.deny", credential: credential,
-                                    sourceIP: request.address, reason: reason.rawValue, detail: "api-key"))
-            if reason == .addressNotAllowed {
-                return AdminError.forbidden("This API key may not be used from this address.")
-            }
-            if let address = request.address { throttle.recordFailure(address, now: now) }
-            return AdminError.unauthenticated(reason == .credentialExpired ? "The API key has expired." : "The API key is invalid.")
+                                    sourceIP: request.address, reason: reason, detail: "api-key"))
         }
-        guard case .opaque(let secret) = presented else { throw refuse(.invalidCredential, credential: nil) }
-        guard let key = try authenticator.verified(secret, as: .apiKey) else { throw refuse(.invalidCredential, credential: secret.id) }
-        if key.status != .active { throw refuse(.credentialDisabled, credential: key.id, user: key.userName) }
-        if key.userStatus != .active { throw refuse(.userDisabled, credential: key.id, user: key.userName) }
-        if let expiry = key.expiresAt, expiry <= now { throw refuse(.credentialExpired, credential: key.id, user: key.userName) }
-        if !key.allowedNetworks.isEmpty {
-            guard let ip = request.address.flatMap({ IPAddress($0) }), key.allowedNetworks.contains(where: { $0.contains(ip) }) else {
-                throw refuse(.addressNotAllowed, credential: key.id, user: key.userName)
-            }
+        var secret: OpaqueSecret? = nil
+        if case .opaque(let presentedSecret) = presented { secret = presentedSecret }
+        guard let secret, let key = try authenticator.verified(secret, as: .apiKey) else {
+            refuse(DenyReason.invalidCredential.rawValue, credential: secret?.id)
+            if let address = request.address { throttle.recordFailure(address, now: now) }
+            throw AdminError.unauthenticated("The API key is invalid.")
+        }
+        let adminPath = config.mount + request.path
+        let decision = authenticator.authorize(verified: key, for: CheckRequest(
+            method: request.method, path: PathNormalizer.normalize(requestURI: adminPath, limits: config.limits),
+            remoteAddress: request.address))
+        if case .deny(let denial) = decision, denial.reason.kind == .challenge {
+            refuse(denial.reason.rawValue, credential: key.id, user: key.userName)
+            if let address = request.address { throttle.recordFailure(address, now: now) }
+            throw AdminError.unauthenticated(denial.reason == .credentialExpired ? "The API key has expired." : "The API key is invalid.")
         }
         let privileges = try store.privileges(of: key.userName)
         guard privileges.contains(Privilege.useAPIKey) else {
-            audit.record(AuditEvent(at: now, actor: key.userName, action: "admin.auth.deny", credential: key.id,
-                                    sourceIP: request.address, reason: "privilege_missing", detail: "api-key"))
+            refuse("privilege_missing", credential: key.id, user: key.userName)
             throw AdminError.forbidden("The API key's user does not hold \(Privilege.useAPIKey).")
         }
-        let adminPath = config.mount + request.path
-        if !key.scopes.isEmpty, !key.scopes.contains(where: { $0.covers(path: adminPath) && $0.allows(method: request.method) }) {
-            audit.record(AuditEvent(at: now, actor: key.userName, action: "admin.auth.deny", credential: key.id,
-                                    sourceIP: request.address, reason: DenyReason.pathNotAllowed.rawValue, detail: "api-key"))
-            throw AdminError.forbidden("The API key's scopes do not cover \(request.method) \(adminPath).")
+        if case .deny(let denial) = decision {
+            refuse(denial.reason.rawValue, credential: key.id, user: key.userName)
+            throw AdminError.forbidden(denial.reason == .addressNotAllowed ? "This API key may not be used from this address."
+                                       : "The API key's scopes do not cover \(request.method) \(adminPath).")
         }
         usage.recordUse(credential: key.id, at: now, from: request.address)
         return Caller(user: key.userName, privileges: privileges, via: .apiKey, credential: key.id)

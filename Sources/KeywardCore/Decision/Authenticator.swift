@@ -148,6 +148,14 @@ public struct Authenticator {
         return try lookUp(secret, as: kind)
     }
 
+    /// The credential's own rules, as the check applies them, for a credential `verified` already:
+    /// status, owner, expiry, networks and scopes; not resources, which protect the APIs behind the
+    /// web server, not Keyward's own endpoints (the admin API, which takes API keys itself and has
+    /// privileges instead). Records nothing.
+    public func authorize(verified key: CredentialRecord, for request: CheckRequest) -> Decision {
+        authorize(key, request: request, now: clock.now)
+    }
+
     /// `verified` without the refresh, for the check, which refreshed once already.
     private func lookUp(_ secret: OpaqueSecret, as kind: SecretKind) throws -> CredentialRecord? {
         guard secret.kind == kind, let record = try keys.credential(id: secret.id), secret.matches(record, pepper: pepper)
