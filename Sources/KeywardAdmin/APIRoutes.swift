@@ -486,9 +486,4 @@ extension Admin {
         try requireAdmin()
         return try store.auditRecords(afterId: afterId, since: since, user: user, action: action, limit: limit)
     }
-
-    /// Throws `invalid_argument` unless `password` has 8 to 1024 bytes.
-    static func checkPassword(_ password: String) throws {
-        guard (8...1024).contains(password.utf8.count) else { throw AdminError.invalid("a password of 8 to 1024 bytes is required") }
-    }
 }

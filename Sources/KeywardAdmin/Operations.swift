@@ -77,12 +77,17 @@ extension Admin {
                   hash.verify(current)
             else { throw AdminError.forbidden("Changing your password needs your current password.") }
         }
-        guard (8...1024).contains(password.utf8.count) else { throw AdminError.invalid("a password of 8 to 1024 bytes is required") }
+        try Self.checkPassword(password)
         let hash = PasswordHash(password: password)
         try change("user.passwd", target: "user:\(name)") {
             try store.setUserPassword(name, hash: hash.encoded)
             try store.deleteSessions(user: name, except: keeping)
         }
+    }
+
+    /// Throws `invalid_argument` unless `password` has 8 to 1024 bytes.
+    public static func checkPassword(_ password: String) throws {
+        guard (8...1024).contains(password.utf8.count) else { throw AdminError.invalid("a password of 8 to 1024 bytes is required") }
     }
 
     /// An address one `sendmail -t` can take safely: one `local@domain`, printable, no spaces or header breaks.
