@@ -280,7 +280,7 @@ extension AdminAPI {
         var spec = ResourceSpec()
         if let path {
             let methods = try body.strings("methods", max: 16) ?? []
-            guard path.first == "/", let scope = PathScope(methods.isEmpty ? path : methods.joined(separator: ",") + ":" + path) else {
+            guard let scope = PathScope(prefix: path, methods: methods) else {
                 throw AdminError.invalid("path must be a normalised path prefix such as /api/reports/, methods upper-case names such as GET")
             }
             spec.path = scope

@@ -136,7 +136,7 @@ extension Admin {
         let request = try decidable(id)
         if !actor.isAdmin { try requireSelfServiceLifetime(expires) }  // an owner grants at most 90 days
         let resource = try store.resource(request.resource)
-        guard let scope = PathScope(resource.methods.isEmpty ? resource.path : resource.methods.joined(separator: ",") + ":" + resource.path)
+        guard let scope = PathScope(prefix: resource.path, methods: resource.methods)
         else { throw AdminError.conflict("resource \(resource.name) has a path that does not parse") }
         let requester = try store.user(request.user)
         let settings = mail

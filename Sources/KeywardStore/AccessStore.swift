@@ -286,8 +286,7 @@ extension Store {
     /// uniqueness of paths means one resource per set of paths.
     static func canonical(_ scope: PathScope) -> PathScope {
         guard !scope.prefix.hasSuffix("/") else { return scope }
-        let text = (scope.methods.isEmpty ? "" : scope.methods.joined(separator: ",") + ":") + scope.prefix + "/"
-        return PathScope(text) ?? scope
+        return PathScope(prefix: scope.prefix + "/", methods: scope.methods) ?? scope
     }
 
     /// Every resource, by name, with the audience entries that have not ended by `now`; only the
@@ -351,7 +350,8 @@ extension Store {
             let name = s.text(0), methods = s.text(2)
             let networkLines = lines(s.text(5))
             let networks = networkLines.compactMap(CIDR.init)
-            guard let scope = PathScope(methods.isEmpty ? s.text(1) : methods + ":" + s.text(1)), networks.count == networkLines.count else {
+            guard let scope = PathScope(prefix: s.text(1), methods: methods.split(separator: ",").map(String.init)),
+                  networks.count == networkLines.count else {
                 throw StoreError(code: 1, message: "resource \(name) has a stored path or network that does not parse")
             }
             return Resource(name: name, scope: scope, anonymous: s.int64(3) != 0, audience: store[name] ?? [],

@@ -244,8 +244,7 @@ enum ResourceCommands {
                 throw UsageError("invalid --method \(method): want a method name such as GET")
             }
         }
-        let text = methods.isEmpty ? path : methods.map { $0.uppercased() }.joined(separator: ",") + ":" + path
-        guard let scope = PathScope(text) else {
+        guard let scope = PathScope(prefix: path, methods: methods.map { $0.uppercased() }) else {
             throw UsageError("invalid --path \(path): want a normalised prefix (no . or .. segments, %2F, backslash)")
         }
         return scope

@@ -28,6 +28,13 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
         self.description = methods.isEmpty ? prefix : methods.joined(separator: ",") + ":" + prefix
     }
 
+    /// A scope from a prefix and the methods allowed under it (none: every method), as resources
+    /// store them; nil when it is not one (methods are upper-case names, the prefix normal).
+    public init?(prefix: String, methods: [String]) {
+        guard prefix.hasPrefix("/") else { return nil }
+        self.init(methods.isEmpty ? prefix : methods.joined(separator: ",") + ":" + prefix)
+    }
+
     /// True when `path` lies under the prefix.
     ///
     /// Compared byte for byte: Swift's `==` and `hasPrefix` treat canonically equivalent Unicode
