@@ -7,8 +7,24 @@ import KeywardCore
 /// static strings: they reach C as NUL-terminated bytes without a temporary copy per lookup.
 public protocol ParamSource {
     func param(_ name: StaticString) -> String?
+    /// True when the server sent `name` more than once. lighttpd, for one, passes a client's
+    /// `X_Forwarded_For` under the same name as its `X-Forwarded-For`; `param` sees the first.
+    func isRepeated(_ name: StaticString) -> Bool
     /// Reads at most `limit` bytes of the request body; nil when it is larger than that.
     func readBody(limit: Int) -> [UInt8]?
+}
+
+extension ParamSource {
+    /// Sources whose names are unique (a dictionary, the environment) never repeat one.
+    public func isRepeated(_ name: StaticString) -> Bool { false }
+
+    /// The value of `name` when it is sent once; a repeated one reads as a lone NUL, which every
+    /// parser downstream refuses (an address names no client, a credential is malformed): which
+    /// copy a backend would believe is not Keyward's to guess.
+    func unambiguous(_ name: StaticString) -> String? {
+        guard let value = param(name) else { return nil }
+        return isRepeated(name) ? "\u{0}" : value
+    }
 }
 
 /// The FastCGI role a request arrived in (FastCGI 1.0 §6).
@@ -51,15 +67,9 @@ extension CheckRequest {
             return v
         }
         let requestURI = value("REQUEST_URI")
-        let path: Result<String, PathNormalizer.Refusal>
-        if let authPath = value("AUTH_PATH") {
-            path = PathNormalizer.normalize(serverPath: authPath, limits: limits)
-        } else if let requestURI {
-            path = PathNormalizer.normalize(requestURI: requestURI, limits: limits)
-        } else {
-            path = PathNormalizer.normalize(
-                requestURI: (value("SCRIPT_NAME") ?? "") + (value("PATH_INFO") ?? "/"), limits: limits)
-        }
+        let path = PathNormalizer.checkedPath(
+            serverPath: value("AUTH_PATH"),
+            requestURI: requestURI ?? (value("SCRIPT_NAME") ?? "") + (value("PATH_INFO") ?? "/"), limits: limits)
         var query: Substring? = nil
         if let requestURI, let mark = requestURI.utf8.firstIndex(of: UInt8(ascii: "?")) {
             query = requestURI[requestURI.utf8.index(after: mark)...]
@@ -67,7 +77,8 @@ extension CheckRequest {
             query = q[...]
         }
         self.init(method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: client.address(params),
-                  authorization: value("HTTP_AUTHORIZATION"), apiKeyHeader: value("HTTP_X_API_KEY"), query: query)
+                  authorization: params.unambiguous("HTTP_AUTHORIZATION"), apiKeyHeader: params.unambiguous("HTTP_X_API_KEY"),
+                  query: query)
     }
 }
 
@@ -88,7 +99,7 @@ public struct ClientAddressRule: Sendable {
     public func address(_ params: some ParamSource) -> String? {
         let peer = params.param("REMOTE_ADDR").flatMap { $0.isEmpty ? nil : $0 }
         guard !trustedProxies.isEmpty else { return peer }
-        let value = header == .forwardedFor ? params.param("HTTP_X_FORWARDED_FOR") : params.param("HTTP_X_REAL_IP")
+        let value = header == .forwardedFor ? params.unambiguous("HTTP_X_FORWARDED_FOR") : params.unambiguous("HTTP_X_REAL_IP")
         return ClientAddress.resolve(peer: peer, header: header, value: value, trustedProxies: trustedProxies)
     }
 }

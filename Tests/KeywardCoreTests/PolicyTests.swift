@@ -7,23 +7,22 @@ import Testing
     @Test(arguments: [
         ("/api/x", "/api/x"),
         ("/api/x?APIKey=1", "/api/x"),
-        ("/api/limited/../secret", "/api/secret"),
-        ("/api/limited/%2e%2e/secret", "/api/secret"),
-        ("/api/limited/.%2e/secret", "/api/secret"),
-        ("/api/./a//b/", "/api/a/b/"),
-        ("/../../etc/passwd", "/etc/passwd"),
+        ("/api/x?next=/a/../b;c", "/api/x"),
+        ("/api//a///b/", "/api/a/b/"),
         ("/a%20b", "/a b"),
         ("/", "/"),
-        ("/api/..", "/"),
-        ("/api/x/.", "/api/x/"),
         ("/%C3%A9t%C3%A9", "/été"),
-        ("/api/x;v=1/y", "/api/x;v=1/y"),
-        ("/api/..x;/y", "/api/..x;/y"),
+        ("/api/x.y/..z/.well-known", "/api/x.y/..z/.well-known"),
+        ("/a%25b", "/a%b"),
+        ("http://api.example.com/api/x?q=1", "/api/x"),
+        ("HTTPS://api.example.com:8443/api/x", "/api/x"),
+        ("http://api.example.com", "/"),
     ])
     func normalises(_ raw: String, _ expected: String) {
         #expect(PathNormalizer.normalize(requestURI: raw, limits: limits) == .success(expected))
     }
 
+    /// The targets of the attacker's probe (issue 8): backends read each of them differently.
     @Test(arguments: [
         ("/api/a%2Fb", PathNormalizer.Refusal.encodedSeparator),
         ("/api/a%2fb", .encodedSeparator),
@@ -34,19 +33,37 @@ import Testing
         ("/api/%4", .badEscape),
         ("/api/%ff%fe", .invalidUTF8),
         ("/api/%0a", .controlByte),
-        ("/public/..;/secret", .dotSegmentWithParameters),
-        ("/public/..;jsessionid=1/secret", .dotSegmentWithParameters),
-        ("/public/.;/x", .dotSegmentWithParameters),
-        ("/public/%2e%2e;/secret", .dotSegmentWithParameters),
+        ("/api/reports/.;/../other", .pathParameters),
+        ("/api/reports/;/../other", .pathParameters),
+        ("/api/reports/;jsessionid=1/../other", .pathParameters),
+        ("/api/reports/x/.;/../../other", .pathParameters),
+        ("http://h/api/reports/.;/../other", .pathParameters),
+        ("/x/..;/api/other", .pathParameters),
+        ("/;/api/other", .pathParameters),
+        ("/api/x;v=1/y", .pathParameters),
+        ("/api/x%3Bv=1/y", .pathParameters),
+        ("/api/x%3b", .pathParameters),
+        ("/api/limited/../secret", .dotSegment),
+        ("/api/limited/%2e%2e/secret", .dotSegment),
+        ("/api/limited/.%2E/secret", .dotSegment),
+        ("/api/./a", .dotSegment),
+        ("/api/x/.", .dotSegment),
+        ("/api/..", .dotSegment),
+        ("/../../etc/passwd", .dotSegment),
+        ("/api/reports/x%252F..%252F..%252Fother", .doubleEncoding),
+        ("/api/%252e%252e/x", .doubleEncoding),
         ("api/x", .notAbsolute),
+        ("*", .notAbsolute),
+        ("ftp://h/api/x", .notAbsolute),
         ("", .notAbsolute),
     ])
     func refuses(_ raw: String, _ refusal: PathNormalizer.Refusal) {
         #expect(PathNormalizer.normalize(requestURI: raw, limits: limits) == .failure(refusal))
     }
 
-    @Test func serverPathsWithParameterDotSegmentsAreRefusedToo() {
-        #expect(PathNormalizer.normalize(serverPath: "/public/..;/secret", limits: limits) == .failure(.dotSegmentWithParameters))
+    @Test func serverPathsWithParametersAreRefusedToo() {
+        #expect(PathNormalizer.normalize(serverPath: "/public/..;/secret", limits: limits) == .failure(.pathParameters))
+        #expect(PathNormalizer.normalize(serverPath: "/api/x;jsessionid=1", limits: limits) == .failure(.pathParameters))
     }
 
     @Test func refusesOverlongPaths() {
@@ -57,8 +74,25 @@ import Testing
 
     @Test func serverPathsAreResolvedAgain() {
         #expect(PathNormalizer.normalize(serverPath: "/api/limited/../x", limits: limits) == .success("/api/x"))
+        #expect(PathNormalizer.normalize(serverPath: "/api/limited/./x/.", limits: limits) == .success("/api/limited/x/"))
         #expect(PathNormalizer.normalize(serverPath: "/a b/c", limits: limits) == .success("/a b/c"))
         #expect(PathNormalizer.normalize(serverPath: "/a\\b", limits: limits) == .failure(.backslash))
+    }
+
+    /// nginx judged `/api/reports/other` (its `$uri`) while Tomcat served `/api/other` from the
+    /// raw target: the server's path is judged only when the raw target reads the same everywhere.
+    @Test func theServersPathIsJudgedOnlyWhenTheRawTargetIsUnambiguous() {
+        #expect(PathNormalizer.checkedPath(serverPath: "/api/reports/other", requestURI: "/api/reports/.;/../other",
+                                           limits: limits) == .failure(.pathParameters))
+        #expect(PathNormalizer.checkedPath(serverPath: "/api/other", requestURI: "/api/reports/../other",
+                                           limits: limits) == .failure(.dotSegment))
+        #expect(PathNormalizer.checkedPath(serverPath: "/api/reports/x", requestURI: "/api/reports/x?APIKey=k",
+                                           limits: limits) == .success("/api/reports/x"))
+        // An internal redirect or rewrite changes the server's path; the raw target is still clean.
+        #expect(PathNormalizer.checkedPath(serverPath: "/api/index.html", requestURI: "/api/", limits: limits)
+            == .success("/api/index.html"))
+        #expect(PathNormalizer.checkedPath(serverPath: nil, requestURI: "/api/a//b", limits: limits) == .success("/api/a/b"))
+        #expect(PathNormalizer.checkedPath(serverPath: "/api/x", requestURI: nil, limits: limits) == .success("/api/x"))
     }
 }
 

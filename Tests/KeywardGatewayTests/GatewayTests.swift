@@ -178,3 +178,59 @@ final class GatewayHarness {
         #expect(ClientAddressRule(trustedProxies: proxies).address(DictionaryParams(["REMOTE_ADDR": ""])) == nil)
     }
 }
+
+/// Params where some names arrive twice, as lighttpd sends a client's `X_Forwarded_For` beside
+/// its `X-Forwarded-For` (both become `HTTP_X_FORWARDED_FOR`); `param` answers the first copy.
+struct RepeatingParams: ParamSource {
+    var base: DictionaryParams
+    var repeated: Set<String>
+    func param(_ name: StaticString) -> String? { base.param(name) }
+    func isRepeated(_ name: StaticString) -> Bool { repeated.contains(name.description) }
+    func readBody(limit: Int) -> [UInt8]? { base.readBody(limit: limit) }
+}
+
+@Suite struct AmbiguousRequestTests {
+    /// The attacker's probe of issue 8: the server judged a clean path while the backend acted on
+    /// the raw target. Each server's recording gets the raw target and the path it would pass.
+    @Test(arguments: ["nginx-check", "apache-authorizer", "lighttpd-authorizer"])
+    func rawTargetsThatBackendsReadDifferentlyAreRefused(_ name: String) throws {
+        let h = GatewayHarness()
+        let f = try Fixture.load(name)
+        let serverPath: String? = f.params["AUTH_PATH"] == nil ? nil : "/api/limited/data.txt"
+        for raw in ["/api/limited/.;/../data.txt", "/api/limited/;jsessionid=1/../data.txt", "/api/limited/x/.;/../../data.txt",
+                    "/api/limited/%2e%2e/data.txt", "/api/limited/x%252F..%252F..%252Fdata.txt"] {
+            let r = h.run(f, key: h.limited.token, uri: raw, path: serverPath)
+            #expect(r.status == 403, "\(name) \(raw)")
+            #expect(r.header("X-Auth-Error-Code") == "path_rejected", "\(name) \(raw)")
+        }
+        #expect(h.run(f, key: h.limited.token, uri: "/api/limited/data.txt", path: serverPath).status == 200)
+    }
+
+    @Test func aRepeatedClientAddressHeaderNamesNoClient() {
+        let rule = ClientAddressRule(trustedProxies: [CIDR("127.0.0.1")!])
+        let base = DictionaryParams(["REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "10.9.9.9", "HTTP_X_REAL_IP": "10.9.9.9"])
+        #expect(rule.address(base) == "10.9.9.9")
+        let address = rule.address(RepeatingParams(base: base, repeated: ["HTTP_X_FORWARDED_FOR"]))
+        #expect(address != "10.9.9.9" && address != "127.0.0.1" && address.flatMap(IPAddress.init) == nil)
+        let realIP = ClientAddressRule(trustedProxies: [CIDR("127.0.0.1")!], header: .realIP)
+        #expect(realIP.address(RepeatingParams(base: base, repeated: ["HTTP_X_REAL_IP"])).flatMap(IPAddress.init) == nil)
+    }
+
+    @Test func aRepeatedCredentialIsMalformed() throws {
+        let h = GatewayHarness()
+        let f = try Fixture.load("nginx-check")
+        let p = f.params(key: h.full.token, uri: "/api/x", path: "/api/x")
+        #expect(h.gateway.handle(p, role: .responder).status == 200)
+        for name in ["HTTP_AUTHORIZATION", "HTTP_X_API_KEY"] {
+            var q = p
+            q.values["HTTP_X_API_KEY"] = h.full.token
+            if name == "HTTP_X_API_KEY" { q.values["HTTP_AUTHORIZATION"] = nil }
+            let r = h.gateway.handle(RepeatingParams(base: q, repeated: [name]), role: .responder)
+            #expect(r.status == 401 && r.header("X-Auth-Error-Code") == "invalid_credential", "\(name)")
+        }
+        var query = p
+        query.values["HTTP_AUTHORIZATION"] = nil
+        query.values["REQUEST_URI"] = "/api/x?APIKey=\(h.full.token)&api_key=\(h.limited.token)"
+        #expect(h.gateway.handle(query, role: .responder).header("X-Auth-Error-Code") == "invalid_credential")
+    }
+}

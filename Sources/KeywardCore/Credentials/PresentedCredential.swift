@@ -59,17 +59,21 @@ public enum CredentialExtractor {
         return .malformed
     }
 
-    /// The percent-decoded value of the first of `names` in an `application/x-www-form-urlencoded` query.
+    /// The percent-decoded value of the one parameter among `names` in an
+    /// `application/x-www-form-urlencoded` query. Two of them (`?APIKey=a&api_key=b`) read as a
+    /// lone NUL, present and malformed: applications disagree on which one counts.
     static func queryValue(_ query: Substring, names: [String]) -> String? {
+        var found: Substring? = nil
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard names.contains(where: { $0.utf8.elementsEqual(parts[0].utf8) }) else { continue }
-            let raw = parts.count > 1 ? parts[1] : ""
-            // A value that does not decode reads as a lone NUL: present, and malformed.
-            guard let bytes = PercentDecoding.decode(raw, plusAsSpace: true) else { return "\u{0}" }
-            return String(validating: bytes, as: UTF8.self) ?? "\u{0}"
+            guard found == nil else { return "\u{0}" }
+            found = parts.count > 1 ? parts[1] : ""
         }
-        return nil
+        guard let raw = found else { return nil }
+        // A value that does not decode reads as a lone NUL: present, and malformed.
+        guard let bytes = PercentDecoding.decode(raw, plusAsSpace: true) else { return "\u{0}" }
+        return String(validating: bytes, as: UTF8.self) ?? "\u{0}"
     }
 }
 

@@ -28,61 +28,98 @@ public enum PercentDecoding {
     }
 }
 
-/// Keyward's own strict normalisation of a raw request target, for servers that pass no
-/// normalised path (lighttpd) or deployments that do not set `AUTH_PATH`.
+/// Keyward's readings of a request path: the strict one of a raw request target, and the check of
+/// a path the server has already normalised (`AUTH_PATH`).
 ///
-/// Percent-decodes once, refuses encoded `/`, `\` and NUL, a literal backslash, control bytes,
-/// broken escapes and invalid UTF-8, merges empty segments, and resolves `.` / `..`
-/// (RFC 3986 §5.2.4) without ever climbing above the root. A query or fragment is cut first.
+/// The rule behind both: a path is judged only when every party that acts on it (the web server
+/// that picks the location, Keyward, and whatever backend serves it) reads the same path from it.
+/// Servlet containers drop path parameters (`;jsessionid=1`) from each segment and then resolve dot
+/// segments, so `/api/reports/;/../other` is `/api/reports/other` to nginx and `/api/other` to
+/// Tomcat; some applications decode twice; some backends treat `\` as a separator. Rather than
+/// guess the backend, Keyward refuses the targets on which backends disagree: path parameters,
+/// dot segments in the raw target (clients remove them before sending, RFC 3986 §5.2.4; only a
+/// hand-made request carries one), encoded separators, backslashes, double encoding.
 public enum PathNormalizer {
     /// Why a path was refused.
     public enum Refusal: Error, Sendable, Equatable {
         case notAbsolute, tooLong, badEscape, encodedSeparator, backslash, controlByte, invalidUTF8
-        /// A dot segment with path parameters (`/..;x/`, `/.;/`): Tomcat and other servlet
-        /// containers treat it as `..` / `.`, so its meaning depends on the backend.
-        case dotSegmentWithParameters
+        /// A `;` (or `%3B`) in the path: servlet containers strip `;…` from each segment before
+        /// resolving dots, other backends keep it, so its meaning depends on the backend.
+        case pathParameters
+        /// A `.` or `..` segment (or `%2e` spelling) in the raw target: backends differ on whether
+        /// and when they resolve it.
+        case dotSegment
+        /// A `%25` that decodes to another escape (`%252F`): an application that decodes again
+        /// would read a different path.
+        case doubleEncoding
     }
 
-    /// The normalised path of a raw `REQUEST_URI` (query cut off).
+    /// The path a check judges: the server's normalised `serverPath` when it gives one (that is
+    /// the path its location was chosen by), else the strict reading of `requestURI`. Whenever
+    /// the raw target is known it must read unambiguously too: the backend may act on it as sent.
+    public static func checkedPath(serverPath: String?, requestURI: String?, limits: Limits) -> Result<String, Refusal> {
+        guard let serverPath else {
+            return normalize(requestURI: requestURI ?? "/", limits: limits)
+        }
+        if let requestURI, case .failure(let refusal) = normalize(requestURI: requestURI, limits: limits) {
+            return .failure(refusal)
+        }
+        return normalize(serverPath: serverPath, limits: limits)
+    }
+
+    /// The strict reading of a raw request target (origin or absolute form; query cut off):
+    /// percent-decoded once, empty segments merged, and refused when backends could read it
+    /// differently (see the type's comment).
     public static func normalize(requestURI raw: String, limits: Limits) -> Result<String, Refusal> {
-        let target = raw.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") })
-            .map { raw[..<$0] } ?? raw[...]
+        let end = raw.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) ?? raw.endIndex
+        guard let target = originForm(raw[..<end]) else { return .failure(.notAbsolute) }
         guard target.utf8.count <= limits.maxPathBytes else { return .failure(.tooLong) }
-        guard target.utf8.first == UInt8(ascii: "/") else { return .failure(.notAbsolute) }
         if isPlain(target.utf8) { return .success(String(target)) }
         var decoded: [UInt8] = []
         decoded.reserveCapacity(target.utf8.count)
         var it = target.utf8.makeIterator()
         while let c = it.next() {
-            if c == UInt8(ascii: "%") {
+            switch c {
+            case UInt8(ascii: "%"):
                 guard let h = it.next().flatMap(PercentDecoding.hexValue),
                       let l = it.next().flatMap(PercentDecoding.hexValue)
                 else { return .failure(.badEscape) }
                 let byte = h << 4 | l
-                if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") || byte == 0 {
-                    return .failure(.encodedSeparator)
-                }
+                if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") || byte == 0 { return .failure(.encodedSeparator) }
+                if byte == UInt8(ascii: ";") { return .failure(.pathParameters) }
                 decoded.append(byte)
-            } else if c == UInt8(ascii: "\\") {
-                return .failure(.backslash)
-            } else {
-                decoded.append(c)
+            case UInt8(ascii: "\\"): return .failure(.backslash)
+            case UInt8(ascii: ";"): return .failure(.pathParameters)
+            default: decoded.append(c)
             }
         }
-        return resolve(decoded, limits: limits)
+        if hasEscape(decoded) { return .failure(.doubleEncoding) }
+        return resolve(decoded, dotSegments: .refuse)
     }
 
     /// Checks and tidies a path the server has already decoded and normalised (`AUTH_PATH`).
     ///
-    /// The server did the decoding; Keyward still refuses what it would refuse in its own
-    /// normalisation (backslash, NUL, controls, invalid UTF-8) and resolves dot segments again, so
-    /// a misconfigured server cannot widen a scope.
+    /// The server did the decoding; Keyward still refuses what it would refuse in its own reading
+    /// (backslash, `;`, NUL, controls, invalid UTF-8) and resolves dot segments again, so a
+    /// misconfigured server cannot widen a scope.
     public static func normalize(serverPath: String, limits: Limits) -> Result<String, Refusal> {
         guard serverPath.utf8.count <= limits.maxPathBytes else { return .failure(.tooLong) }
         guard serverPath.utf8.first == UInt8(ascii: "/") else { return .failure(.notAbsolute) }
         if isPlain(serverPath.utf8) { return .success(serverPath) }
         if serverPath.utf8.contains(UInt8(ascii: "\\")) { return .failure(.backslash) }
-        return resolve(Array(serverPath.utf8), limits: limits)
+        if serverPath.utf8.contains(UInt8(ascii: ";")) { return .failure(.pathParameters) }
+        return resolve(Array(serverPath.utf8), dotSegments: .resolve)
+    }
+
+    /// The path of an origin-form (`/p`) or absolute-form (`http://host/p`, RFC 9112 §3.2.2) target.
+    static func originForm(_ target: Substring) -> Substring? {
+        if target.utf8.first == UInt8(ascii: "/") { return target }
+        for scheme in ["http://", "https://"] where target.utf8.count >= scheme.utf8.count
+            && zip(target.utf8, scheme.utf8).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) {
+            let authority = target.utf8.index(target.startIndex, offsetBy: scheme.utf8.count)
+            return target[authority...].firstIndex(of: "/").map { target[$0...] } ?? "/"
+        }
+        return nil
     }
 
     /// True when a path is already in normal form: printable ASCII without `%`, `\\`, `;`, empty,
@@ -104,17 +141,29 @@ public enum PathNormalizer {
         return dots == 0
     }
 
-    private static func resolve(_ path: [UInt8], limits: Limits) -> Result<String, Refusal> {
+    /// True when the bytes still hold a `%XX` escape.
+    private static func hasEscape(_ bytes: [UInt8]) -> Bool {
+        var i = bytes.startIndex
+        while let p = bytes[i...].firstIndex(of: UInt8(ascii: "%")) {
+            if p + 2 < bytes.endIndex, PercentDecoding.hexValue(bytes[p + 1]) != nil, PercentDecoding.hexValue(bytes[p + 2]) != nil {
+                return true
+            }
+            i = p + 1
+        }
+        return false
+    }
+
+    private enum DotSegments { case refuse, resolve }
+
+    private static func resolve(_ path: [UInt8], dotSegments: DotSegments) -> Result<String, Refusal> {
         if path.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return .failure(.controlByte) }
         guard let text = String(validating: path, as: UTF8.self) else { return .failure(.invalidUTF8) }
         var segments: [Substring] = []
         for segment in text.split(separator: "/", omittingEmptySubsequences: true) {
-            if let semicolon = segment.firstIndex(of: ";"), segment[..<semicolon] == "." || segment[..<semicolon] == ".." {
-                return .failure(.dotSegmentWithParameters)
-            }
             switch segment {
-            case ".": continue
-            case "..": _ = segments.popLast()
+            case ".", "..":
+                if dotSegments == .refuse { return .failure(.dotSegment) }
+                if segment == ".." { _ = segments.popLast() }
             default: segments.append(segment)
             }
         }
