@@ -359,10 +359,7 @@ extension Admin {
     /// character (bidi overrides such as U+202E could make a mailed note read otherwise).
     static func checkNote(_ text: String?, _ what: String) throws -> String? {
         guard let text, !text.allSatisfy(\.isWhitespace) else { return nil }
-        guard text.count <= maxNoteLength,
-              text.unicodeScalars.allSatisfy({ !(0..<0x20).contains($0.value) && !(0x7F..<0xA0).contains($0.value)
-                  && $0.value != 0x2028 && $0.value != 0x2029 && $0.properties.generalCategory != .format })
-        else { throw AdminError.invalid("a \(what) is at most \(maxNoteLength) printable characters on one line") }
+        guard text.count <= maxNoteLength, PrintableText.isPrintable(text) else { throw AdminError.invalid("a \(what) is at most \(maxNoteLength) printable characters on one line") }
         return text
     }
 

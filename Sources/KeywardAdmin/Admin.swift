@@ -131,15 +131,19 @@ public final class Admin {
         }
     }
 
-    /// Validates a name for users, groups, roles and resources: letters, digits and `. _ @ -`, at most 64.
+    /// Validates a name for users, groups, roles and resources: letters, digits and `. _ @ -`, at
+    /// most 64, and not dots alone: a user name reaches backends as `REMOTE_USER`, and one that
+    /// reads as `.` or `..` in a path (`/home/$REMOTE_USER`) names another directory.
     public static func validName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { c in
+        (1...64).contains(name.utf8.count) && !name.utf8.allSatisfy({ $0 == UInt8(ascii: ".") }) && name.utf8.allSatisfy { c in
             (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || ".-_@".utf8.contains(c)
         }
     }
 
     func requireValidName(_ name: String, _ what: String) throws {
-        guard Self.validName(name) else { throw AdminError.invalid("invalid \(what) name (letters, digits, . _ @ -; at most 64)") }
+        guard Self.validName(name) else {
+            throw AdminError.invalid("invalid \(what) name (letters, digits, . _ @ -, not dots alone; at most 64)")
+        }
     }
 }
 

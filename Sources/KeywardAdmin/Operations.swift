@@ -107,8 +107,8 @@ extension Admin {
     /// `manage-own-keys`) create keys for themselves only, scoped within resources they may call.
     public func createKey(user: String, name: String, expires: Lifetime, scopes: [PathScope], networks: [CIDR]) throws -> CreatedKey {
         try requireSelf(user, or: Privilege.manageOwnKeys)
-        guard (1...100).contains(name.count), name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
-        else { throw AdminError.invalid("a key name is 1 to 100 printable characters") }
+        guard (1...100).contains(name.count), PrintableText.isPrintable(name)
+        else { throw AdminError.invalid("a key name is 1 to 100 printable characters (no control or format characters)") }
         if !actor.isAdmin {
             try requireWithinAccess(user, scopes)
             try requireSelfServiceLifetime(expires)

@@ -25,9 +25,10 @@ public struct CredentialRecord: Sendable, Equatable {
     public var scopes: [PathScope]
     /// Empty means every address.
     public var allowedNetworks: [CIDR]
-    /// Access tokens issued from this credential at or before this Unix second are revoked (its
-    /// grant was revoked or its secret regenerated); nil when none are. `iat` has whole seconds, so
-    /// a token fetched in that very second is refused too and must be fetched again a second later.
+    /// The revocation epoch: set (to the Unix second of the revocation, or one past the previous
+    /// epoch) when the credential's grant is revoked or its secret regenerated; nil when it never was.
+    /// Tokens carry the epoch they were issued in (`kw_epoch`), so one issued in the same second
+    /// as a revocation, but after it, still works; see `isCurrent(_:)`.
     public var tokensValidAfter: Int64?
 
     /// A record from stored columns; empty `scopes` or `allowedNetworks` mean unrestricted.
@@ -43,6 +44,14 @@ public struct CredentialRecord: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.scopes = scopes
         self.allowedNetworks = allowedNetworks
+    }
+
+    /// True when a token issued from this credential has not been revoked with its grant: it was
+    /// issued in the current revocation epoch. Tokens from before epochs were carried (no
+    /// `kw_epoch`) count as current when issued after the epoch's second.
+    public func isCurrent(_ token: AccessTokenClaims) -> Bool {
+        if let epoch = token.epoch { return epoch == (tokensValidAfter ?? 0) }
+        return tokensValidAfter.map { token.issuedAt > $0 } ?? true
     }
 }
 

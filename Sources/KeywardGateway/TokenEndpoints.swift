@@ -263,7 +263,7 @@ extension Gateway {
         guard let tokens = authenticator.tokens, case .success(let claims) = try tokens.verify(token, now: now),
               !(try authenticator.keys.isRevoked(tokenId: claims.id)),
               let parent = try authenticator.keys.credential(id: claims.clientId), parent.userName == claims.subject,
-              parent.tokensValidAfter.map({ claims.issuedAt > $0 }) ?? true,
+              parent.isCurrent(claims),
               parent.status == .active, parent.userStatus == .active, parent.expiresAt.map({ $0 > now }) ?? true
         else { return nil }
         return (claims, parent)

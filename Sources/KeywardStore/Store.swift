@@ -254,9 +254,16 @@ public final class Store {
         try updateCredential(id, "secret_hash", .blob(hash))
     }
 
-    /// Revokes every access token issued from a key or client up to `now`.
+    /// Revokes every access token issued from a key or client so far: its revocation epoch moves
+    /// to `now`, or one past the current epoch when that is not earlier (two revocations in one
+    /// second still leave the tokens issued between them behind).
     public func revokeTokens(issuedFrom credentialId: String, now: Int64) throws {
-        try updateCredential(credentialId, "tokens_valid_after", .integer(now))
+        try db.statement("""
+            UPDATE \(Self.credentialTable(credentialId)) SET tokens_valid_after =
+                CASE WHEN tokens_valid_after >= ? THEN tokens_valid_after + 1 ELSE ? END
+            WHERE id = ?
+            """).run([.integer(now), .integer(now), .text(credentialId)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey(credentialId) }
     }
 
     /// Deletes a key or client.

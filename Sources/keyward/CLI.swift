@@ -1,4 +1,5 @@
 import Foundation
+import KeywardCore
 import KeywardStore
 
 /// The `keyward` command line: global options, then a command and its words.
@@ -76,10 +77,10 @@ enum CLI {
             }
             return 0
         } catch let e as UsageError {
-            FileHandle.standardError.write(Data("keyward: \(e.description) (see keyward --help)\n".utf8))
+            FileHandle.standardError.write(Data("keyward: \(PrintableText.escaped(e.description)) (see keyward --help)\n".utf8))
             return 2
         } catch {
-            FileHandle.standardError.write(Data("keyward: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("keyward: \(PrintableText.escaped("\(error)"))\n".utf8))
             return 1
         }
     }

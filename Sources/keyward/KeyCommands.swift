@@ -190,7 +190,7 @@ enum AuditCommands {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .custom { path in SnakeKey(path.last!.stringValue) }
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            for event in events { print(String(decoding: try encoder.encode(event), as: UTF8.self)) }
+            for event in events { print(PrintableText.escapedJSON(String(decoding: try encoder.encode(event), as: UTF8.self))) }
             return
         }
         try context.emit(events) {

@@ -79,9 +79,9 @@ enum UserCommands {
     }
 }
 
-/// A plain-text table with left-aligned columns.
+/// A plain-text table with left-aligned columns; a cell's control characters (a newline too) are escaped.
 func table(_ header: [String], _ rows: [[String]]) -> String {
-    let all = [header] + rows
+    let all = [header] + rows.map { $0.map { PrintableText.escaped($0) } }
     let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
     return all.map { row in
         row.enumerated().map { i, cell in

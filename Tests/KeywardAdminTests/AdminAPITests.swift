@@ -390,6 +390,11 @@ final class APIHarness {
         // Never more than bob has: no scopes means everything; a path outside his resources.
         #expect(h.call("POST", "/admin/api/keys", key: bobs.secret, json: #"{"name":"all"}"#).status == 403)
         #expect(h.call("POST", "/admin/api/keys", key: bobs.secret, json: #"{"name":"x","scopes":["/billing/"]}"#).status == 403)
+        // One scope that would reach the backend as two (issue 8, item 3).
+        for scope in [#"/reports/ /admin/"#, #"/reports/,/admin/"#, #"/reports/\t/admin/"#, #"/reports/\u0085/admin/"#] {
+            let r = h.call("POST", "/admin/api/keys", key: bobs.secret, json: "{\"name\":\"x\",\"scopes\":[\"\(scope)\"]}")
+            #expect(r.status == 400 && r.error == "invalid_argument", "\(scope) \(r.text)")
+        }
         // Nothing but his own objects.
         #expect(h.call("GET", "/admin/api/groups", key: bobs.secret).status == 403)
         #expect(h.call("GET", "/admin/api/audit", key: bobs.secret).status == 403)

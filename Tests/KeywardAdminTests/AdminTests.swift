@@ -93,7 +93,7 @@ struct AdminFixture {
     @Test func refusalsCarryStableCodes() throws {
         let f = try AdminFixture()
         let root = f.admin()
-        #expect(throws: AdminError.invalid("invalid group name (letters, digits, . _ @ -; at most 64)")) { try root.addGroup("bad name") }
+        #expect(throws: AdminError.invalid("invalid group name (letters, digits, . _ @ -, not dots alone; at most 64)")) { try root.addGroup("bad name") }
         _ = try root.addGroup("ops")
         do { _ = try root.addGroup("ops"); Issue.record("duplicate accepted") } catch { #expect(AdminError.from(error)?.code == "conflict") }
         do { try root.deleteRole("nope"); Issue.record("unknown role deleted") } catch { #expect(AdminError.from(error)?.status == 404) }

@@ -181,6 +181,18 @@ enum Forge {
         keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = now  // revoked in the token's own second
         guard case .deny(let grant) = try check("/api/reports/1") else { Issue.record("allowed after the grant was revoked"); return }
         #expect(grant.reason == .invalidCredential)
+        // A token issued after the revocation, in that same second, works (issue 8, item 10);
+        // a second revocation in the same second moves the epoch on and revokes it too.
+        let (fresh, _) = try issuer.issue(for: keys.records["kwc_AAAAAAAAAAAAAAAA"]!, requestedScope: "/api/reports/", now: now)
+        func allowsFresh() throws -> Bool {
+            let d = try auth.check(CheckRequest(method: "GET", path: .success("/api/reports/1"), remoteAddress: "127.0.0.1",
+                                                authorization: "Bearer \(fresh)"))
+            if case .allow = d { return true }
+            return false
+        }
+        #expect(try allowsFresh(), "a token issued in the revocation's second, after it")
+        keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = now + 1
+        #expect(!(try allowsFresh()))
         keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = nil
         // A parent that narrowed after issue (scopes are the parent's current ones) narrows the token too.
         keys.revoked.removeAll()

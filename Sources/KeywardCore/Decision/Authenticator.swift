@@ -172,7 +172,7 @@ public struct Authenticator {
             return .deny(Denial(reason))
         case .success(let claims):
             guard !(try keys.isRevoked(tokenId: claims.id)), let parent = try keys.credential(id: claims.clientId),
-                  parent.userName == claims.subject, parent.tokensValidAfter.map({ claims.issuedAt > $0 }) ?? true
+                  parent.userName == claims.subject, parent.isCurrent(claims)
             else { return .deny(Denial(.invalidCredential, credential: claims.clientId, user: claims.subject)) }
             return authorize(parent, request: request, now: now, access: access, tokenScopes: tokens.scopes(of: claims), method: .jwt)
         }

@@ -158,6 +158,7 @@ public enum PathNormalizer {
     private static func resolve(_ path: [UInt8], dotSegments: DotSegments) -> Result<String, Refusal> {
         if path.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return .failure(.controlByte) }
         guard let text = String(validating: path, as: UTF8.self) else { return .failure(.invalidUTF8) }
+        if text.unicodeScalars.contains(where: { (0x80..<0xA0).contains($0.value) }) { return .failure(.controlByte) }  // C1
         var segments: [Substring] = []
         for segment in text.split(separator: "/", omittingEmptySubsequences: true) {
             switch segment {

@@ -19,6 +19,9 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
             }) else { return nil }
             path = text[text.index(after: colon)...]
         }
+        // One scope must read as one everywhere it is shown: `X-Auth-Scopes` joins scopes with
+        // spaces, and backends split header lists on commas.
+        guard !path.unicodeScalars.contains(where: Self.separatesOrHides) else { return nil }
         guard case .success(let normal) = PathNormalizer.normalize(serverPath: String(path), limits: Limits()),
               normal.utf8.elementsEqual(path.utf8) || (normal + "/").utf8.elementsEqual(path.utf8)
                 || normal.utf8.elementsEqual((path + "/").utf8)
@@ -33,6 +36,12 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
     public init?(prefix: String, methods: [String]) {
         guard prefix.hasPrefix("/") else { return nil }
         self.init(methods.isEmpty ? prefix : methods.joined(separator: ",") + ":" + prefix)
+    }
+
+    /// Characters no scope may hold: commas, whitespace of any kind, and control and format
+    /// characters (C0, C1, bidi overrides), which would split it or hide what it says.
+    static func separatesOrHides(_ c: Unicode.Scalar) -> Bool {
+        c == "," || c.properties.isWhitespace || PrintableText.hides(c)
     }
 
     /// True when `path` lies under the prefix.

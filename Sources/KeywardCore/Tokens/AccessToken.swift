@@ -18,10 +18,13 @@ public struct AccessTokenClaims: Sendable, Equatable {
     public var expiresAt: Int64
     /// `jti`: a unique id, what a revocation names.
     public var id: String
+    /// `kw_epoch`: the parent credential's revocation epoch when the token was issued (0 before
+    /// its first revocation); nil in tokens issued before Keyward wrote it.
+    public var epoch: Int64?
 
     /// Claims from their parts.
     public init(issuer: String, subject: String, audience: String, clientId: String, scope: [String],
-                issuedAt: Int64, expiresAt: Int64, id: String) {
+                issuedAt: Int64, expiresAt: Int64, id: String, epoch: Int64? = nil) {
         self.issuer = issuer
         self.subject = subject
         self.audience = audience
@@ -30,6 +33,7 @@ public struct AccessTokenClaims: Sendable, Equatable {
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
         self.id = id
+        self.epoch = epoch
     }
 
     /// The `scope` claim's text: space-separated (RFC 8693 §4.2).
@@ -37,10 +41,11 @@ public struct AccessTokenClaims: Sendable, Equatable {
 
     /// The payload JSON, members in a fixed order.
     var json: [UInt8] {
-        let fields: [(String, Any)] = [
+        var fields: [(String, Any)] = [
             ("iss", issuer), ("sub", subject), ("aud", audience), ("exp", expiresAt), ("iat", issuedAt),
             ("nbf", issuedAt), ("jti", id), ("client_id", clientId), ("scope", scopeText),
         ]
+        if let epoch { fields.append(("kw_epoch", epoch)) }
         return Array(JSONText.object(fields).utf8)
     }
 
@@ -60,7 +65,8 @@ public struct AccessTokenClaims: Sendable, Equatable {
             return nil
         }
         self.init(issuer: iss, subject: sub, audience: audience, clientId: clientId,
-                  scope: scope.split(separator: " ").map(String.init), issuedAt: iat, expiresAt: exp, id: jti)
+                  scope: scope.split(separator: " ").map(String.init), issuedAt: iat, expiresAt: exp, id: jti,
+                  epoch: JSONText.integer(json["kw_epoch"]))
     }
 }
 
@@ -76,7 +82,7 @@ public enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case let s where s.value < 0x20:
+            case let s where PrintableText.hides(s):
                 let hex = String(s.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

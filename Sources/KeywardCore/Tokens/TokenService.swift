@@ -52,7 +52,7 @@ public struct TokenIssuer {
         if let parentExpiry = parent.expiresAt { expiry = min(expiry, parentExpiry) }
         let claims = AccessTokenClaims(
             issuer: policy.issuer, subject: parent.userName, audience: policy.audience, clientId: parent.id,
-            scope: scope, issuedAt: now, expiresAt: expiry, id: Base62.random(count: 22))
+            scope: scope, issuedAt: now, expiresAt: expiry, id: Base62.random(count: 22), epoch: parent.tokensValidAfter ?? 0)
         return (JWS.sign(claims, with: try keys.signingKey()), claims)
     }
 
