@@ -28,6 +28,7 @@ e2e: build
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/access.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/approval.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/admin_api.sh
+	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/hygiene.sh
 
 test: unit e2e
 
