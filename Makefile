@@ -4,7 +4,8 @@ PREFIX ?= /usr/local
 CONFDIR ?= /etc/keyward
 SWIFT ?= swift
 DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light apache2 lighttpd wrk spawn-fcgi curl python3 gcc \
-	python3-authlib python3-jwt python3-requests python3-cryptography systemd
+	python3-authlib python3-jwt python3-requests python3-cryptography systemd \
+	openjdk-17-jdk-headless libtomcat10-embed-java libjakarta-annotation-api-java
 
 .PHONY: all deps build release test unit e2e run stop bench install clean openapi
 
@@ -29,6 +30,7 @@ e2e: build
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/approval.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/admin_api.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/hygiene.sh
+	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/bypass.sh
 
 test: unit e2e
 

@@ -206,6 +206,7 @@ DocumentRoot $A/htdocs
 
 # The repository's files, unchanged.
 Define KEYWARD_FCGI 127.0.0.1:$3
+Define KEYWARD_DIR $REPO/apache
 Include $REPO/apache/keyward.conf
 Define KEYWARD_BACKEND http://127.0.0.1:$P_BACKEND
 Include $REPO/apache/example-site.conf

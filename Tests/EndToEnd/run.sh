@@ -327,6 +327,7 @@ DocumentRoot $A/htdocs
 
 # The repository's files, unchanged.
 Define KEYWARD_FCGI 127.0.0.1:$P_KW_TCP
+Define KEYWARD_DIR $REPO/apache
 Include $REPO/apache/keyward.conf
 Define KEYWARD_BACKEND http://127.0.0.1:$P_BACKEND
 Include $REPO/apache/example-site.conf

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# Keyward end-to-end: the attacker's probe of issue 8, items 1 and 2, through real nginx, Apache
+# and lighttpd wired with the repository's own files, in front of the kinds of backend that
+# exposed the bypasses:
+#   Tests/EndToEnd/servlet/Backend.java   embedded Tomcat (Debian's libtomcat10-embed-java): one
+#                                         servlet for /api/reports/*, one for /api/other(/*)
+#   Tests/EndToEnd/cgienv.py              a WSGI app (wsgiref) reading HTTP_X_* from its environment
+#
+# Files used unchanged: nginx/keyward.conf and nginx/keyward-protect.conf (with the proxy wiring
+# of nginx/example-site.conf: proxy_pass without a URI, a public `location /`);
+# apache/keyward.conf, apache/keyward-protect.conf, apache/example-site.conf; lighttpd/keyward.conf
+# and lighttpd/keyward-server.conf (a second lighttpd without keyward-server.conf shows what
+# Keyward refuses on its own).
+#
+#   1  a key scoped to /api/reports/ never reaches the /api/other servlet through path parameters
+#      and dot segments (`/api/reports/;/../other`, ...), in origin and absolute form; with no
+#      credential, `/x/..;/api/other` and `/;/api/other` never reach it through a public location
+#   2  client-sent identity headers in any spelling (`X_Auth_User`, `x-auth_user`, ...) never reach
+#      the WSGI backend's HTTP_X_AUTH_USER; with --trusted-proxy, a client's `X_Forwarded_For`
+#      beside `X-Forwarded-For` never admits a key limited to 10.0.0.0/8
+#
+# Usage:  Tests/EndToEnd/bypass.sh     (env as for run.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
+# Output: `ok - ` / `not ok - ` per check, then `N passed, N failed`. Needs root, nginx, apache2,
+# lighttpd, curl, python3, java and javac (the Makefile installs them); loopback only. About 25 s.
+
+set -u -o pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SUITE="bypass suite"
+
+require_tools "apt-get install nginx apache2 lighttpd curl python3 default-jdk-headless; the Makefile does this" \
+    nginx apache2 lighttpd curl python3 java javac timeout
+require_root "the web servers start as root and drop to www-data"
+TOMCAT_JARS=/usr/share/java/tomcat10-embed-core.jar:/usr/share/java/jakarta-annotation-api.jar
+for jar in ${TOMCAT_JARS//:/ }; do
+    [ -f "$jar" ] || bail "missing $jar (apt-get install libtomcat10-embed-java libjakarta-annotation-api-java; the Makefile does this)"
+done
+for mod in authnz_fcgi headers proxy proxy_http alias setenvif; do
+    [ -f "/usr/lib/apache2/modules/mod_$mod.so" ] || bail "Apache module mod_$mod.so missing (apt-get install apache2)"
+done
+
+make_tmpdir keyward-bypass
+read -r P_NGX P_AP P_LT P_LT_BARE P_KW_TCP P_TOMCAT P_WSGI <<<"$(free_ports 7)"
+[ -n "${P_WSGI:-}" ] || bail "could not pick free ports"
+P_BACKEND=$P_TOMCAT   # nginx_conf_head names it as upstream example_app
+
+# ---------------------------------------------------------------------------------------------
+# Backends: the servlet container and the WSGI app
+# ---------------------------------------------------------------------------------------------
+mkdir -p "$T/servlet"
+javac -nowarn -d "$T/servlet" -cp "$TOMCAT_JARS" "$HERE/servlet/Backend.java" 2>"$T/logs/javac.log" ||
+    bail "javac failed: $(tail -n 3 "$T/logs/javac.log")"
+start tomcat "$T/logs/tomcat.log" java -cp "$TOMCAT_JARS:$T/servlet" Backend "$P_TOMCAT"
+start wsgi "$T/logs/wsgi.log" python3 "$HERE/cgienv.py" "$P_WSGI"
+
+# ---------------------------------------------------------------------------------------------
+# Keyward: alice's key scoped to /api/reports/ and /wsgi/; bob's key limited to 10.0.0.0/8
+# ---------------------------------------------------------------------------------------------
+kw_init
+add_users alice bob
+kw key create --user alice --name reports --scope /api/reports/ --scope /wsgi/ --json >"$T/alice.json" ||
+    bail "key create failed: $(tail -n 3 "$CLI_LOG")"
+kw key create --user bob --name ten --allow-ip 10.0.0.0/8 --json >"$T/bob.json" || bail "key create failed: $(tail -n 3 "$CLI_LOG")"
+ALICE=$(jget "$T/alice.json" secret)
+BOB=$(jget "$T/bob.json" secret)
+SERVE=(--socket-mode 0666 --threads 2 --failure-limit 0)
+start kw "$T/logs/keyward.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw.sock" "${SERVE[@]}"
+start kw_tcp "$T/logs/keyward-tcp.log" "$KEYWARD_BIN" --db "$DB" serve --listen "127.0.0.1:$P_KW_TCP" "${SERVE[@]}"
+# lighttpd sits behind no proxy here; trusting 127.0.0.1 lets the client name its address itself.
+start kw_proxy "$T/logs/keyward-proxy.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-proxy.sock" "${SERVE[@]}" \
+    --trusted-proxy 127.0.0.1/32
+wait_unix "$T/kw.sock" 75 || bail "keyward did not listen: $(tail -n 3 "$T/logs/keyward.log")"
+wait_unix "$T/kw-proxy.sock" 75 || bail "keyward did not listen: $(tail -n 3 "$T/logs/keyward-proxy.log")"
+wait_tcp "$P_KW_TCP" 75 || bail "keyward did not listen on TCP: $(tail -n 3 "$T/logs/keyward-tcp.log")"
+wait_tcp "$P_WSGI" 50 || bail "the WSGI backend did not start: $(tail -n 3 "$T/logs/wsgi.log")"
+wait_tcp "$P_TOMCAT" 150 || bail "Tomcat did not start: $(tail -n 5 "$T/logs/tomcat.log")"
+
+# ---------------------------------------------------------------------------------------------
+# nginx: nginx/example-site.conf's wiring (proxy_pass without a URI, a public location /)
+# ---------------------------------------------------------------------------------------------
+nginx_conf_head "$T/nginx" "$P_NGX" "$T/kw.sock" 1
+cat >>"$T/nginx/nginx.conf" <<EOF
+        include $REPO/nginx/keyward.conf;
+        location /api/ {
+            include $REPO/nginx/keyward-protect.conf;
+            proxy_set_header X-Auth-User        \$keyward_user;
+            proxy_set_header X-Auth-Subject     \$keyward_subject;
+            proxy_set_header X-Auth-Credential  \$keyward_credential;
+            proxy_set_header X-Auth-Method      \$keyward_method;
+            proxy_set_header X-Auth-Scopes      \$keyward_scopes;
+            proxy_set_header Authorization      "";
+            proxy_set_header X-API-Key          "";
+            proxy_pass http://127.0.0.1:$P_TOMCAT;
+        }
+        location /wsgi/ {
+            include $REPO/nginx/keyward-protect.conf;
+            proxy_set_header X-Auth-User        \$keyward_user;
+            proxy_set_header X-Auth-Subject     \$keyward_subject;
+            proxy_set_header X-Auth-Credential  \$keyward_credential;
+            proxy_set_header X-Auth-Method      \$keyward_method;
+            proxy_set_header X-Auth-Scopes      \$keyward_scopes;
+            proxy_set_header Authorization      "";
+            proxy_set_header X-API-Key          "";
+            proxy_pass http://127.0.0.1:$P_WSGI;
+        }
+        location / {
+            proxy_pass http://127.0.0.1:$P_TOMCAT;
+        }
+    }
+}
+EOF
+out=$(nginx_t "$T/nginx") || bail "nginx -t failed: $out"
+start_nginx nginx "$T/logs/nginx.out" "$T/nginx"
+
+# ---------------------------------------------------------------------------------------------
+# Apache: keyward.conf and example-site.conf (/api/ -> Tomcat), a public / -> Tomcat, /wsgi/
+# ---------------------------------------------------------------------------------------------
+A=$T/apache
+mkdir -p "$A/run" "$A/logs" "$A/htdocs"
+cat >"$A/httpd.conf" <<EOF
+# generated by $E2E_SCRIPT
+ServerRoot $A
+ServerName localhost
+Listen 127.0.0.1:$P_AP
+PidFile $A/httpd.pid
+DefaultRuntimeDir $A/run
+Mutex file:$A/run default
+User www-data
+Group www-data
+LoadModule mpm_event_module   /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authn_core_module  /usr/lib/apache2/modules/mod_authn_core.so
+LoadModule authz_core_module  /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule authz_user_module  /usr/lib/apache2/modules/mod_authz_user.so
+LoadModule authnz_fcgi_module /usr/lib/apache2/modules/mod_authnz_fcgi.so
+LoadModule setenvif_module    /usr/lib/apache2/modules/mod_setenvif.so
+LoadModule headers_module     /usr/lib/apache2/modules/mod_headers.so
+LoadModule proxy_module       /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_http_module  /usr/lib/apache2/modules/mod_proxy_http.so
+LoadModule alias_module       /usr/lib/apache2/modules/mod_alias.so
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+ErrorLog $A/logs/error.log
+LogLevel warn
+DocumentRoot $A/htdocs
+
+# Everything not protected is public and goes to the servlet container too.
+<Location "/">
+    ProxyPass "http://127.0.0.1:$P_TOMCAT/"
+</Location>
+
+# The repository's files, unchanged.
+Define KEYWARD_FCGI 127.0.0.1:$P_KW_TCP
+Define KEYWARD_DIR $REPO/apache
+Include $REPO/apache/keyward.conf
+Define KEYWARD_BACKEND http://127.0.0.1:$P_TOMCAT
+Include $REPO/apache/example-site.conf
+
+<Location "/wsgi/">
+    Include $REPO/apache/keyward-protect.conf
+    ProxyPass "http://127.0.0.1:$P_WSGI/wsgi/"
+</Location>
+EOF
+out=$(apache2 -t -f "$A/httpd.conf" 2>&1) || bail "apache2 -t failed: $out"
+start apache "$T/logs/apache.out" apache2 -f "$A/httpd.conf" -DFOREGROUND
+
+# ---------------------------------------------------------------------------------------------
+# lighttpd: keyward-server.conf + keyward.conf for /api/ and /wsgi/; everything else public.
+# A second lighttpd without keyward-server.conf: what Keyward refuses by itself.
+# ---------------------------------------------------------------------------------------------
+make_lighttpd() { # dir port with-server-file(0|1)
+    local L=$1
+    mkdir -p "$L/logs" "$L/www"
+    chown www-data:www-data "$L/logs"
+    {
+        echo "# generated by $E2E_SCRIPT"
+        echo "server.bind = \"127.0.0.1\""
+        echo "server.port = $2"
+        echo "server.document-root = \"$L/www\""
+        echo "server.pid-file = \"$L/lighttpd.pid\""
+        echo "server.errorlog = \"$L/logs/error.log\""
+        echo "server.username = \"www-data\""
+        echo "server.groupname = \"www-data\""
+        echo "server.modules += ( \"mod_fastcgi\", \"mod_proxy\" )"
+        [ "$3" = 1 ] && echo "include \"$REPO/lighttpd/keyward-server.conf\""
+        echo "var.keyward_socket = \"$T/kw-proxy.sock\""
+        echo "var.keyward_prefix = \"/api/\""
+        echo "include \"$REPO/lighttpd/keyward.conf\""
+        echo "var.keyward_prefix := \"/wsgi/\""
+        echo "include \"$REPO/lighttpd/keyward.conf\""
+        echo "proxy.server = ( \"\" => (( \"host\" => \"127.0.0.1\", \"port\" => $P_TOMCAT )) )"
+        echo "\$HTTP[\"url\"] =^ \"/wsgi/\" { proxy.server = ( \"\" => (( \"host\" => \"127.0.0.1\", \"port\" => $P_WSGI )) ) }"
+    } >"$L/lighttpd.conf"
+    out=$(lighttpd -tt -f "$L/lighttpd.conf" 2>&1) || bail "lighttpd -tt failed: $out"
+}
+make_lighttpd "$T/lighttpd" "$P_LT" 1
+make_lighttpd "$T/lighttpd-bare" "$P_LT_BARE" 0
+start lighttpd "$T/logs/lighttpd.out" lighttpd -D -f "$T/lighttpd/lighttpd.conf"
+start lighttpd_bare "$T/logs/lighttpd-bare.out" lighttpd -D -f "$T/lighttpd-bare/lighttpd.conf"
+
+for p in "$P_NGX" "$P_AP" "$P_LT" "$P_LT_BARE"; do
+    wait_tcp "$p" 75 || bail "a web server did not listen on $p: $(tail -n 3 "$T"/logs/*.out "$A/logs/error.log")"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Item 1: path parameters and dot segments
+# ---------------------------------------------------------------------------------------------
+servlet() { jget "$T/r.body" servlet; }
+refused() { # name: the request did not reach the other servlet, and was refused
+    local s
+    s=$(servlet)
+    if [ "$s" = other ]; then
+        notok "$1 never reaches the other servlet" "refused" "$CODE from the other servlet"
+    else
+        case $CODE in
+        400 | 401 | 403 | 404) ok "$1 is refused ($CODE${s:+, servlet $s}$(c=$(hdr X-Auth-Error-Code); [ -n "$c" ] && echo ", $c"))" ;;
+        *) notok "$1 is refused" "400, 401, 403 or 404" "$CODE${s:+ from servlet $s}" ;;
+        esac
+    fi
+}
+ATTACKS=(/api/reports/.\;/../other /api/reports/\;/../other "/api/reports/;jsessionid=1/../other"
+         /api/reports/x/.\;/../../other /api/reports/%3B/../other /api/reports/%2e%2e\;/other)
+probe_server() { # label base-url (protects /api/ and serves everything else publicly)
+    local s=$1 base=$2 p host=${2#http://}
+    echo "# $s"
+    http -H "Authorization: Bearer $ALICE" "$base/api/reports/x"
+    expect_eq "$s: the scoped key reaches the reports servlet" "200 reports" "$CODE $(servlet)"
+    http -H "Authorization: Bearer $ALICE" "$base/api/other"
+    expect_eq "$s: the scoped key is refused at /api/other" 403 "$CODE"
+    http "$base/api/other"
+    expect_eq "$s: /api/other without a credential is 401" 401 "$CODE"
+    http "$base/public"
+    expect_eq "$s: a public path reaches the servlet container" "200 root" "$CODE $(servlet)"
+    for p in "${ATTACKS[@]}"; do
+        http --path-as-is -H "Authorization: Bearer $ALICE" "$base$p"
+        refused "$s: scoped key, $p"
+        http --path-as-is -H "Authorization: Bearer $ALICE" --request-target "http://$host$p" "$base$p"
+        refused "$s: scoped key, absolute form $p"
+    done
+    for p in "/x/..;/api/other" "/;/api/other" "/x/..%3B/api/other" "/api/..;/api/other"; do
+        http --path-as-is "$base$p"
+        refused "$s: no credential, $p"
+    done
+}
+probe_server nginx "http://127.0.0.1:$P_NGX"
+probe_server apache "http://127.0.0.1:$P_AP"
+probe_server lighttpd "http://127.0.0.1:$P_LT"
+
+echo "# lighttpd without keyward-server.conf: Keyward alone refuses the protected prefix's attacks"
+for p in "${ATTACKS[@]}"; do
+    http --path-as-is -H "Authorization: Bearer $ALICE" "http://127.0.0.1:$P_LT_BARE$p"
+    expect_eq "lighttpd (Keyward alone): scoped key, $p -> 403 path_rejected" "403 path_rejected" "$CODE $(hdr X-Auth-Error-Code)"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Item 2: identity headers in every spelling; a repeated client-address header
+# ---------------------------------------------------------------------------------------------
+SPOOF=(-H "X_Auth_User: admin" -H "x-auth_user: eve" -H "X_AUTH-USER: mallory" -H "X_Auth_Credential: kwk_forged"
+       -H "X_Auth_Scopes: /" -H "X-Auth_Method: anonymous" -H "X_Auth_Subject: root" -H "X-Auth-Subject: root")
+identity() { # label base-url expected-user ("" where the server forwards no identity header)
+    local s=$1 v
+    http -H "Authorization: Bearer $ALICE" "${SPOOF[@]}" "$2/wsgi/x"
+    expect_eq "$s: the WSGI backend is reached" 200 "$CODE"
+    expect_eq "$s: HTTP_X_AUTH_USER is Keyward's user only" "$3" "$(jget "$T/r.body" HTTP_X_AUTH_USER)"
+    for v in HTTP_X_AUTH_CREDENTIAL HTTP_X_AUTH_SCOPES HTTP_X_AUTH_METHOD HTTP_X_AUTH_SUBJECT; do
+        case $(jget "$T/r.body" "$v") in
+        *kwk_forged* | *anonymous* | *root* | /) notok "$s: $v carries no client-sent value" "Keyward's value" "$(jget "$T/r.body" "$v")" ;;
+        *) ok "$s: $v carries no client-sent value ('$(jget "$T/r.body" "$v")')" ;;
+        esac
+    done
+}
+echo "# identity headers"
+identity nginx "http://127.0.0.1:$P_NGX" alice
+identity apache "http://127.0.0.1:$P_AP" alice
+identity lighttpd "http://127.0.0.1:$P_LT" ""
+
+echo "# a client-address header sent twice (lighttpd passes X_Forwarded_For as HTTP_X_FORWARDED_FOR)"
+for s in lighttpd lighttpd-bare; do
+    port=$P_LT
+    [ $s = lighttpd-bare ] && port=$P_LT_BARE
+    http -H "Authorization: Bearer $BOB" -H "X-Forwarded-For: 10.1.2.3" "http://127.0.0.1:$port/api/reports/x"
+    expect_eq "$s: key for 10.0.0.0/8, X-Forwarded-For 10.1.2.3 -> 200" 200 "$CODE"
+    http -H "Authorization: Bearer $BOB" -H "X-Forwarded-For: 203.0.113.9" -H "X_Forwarded_For: 10.9.9.9" "http://127.0.0.1:$port/api/reports/x"
+    expect_eq "$s: key for 10.0.0.0/8, X-Forwarded-For 203.0.113.9 + X_Forwarded_For 10.9.9.9 -> 403 ip_not_allowed" \
+        "403 ip_not_allowed" "$CODE $(hdr X-Auth-Error-Code)"
+    http -H "Authorization: Bearer $BOB" -H "X_Forwarded_For: 10.9.9.9" -H "X-Forwarded-For: 203.0.113.9" "http://127.0.0.1:$port/api/reports/x"
+    expect_eq "$s: the same with X_Forwarded_For first -> 403 ip_not_allowed" "403 ip_not_allowed" "$CODE $(hdr X-Auth-Error-Code)"
+done
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
