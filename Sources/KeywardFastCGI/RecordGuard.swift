@@ -61,6 +61,41 @@ enum RecordGuard {
         return .incomplete(atLeast: offset + headerLength)
     }
 
+    static let stdin: UInt8 = 5
+
+    /// True when a request whose head `check` found valid has arrived whole, so serving it will
+    /// not wait on the peer: an authorizer's at the end of its params (it gets no body), a
+    /// responder's at its empty `FCGI_STDIN` record (FastCGI 1.0 §5.3). A request that fills the
+    /// whole `window` counts as whole too: a larger body is read by the worker, under the
+    /// socket's timeouts. Records other than `FCGI_STDIN` after the params are libfcgi's to judge.
+    static func isComplete(_ bytes: UnsafeRawBufferPointer, window: Int) -> Bool {
+        if bytes.count >= window { return true }
+        var offset = 0
+        var authorizer = false
+        var paramsEnded = false
+        while offset + headerLength <= bytes.count {
+            let type = bytes[offset + 1]
+            let contentLength = Int(bytes[offset + 4]) << 8 | Int(bytes[offset + 5])
+            let end = offset + headerLength + contentLength + Int(bytes[offset + 6])
+            guard end <= bytes.count else { return false }
+            switch type {
+            case beginRequest:
+                authorizer = Int(bytes[offset + headerLength]) << 8 | Int(bytes[offset + headerLength + 1]) == authorizerRole
+            case params:
+                if contentLength == 0 {
+                    paramsEnded = true
+                    if authorizer { return true }
+                }
+            case stdin:
+                if contentLength == 0 && paramsEnded { return true }
+            default:
+                return paramsEnded
+            }
+            offset = end
+        }
+        return false
+    }
+
     /// True when the concatenated params content is a sequence of whole name-value pairs.
     private static func pairsFit(_ bytes: UnsafeRawBufferPointer, _ ranges: [Range<Int>], total: Int) -> Bool {
         // A cursor over the content of the params records, skipping the record headers between them.

@@ -22,6 +22,7 @@ enum ServeCommand {
         options: [
             .init("listen", value: "ADDR", "unix:/run/keyward/keyward.sock or 127.0.0.1:9010"),
             .init("threads", value: "N", "worker threads (default 8)"),
+            .init("max-connections", value: "N", "FastCGI connections that may wait for a request at once; past it the oldest is closed (default 4096, fewer when the open-file limit is lower)"),
             .init("socket-mode", value: "OCTAL", "mode of a unix socket (default 0660)"),
             .init("socket-group", value: "G", "group of a unix socket (e.g. www-data)"),
             .init("mount", value: "PREFIX", "path prefix the endpoints are mounted under (default none)"),
@@ -51,6 +52,10 @@ enum ServeCommand {
             guard let n = Int(text), (1...1024).contains(n) else { throw UsageError("--threads must be 1 to 1024") }
             return n
         } ?? 8
+        let requestedConnections = try option("max-connections").map { text in
+            guard let n = Int(text), (1...1_000_000).contains(n) else { throw UsageError("--max-connections must be 1 to 1000000") }
+            return n
+        }
         var limits = Limits()
         if let text = option("failure-limit") {
             guard let n = Int(text), n >= 0 else { throw UsageError("invalid --failure-limit \(text)") }
@@ -73,8 +78,11 @@ enum ServeCommand {
         FastCGIServer.blockSignals()
         let keys = try context.loadKeys()
         _ = try context.openStore()
+        try DatabaseFile.requirePrivate(context.dbPath)
         let writer = BufferedWriter(path: context.dbPath, auditKey: AuditChain.key(masterKey: keys.masterKey), log: log)
         let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
+        // A sign-in waiting for an scrypt slot holds a worker: at most a quarter of them wait.
+        let signIns = SignInGuard(throttle: throttle, limits: limits, maxWaiting: max(1, threads / 4))
         let proxyTexts = args.all("trusted-proxy") + (context.config["trusted-proxy"].map {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         } ?? [])
@@ -120,7 +128,7 @@ enum ServeCommand {
                            tokenService: TokenService(issuer: TokenIssuer(keys: ring, policy: policy),
                                                       revoker: StoreRevoker(path: context.dbPath)),
                            admin: AdminAPI(config: adminConfig, clock: clock, throttle: throttle, audit: writer,
-                                          usage: writer.makeUsageRecorder(), log: log),
+                                          usage: writer.makeUsageRecorder(), signIns: signIns, log: log),
                            log: log)
         }
 
@@ -146,8 +154,14 @@ enum ServeCommand {
         }
 
         let gateways = try (0..<threads).map { _ in try makeGateway() }
+        // Each waiting connection holds a descriptor; keep some for the database, logs and workers.
+        let files = FastCGIServer.raiseFileLimit()
+        let maxConnections = min(requestedConnections ?? 4_096, max(16, files - 64 - 4 * threads))
+        if let requestedConnections, requestedConnections > maxConnections {
+            log("keyward[KW0005]: --max-connections \(requestedConnections) lowered to \(maxConnections) (open-file limit \(files))")
+        }
         writer.start()
-        FastCGIServer(listenFD: fd, gateways: gateways, log: log).run()
+        FastCGIServer(listenFD: fd, gateways: gateways, maxConnections: maxConnections, log: log).run()
         writer.stop()
         if let ownedSocket { try? FileManager.default.removeItem(atPath: ownedSocket) }
         log("keyward[KW0004]: stopped")
