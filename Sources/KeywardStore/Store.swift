@@ -126,6 +126,7 @@ public final class Store {
     /// Creates the database if it does not exist and migrates it; returns how many migrations ran.
     @discardableResult
     public static func initialize(path: String) throws -> Int {
+        try DatabaseFile.prepare(path)
         let db = try Connection(path: path, create: true)
         return try Migrations.migrate(db)
     }

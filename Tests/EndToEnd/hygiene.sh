@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Keyward end-to-end: what a credential, a name or a path says is what everyone reads from it
-# (issue 8, items 3, 8, 9 and 10), through real nginx with the repository's own files:
+# (issue 8, items 3, 7, 8, 9 and 10), through real nginx with the repository's own files:
 #   nginx/keyward.conf, nginx/keyward-endpoints.conf, nginx/keyward-protect.conf   (unchanged)
 # and Tests/EndToEnd/backend.py as the protected application (it echoes the headers it got).
 #
@@ -11,6 +11,8 @@
 #   9  user names `.` and `..` are refused (they would reach backends as REMOTE_USER)
 #  10  a token exchanged right after `key regenerate`, in the same second, works at the check;
 #      the token of the old secret does not
+#   7  under umask 022 the database, WAL, SHM, generation and key files are 0600; `serve` refuses
+#      a world-readable database and `init` takes the others' permissions off
 #
 # Usage:  Tests/EndToEnd/hygiene.sh      (env as for run.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
 # Output: `ok - ` / `not ok - ` per check, then `N passed, N failed`. Needs root, nginx, curl,
@@ -178,6 +180,31 @@ expect_eq "every token exchanged right after a regenerate works at the check ($s
     notok "at least one regenerate and exchange fell in the same second" ">0" 0
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $OLD_TOKEN" "$BASE/api/self/x")
 expect_eq "the old secret's token is refused after the regenerate" 401 "$code"
+
+# ---------------------------------------------------------------------------------------------
+# 7: the database's files are the owner's, whatever the umask
+# ---------------------------------------------------------------------------------------------
+echo "# item 7: file modes"
+M=$T/modes
+mkdir -p "$M"
+(umask 022 && "$KEYWARD_BIN" --db "$M/k.db" init >/dev/null 2>>"$CLI_LOG")
+# The WAL and its index exist while a connection is open: a running serve holds one.
+(umask 022 && exec "$KEYWARD_BIN" --db "$M/k.db" serve --listen "unix:$M/kw.sock" >"$T/logs/keyward-modes.log" 2>&1) &
+MODES_PID=$!
+wait_unix "$M/kw.sock" 75 || bail "keyward did not listen: $(tail -n 3 "$T/logs/keyward-modes.log")"
+(umask 022 && "$KEYWARD_BIN" --db "$M/k.db" user add u >/dev/null 2>>"$CLI_LOG")
+for f in k.db k.db-wal k.db-shm k.db.generation k.db.key; do
+    expect_eq "under umask 022, $f is 600" 600 "$(stat -c %a "$M/$f" 2>&1)"
+done
+kill -TERM "$MODES_PID"
+wait "$MODES_PID"
+chmod 644 "$M/k.db"
+out=$(timeout 10 "$KEYWARD_BIN" --db "$M/k.db" serve --listen "unix:$M/kw.sock" 2>&1)
+rc=$?
+expect_eq "serve refuses a world-readable database (exit 1)" 1 "$rc"
+expect_has "serve says why" "$out" "open to other users"
+"$KEYWARD_BIN" --db "$M/k.db" init >/dev/null 2>>"$CLI_LOG"
+expect_eq "keyward init takes the others' permissions off again" 600 "$(stat -c %a "$M/k.db")"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
