@@ -70,11 +70,12 @@ public final class FastCGIServer: @unchecked Sendable {
     /// Raises the soft limit on open files to the hard limit and returns it: every waiting
     /// connection holds a file descriptor.
     public static func raiseFileLimit() -> Int {
+        let files = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
+        guard getrlimit(files, &limit) == 0 else { return 1_024 }
         if limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
-            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+            if setrlimit(files, &limit) != 0 { _ = getrlimit(files, &limit) }
         }
         return Int(clamping: limit.rlim_cur)
     }
