@@ -65,7 +65,7 @@ http {
         include $ROOT/nginx/keyward.conf;
         location /api/ {
             include $ROOT/nginx/keyward-protect.conf;
-            return 204;
+            empty_gif;          # not `return`: it would run before auth_request
         }
     }
 }
@@ -75,7 +75,9 @@ timeout 600 nginx -e "$T/nginx/logs/error.log" -p "$T/nginx/" -c "$T/nginx/nginx
 PIDS+=($!)
 for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/api/x")
-[[ $code == 204 ]] || { echo "FAIL: the check answered $code, not 204" >&2; cat "$T/keyward.log" >&2; exit 1; }
+[[ $code == 200 ]] || { echo "FAIL: the check answered $code, not 200" >&2; cat "$T/keyward.log" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/x")
+[[ $code == 401 ]] || { echo "FAIL: without a key the check answered $code, not 401" >&2; exit 1; }
 
 hold() { # holds the connections of the `held` scenario until killed
     python3 "$ROOT/Tests/EndToEnd/fcgi_idle.py" "unix:$T/kw.sock" --keep 1000 --key "$KEY" --hold 600 --ready "$T/held" \
