@@ -39,7 +39,8 @@ pid $state/nginx.pid;
 error_log $state/logs/nginx-error.log warn;
 events { worker_connections 1024; }
 http {
-    access_log $state/logs/nginx-access.log;
+    include $repo/nginx/keyward-log.conf;
+    access_log $state/logs/nginx-access.log keyward;
     client_body_temp_path $state/tmp/body;
     proxy_temp_path $state/tmp/proxy;
     fastcgi_temp_path $state/tmp/fastcgi;
