@@ -192,13 +192,17 @@ public final class FastCGIServer: @unchecked Sendable {
         request.pointee.keepConnection = 1  // FCGX_Accept_r first finishes the previous request: keep this fd
         guard FCGX_Accept_r(request) >= 0 else { return nil }  // libfcgi closed the connection
         let params = FCGIParams(request: request)
-        let bytes = gateway.respond(params, role: Role(fcgiRole: params.param("FCGI_ROLE")))
+        let role = Role(fcgiRole: params.param("FCGI_ROLE"))
+        let bytes = gateway.respond(params, role: role)
         bytes.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) {
                 _ = FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out)
             }
         }
-        let keep = request.pointee.keepConnection != 0
+        // A kept-alive connection's next request must start at a record boundary, but libfcgi
+        // reads in 8 KiB pieces and may have stopped right before FCGI_STDIN's end: read it
+        // (isComplete saw it arrive, so this does not wait). An authorizer gets no FCGI_STDIN.
+        let keep = request.pointee.keepConnection != 0 && (role == .authorizer || params.skipInput(limit: Self.headLimit))
         request.pointee.keepConnection = 1  // Keyward closes the connection itself, without blocking
         FCGX_Finish_r(request)
         let open = request.pointee.ipcFd
@@ -441,6 +445,18 @@ struct FCGIParams: ParamSource {
             body += chunk[0..<Int(n)].map { UInt8(bitPattern: $0) }
         }
         return body.count <= limit ? body : nil
+    }
+
+    /// Reads and discards the rest of FCGI_STDIN, at most `limit` bytes; true when it ended cleanly.
+    func skipInput(limit: Int) -> Bool {
+        var chunk = [CChar](repeating: 0, count: 8192)
+        var skipped = 0
+        while skipped <= limit {
+            let n = chunk.withUnsafeMutableBufferPointer { FCGX_GetStr($0.baseAddress, Int32($0.count), request.pointee.in) }
+            if n <= 0 { return FCGX_GetError(request.pointee.in) == 0 }
+            skipped += Int(n)
+        }
+        return false
     }
 }
 

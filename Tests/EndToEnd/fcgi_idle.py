@@ -3,6 +3,8 @@
 
     fcgi_idle.py TARGET --idle N --keep K --hold SECONDS [--partial P] [--ready FILE]
     fcgi_idle.py TARGET --check 'Bearer <key>'      one check over a fresh connection: prints the Status
+    fcgi_idle.py TARGET --reuse 'Bearer <key>'      two checks on one FCGI_KEEP_CONN connection, the
+                                                    first with a 16 KiB head: prints both Statuses
 
 TARGET is unix:/path/to/sock or 127.0.0.1:PORT. Opens N connections that send nothing, P that send
 half a request head and stop, and K that send one well-formed check with FCGI_KEEP_CONN, read its
@@ -25,11 +27,14 @@ def nv(name, value):
     return bytes([len(name), len(value)]) + name + value
 
 
-def check_request(authorization, keep):
+def check_request(authorization, keep, head_size=0):
     params = (nv(b"KEYWARD_CHECK", b"1") + nv(b"REQUEST_METHOD", b"GET") + nv(b"REQUEST_URI", b"/api/x")
               + nv(b"AUTH_PATH", b"/api/x") + nv(b"REMOTE_ADDR", b"127.0.0.1"))
     if authorization:
         params += nv(b"HTTP_AUTHORIZATION", authorization.encode())
+    if head_size:  # a padding pair that makes the begin and params records exactly head_size bytes
+        pad = head_size - 32 - len(params) - 15
+        params += bytes([10]) + struct.pack(">I", pad | 0x80000000) + b"HTTP_X_PAD" + b"x" * pad
     return (record(BEGIN, struct.pack(">HB5x", 1, 1 if keep else 0)) + record(PARAMS, params) + record(PARAMS, b"")
             + record(STDIN, b""))
 
@@ -89,6 +94,18 @@ def main():
         s = connect(target)
         s.sendall(check_request(opts["--check"], keep=False))
         print(status(read_answer(s)))
+        return
+    if "--reuse" in opts:
+        # libfcgi reads 8 KiB at a time: after a 16 KiB head, FCGI_STDIN's end is still unread.
+        s = connect(target)
+        s.sendall(check_request(opts["--reuse"], keep=True, head_size=16384))
+        first = status(read_answer(s))
+        try:
+            s.sendall(check_request(opts["--reuse"], keep=True))
+            second = status(read_answer(s))
+        except OSError:
+            second = "closed"
+        print(first, second)
         return
     held = []
     for _ in range(int(opts.get("--idle", 0))):

@@ -64,6 +64,8 @@ checks() { # label rounds: a check with the key and one without, `rounds` times;
 
 checks "before" 20
 BEFORE_MS=$LAST_MS
+expect_eq "a kept-alive connection answers its next check after a 16 KiB request head" "200 200" \
+    "$(python3 "$HERE/fcgi_idle.py" "unix:$T/kw.sock" --reuse "Bearer $KEY" 2>&1)"
 
 echo "# holding 1000 silent, 20 half-sent and 1000 kept-alive connections on the unix socket, 500 + 500 on TCP"
 python3 "$HERE/fcgi_idle.py" "unix:$T/kw.sock" --idle 1000 --partial 20 --keep 1000 --key "$KEY" --hold 9 \
