@@ -19,7 +19,7 @@ public struct KeyFile: Sendable, CustomStringConvertible {
     public static func load(path: String) throws -> KeyFile {
         var info = stat()
         guard stat(path, &info) == 0 else { throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))") }
-        guard info.st_mode & 0o077 == 0 else { throw KeyFileError("key file \(path) must not be readable by group or others (chmod 600)") }
+        guard info.st_mode & 0o077 == 0 else { throw tooOpen(path, info.st_mode) }
         guard access(path, R_OK) == 0 else {
             throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))")
         }
@@ -31,7 +31,7 @@ public struct KeyFile: Sendable, CustomStringConvertible {
         return KeyFile(masterKey: master, pepper: pepper)
     }
 
-    /// Creates a new key file with fresh random keys, mode 0600, failing if one exists.
+    /// Creates a new key file with fresh random keys, mode 0600 whatever the umask, failing if one exists.
     public static func create(path: String) throws -> KeyFile {
         let keys = KeyFile(masterKey: SecureRandom.bytes(32), pepper: SecureRandom.bytes(32))
         let json = "{\"version\":1,\"master_key\":\"\(Base64.encode(keys.masterKey))\",\"pepper\":\"\(Base64.encode(keys.pepper))\"}\n"
@@ -40,11 +40,37 @@ public struct KeyFile: Sendable, CustomStringConvertible {
         defer { close(fd) }
         let bytes = Array(json.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count, fsync(fd) == 0 else {
+        // open() applied the umask: 0600 under a umask of 0277 would be 0400.
+        guard written == bytes.count, fchmod(fd, 0o600) == 0, fsync(fd) == 0 else {
             unlink(path)
             throw KeyFileError("cannot write key file \(path)")
         }
         return keys
+    }
+
+    /// Refuses a key file that group or other users may use, as `load` does, for commands that
+    /// open the database without needing the keys; one that is missing or cannot be examined is
+    /// `load`'s to report.
+    public static func requirePrivate(path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        guard info.st_mode & 0o077 == 0 else { throw tooOpen(path, info.st_mode) }
+    }
+
+    private static func tooOpen(_ path: String, _ mode: mode_t) -> KeyFileError {
+        KeyFileError("key file \(path) is open to other users (mode \(String(mode & 0o777, radix: 8))); "
+                     + "it must be 0600: chmod 600 it, or run keyward init")
+    }
+
+    /// Takes group and other users' permissions off an existing key file (`keyward init`): one
+    /// that others could read is refused by `load`, and chmod is all it takes to fix.
+    public static func makePrivate(path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))") }
+        guard info.st_mode & 0o077 != 0 else { return }
+        guard chmod(path, info.st_mode & 0o700) == 0 else {
+            throw KeyFileError("cannot take others' permissions off key file \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// A redaction marker only; never key bytes.

@@ -121,6 +121,7 @@ enum InitCommand {
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let keyFileExisted = FileManager.default.fileExists(atPath: context.keyFilePath)
         if keyFileExisted {
+            try KeyFile.makePrivate(path: context.keyFilePath)
             _ = try context.loadKeys()
         } else {
             var hasData = false

@@ -23,10 +23,15 @@ struct Context {
         Admin(store: try openStore(), keyFile: try loadKeys(), clock: clock, actor: .commandLine(login))
     }
 
+    /// The store, refused while the database's files or the key file are open to other users
+    /// (they hold every password and key hash, and the keys to them): `keyward init` takes their
+    /// permissions off.
     func openStore() throws -> Store {
         guard FileManager.default.fileExists(atPath: dbPath) else {
             throw Refusal("no database at \(dbPath); run: keyward --db \(dbPath) init")
         }
+        try DatabaseFile.requirePrivate(dbPath)
+        try KeyFile.requirePrivate(path: keyFilePath)
         return try Store(path: dbPath)
     }
 

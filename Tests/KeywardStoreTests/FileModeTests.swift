@@ -30,7 +30,7 @@ import Glibc
         _ = try Store(path: t.path)
         chmod(t.path, 0o644)
         chmod(Generation.path(forDatabase: t.path), 0o666)
-        #expect(throws: StoreError.self) { try DatabaseFile.requirePrivate(t.path) }
+        #expect(throws: DatabaseFileError.self) { try DatabaseFile.requirePrivate(t.path) }
         try Store.initialize(path: t.path)
         #expect(mode(t.path) == 0o600 && mode(Generation.path(forDatabase: t.path)) == 0o600)
         // A group an administrator chose (0640) is theirs to keep.

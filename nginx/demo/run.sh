@@ -52,6 +52,7 @@ http {
         include $repo/nginx/keyward.conf;
         location /demo/ {
             include $repo/nginx/keyward-protect.conf;
+            error_log $state/logs/nginx-error.log alert;   # no ?APIKey= in failed checks' lines
             add_header X-Keyward-User \$keyward_user always;
             add_header X-Keyward-Credential \$keyward_credential always;
             root $state/www;
