@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light
 	python3-authlib python3-jwt python3-requests python3-cryptography systemd \
 	openjdk-17-jdk-headless libtomcat10-embed-java libjakarta-annotation-api-java
 
-.PHONY: all deps build release test unit e2e run stop bench bench-idle install clean openapi
+.PHONY: all deps build release test unit e2e run stop bench bench-idle bench-lockout install clean openapi
 
 all: build
 
@@ -33,6 +33,7 @@ e2e: build
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/bypass.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/idle.sh
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/logs.sh
+	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/lockout.sh
 
 test: unit e2e
 
@@ -51,6 +52,9 @@ bench: release
 
 bench-idle: release
 	KEYWARD_BIN=$(CURDIR)/.build/release/keyward bench/idle.sh
+
+bench-lockout: release
+	KEYWARD_BIN=$(CURDIR)/.build/release/keyward bench/lockout.sh
 
 install: release
 	install -D -m 0755 .build/release/keyward $(DESTDIR)$(PREFIX)/bin/keyward

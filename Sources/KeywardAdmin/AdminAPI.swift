@@ -47,21 +47,28 @@ public final class AdminAPI: AdminEndpoint {
     let config: AdminAPIConfig
     let clock: any Clock
     let throttle: FailureThrottle
+    /// Password sign-ins: their throttle and the scrypt slots, shared by every worker.
+    let signIns: SignInGuard
     let audit: any AuditSink
     let usage: any UsageRecorder
     let log: @Sendable (String) -> Void
     private var connections: (store: Store, authenticator: Authenticator)?
     private lazy var routes: [Route] = Self.routes()
+    /// This worker's key for device cookies (an `HMACKey` is not shared between threads).
+    lazy var deviceKey = HMACKey(DeviceCookie.key(masterKey: config.keyFile.masterKey))
 
     /// An API for one worker thread. `throttle` is the process's failure throttle (failed sign-ins
-    /// and bad API keys count like failed checks); `audit` receives refused authentications;
-    /// `usage` the uses of API keys (last use, count); `log` gets one line per infrastructure failure.
+    /// and bad API keys count like failed checks); `signIns` the process's sign-in throttle and
+    /// scrypt slots (nil: this API's own, for a process with one worker); `audit` receives refused
+    /// authentications; `usage` the uses of API keys (last use, count); `log` gets one line per
+    /// infrastructure failure.
     public init(config: AdminAPIConfig, clock: any Clock, throttle: FailureThrottle, audit: any AuditSink,
-                usage: any UsageRecorder, log: @escaping @Sendable (String) -> Void) {
+                usage: any UsageRecorder, signIns: SignInGuard? = nil, log: @escaping @Sendable (String) -> Void) {
         self.usage = usage
         self.config = config
         self.clock = clock
         self.throttle = throttle
+        self.signIns = signIns ?? SignInGuard(throttle: throttle, limits: config.limits)
         self.audit = audit
         self.log = log
     }
@@ -144,12 +151,11 @@ public final class AdminAPI: AdminEndpoint {
 
     // MARK: Authentication
 
-    /// Who is calling: an API key (`Authorization: Bearer kwk_...` or `X-API-Key`), else the session cookie.
+    /// Who is calling: an API key (`Authorization: Bearer kwk_...` or `X-API-Key`), else the session
+    /// cookie. A client over its failure limit is still served with a valid key or session; see
+    /// `authenticateKey`.
     func authenticate(_ request: APIRequest) throws -> Caller {
         let now = clock.now
-        if let address = request.address, let wait = throttle.retryAfter(address, now: now) {
-            throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
-        }
         if let (presented, _) = CredentialExtractor.extract(authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
                                                             queryString: nil, limits: config.limits) {
             return try authenticateKey(presented, request, now: now)
@@ -172,13 +178,21 @@ public final class AdminAPI: AdminEndpoint {
     /// before authorization ones (403), and among those the missing privilege first.
     private func authenticateKey(_ presented: PresentedCredential, _ request: APIRequest, now: Int64) throws -> Caller {
         let (store, authenticator) = try opened()
-        func refuse(_ reason: String, credential: String?, user: String? = nil) {
+        func refuse(_ reason: String, credential: String?, user: String? = nil, detail: String = "api-key") {
             audit.record(AuditEvent(at: now, actor: user ?? "anonymous", action: "admin.auth.deny", credential: credential,
-                                    sourceIP: request.address, reason: reason, detail: "api-key"))
+                                    sourceIP: request.address, reason: reason, detail: detail))
         }
         var secret: OpaqueSecret? = nil
         if case .opaque(let presentedSecret) = presented { secret = presentedSecret }
         guard let secret, let key = try authenticator.verified(secret, as: .apiKey) else {
+            // Past the client's failure limit a key that does not verify gets 429, after no more
+            // work than a checksum and a lookup; a valid one from the same address is served.
+            if let address = request.address, let wait = throttle.retryAfter(address, now: now) {
+                if let n = throttle.auditedRefusal(address, now: now) {
+                    refuse(DenyReason.tooManyFailures.rawValue, credential: secret?.id, detail: "api-key; refusal \(n) of the window")
+                }
+                throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
+            }
             refuse(DenyReason.invalidCredential.rawValue, credential: secret?.id)
             if let address = request.address { throttle.recordFailure(address, now: now) }
             throw AdminError.unauthenticated("The API key is invalid.")
@@ -277,12 +291,17 @@ final class APIRequest {
     var isUnsafe: Bool { !["GET", "HEAD", "OPTIONS"].contains(method) }
 
     /// Every non-empty `keyward_session` cookie value sent (RFC 6265 §5.4); more than one is refused.
-    var sessionCookies: [String] {
+    var sessionCookies: [String] { cookies(Sessions.cookieName) }
+
+    /// Every non-empty `keyward_device` cookie value sent, at most four (a sibling domain may add its own).
+    var deviceCookies: [String] { Array(cookies(DeviceCookie.name).prefix(4)) }
+
+    private func cookies(_ name: String) -> [String] {
         guard let cookieHeader else { return [] }
         var values: [String] = []
         for pair in cookieHeader.split(separator: ";") {
             let trimmed = pair.drop(while: { $0 == " " || $0 == "\t" })
-            guard let eq = trimmed.firstIndex(of: "="), trimmed[..<eq] == Sessions.cookieName else { continue }
+            guard let eq = trimmed.firstIndex(of: "="), trimmed[..<eq] == name else { continue }
             let v = String(trimmed[trimmed.index(after: eq)...])
             if !v.isEmpty { values.append(v) }
         }

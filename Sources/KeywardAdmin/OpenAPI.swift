@@ -90,7 +90,7 @@ enum OpenAPI {
         "tags": [
           "session"
         ],
-        "description": "Unknown users, users without a password, disabled users and wrong passwords get the same 401. Failures count toward the address's failure throttle (429 with Retry-After).",
+        "description": "Unknown users, users without a password, disabled users and wrong passwords get the same 401. Failures count per client, per account and client, and per account; past a limit the answer is 429 with Retry-After, before any hashing, whether or not the user exists. A client that signed in to the account before (its keyward_device cookie, or its address) is held to its own failures only, so guessing from many addresses does not lock the owner out. 429 with Retry-After: 1 when every password-hashing slot is taken.",
         "requestBody": {
           "$ref": "#/components/requestBodies/SignIn"
         },
@@ -109,7 +109,7 @@ enum OpenAPI {
                 "schema": {
                   "type": "string"
                 },
-                "description": "keyward_session=...; HttpOnly; SameSite=Strict; Path=MOUNT/admin; Max-Age=...; Secure on https"
+                "description": "keyward_session=...; HttpOnly; SameSite=Strict; Path=MOUNT/admin; Max-Age=...; Secure on https. A second Set-Cookie sets keyward_device=... (HttpOnly; SameSite=Strict; Path=MOUNT/admin/api/session; Max-Age=2592000): the device cookie that vouches for this client at this account on its next sign-in."
               }
             }
           },

@@ -1,3 +1,4 @@
+import Foundation
 import KeywardCore
 import KeywardCrypto
 import KeywardGateway
@@ -24,20 +25,6 @@ enum Sessions {
     /// sign-in costs one scrypt like a wrong password does.
     static let decoy = PasswordHash(password: Base64URL.encode(SecureRandom.bytes(24)))
 
-    /// Sign-ins hashing a password right now, process-wide. scrypt costs ~0.1 s of CPU on the
-    /// worker threads that also serve checks, so at most `maxHashing` run at once; more are
-    /// answered 429 rather than left to stall the checks.
-    static let hashing = HashingSlots()
-    static let maxHashing = 2
-
-    final class HashingSlots: @unchecked Sendable {
-        private let lock = Lock()
-        private var busy = 0
-        /// Takes a slot; false when all are taken.
-        func take() -> Bool { lock.withLock { busy < Sessions.maxHashing ? { busy += 1; return true }() : false } }
-        func give() { lock.withLock { busy -= 1 } }
-    }
-
     /// The `Set-Cookie` value for a new session, or one that clears it (`value` nil).
     static func cookie(_ value: String?, config: AdminAPIConfig, https: Bool) -> String {
         var parts = ["\(cookieName)=\(value ?? "")", "HttpOnly", "SameSite=Strict", "Path=\(config.mount)/admin"]
@@ -47,44 +34,121 @@ enum Sessions {
     }
 }
 
+/// What password sign-ins share across the process: their throttle (`SignInThrottle`) and the
+/// scrypt slots (`HashingSlots`). Made once by `keyward serve` and given to every worker's API.
+public final class SignInGuard: Sendable {
+    /// When a sign-in may go on to the hash.
+    public let throttle: SignInThrottle
+    /// Who hashes next.
+    let slots: HashingSlots
+
+    /// The guard for a process whose per-client failure counts are `throttle`, with `limits`'
+    /// sign-in limits. Two sign-ins hash at once and `maxWaiting` may wait for them: each waiting
+    /// one holds a worker thread, so keep it well under the thread count (`keyward serve` uses a
+    /// quarter of it).
+    public init(throttle: FailureThrottle, limits: Limits, maxWaiting: Int = 2) {
+        self.throttle = SignInThrottle(clients: throttle, limits: limits)
+        slots = HashingSlots(slots: 2, maxWaiting: maxWaiting)
+    }
+}
+
+/// The scrypt slots: at most two sign-ins hash at once (scrypt costs tens of milliseconds of CPU on
+/// the worker threads that also serve checks), shared fairly (`FairQueue`): a newcomer waits a
+/// little rather than being turned away while a flood holds the slots, a client that has proven
+/// itself for the account goes first, and a flood from some clients cannot keep the others out.
+final class HashingSlots: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: FairQueue
+    /// How long a sign-in waits for a slot before it is answered 429.
+    let timeout: TimeInterval
+
+    init(slots: Int, maxWaiting: Int, timeout: TimeInterval = 5) {
+        queue = FairQueue(slots: slots, maxWaiting: maxWaiting)
+        self.timeout = timeout
+    }
+
+    /// Sign-ins waiting for a slot now.
+    var waitingCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.waitingCount
+    }
+
+    /// `body`'s result, run in a slot; nil when no slot came: refused, displaced or timed out.
+    func run<T>(client: String, priority: Bool, _ body: () throws -> T) rethrows -> T? {
+        condition.lock()
+        let (ticket, admission, displaced) = queue.arrive(client: client, priority: priority)
+        if displaced != nil { condition.broadcast() }
+        if admission == .wait {
+            let deadline = Date(timeIntervalSinceNow: timeout)
+            while queue.isWaiting(ticket) && condition.wait(until: deadline) {}
+        }
+        guard queue.isRunning(ticket) else {
+            queue.abandon(ticket)
+            condition.unlock()
+            return nil
+        }
+        condition.unlock()
+        defer {
+            condition.lock()
+            if queue.finish(ticket) != nil { condition.broadcast() }
+            condition.unlock()
+        }
+        return try body()
+    }
+}
+
 extension AdminAPI {
-    /// `POST /admin/api/session` `{"user", "password"}`: a new session. Unknown users, users
-    /// without a password, disabled users and wrong passwords are answered alike, after the same
-    /// work, and count toward the address's failure throttle.
+    /// `POST /admin/api/session` `{"user", "password"}`: a new session, and a device cookie that
+    /// vouches for this client at this account next time. Unknown users, users without a password,
+    /// disabled users and wrong passwords are answered alike, after the same work, and throttled
+    /// alike (`SignInThrottle`, by the name asked for): a refusal is 429 with `Retry-After`, before
+    /// any hashing, whether or not the name exists.
     func signIn(_ request: APIRequest) throws -> Response {
         let now = clock.now
-        if let address = request.address, let wait = throttle.retryAfter(address, now: now) {
-            throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
-        }
         let body = try request.json(["user", "password"])
         let name = try body.requiredString("user")
         let password = try body.requiredString("password")
         guard password.utf8.count <= 1024, name.utf8.count <= 256 else { throw AdminError.invalid("user or password too long") }
-        // Per account too: guessing one user's password from many addresses is throttled as well.
-        let account = "signin:" + name
-        if let wait = throttle.retryAfter(account, now: now) {
+        let guarded = signIns.throttle
+        let device = request.deviceCookies.lazy.compactMap {
+            DeviceCookie.verify($0, user: name, now: now, lifetime: self.config.limits.signInTrustSeconds, key: self.deviceKey)
+        }.first
+        let standing = guarded.standing(account: name, address: request.address, device: device, now: now)
+        func deny(_ reason: DenyReason, detail: String = "password") {
+            audit.record(AuditEvent(at: now, actor: "anonymous", action: "session.deny",
+                                    target: Admin.validName(name) ? "user:\(name)" : nil, sourceIP: request.address,
+                                    reason: reason.rawValue, detail: detail))
+        }
+        if let wait = guarded.retryAfter(account: name, address: request.address, standing: standing, now: now) {
+            // Audited at the client's 1st, 2nd, 4th... refusal of the window, like the check's.
+            var audited: Int? = 1
+            if let address = request.address { audited = guarded.clients.auditedRefusal(address, now: now) }
+            if let n = audited { deny(.tooManyFailures, detail: "password; refusal \(n) of the window") }
             throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
         }
         let (store, _) = try opened()
-        guard Sessions.hashing.take() else { throw APIFailure(.throttled(1), headers: [("Retry-After", "1")]) }
-        defer { Sessions.hashing.give() }
-
-        var stored: String? = nil
-        var active = false
-        if Admin.validName(name), let row = try? store.user(name) {
-            stored = try store.userPassword(name)
-            active = row.status == .active
+        let client = request.address.map(ClientAddress.key) ?? ""
+        let outcome = try signIns.slots.run(client: client, priority: standing != .stranger) { () throws -> Bool in
+            var stored: String? = nil
+            var active = false
+            if Admin.validName(name), let row = try? store.user(name) {
+                stored = try store.userPassword(name)
+                active = row.status == .active
+            }
+            let hash = stored.flatMap { try? PasswordHash(encoded: $0) }
+            return (hash ?? Sessions.decoy).verify(password) && hash != nil && active
         }
-        let hash = stored.flatMap { try? PasswordHash(encoded: $0) }
-        let verified = (hash ?? Sessions.decoy).verify(password)
-        guard verified, hash != nil, active else {
-            if let address = request.address { throttle.recordFailure(address, now: now) }
-            throttle.recordFailure(account, now: now)
-            audit.record(AuditEvent(at: now, actor: "anonymous", action: "session.deny",
-                                    target: Admin.validName(name) ? "user:\(name)" : nil, sourceIP: request.address,
-                                    reason: DenyReason.invalidCredential.rawValue, detail: "password"))
+        guard let verified = outcome else {
+            // No slot came in time: not a failure of the client's, and not counted.
+            throw APIFailure(.throttled(1), headers: [("Retry-After", "1")])
+        }
+        guard verified else {
+            guarded.recordFailure(account: name, address: request.address, standing: standing, now: now)
+            deny(.invalidCredential)
             throw AdminError.unauthenticated("Unknown user or wrong password.")
         }
+        guarded.recordSuccess(account: name, address: request.address, device: device, now: now)
 
         let token = Base64URL.encode(SecureRandom.bytes(Sessions.tokenBytes))
         let csrf = Base64URL.encode(SecureRandom.bytes(Sessions.tokenBytes))
@@ -97,10 +161,14 @@ extension AdminAPI {
             try store.deleteExpiredSessions(now: now)
             try store.insertSession(idHash: idHash, user: name, csrfHash: Sessions.hash(csrf), now: now, expiresAt: expiresAt)
         }
+        // The same device keeps its id (its failure count follows it); a new one gets a fresh id.
+        let deviceId = device.flatMap(DeviceCookie.rawId) ?? SecureRandom.bytes(DeviceCookie.idBytes)
+        let deviceCookie = DeviceCookie.issue(user: name, id: deviceId, now: now, key: deviceKey)
         return APIResponse.json(201, .object([
             ("user", .string(name)), ("privileges", .strings(privileges.sorted())), ("csrf_token", .string(csrf)),
             ("expires_at", .int(expiresAt)),
-        ]), headers: [("Set-Cookie", Sessions.cookie(token, config: config, https: request.https))])
+        ]), headers: [("Set-Cookie", Sessions.cookie(token, config: config, https: request.https)),
+                      ("Set-Cookie", DeviceCookie.setCookie(deviceCookie, config: config, https: request.https))])
     }
 
     /// `DELETE /admin/api/session`: ends the caller's session and clears the cookie.

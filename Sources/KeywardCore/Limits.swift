@@ -10,6 +10,12 @@ public struct Limits: Sendable {
     public var failuresPerWindow = 100
     /// The throttle window, in seconds.
     public var failureWindowSeconds: Int64 = 60
+    /// Failed password sign-ins allowed per account and client (its address or /64, or its device
+    /// cookie) per window. The account as a whole allows `failuresPerWindow` from strangers.
+    public var signInFailuresPerClient = 10
+    /// How long a successful sign-in vouches for its client at that account: the device cookie's
+    /// lifetime, and how long the address is remembered (30 days).
+    public var signInTrustSeconds: Int64 = 30 * 86_400
     /// Default lifetime of a new API key, in seconds (30 days).
     public var defaultKeyLifetime: Int64 = 30 * 86_400
 

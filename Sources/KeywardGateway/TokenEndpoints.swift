@@ -40,6 +40,12 @@ enum OAuthError: String, Error {
     }
 }
 
+/// A client over its failure limit whose credential did not verify: 429 with `Retry-After`
+/// (RFC 6585 §4) instead of the usual error, under the check's stable code `too_many_failures`.
+struct OAuthThrottled: Error {
+    let retryAfter: Int64
+}
+
 /// Grant and token type URNs (RFC 8693 §2.1, §3).
 enum Grant {
     static let clientCredentials = "client_credentials"
@@ -71,6 +77,8 @@ extension Gateway {
             return try issue(service, for: parent, scope: body["scope"], exchange: grant == Grant.tokenExchange, xml: xml)
         } catch let error as OAuthError {
             return oauthError(error, xml: xml)
+        } catch let throttled as OAuthThrottled {
+            return tooManyFailures(throttled, xml: xml)
         } catch {
             log("keyward[KW0302]: token endpoint failed: \(error)")
             return Self.internalError
@@ -89,6 +97,8 @@ extension Gateway {
             return try issue(service, for: parent, scope: nil, exchange: true, xml: xml)
         } catch let error as OAuthError {
             return oauthError(error, xml: xml)
+        } catch let throttled as OAuthThrottled {
+            return tooManyFailures(throttled, xml: xml)
         } catch {
             log("keyward[KW0302]: token endpoint failed: \(error)")
             return Self.internalError
@@ -114,6 +124,8 @@ extension Gateway {
             ]))
         } catch let error as OAuthError {
             return oauthError(error, xml: false)
+        } catch let throttled as OAuthThrottled {
+            return tooManyFailures(throttled, xml: false)
         } catch {
             log("keyward[KW0303]: introspection failed: \(error)")
             return Self.internalError
@@ -151,6 +163,8 @@ extension Gateway {
             return Response(status: 200, headers: [("Cache-Control", "no-store"), ("Content-Length", "0")])
         } catch let error as OAuthError {
             return oauthError(error, xml: false)
+        } catch let throttled as OAuthThrottled {
+            return tooManyFailures(throttled, xml: false)
         } catch {
             log("keyward[KW0304]: revocation failed: \(error)")
             return Self.internalError
@@ -200,24 +214,28 @@ extension Gateway {
     }
 
     /// The client of a request: Basic credentials win over body credentials (RFC 6749 §2.3.1).
+    /// Verified whatever the client's failure count: see `refuse`.
     private func authenticateClient(_ params: some ParamSource, _ body: BodyParameters) throws -> CredentialRecord {
+        let now = authenticator.clock.now
+        let address = config.client.address(params) ?? ""
         let pair: (id: String, secret: String)
         switch basicCredentials(params.param("HTTP_AUTHORIZATION")) {
         case .some(.some(let basic)): pair = basic
-        case .some(.none): throw deny(.invalidClient, params, credential: nil)
+        case .some(.none): throw refuse(.invalidClient, params, credential: nil, address: address, now: now)
         case .none:
             guard let id = body["client_id"], let secret = body["client_secret"] else { throw deny(.invalidClient, params, credential: nil) }
             pair = (id, secret)
         }
-        let now = authenticator.clock.now
-        let address = config.client.address(params) ?? ""
-        if !address.isEmpty, authenticator.throttle.retryAfter(address, now: now) != nil { throw OAuthError.invalidClient }
         guard let secret = OpaqueSecret(parsing: Substring(pair.secret)), secret.id == pair.id,
-              let client = try authenticator.verified(secret, as: .clientSecret),
-              client.status == .active, client.userStatus == .active, client.expiresAt.map({ $0 > now }) ?? true
+              let client = try authenticator.verified(secret, as: .clientSecret)
         else {
+            throw refuse(.invalidClient, params, credential: OpaqueSecret.isCredentialId(pair.id, kind: .clientSecret) ? pair.id : nil,
+                         address: address, now: now)
+        }
+        guard client.status == .active, client.userStatus == .active, client.expiresAt.map({ $0 > now }) ?? true else {
+            // The genuine secret of a client that may not be used: its own answer (no guess), counted all the same.
             if !address.isEmpty { authenticator.throttle.recordFailure(address, now: now) }
-            throw deny(.invalidClient, params, credential: OpaqueSecret.isCredentialId(pair.id, kind: .clientSecret) ? pair.id : nil)
+            throw deny(.invalidClient, params, credential: client.id)
         }
         return client
     }
@@ -226,18 +244,32 @@ extension Gateway {
     private func verifyAPIKey(_ text: String, _ params: some ParamSource) throws -> CredentialRecord {
         let now = authenticator.clock.now
         let address = config.client.address(params) ?? ""
-        if !address.isEmpty, authenticator.throttle.retryAfter(address, now: now) != nil { throw OAuthError.invalidGrant }
         guard let secret = OpaqueSecret(parsing: Substring(text)), let key = try authenticator.verified(secret, as: .apiKey)
-        else {
-            if !address.isEmpty { authenticator.throttle.recordFailure(address, now: now) }
-            throw deny(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id)
-        }
+        else { throw refuse(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id, address: address, now: now) }
         if !key.allowedNetworks.isEmpty {
             guard let address = config.client.address(params).flatMap({ IPAddress($0) }),
                   key.allowedNetworks.contains(where: { $0.contains(address) })
             else { throw deny(.invalidGrant, params, credential: key.id) }
         }
         return key
+    }
+
+    /// A presented credential that did not verify. Under the client's failure limit: counted, and
+    /// answered `error`. Past it: 429 with `Retry-After`. The credential was checked all the same
+    /// (a checksum, a lookup and an HMAC), so a valid one from the same address, a shared NAT
+    /// say, is still served; garbage fails the checksum and never reaches the store.
+    private func refuse(_ error: OAuthError, _ params: some ParamSource, credential: String?, address: String, now: Int64) -> any Error {
+        guard !address.isEmpty else { return deny(error, params, credential: credential) }
+        if let wait = authenticator.throttle.retryAfter(address, now: now) {
+            if let n = authenticator.throttle.auditedRefusal(address, now: now) {
+                authenticator.audit.record(AuditEvent(
+                    at: now, actor: "anonymous", action: "token.deny", credential: credential, sourceIP: address,
+                    reason: DenyReason.tooManyFailures.rawValue, detail: "refusal \(n) of the window"))
+            }
+            return OAuthThrottled(retryAfter: wait)
+        }
+        authenticator.throttle.recordFailure(address, now: now)
+        return deny(error, params, credential: credential)
     }
 
     private func issue(_ service: TokenService, for parent: CredentialRecord, scope: String?, exchange: Bool,
@@ -275,6 +307,14 @@ extension Gateway {
             at: authenticator.clock.now, actor: "anonymous", action: "token.deny", credential: credential,
             sourceIP: config.client.address(params), reason: error.rawValue))
         return error
+    }
+
+    private func tooManyFailures(_ throttled: OAuthThrottled, xml: Bool) -> Response {
+        let headers = [("Pragma", "no-cache"), ("Retry-After", String(max(1, throttled.retryAfter)))]
+        let fields: [(String, Any)] = [("error", DenyReason.tooManyFailures.rawValue),
+                                       ("error_description", DenyReason.tooManyFailures.message)]
+        if xml { return Self.xml(429, root: "ErrorResponse", fields, headers: headers) }
+        return .json(429, JSONText.object(fields), headers: headers)
     }
 
     private func oauthError(_ error: OAuthError, xml: Bool) -> Response {

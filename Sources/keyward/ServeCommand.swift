@@ -81,6 +81,8 @@ enum ServeCommand {
         try DatabaseFile.requirePrivate(context.dbPath)
         let writer = BufferedWriter(path: context.dbPath, auditKey: AuditChain.key(masterKey: keys.masterKey), log: log)
         let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
+        // A sign-in waiting for an scrypt slot holds a worker: at most a quarter of them wait.
+        let signIns = SignInGuard(throttle: throttle, limits: limits, maxWaiting: max(1, threads / 4))
         let proxyTexts = args.all("trusted-proxy") + (context.config["trusted-proxy"].map {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         } ?? [])
@@ -126,7 +128,7 @@ enum ServeCommand {
                            tokenService: TokenService(issuer: TokenIssuer(keys: ring, policy: policy),
                                                       revoker: StoreRevoker(path: context.dbPath)),
                            admin: AdminAPI(config: adminConfig, clock: clock, throttle: throttle, audit: writer,
-                                          usage: writer.makeUsageRecorder(), log: log),
+                                          usage: writer.makeUsageRecorder(), signIns: signIns, log: log),
                            log: log)
         }
 

@@ -321,8 +321,8 @@ ScriptSock $A/run/cgid.sock
 TypesConfig /etc/mime.types
 ErrorLog $A/logs/error.log
 LogLevel warn
-LogFormat "%h user=%u credential=%{AUTH_CREDENTIAL}e \"%r\" %>s" keyward
-CustomLog $A/logs/access.log keyward
+LogFormat "%h user=%u credential=%{AUTH_CREDENTIAL}e \"%r\" %>s" e2e
+CustomLog $A/logs/access.log e2e
 DocumentRoot $A/htdocs
 
 # The repository's files, unchanged.
@@ -644,14 +644,17 @@ throttle() { # S URL
         codes="$codes $CODE"
     done
     expect_eq "$s: three bad keys -> 401 401 401" " 401 401 401" "$codes"
-    http -H "Authorization: Bearer ${KSEC[main]}" "$url"
-    expect_eq "$s: 4th request (valid key) after 3 failures -> 429" 429 "$CODE"
+    http -H "Authorization: Bearer $WRONG_SECRET" "$url"
+    expect_eq "$s: 4th request (bad key) after 3 failures -> 429" 429 "$CODE"
     [ "$CODE" = 429 ] || return
     local ra
     ra=$(hdr Retry-After)
     if [[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -gt 0 ] && [ "$ra" -le 60 ]; then ok "$s: 429 carries Retry-After ($ra)"; else notok "$s: 429 carries Retry-After" "1..60" "'$ra'"; fi
     expect_eq "$s: 429 -> X-Auth-Error-Code too_many_failures" too_many_failures "$(hdr X-Auth-Error-Code)"
     expect_has "$s: 429 body names too_many_failures" "$(body)" "too_many_failures"
+    # A valid key from the throttled address is still served (issue 8, item 5; Tests/EndToEnd/lockout.sh).
+    http -H "Authorization: Bearer ${KSEC[main]}" "$url"
+    expect_eq "$s: a valid key after the 429 -> 200" 200 "$CODE"
 }
 throttle nginx "$NGX2/api/x"
 throttle apache "$AP/throttled/x"

@@ -154,9 +154,12 @@ final class APIHarness {
         #expect(h.call("GET", "/admin/api/me", key: "kwk_nonsense").status == 401)
         #expect(h.call("POST", "/admin/api/session", json: #"{"user":"root","password":"wrong password"}"#).status == 401)
         #expect(h.call("GET", "/admin/api/me", key: "kwk_nonsense").status == 401)
-        let throttled = h.call("GET", "/admin/api/me", key: h.rootKey.secret)
+        let throttled = h.call("GET", "/admin/api/me", key: "kwk_nonsense")
         #expect(throttled.status == 429 && throttled.error == "too_many_requests")
         #expect(throttled.header("Retry-After") == "60")
+        // Issue 8, item 5: root's valid key from the throttled address is still served; a stranger's
+        // sign-in from it is refused before the password hash, right password or not.
+        #expect(h.call("GET", "/admin/api/me", key: h.rootKey.secret).status == 200)
         #expect(h.call("POST", "/admin/api/session", json: #"{"user":"root","password":"\#(APIHarness.rootPassword)"}"#).status == 429)
         // Another address is not held back.
         #expect(h.call("GET", "/admin/api/me", key: h.rootKey.secret, address: "10.0.0.6").status == 200)

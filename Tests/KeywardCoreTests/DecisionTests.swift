@@ -107,9 +107,11 @@ final class MovableClock: Clock, @unchecked Sendable {
     @Test func tooManyFailuresThrottlesTheAddressForAWindow() throws {
         let a = authenticator(failureLimit: 3)
         for _ in 0..<3 { #expect(reason(try a.check(request("Bearer bad"))) == .invalidCredential) }
-        let blocked = try a.check(request())
+        let blocked = try a.check(request("Bearer bad"))
         #expect(blocked == .deny(Denial(.tooManyFailures, retryAfter: 60)))
         #expect(DenyReason.tooManyFailures.kind.status == 429)
+        // Issue 8, item 5: a valid key from the throttled address is still served.
+        #expect(reason(try a.check(request())) == nil)
         // Another address is not affected; missing credentials do not count.
         #expect(reason(try a.check(request(ip: "127.0.0.2"))) == nil)
         clock.now += 61

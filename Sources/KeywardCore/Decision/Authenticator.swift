@@ -13,9 +13,11 @@ public struct Authenticator {
     public let clock: any Clock
     /// Told of every allowed check: credential id, time and client address.
     public let usage: any UsageRecorder
-    /// Receives one `check.deny` event per refusal.
+    /// Receives one `check.deny` event per refusal (past a client's failure limit, per doubling of its refusals).
     public let audit: any AuditSink
-    /// Per-address failure counts shared by all workers; consulted before any lookup.
+    /// Per-client failure counts shared by all workers. Over its limit, a client's credentials
+    /// are still verified (a lookup and an HMAC, or a signature); only the ones that fail are
+    /// answered 429 instead of 401, and garbage never reaches the store.
     public let throttle: FailureThrottle
     /// Bounds applied while extracting the credential from the request.
     public let limits: Limits
@@ -42,7 +44,7 @@ public struct Authenticator {
         let address = request.remoteAddress ?? ""
         let decision: Decision
         if !address.isEmpty, let wait = throttle.retryAfter(address, now: now) {
-            decision = .deny(Denial(.tooManyFailures, retryAfter: wait))
+            decision = try evaluateThrottled(request, now: now, wait: wait)
         } else {
             try keys.refresh()
             decision = try evaluate(request, now: now)
@@ -56,10 +58,32 @@ public struct Authenticator {
             if denial.reason.kind == .challenge && denial.reason != .missingCredential && !address.isEmpty {
                 throttle.recordFailure(address, now: now)
             }
+            var detail = Self.describe(method: request.method, path: request.path)
+            if denial.reason == .tooManyFailures {
+                // A flood past the limit is audited at its 1st, 2nd, 4th... refusal, not each one.
+                guard let n = throttle.auditedRefusal(address, now: now) else { break }
+                detail += " (refusal \(n) of the window)"
+            }
             audit.record(AuditEvent(
                 at: now, actor: denial.user ?? Identity.anonymousUser, action: "check.deny", credential: denial.credential,
-                sourceIP: request.remoteAddress, reason: denial.reason.rawValue,
-                detail: Self.describe(method: request.method, path: request.path)))
+                sourceIP: request.remoteAddress, reason: denial.reason.rawValue, detail: detail))
+        }
+        return decision
+    }
+
+    /// A client over its failure limit: a credential that proves itself is served as usual (a
+    /// valid key from a shared address must not pay for a neighbour's guesses); one that does not
+    /// is answered 429, after a checksum (garbage never reaches the store) or a lookup. A genuine
+    /// credential that is disabled, expired or out of scope gets its own answer: it is no guess.
+    /// No credential at all is no attempt either, so anonymous resources stay open.
+    private func evaluateThrottled(_ request: CheckRequest, now: Int64, wait: Int64) throws -> Decision {
+        let presented = CredentialExtractor.extract(
+            authorization: request.authorization, apiKeyHeader: request.apiKeyHeader, queryString: request.query, limits: limits)
+        if case .malformed? = presented?.0 { return .deny(Denial(.tooManyFailures, retryAfter: wait)) }
+        try keys.refresh()
+        let decision = try evaluate(request, now: now)
+        if case .deny(let denial) = decision, denial.reason == .invalidCredential {
+            return .deny(Denial(.tooManyFailures, credential: denial.credential, user: denial.user, retryAfter: wait))
         }
         return decision
     }

@@ -169,3 +169,18 @@ public enum ClientAddress {
         (1...5).contains(text.count) && text.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
     }
 }
+
+extension ClientAddress {
+    /// The key a client's failures are counted under, so that one client is one count however its
+    /// address is written. IPv4, plain or IPv4-mapped (`::ffff:198.51.100.5`, RFC 4291 §2.5.5.2),
+    /// is its dotted quad. IPv6 is its /64 (`2001:db8:0:0::/64`), whatever the case, leading zeros
+    /// or `::` of the text: a /64 is one link (RFC 4291 §2.5.4) whose hosts pick addresses inside
+    /// it at will (RFC 8981), so counting per address would give one client 2^64 fresh counts.
+    /// Anything that is not an address (a unix-socket peer, `unparseable`) is its own key.
+    public static func key(_ address: String) -> String {
+        guard let ip = IPAddress(address) else { return address }
+        if ip.isIPv4 { return ip.description }
+        return stride(from: 0, to: 8, by: 2).map { String(UInt16(ip.bytes[$0]) << 8 | UInt16(ip.bytes[$0 + 1]), radix: 16) }
+            .joined(separator: ":") + "::/64"
+    }
+}
