@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light
 	python3-authlib python3-jwt python3-requests python3-cryptography systemd \
 	openjdk-17-jdk-headless libtomcat10-embed-java libjakarta-annotation-api-java
 
-.PHONY: all deps build release test unit e2e run stop bench bench-idle bench-lockout install clean openapi
+.PHONY: all deps build release test unit e2e run stop bench bench-idle bench-lockout install clean
 
 all: build
 
@@ -36,10 +36,6 @@ e2e: build
 	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/lockout.sh
 
 test: unit e2e
-
-# docs/admin-openapi.json -> Sources/KeywardAdmin/OpenAPI.swift (served at /admin/api/openapi.json).
-openapi:
-	.ci/embed-openapi
 
 run: release
 	nginx/demo/run.sh $(CURDIR)/.build/release/keyward

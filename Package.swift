@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "KeywardGateway", dependencies: ["KeywardCore"], swiftSettings: strict),
         .target(name: "KeywardFastCGI", dependencies: ["KeywardGateway", "CFastCGI"], swiftSettings: strict),
         .target(name: "KeywardAdmin", dependencies: ["KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
-                swiftSettings: strict),
+                resources: [.embedInCode("Resources/admin-openapi.json")], swiftSettings: strict),
         .executableTarget(
             name: "keyward",
             dependencies: ["KeywardFastCGI", "KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],

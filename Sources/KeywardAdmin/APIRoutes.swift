@@ -68,7 +68,7 @@ extension AdminAPI {
     func openAPI(_ request: APIRequest) throws -> Response {
         _ = try request.query([])
         return Response(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-cache")],
-                        body: Array(OpenAPI.document.utf8))
+                        body: OpenAPI.document)
     }
 
     func me(_ request: APIRequest, _ admin: Admin) throws -> Response {
