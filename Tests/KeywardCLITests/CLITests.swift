@@ -34,13 +34,21 @@ struct CLI {
     @discardableResult
     func run(_ first: String, _ rest: [String]) throws -> Result { try run(arguments: [first] + rest) }
 
-    func run(arguments: [String]) throws -> Result {
+    /// Runs `keyward --db <db> ARGS`; under `umask` when one is given (a shell sets it: the test
+    /// process's own umask is shared with every test running beside this one).
+    func run(arguments: [String], umask: String? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["--db", db] + arguments
+        if let umask {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "umask \(umask) && exec \"$0\" \"$@\"", Self.binary, "--db", db] + arguments
+        } else {
+            p.executableURL = URL(fileURLWithPath: Self.binary)
+            p.arguments = ["--db", db] + arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "GATEWAY_INTERFACE")
         environment.removeValue(forKey: "KEYWARD_CONFIG")
+        environment.removeValue(forKey: "KEYWARD_DB")
         p.environment = environment
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

@@ -8,30 +8,13 @@ import Glibc
 /// takes others' permissions off existing ones, and every command that opens the database refuses
 /// one that other users may read or write, with one line and exit status 1 (issue 8, item 7).
 @Suite struct FileModeCLITests {
-    /// Runs `keyward --db <db> ARGS` under `umask MASK` (a shell sets it: the test process's own
-    /// umask is shared with every test running beside this one).
+    /// Runs `keyward --db <db> ARGS` under `umask MASK`.
     func run(_ cli: CLI, umask mask: String = "022", _ args: String...) throws -> CLI.Result {
-        try run(cli, umask: mask, arguments: args)
+        try cli.run(arguments: args, umask: mask)
     }
 
     func run(_ cli: CLI, umask mask: String = "022", arguments args: [String]) throws -> CLI.Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "umask \(mask) && db=$1 && shift && exec \"$0\" --db \"$db\" \"$@\"", CLI.binary, cli.db] + args
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "GATEWAY_INTERFACE")
-        environment.removeValue(forKey: "KEYWARD_CONFIG")
-        environment.removeValue(forKey: "KEYWARD_DB")
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+        try cli.run(arguments: args, umask: mask)
     }
 
     func mode(_ path: String) -> Int {
