@@ -299,3 +299,18 @@ apache_conf_head() {
         printf 'ErrorLog %s/logs/error.log\nLogLevel warn\nDocumentRoot %s/htdocs\n' "$d" "$d"
     } >"$d/httpd.conf"
 }
+
+# example_site DIR NGINX_PORT SOCKET BACKEND_PORT: DIR/example-site.conf is nginx/example-site.conf
+# with only its addresses moved (the socket, port 80, the backend at 8080, /var/log/nginx/ -> DIR/logs/),
+# DIR/keyward links to the repo's nginx/ (the example includes keyward/...); bails when the
+# example gains an address this does not know how to move. Include DIR/example-site.conf in http { }.
+example_site() {
+    local d=$1 left
+    mkdir -p "$d/logs" "$d/tmp"
+    ln -sfn "$REPO/nginx" "$d/keyward"
+    sed -e "s#unix:/run/keyward/keyward.sock#unix:$3#" -e "s#listen 80;#listen 127.0.0.1:$2;#" \
+        -e '/listen \[::\]:80;/d' -e "s#127.0.0.1:8080#127.0.0.1:$4#" -e "s#/var/log/nginx/#$d/logs/#g" \
+        "$REPO/nginx/example-site.conf" >"$d/example-site.conf"
+    left=$(grep -n -e '/run/keyward' -e 'listen .*:\?80;' -e ':8080' -e '/var/log' "$d/example-site.conf")
+    [ -z "$left" ] || bail "nginx/example-site.conf has addresses this suite does not know how to move: $left"
+}
