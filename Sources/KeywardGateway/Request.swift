@@ -7,9 +7,14 @@ import KeywardCore
 /// static strings: they reach C as NUL-terminated bytes without a temporary copy per lookup.
 public protocol ParamSource {
     func param(_ name: StaticString) -> String?
+    /// `param` for a name made at run time (`HTTP_SIGNATURE_INPUT`), for the headers only some
+    /// credential kinds read.
+    func param(named name: String) -> String?
     /// True when the server sent `name` more than once. lighttpd, for one, passes a client's
     /// `X_Forwarded_For` under the same name as its `X-Forwarded-For`; `param` sees the first.
     func isRepeated(_ name: StaticString) -> Bool
+    /// `isRepeated` for a name made at run time.
+    func isRepeated(named name: String) -> Bool
     /// Reads at most `limit` bytes of the request body; nil when it is larger than that.
     func readBody(limit: Int) -> [UInt8]?
 }
@@ -17,6 +22,8 @@ public protocol ParamSource {
 extension ParamSource {
     /// Sources whose names are unique (a dictionary, the environment) never repeat one.
     public func isRepeated(_ name: StaticString) -> Bool { false }
+    /// Sources whose names are unique (a dictionary, the environment) never repeat one.
+    public func isRepeated(named name: String) -> Bool { false }
 
     /// The value of `name` when it is sent once; a repeated one reads as a lone NUL, which every
     /// parser downstream refuses (an address names no client, a credential is malformed): which
@@ -52,6 +59,8 @@ public struct DictionaryParams: ParamSource {
 
     /// The value stored under exactly `name` (possibly empty), or nil.
     public func param(_ name: StaticString) -> String? { values[name.description] }
+    /// The value stored under exactly `name` (possibly empty), or nil.
+    public func param(named name: String) -> String? { values[name] }
     /// The whole body, or nil when it is over `limit` bytes.
     public func readBody(limit: Int) -> [UInt8]? { body.count <= limit ? body : nil }
 }
@@ -78,7 +87,38 @@ extension CheckRequest {
         }
         self.init(method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: client.address(params),
                   authorization: params.unambiguous("HTTP_AUTHORIZATION"), apiKeyHeader: params.unambiguous("HTTP_X_API_KEY"),
-                  query: query)
+                  query: query, source: ParamRequestSource(params))
+    }
+}
+
+/// The rest of a checked request, read from the server's params only when a credential kind asks.
+final class ParamRequestSource<P: ParamSource>: RequestSource {
+    private let params: P
+    private var readBody: [UInt8]?? = nil
+
+    init(_ params: P) { self.params = params }
+
+    var target: RequestTarget {
+        let https = params.param("HTTPS").map { $0.lowercased() == "on" } ?? false
+        return RequestTarget(scheme: https ? "https" : params.param("REQUEST_SCHEME").flatMap { $0.isEmpty ? nil : $0.lowercased() },
+                             authority: params.unambiguous("HTTP_HOST"), raw: params.param("REQUEST_URI"))
+    }
+
+    /// `Content-Type` and `Content-Length` are meta-variables of their own (RFC 3875 §4.1.2-3);
+    /// every other header is `HTTP_` + its name in upper case with `-` as `_` (§4.1.18).
+    func header(_ name: String) -> String? {
+        let upper = String(name.uppercased().map { $0 == "-" ? "_" : $0 })
+        let cgi = upper == "CONTENT_TYPE" || upper == "CONTENT_LENGTH" ? upper : "HTTP_" + upper
+        guard let value = params.param(named: cgi) else { return nil }
+        return params.isRepeated(named: cgi) ? "\u{0}" : value
+    }
+
+    /// Read once: the stream cannot be rewound.
+    func body(limit: Int) -> [UInt8]? {
+        if let readBody { return readBody.flatMap { $0.count <= limit ? $0 : nil } }
+        let body = params.readBody(limit: limit)
+        readBody = .some(body)
+        return body
     }
 }
 

@@ -232,7 +232,7 @@ extension Gateway {
             throw refuse(.invalidClient, params, credential: OpaqueSecret.isCredentialId(pair.id, kind: .clientSecret) ? pair.id : nil,
                          address: address, now: now)
         }
-        guard client.status == .active, client.userStatus == .active, client.expiresAt.map({ $0 > now }) ?? true else {
+        guard CredentialPolicy.standing(of: client, now: now) == nil else {
             // The genuine secret of a client that may not be used: its own answer (no guess), counted all the same.
             if !address.isEmpty { authenticator.throttle.recordFailure(address, now: now) }
             throw deny(.invalidClient, params, credential: client.id)
@@ -246,10 +246,8 @@ extension Gateway {
         let address = config.client.address(params) ?? ""
         guard let secret = OpaqueSecret(parsing: Substring(text)), let key = try authenticator.verified(secret, as: .apiKey)
         else { throw refuse(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id, address: address, now: now) }
-        if !key.allowedNetworks.isEmpty {
-            guard let address = config.client.address(params).flatMap({ IPAddress($0) }),
-                  key.allowedNetworks.contains(where: { $0.contains(address) })
-            else { throw deny(.invalidGrant, params, credential: key.id) }
+        if CredentialPolicy.admits(key, from: config.client.address(params), now: now) != nil {
+            throw deny(.invalidGrant, params, credential: key.id)
         }
         return key
     }
@@ -293,10 +291,8 @@ extension Gateway {
     private func activeToken(_ token: String) throws -> (AccessTokenClaims, CredentialRecord)? {
         let now = authenticator.clock.now
         guard let tokens = authenticator.tokens, case .success(let claims) = try tokens.verify(token, now: now),
-              !(try authenticator.keys.isRevoked(tokenId: claims.id)),
-              let parent = try authenticator.keys.credential(id: claims.clientId), parent.userName == claims.subject,
-              parent.isCurrent(claims),
-              parent.status == .active, parent.userStatus == .active, parent.expiresAt.map({ $0 > now }) ?? true
+              let parent = try CredentialPolicy.parent(of: claims, in: authenticator.keys),
+              CredentialPolicy.standing(of: parent, now: now, viaToken: true) == nil
         else { return nil }
         return (claims, parent)
     }

@@ -188,7 +188,9 @@ struct RepeatingParams: ParamSource {
     var base: DictionaryParams
     var repeated: Set<String>
     func param(_ name: StaticString) -> String? { base.param(name) }
+    func param(named name: String) -> String? { base.param(named: name) }
     func isRepeated(_ name: StaticString) -> Bool { repeated.contains(name.description) }
+    func isRepeated(named name: String) -> Bool { repeated.contains(name) }
     func readBody(limit: Int) -> [UInt8]? { base.readBody(limit: limit) }
 }
 

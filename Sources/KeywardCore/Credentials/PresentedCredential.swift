@@ -17,30 +17,66 @@ public enum CredentialSource: String, Sendable {
     case bearer, authorization, apiKeyHeader = "x-api-key", query
 }
 
-/// Picks the credential out of the locations a request may carry one in.
+/// A value found in one credential location, offered to the authenticators in rank order.
+public struct Candidate: Sendable, Equatable {
+    /// Where it was found.
+    public var source: CredentialSource
+    /// The `Authorization` scheme (`Bearer`, `HMAC`, `Basic`...) when the header had one.
+    public var scheme: Substring?
+    /// The credential itself: the header value after the scheme, or the decoded query parameter.
+    public var value: Substring
+
+    /// A candidate from its parts.
+    public init(source: CredentialSource, scheme: Substring? = nil, value: Substring) {
+        self.source = source
+        self.scheme = scheme
+        self.value = value
+    }
+
+    /// True for `Authorization: Bearer ...` (RFC 9110 §11.1: schemes are case-insensitive).
+    public var isBearer: Bool { scheme.map { CredentialExtractor.isBearer($0.utf8) } ?? false }
+
+    /// True for an `Authorization` scheme other than `Bearer`: a credential only for an
+    /// authenticator that knows the scheme; nobody's claim, it is skipped, not refused.
+    public var isForeignScheme: Bool { scheme != nil && !isBearer }
+}
+
+/// Picks the credentials out of the locations a request may carry one in.
 public enum CredentialExtractor {
-    /// The credential, or nil when no location holds one.
-    ///
-    /// `Authorization` values with a foreign scheme (`Basic`, `Digest`, ...) are not ours and do not
-    /// count as a credential; a `Bearer` value always does.
-    public static func extract(authorization: String?, apiKeyHeader: String?, queryString: Substring?,
-                               limits: Limits) -> (PresentedCredential, CredentialSource)? {
+    /// Every credential location that holds something, in the order DESIGN.md ranks them:
+    /// `Authorization` (with or without a scheme), `X-API-Key`, then `APIKey` / `api_key` in the query.
+    public static func candidates(_ request: CheckRequest) -> [Candidate] {
+        candidates(authorization: request.authorization, apiKeyHeader: request.apiKeyHeader, queryString: request.query)
+    }
+
+    /// `candidates(_:)` from the three locations.
+    public static func candidates(authorization: String?, apiKeyHeader: String?, queryString: Substring?) -> [Candidate] {
+        var found: [Candidate] = []
         if let header = authorization?.trimmed, !header.isEmpty {
             if let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) {
-                if isBearer(header.utf8[..<space]) {
-                    return (classify(header[header.utf8.index(after: space)...].trimmed, limits: limits, bearer: true), .bearer)
-                }
+                found.append(Candidate(source: .authorization, scheme: header[..<space],
+                                       value: header[header.utf8.index(after: space)...].trimmed))
+                if found[0].isBearer { found[0].source = .bearer }
             } else {
-                return (classify(header, limits: limits), .authorization)
+                found.append(Candidate(source: .authorization, value: header))
             }
         }
         if let header = apiKeyHeader?.trimmed, !header.isEmpty {
-            return (classify(header, limits: limits), .apiKeyHeader)
+            found.append(Candidate(source: .apiKeyHeader, value: header))
         }
         if let query = queryString, let value = queryValue(query, names: ["APIKey", "api_key"]), !value.isEmpty {
-            return (classify(value[...], limits: limits), .query)
+            found.append(Candidate(source: .query, value: value[...]))
         }
-        return nil
+        return found
+    }
+
+    /// The credential, or nil when no location holds one: the first candidate that is not for a
+    /// foreign `Authorization` scheme, classified as Keyward's own opaque secrets and tokens.
+    public static func extract(authorization: String?, apiKeyHeader: String?, queryString: Substring?,
+                               limits: Limits) -> (PresentedCredential, CredentialSource)? {
+        let all = candidates(authorization: authorization, apiKeyHeader: apiKeyHeader, queryString: queryString)
+        guard let first = all.first(where: { !$0.isForeignScheme }) else { return nil }
+        return (classify(first.value, limits: limits, bearer: first.isBearer), first.source)
     }
 
     /// Case-insensitive `Bearer` (RFC 9110 §11.1: auth schemes are case-insensitive).

@@ -23,11 +23,17 @@ public struct Authenticator {
     public let limits: Limits
     /// This worker's access-token verifier; nil refuses every JWT.
     public let tokens: TokenVerifier?
+    /// One authenticator per credential kind, asked in order.
+    public let chain: AuthenticatorChain
 
     /// Assembles a checker from its ports; `pepper` must be the key the stored hashes were made under.
+    /// `authenticators` default to `standardChain`'s.
     public init(keys: any CredentialLookup, pepper: HMACKey, clock: any Clock, usage: any UsageRecorder,
-                audit: any AuditSink, throttle: FailureThrottle, limits: Limits, tokens: TokenVerifier? = nil) {
+                audit: any AuditSink, throttle: FailureThrottle, limits: Limits, tokens: TokenVerifier? = nil,
+                authenticators: [any CredentialAuthenticator]? = nil) {
         self.tokens = tokens
+        self.chain = AuthenticatorChain(
+            authenticators ?? Self.standardChain(keys: keys, pepper: pepper, tokens: tokens), limits: limits)
         self.keys = keys
         self.pepper = pepper
         self.clock = clock
@@ -71,15 +77,23 @@ public struct Authenticator {
         return decision
     }
 
+    /// Every credential kind the check accepts, in the order they are asked. A new kind is one
+    /// more authenticator here.
+    public static func standardChain(keys: any CredentialLookup, pepper: HMACKey,
+                                     tokens: TokenVerifier?) -> [any CredentialAuthenticator] {
+        [
+            AccessTokenAuthenticator(tokens: tokens, keys: keys),
+            OpaqueSecretAuthenticator(kind: .apiKey, method: .apiKey, keys: keys, pepper: pepper),
+        ]
+    }
+
     /// A client over its failure limit: a credential that proves itself is served as usual (a
     /// valid key from a shared address must not pay for a neighbour's guesses); one that does not
     /// is answered 429, after a checksum (garbage never reaches the store) or a lookup. A genuine
     /// credential that is disabled, expired or out of scope gets its own answer: it is no guess.
     /// No credential at all is no attempt either, so anonymous resources stay open.
     private func evaluateThrottled(_ request: CheckRequest, now: Int64, wait: Int64) throws -> Decision {
-        let presented = CredentialExtractor.extract(
-            authorization: request.authorization, apiKeyHeader: request.apiKeyHeader, queryString: request.query, limits: limits)
-        if case .malformed? = presented?.0 { return .deny(Denial(.tooManyFailures, retryAfter: wait)) }
+        if let (_, claimant) = chain.route(request), claimant == nil { return .deny(Denial(.tooManyFailures, retryAfter: wait)) }
         try keys.refresh()
         let decision = try evaluate(request, now: now)
         if case .deny(let denial) = decision, denial.reason == .invalidCredential {
@@ -90,22 +104,14 @@ public struct Authenticator {
 
     private func evaluate(_ request: CheckRequest, now: Int64) throws -> Decision {
         let access = try accessContext(request)
-        guard let (presented, _) = CredentialExtractor.extract(
-            authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
-            queryString: request.query, limits: limits)
-        else {
-            if let resource = access.resource, resource.anonymous { return admitAnonymous(resource, request: request) }
+        switch try chain.authenticate(request, now: now) {
+        case nil:
+            if let resource = access.resource, resource.anonymous { return CredentialPolicy.admitAnonymous(resource, request: request) }
             return .deny(Denial(.missingCredential))
-        }
-
-        switch presented {
-        case .jwt(let token):
-            return try evaluate(token: token, request: request, now: now, access: access)
-        case .opaque(let secret):
-            guard let key = try lookUp(secret, as: .apiKey) else { return .deny(Denial(.invalidCredential, credential: secret.id)) }
-            return authorize(key, request: request, now: now, access: access)
-        case .malformed:
-            return .deny(Denial(.invalidCredential))
+        case .verified(let verified)?:
+            return CredentialPolicy.authorize(verified, request: request, now: now, access: access)
+        case .refused(let denial)?:
+            return .deny(denial)
         }
     }
 
@@ -115,22 +121,6 @@ public struct Authenticator {
         guard !model.resources.isEmpty, case .success(let path) = request.path, let index = model.match(path)
         else { return AccessContext(model: model, index: nil) }
         return AccessContext(model: model, index: index)
-    }
-
-    /// A request without a credential on an anonymous resource: only its address and method rules apply.
-    private func admitAnonymous(_ resource: Resource, request: CheckRequest, trace: DecisionTrace? = nil) -> Decision {
-        trace?.note("no credential presented; resource \(resource.name) allows anonymous access")
-        if !Self.admits(resource.allowedNetworks, request.remoteAddress) {
-            trace?.note("denied: \(request.remoteAddress ?? "no address") is outside the resource's networks \(resource.allowedNetworks.map(\.description).joined(separator: ", "))")
-            return .deny(Denial(.addressNotAllowed))
-        }
-        if !resource.scope.allows(method: request.method) {
-            trace?.note("denied: the resource allows \(resource.scope.methods.joined(separator: ",")), not \(request.method)")
-            return .deny(Denial(.methodNotAllowed))
-        }
-        trace?.note("allowed anonymously")
-        return .allow(Identity(user: Identity.anonymousUser, subject: Identity.anonymousUser, credential: "", method: .anonymous,
-                               scopes: [resource.scope.description]))
     }
 
     /// Why a request would be allowed or denied for the credential with public id `credentialId`
@@ -152,7 +142,7 @@ public struct Authenticator {
         }
         guard let credentialId else {
             if let resource = access.resource, resource.anonymous {
-                return (admitAnonymous(resource, request: request, trace: trace), trace.steps)
+                return (CredentialPolicy.admitAnonymous(resource, request: request, trace: trace), trace.steps)
             }
             trace.note("denied: no credential, and the path is not an anonymous resource")
             return (.deny(Denial(.missingCredential)), trace.steps)
@@ -162,14 +152,15 @@ public struct Authenticator {
             return (.deny(Denial(.invalidCredential, credential: credentialId)), trace.steps)
         }
         trace.note("credential \(record.id) (\(record.name)) of user \(record.userName)")
-        return (authorize(record, request: request, now: clock.now, access: access, trace: trace), trace.steps)
+        return (CredentialPolicy.authorize(VerifiedCredential(record: record, method: .apiKey), request: request, now: clock.now,
+                                           access: access, trace: trace), trace.steps)
     }
 
     /// The stored credential `secret` proves, when it is of `kind` and its hash matches in
-    /// constant time; nil otherwise. Used by the check and by every token endpoint alike.
+    /// constant time; nil otherwise. Used by the token endpoints and the admin API.
     public func verified(_ secret: OpaqueSecret, as kind: SecretKind) throws -> CredentialRecord? {
         try keys.refresh()
-        return try lookUp(secret, as: kind)
+        return try OpaqueSecretAuthenticator(kind: kind, method: .apiKey, keys: keys, pepper: pepper).verify(secret)
     }
 
     /// The credential's own rules, as the check applies them, for a credential `verified` already:
@@ -177,85 +168,7 @@ public struct Authenticator {
     /// web server, not Keyward's own endpoints (the admin API, which takes API keys itself and has
     /// privileges instead). Records nothing.
     public func authorize(verified key: CredentialRecord, for request: CheckRequest) -> Decision {
-        authorize(key, request: request, now: clock.now)
-    }
-
-    /// `verified` without the refresh, for the check, which refreshed once already.
-    private func lookUp(_ secret: OpaqueSecret, as kind: SecretKind) throws -> CredentialRecord? {
-        guard secret.kind == kind, let record = try keys.credential(id: secret.id), secret.matches(record, pepper: pepper)
-        else { return nil }
-        return record
-    }
-
-    /// An access token: signature, claims and expiry (cached per token), then on every request the
-    /// revocation list, the parent credential's current state, and scope ∩ the parent's access.
-    private func evaluate(token: String, request: CheckRequest, now: Int64, access: AccessContext) throws -> Decision {
-        guard let tokens else { return .deny(Denial(.invalidCredential)) }
-        switch try tokens.verify(token, now: now) {
-        case .failure(let reason):
-            return .deny(Denial(reason))
-        case .success(let claims):
-            guard !(try keys.isRevoked(tokenId: claims.id)), let parent = try keys.credential(id: claims.clientId),
-                  parent.userName == claims.subject, parent.isCurrent(claims)
-            else { return .deny(Denial(.invalidCredential, credential: claims.clientId, user: claims.subject)) }
-            return authorize(parent, request: request, now: now, access: access, tokenScopes: tokens.scopes(of: claims), method: .jwt)
-        }
-    }
-
-    /// The rules for a verified credential: status, owner, expiry, then address, path and method,
-    /// against the credential's own scopes and, for a token, the token's too; then, under a
-    /// resource, the resource's networks and methods and the user's grant to it.
-    func authorize(_ key: CredentialRecord, request: CheckRequest, now: Int64, access: AccessContext = .none,
-                   tokenScopes: [PathScope]? = nil, method: AuthMethod = .apiKey, trace: DecisionTrace? = nil) -> Decision {
-        func deny(_ reason: DenyReason, _ why: @autoclosure () -> String) -> Decision {
-            trace?.note("denied: " + why())
-            return .deny(Denial(reason, credential: key.id, user: key.userName))
-        }
-        if key.status != .active { return deny(.credentialDisabled, "the credential is disabled") }
-        if key.userStatus != .active { return deny(.userDisabled, "user \(key.userName) is disabled") }
-        if let expiry = key.expiresAt, expiry <= now {
-            return deny(tokenScopes == nil && method == .apiKey ? .credentialExpired : .invalidCredential, "the credential expired at \(expiry) (now \(now))")
-        }
-        trace?.note("status active, user \(key.userName) active, " + (key.expiresAt.map { "expires at \($0)" } ?? "never expires"))
-        if !key.allowedNetworks.isEmpty {
-            guard Self.admits(key.allowedNetworks, request.remoteAddress) else {
-                return deny(.addressNotAllowed, "\(request.remoteAddress ?? "no address") is outside the credential's networks \(key.allowedNetworks.map(\.description).joined(separator: ", "))")
-            }
-            trace?.note("address \(request.remoteAddress ?? "") is inside the credential's networks")
-        }
-        guard case .success(let path) = request.path else { return deny(.pathRejected, "the path cannot be interpreted safely") }
-        for scopes in [key.scopes, tokenScopes ?? []] where !scopes.isEmpty {
-            let covering = scopes.filter { $0.covers(path: path) }
-            if covering.isEmpty { return deny(.pathNotAllowed, "no scope of \(scopes.map(\.description).joined(separator: " ")) covers \(path)") }
-            if !covering.contains(where: { $0.allows(method: request.method) }) {
-                return deny(.methodNotAllowed, "the scopes covering \(path) (\(covering.map(\.description).joined(separator: " "))) do not allow \(request.method)")
-            }
-            trace?.note("scope \(covering.first { $0.allows(method: request.method) }!.description) allows \(request.method) \(path)")
-        }
-        if key.scopes.isEmpty && tokenScopes?.isEmpty ?? true { trace?.note("the credential has no scopes: every path") }
-        if let resource = access.resource {
-            if !Self.admits(resource.allowedNetworks, request.remoteAddress) {
-                return deny(.addressNotAllowed, "\(request.remoteAddress ?? "no address") is outside resource \(resource.name)'s networks \(resource.allowedNetworks.map(\.description).joined(separator: ", "))")
-            }
-            if !resource.scope.allows(method: request.method) {
-                return deny(.methodNotAllowed, "resource \(resource.name) allows \(resource.scope.methods.joined(separator: ",")), not \(request.method)")
-            }
-            guard access.model.admits(key.userName, resourceAt: access.index!) else {
-                return deny(.resourceNotAllowed, "user \(key.userName) is not the owner of resource \(resource.name), not in its audience \(resource.audience.map(\.description).joined(separator: " ")), and holds no \(Privilege.access(resource.name))")
-            }
-            trace?.note("user \(key.userName) may call resource \(resource.name): \(access.model.grant(for: key.userName, to: resource) ?? "?")")
-        }
-        let shown = tokenScopes.map { $0.map(\.description) } ?? (key.scopes.isEmpty ? ["*"] : key.scopes.map(\.description))
-        trace?.note("allowed")
-        return .allow(Identity(user: key.userName, subject: key.userName, credential: key.id, method: method,
-                               scopes: shown.isEmpty ? ["*"] : shown))
-    }
-
-    /// True when `networks` is empty or holds the address.
-    static func admits(_ networks: [CIDR], _ address: String?) -> Bool {
-        guard !networks.isEmpty else { return true }
-        guard let ip = address.flatMap({ IPAddress($0) }) else { return false }
-        return networks.contains { $0.contains(ip) }
+        CredentialPolicy.authorize(VerifiedCredential(record: key, method: .apiKey), request: request, now: clock.now)
     }
 
     static func describe(method: String, path: Result<String, PathNormalizer.Refusal>) -> String {
@@ -268,15 +181,6 @@ public struct Authenticator {
         let shownMethod = method.utf8.count <= 16 && method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? method : "?"
         return "\(shownMethod) \(shownPath)"
     }
-}
-
-/// The access model a check runs under and the resource its path falls under.
-struct AccessContext {
-    let model: AccessModel
-    /// The matched resource's index in `model.resources`.
-    let index: Int?
-    var resource: Resource? { index.map { model.resources[$0] } }
-    static let none = AccessContext(model: AccessModel(), index: nil)
 }
 
 /// The steps of a decision, in words, for `keyward explain`.

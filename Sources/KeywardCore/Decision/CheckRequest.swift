@@ -1,5 +1,9 @@
 /// The facts of one request that the decision depends on, already pulled out of server params.
-public struct CheckRequest: Sendable {
+///
+/// The method, path, address and the usual credential locations are read up front: every check
+/// needs them. Anything else a credential kind may need (another header, the target's scheme and
+/// authority, the body) is read from `source` only when an authenticator asks for it.
+public struct CheckRequest {
     /// HTTP method as the server reported it (RFC 3875 §4.1.12 `REQUEST_METHOD`).
     public var method: String
     /// The normalised path, or why it could not be normalised.
@@ -12,15 +16,65 @@ public struct CheckRequest: Sendable {
     public var apiKeyHeader: String?
     /// The raw query string, where `APIKey=` / `api_key=` may be.
     public var query: Substring?
+    /// Every other header, and the body, on demand; nil when nothing more is known (tests, explain).
+    public var source: (any RequestSource)?
 
     /// A request from facts already pulled out; the credential locations default to absent.
     public init(method: String, path: Result<String, PathNormalizer.Refusal>, remoteAddress: String?,
-                authorization: String? = nil, apiKeyHeader: String? = nil, query: Substring? = nil) {
+                authorization: String? = nil, apiKeyHeader: String? = nil, query: Substring? = nil,
+                source: (any RequestSource)? = nil) {
         self.method = method
         self.path = path
         self.remoteAddress = remoteAddress
         self.authorization = authorization
         self.apiKeyHeader = apiKeyHeader
         self.query = query
+        self.source = source
     }
+
+    /// The request target as the client sent it, with the scheme and authority it was sent to.
+    public var target: RequestTarget { source?.target ?? RequestTarget() }
+
+    /// The value of the header `name` (any case, as on the wire: `Signature-Input`); nil when
+    /// absent. A header the server passed twice reads as a lone NUL, which every parser refuses.
+    public func header(_ name: String) -> String? {
+        switch name.lowercased() {
+        case "authorization": authorization
+        case "x-api-key": apiKeyHeader
+        default: source?.header(name)
+        }
+    }
+
+    /// The request body, at most `limit` bytes; nil when it is larger, or cannot reach Keyward
+    /// (an authorizer, or an `auth_request` subrequest, gets no body).
+    public func body(limit: Int) -> [UInt8]? {
+        source?.body(limit: limit)
+    }
+}
+
+/// The request target (RFC 9110 §7.1) and where it was sent.
+public struct RequestTarget: Sendable, Equatable {
+    /// `https` or `http`, as the server reported it (`HTTPS=on` or `REQUEST_SCHEME`); nil when unknown.
+    public var scheme: String?
+    /// The `Host` the client named (RFC 9110 §7.2); nil when unknown.
+    public var authority: String?
+    /// The target exactly as the client sent it (`REQUEST_URI`, with its query); nil when unknown.
+    public var raw: String?
+
+    /// A target from what the server passed; every part may be unknown.
+    public init(scheme: String? = nil, authority: String? = nil, raw: String? = nil) {
+        self.scheme = scheme
+        self.authority = authority
+        self.raw = raw
+    }
+}
+
+/// The rest of a request, read only when a credential kind needs it.
+public protocol RequestSource {
+    /// The target, scheme and authority, as the server reported them.
+    var target: RequestTarget { get }
+    /// The value of header `name` (field name in any case); nil when absent, a lone NUL when repeated.
+    func header(_ name: String) -> String?
+    /// At most `limit` bytes of body; nil when larger or unavailable.
+    func body(limit: Int) -> [UInt8]?
 }

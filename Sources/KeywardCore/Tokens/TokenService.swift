@@ -45,8 +45,7 @@ public struct TokenIssuer {
     /// empty for all of the parent's). Throws `IssueRefusal` for a request the rules refuse, any
     /// other error for infrastructure failure.
     public func issue(for parent: CredentialRecord, requestedScope: String?, now: Int64) throws -> (token: String, claims: AccessTokenClaims) {
-        guard parent.status == .active, parent.userStatus == .active, parent.expiresAt.map({ $0 > now }) ?? true
-        else { throw IssueRefusal.invalidGrant }
+        guard CredentialPolicy.standing(of: parent, now: now) == nil else { throw IssueRefusal.invalidGrant }
         let scope = try Self.narrow(parent.scopes, to: requestedScope)
         var expiry = now + policy.lifetime
         if let parentExpiry = parent.expiresAt { expiry = min(expiry, parentExpiry) }
