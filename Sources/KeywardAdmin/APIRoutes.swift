@@ -310,7 +310,7 @@ extension AdminAPI {
         let body = try request.json(["user", "name", "expires", "scopes", "allow_ips"])
         guard let user = try body.string("user") ?? admin.actor.user else { throw AdminError.invalid("user is required") }
         let name = try body.requiredString("name")
-        let expires = try Self.lifetime(try body.string("expires")) ?? .seconds(Limits().defaultKeyLifetime)
+        let expires = try Self.lifetime(try body.string("expires")) ?? .seconds(admin.limits.defaultKeyLifetime)
         let scopes = try (try body.strings("scopes") ?? []).map { text in
             guard let scope = PathScope(text) else { throw AdminError.invalid("not a path scope: \(JSONText.string(String(text.prefix(64))))") }
             return scope
@@ -386,7 +386,7 @@ extension AdminAPI {
     func approveAccess(_ request: APIRequest, _ admin: Admin) throws -> Response {
         _ = try request.query([])
         let expires = try Self.lifetime(try request.json(["expires"], allowEmpty: true).string("expires"))
-        let row = try admin.approveAccess(try Self.requestId(request.capture(0)), expires: expires ?? .seconds(Limits().defaultKeyLifetime))
+        let row = try admin.approveAccess(try Self.requestId(request.capture(0)), expires: expires ?? .seconds(admin.limits.defaultKeyLifetime))
         return APIResponse.json(200, Render.decided(row, admin))
     }
 
@@ -409,7 +409,7 @@ extension AdminAPI {
     func revealLink(_ request: APIRequest, token: String) throws -> Response {
         let (store, _) = try opened()
         let admin = Admin(store: store, keyFile: config.keyFile, clock: clock, actor: .user("anonymous", privileges: [], credential: nil),
-                          sourceIP: request.address)
+                          sourceIP: request.address, limits: config.limits)
         let wantsJSON = request.accept.map { $0.lowercased().contains("application/json") } ?? false
         return admin.revealResponse(method: request.method, token: token, wantsJSON: wantsJSON)
     }

@@ -49,18 +49,13 @@ extension AdminError {
 // MARK: Requests and decisions
 
 extension Admin {
-    /// How long a reveal link works.
-    public static let revealLinkLifetime: Int64 = 86_400
-    /// The longest note or reason, in characters.
-    public static let maxNoteLength = 500
-
     /// Asks for access to `resource` for `user` (the user themself, or an admin for them). One
     /// pending request per user and resource (409 otherwise). Mails the resource's owner, or every
     /// admin with an address when it has none.
     public func requestAccess(user: String, resource: String, note: String?) throws -> AccessRequestRow {
         notices = []
         guard actor.isAdmin || actor.user == user else { throw AdminError.forbidden("You may request access for yourself only.") }
-        let note = try Self.checkNote(note, "note")
+        let note = try checkNote(note, "note")
         let requester = try store.user(user)
         guard requester.status == .active else { throw AdminError.conflict("user \(user) is disabled") }
         let target = try store.resource(resource)
@@ -154,7 +149,7 @@ extension Admin {
             else { throw AdminError.conflict("access request #\(id) was decided meanwhile") }
             if wantsLink {
                 token = try store.addRevealLink(keyId: key.id, secret: key.secret, masterKey: keyFile.masterKey, now: now,
-                                                lifetime: Self.revealLinkLifetime)
+                                                lifetime: limits.revealLinkLifetime)
             }
             try record("access.approve", target: "resource:\(resource.name)", credential: key.id,
                        detail: "request:\(id) user:\(request.user) audience+=user:\(request.user)")
@@ -181,7 +176,7 @@ extension Admin {
             }
         } else if let token, let settings, let url = settings.revealURL(token) {
             let link = """
-                Your secret is shown once, at this link, within 24 hours (until \(Self.time(now + Self.revealLinkLifetime))):
+                Your secret is shown once, at this link, within \(limits.revealLinkLifetime / 3_600) hours (until \(Self.time(now + limits.revealLinkLifetime))):
 
                   \(url)
 
@@ -224,7 +219,7 @@ extension Admin {
     /// mails the requester, with the reason when one is given.
     public func rejectAccess(_ id: Int64, reason: String?) throws -> AccessRequestRow {
         notices = []
-        let reason = try Self.checkNote(reason, "reason")
+        let reason = try checkNote(reason, "reason")
         let request = try decidable(id)
         let now = clock.now
         try store.db.transaction {
@@ -248,7 +243,7 @@ extension Admin {
     /// out; `notices` names every key's owner, including those without an address.
     public func notifyExpiring(within seconds: Int64) throws -> Int {
         try requireAdmin()
-        guard seconds > 0, seconds <= 3_650 * 86_400 else { throw AdminError.invalid("the window must be positive and at most 10 years, e.g. 7d") }
+        guard seconds > 0, seconds <= limits.maxReportWindow else { throw AdminError.invalid("the window must be positive and at most 10 years, e.g. 7d") }
         notices = []
         let now = clock.now
         var sent = 0
@@ -355,9 +350,10 @@ extension Admin {
         }
     }
 
-    /// Nil for nil or blank; else at most 500 characters, none of them a control or format
-    /// character (bidi overrides such as U+202E could make a mailed note read otherwise).
-    static func checkNote(_ text: String?, _ what: String) throws -> String? {
+    /// Nil for nil or blank; else at most `limits.maxNoteLength` characters, none of them a
+    /// control or format character (bidi overrides such as U+202E could make a mailed note read otherwise).
+    func checkNote(_ text: String?, _ what: String) throws -> String? {
+        let maxNoteLength = limits.maxNoteLength
         guard let text, !text.allSatisfy(\.isWhitespace) else { return nil }
         guard text.count <= maxNoteLength, PrintableText.isPrintable(text) else { throw AdminError.invalid("a \(what) is at most \(maxNoteLength) printable characters on one line") }
         return text

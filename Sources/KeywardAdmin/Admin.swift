@@ -82,6 +82,8 @@ public final class Admin {
     public let keyFile: KeyFile
     /// Source of "now".
     public let clock: any Clock
+    /// Bounds and defaults, as configured.
+    public let limits: Limits
     /// Who acts.
     public var actor: Actor
     /// Where the actor's request came from, for the audit; nil on the command line.
@@ -93,7 +95,9 @@ public final class Admin {
     public internal(set) var notices: [MailNotice] = []
 
     /// The operations over `store` for `actor`; the store's audit key is set from `keyFile`.
-    public init(store: Store, keyFile: KeyFile, clock: any Clock, actor: Actor, sourceIP: String? = nil) {
+    public init(store: Store, keyFile: KeyFile, clock: any Clock, actor: Actor, sourceIP: String? = nil,
+                limits: Limits = Limits()) {
+        self.limits = limits
         self.store = store
         self.keyFile = keyFile
         self.clock = clock

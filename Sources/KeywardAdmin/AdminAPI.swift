@@ -13,25 +13,25 @@ public struct AdminAPIConfig: Sendable {
     public var mount: String
     /// Mark the session cookie `Secure` (the public URL is https); requests with `HTTPS=on` get it anyway.
     public var secureCookies: Bool
-    /// How long a session lasts after sign-in, in seconds.
-    public var sessionLifetime: Int64
-    /// Bounds, among them the largest request body.
+    /// How long a session lasts after sign-in, in seconds (`limits.sessionLifetime`).
+    public var sessionLifetime: Int64 { limits.sessionLifetime }
+    /// Bounds, among them the largest request body and the session's lifetime.
     public var limits: Limits
     /// Where the client's address comes from, as for the check.
     public var client: ClientAddressRule
     /// How access-request decisions are mailed (and where reveal links point); nil mails nothing.
     public var mail: MailSettings?
 
-    /// Settings with an 8-hour session by default.
+    /// Settings under `limits`; `sessionLifetime`, when given, overrides the limits' own.
     public init(databasePath: String, keyFile: KeyFile, mount: String = "", secureCookies: Bool = false,
-                sessionLifetime: Int64 = 8 * 3_600, limits: Limits = Limits(), client: ClientAddressRule = ClientAddressRule(),
+                sessionLifetime: Int64? = nil, limits: Limits = Limits(), client: ClientAddressRule = ClientAddressRule(),
                 mail: MailSettings? = nil) {
         self.databasePath = databasePath
         self.keyFile = keyFile
         self.mount = mount.hasSuffix("/") ? String(mount.dropLast()) : mount
         self.secureCookies = secureCookies
-        self.sessionLifetime = sessionLifetime
         self.limits = limits
+        if let sessionLifetime { self.limits.sessionLifetime = sessionLifetime }
         self.client = client
         self.mail = mail
     }
@@ -78,7 +78,7 @@ public final class AdminAPI: AdminEndpoint {
         if let connections { return connections }
         let store = try Store(path: config.databasePath)
         let authenticator = Authenticator(
-            keys: try KeyLookup(path: config.databasePath, clock: clock), pepper: HMACKey(config.keyFile.pepper), clock: clock,
+            keys: try KeyLookup(path: config.databasePath, clock: clock, limits: config.limits), pepper: HMACKey(config.keyFile.pepper), clock: clock,
             usage: CollectingSink(), audit: audit, throttle: throttle, limits: config.limits)
         connections = (store, authenticator)
         return (store, authenticator)
@@ -140,7 +140,7 @@ public final class AdminAPI: AdminEndpoint {
                 request.caller = caller
                 let admin = Admin(store: store, keyFile: config.keyFile, clock: clock,
                                   actor: .user(caller.user, privileges: caller.privileges, credential: caller.credential),
-                                  sourceIP: request.address)
+                                  sourceIP: request.address, limits: config.limits)
                 admin.mail = config.mail
                 return try handler(self)(request, admin)
             }

@@ -138,9 +138,6 @@ extension Admin {
         return row
     }
 
-    /// The longest lifetime a self-service key gets, at creation or renewal.
-    public static let maxSelfServiceLifetime: Int64 = 90 * 86_400
-
     /// `enable`, `disable`, `delete` or `renew` (with `expires`) one key: an admin, or its owner
     /// holding `manage-own-keys`, who may disable, delete and renew (up to 90 days) but not
     /// enable: a key an admin disabled stays disabled.
@@ -148,14 +145,14 @@ extension Admin {
         let owner = try ownKey(id)
         if !actor.isAdmin {
             if verb == "enable" { throw AdminError.forbidden("Enabling a disabled key needs the admin privilege.") }
-            if verb == "renew" { try requireSelfServiceLifetime(expires ?? .seconds(Limits().defaultKeyLifetime)) }
+            if verb == "renew" { try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime)) }
         }
         try change("key.\(verb)", target: "user:\(owner)", credential: id) {
             switch verb {
             case "enable": try store.setCredentialStatus(id, .active)
             case "disable": try store.setCredentialStatus(id, .disabled)
             case "delete": try store.deleteCredential(id)
-            case "renew": try store.setKeyExpiry(id, (expires ?? .seconds(Limits().defaultKeyLifetime)).expiry(from: clock.now))
+            case "renew": try store.setKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
             default: throw AdminError.invalid("unknown key operation \(verb)")
             }
         }
@@ -184,8 +181,8 @@ extension Admin {
     }
 
     func requireSelfServiceLifetime(_ lifetime: Lifetime) throws {
-        guard case .seconds(let s) = lifetime, s <= Self.maxSelfServiceLifetime else {
-            throw AdminError.forbidden("Without the admin privilege, a key lives at most 90 days.")
+        guard case .seconds(let s) = lifetime, s <= limits.maxSelfServiceLifetime else {
+            throw AdminError.forbidden("Without the admin privilege, a key lives at most \(limits.maxSelfServiceLifetime / 86_400) days.")
         }
     }
 
@@ -333,15 +330,15 @@ extension Admin {
             guard OpaqueSecret.isCredentialId(credential, kind: .apiKey) || OpaqueSecret.isCredentialId(credential, kind: .clientSecret)
             else { throw AdminError.invalid("not a credential id (kwk_ or kwc_ followed by 16 letters and digits)") }
         }
-        let lookup = try KeyLookup(path: store.path, clock: clock, cache: false)
+        let lookup = try KeyLookup(path: store.path, clock: clock, cache: false, limits: limits)
         if !actor.isAdmin {
             guard let credential, let record = try lookup.credential(id: credential), record.userName == actor.user
             else { throw AdminError.forbidden("You may explain decisions for your own credentials only.") }
         }
         let sink = CollectingSink()
         let authenticator = Authenticator(keys: lookup, pepper: HMACKey(keyFile.pepper), clock: clock, usage: sink, audit: sink,
-                                          throttle: FailureThrottle(limit: 0, windowSeconds: 1), limits: Limits())
-        let request = CheckRequest(method: method.uppercased(), path: PathNormalizer.normalize(requestURI: path, limits: Limits()),
+                                          throttle: FailureThrottle(limit: 0, windowSeconds: 1), limits: limits)
+        let request = CheckRequest(method: method.uppercased(), path: PathNormalizer.normalize(requestURI: path, limits: limits),
                                    remoteAddress: ip)
         return try authenticator.explain(credentialId: credential, request: request)
     }

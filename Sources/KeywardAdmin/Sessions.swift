@@ -109,7 +109,7 @@ extension AdminAPI {
         let body = try request.json(["user", "password"])
         let name = try body.requiredString("user")
         let password = try body.requiredString("password")
-        guard password.utf8.count <= 1024, name.utf8.count <= 256 else { throw AdminError.invalid("user or password too long") }
+        guard password.utf8.count <= config.limits.maxPasswordBytes, name.utf8.count <= config.limits.maxSignInNameBytes else { throw AdminError.invalid("user or password too long") }
         let guarded = signIns.throttle
         let device = request.deviceCookies.lazy.compactMap {
             DeviceCookie.verify($0, user: name, now: now, lifetime: self.config.limits.signInTrustSeconds, key: self.deviceKey)
@@ -156,7 +156,8 @@ extension AdminAPI {
         let expiresAt = now + config.sessionLifetime
         let privileges = try store.privileges(of: name)
         let admin = Admin(store: store, keyFile: config.keyFile, clock: clock,
-                          actor: .user(name, privileges: privileges, credential: Sessions.publicId(idHash)), sourceIP: request.address)
+                          actor: .user(name, privileges: privileges, credential: Sessions.publicId(idHash)), sourceIP: request.address,
+                          limits: config.limits)
         try admin.change("session.create", target: "user:\(name)") {
             try store.deleteExpiredSessions(now: now)
             try store.insertSession(idHash: idHash, user: name, csrfHash: Sessions.hash(csrf), now: now, expiresAt: expiresAt)
@@ -187,7 +188,7 @@ extension AdminAPI {
     func authenticateSession(_ cookie: String, _ request: APIRequest, now: Int64) throws -> Caller {
         let (store, _) = try opened()
         let idHash = Sessions.hash(cookie)
-        guard cookie.utf8.count <= 256, let session = try store.session(idHash: idHash, now: now), session.userStatus == .active else {
+        guard cookie.utf8.count <= config.limits.maxSessionCookieBytes, let session = try store.session(idHash: idHash, now: now), session.userStatus == .active else {
             throw AdminError.unauthenticated("The session has ended; sign in again.")
         }
         return Caller(user: session.user, privileges: try store.privileges(of: session.user),

@@ -1,5 +1,8 @@
-/// Every bound Keyward enforces, in one value (STYLE.md habit 6).
-public struct Limits: Sendable {
+/// Every bound Keyward enforces, in one value (STYLE.md habit 6): built once from the
+/// configuration (`keyward serve` and every other command alike) and handed down.
+public struct Limits: Sendable, Equatable {
+    // MARK: The check
+
     /// Longest credential accepted in any location; longer ones are malformed without a lookup.
     public var maxCredentialBytes = 4096
     /// Longest request path, raw or normalised.
@@ -10,14 +13,80 @@ public struct Limits: Sendable {
     public var failuresPerWindow = 100
     /// The throttle window, in seconds.
     public var failureWindowSeconds: Int64 = 60
+    /// Client addresses (or IPv6 /64s) the failure throttle tracks per shard (of 16); past it,
+    /// finished windows go first and newcomers go uncounted.
+    public var throttledClients = 4_096
+
+    // MARK: Per-worker caches
+
+    /// Access tokens whose signature a worker has verified and keeps until they expire.
+    public var verifiedTokenCache = 10_000
+    /// Credential records a worker keeps between store changes.
+    public var credentialCache = 10_000
+    /// Serialised allow replies a worker keeps, one per credential.
+    public var allowReplyCache = 4_096
+    /// Distinct token `scope` claims a worker keeps parsed.
+    public var parsedScopeCache = 1_024
+
+    // MARK: Writes off the request path
+
+    /// Audit events and usage records waiting for the writer; past it they are dropped and the
+    /// drop itself is audited.
+    public var bufferedEvents = 50_000
+
+    // MARK: FastCGI connections
+
+    /// Largest FastCGI request head (begin record and params) held before a worker serves it.
+    public var requestHeadBytes = 128 * 1024
+    /// Time a connection has to deliver its whole request, in milliseconds; trickling bytes do
+    /// not extend it.
+    public var requestMilliseconds: Int64 = 2_000
+    /// Quiet time a kept-alive connection is held between requests, in milliseconds.
+    public var keepAliveMilliseconds: Int64 = 60_000
+    /// Time a closing connection is drained before it is dropped, in milliseconds.
+    public var lingerMilliseconds: Int64 = 2_000
+
+    // MARK: Sign-in and sessions
+
     /// Failed password sign-ins allowed per account and client (its address or /64, or its device
     /// cookie) per window. The account as a whole allows `failuresPerWindow` from strangers.
     public var signInFailuresPerClient = 10
     /// How long a successful sign-in vouches for its client at that account: the device cookie's
     /// lifetime, and how long the address is remembered (30 days).
     public var signInTrustSeconds: Int64 = 30 * 86_400
+    /// Clients remembered as having signed in to an account (address or /64, device), for
+    /// `signInTrustSeconds`; past it the oldest are forgotten.
+    public var knownSignInClients = 65_536
+    /// Lifetime of an admin session, in seconds (8 hours).
+    public var sessionLifetime: Int64 = 8 * 3_600
+    /// Longest password accepted at sign-in.
+    public var maxPasswordBytes = 1_024
+    /// Longest user name accepted at sign-in.
+    public var maxSignInNameBytes = 256
+    /// Longest session cookie value looked up.
+    public var maxSessionCookieBytes = 256
+
+    // MARK: Credentials and admin operations
+
     /// Default lifetime of a new API key, in seconds (30 days).
     public var defaultKeyLifetime: Int64 = 30 * 86_400
+    /// Longest lifetime a user may give their own key without the admin privilege (90 days).
+    public var maxSelfServiceLifetime: Int64 = 90 * 86_400
+    /// How long a link that reveals an approved key once stays valid (a day).
+    public var revealLinkLifetime: Int64 = 86_400
+    /// Longest note on an access request, in characters.
+    public var maxNoteLength = 500
+    /// Longest window `keyward access` reports may cover (10 years).
+    public var maxReportWindow: Int64 = 3_650 * 86_400
+
+    // MARK: Admin API
+
+    /// Items per page when the client asks for no `limit`.
+    public var defaultPageSize = 100
+    /// Most items per page a client may ask for.
+    public var maxPageSize = 500
+    /// Longest paging cursor accepted.
+    public var maxCursorBytes = 1_024
 
     /// The shipped defaults; change fields one by one.
     public init() {}

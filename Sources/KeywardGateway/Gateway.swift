@@ -68,7 +68,7 @@ public final class Gateway {
                 return hit.bytes
             }
             let bytes = CheckResponder.allow(identity, flavour: flavour).serialized()
-            if allowReplies.count >= 4_096 { allowReplies.removeAll(keepingCapacity: true) }
+            if allowReplies.count >= config.limits.allowReplyCache { allowReplies.removeAll(keepingCapacity: true) }
             allowReplies[identity.credential] = (identity, flavour, bytes)
             return bytes
         case .response(let response):

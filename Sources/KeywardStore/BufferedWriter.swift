@@ -14,7 +14,7 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
     private var usage: [String: UsageDelta] = [:]
     private var events: [AuditEvent] = []
     private var dropped = 0
-    private let maxEvents = 50_000
+    private let maxEvents: Int
     private let interval: TimeInterval
     private let wake = NSCondition()
     private var stopping = false
@@ -22,7 +22,10 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
     private let log: @Sendable (String) -> Void
 
     /// A writer for the database at `path`, flushing every `interval` seconds once started; `log` gets failed writes.
-    public init(path: String, auditKey: [UInt8], interval: TimeInterval = 1.0, log: @escaping @Sendable (String) -> Void) {
+    /// At most `limits.bufferedEvents` events wait; past that they are counted and the drop is audited.
+    public init(path: String, auditKey: [UInt8], interval: TimeInterval = 1.0, limits: Limits = Limits(),
+                log: @escaping @Sendable (String) -> Void) {
+        self.maxEvents = limits.bufferedEvents
         self.auditKey = auditKey
         self.path = path
         self.interval = interval

@@ -17,10 +17,12 @@ public final class KeyLookup: CredentialLookup {
     private let useCache: Bool
     private let generation: Generation
     private let clock: any Clock
-    private let maxCached = 10_000
+    private let maxCached: Int
 
-    /// Opens a read connection to `path`; `cache: false` measures the uncached path.
-    public init(path: String, clock: any Clock, cache: Bool = true) throws {
+    /// Opens a read connection to `path`; `cache: false` measures the uncached path. At most
+    /// `limits.credentialCache` records are kept.
+    public init(path: String, clock: any Clock, cache: Bool = true, limits: Limits = Limits()) throws {
+        maxCached = limits.credentialCache
         db = try Connection(path: path)
         useCache = cache
         generation = try Generation(databasePath: path, writable: false)

@@ -68,7 +68,7 @@ enum AccessRequestCommands {
             try context.emit(row) { describe(row) }
         case "approve":
             let id = try requestId(args)
-            let expires = try CredentialArguments.lifetime(args.value("expires"), default: .seconds(Limits().defaultKeyLifetime))
+            let expires = try CredentialArguments.lifetime(args.value("expires"), default: .seconds(try context.limits().defaultKeyLifetime))
             let row = try admin.approveAccess(id, expires: expires)
             try context.emit(Decided(request: row, mail: admin.notices)) {
                 var text = "access request #\(id) approved: key \(row.keyId ?? "-") for \(row.user) on \(row.resource), "

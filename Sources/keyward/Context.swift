@@ -20,8 +20,12 @@ struct Context {
 
     /// The admin operations the admin API shares, run as the command line (`cli:<login>`).
     func admin() throws -> Admin {
-        Admin(store: try openStore(), keyFile: try loadKeys(), clock: clock, actor: .commandLine(login))
+        Admin(store: try openStore(), keyFile: try loadKeys(), clock: clock, actor: .commandLine(login), limits: try limits())
     }
+
+    /// The bounds and defaults the configuration file sets, for every command but `serve`, which
+    /// lets its options override them.
+    func limits() throws -> Limits { try Limits.configured { config[$0] } }
 
     /// The store, refused while the database's files or the key file are open to other users
     /// (they hold every password and key hash, and the keys to them): `keyward init` takes their

@@ -38,7 +38,7 @@ enum KeyCommands {
         case "create":
             _ = try args.positional()
             let (user, name) = try CredentialArguments.ownerAndName(args)
-            let expires = try lifetime(args.value("expires"))
+            let expires = try lifetime(args.value("expires"), admin.limits)
             let scopes = try CredentialArguments.scopes(args)
             let networks = try CredentialArguments.networks(args)
             let created = try admin.createKey(user: user, name: name, expires: expires, scopes: scopes, networks: networks)
@@ -67,7 +67,7 @@ enum KeyCommands {
             try context.emit(created) { "new secret for \(created.id), shown only now:\n\(created.secret)" }
         default:
             let id = try keyId(args)
-            try admin.setKey(id, verb, expires: verb == "renew" ? try lifetime(args.value("expires")) : nil)
+            try admin.setKey(id, verb, expires: verb == "renew" ? try lifetime(args.value("expires"), admin.limits) : nil)
             if verb == "delete" {
                 try context.emit(["id": id, "result": "deleted"]) { "key \(id) deleted" }
             } else {
@@ -81,8 +81,8 @@ enum KeyCommands {
         try CredentialArguments.id(args, kind: .apiKey)
     }
 
-    static func lifetime(_ text: String?) throws -> Lifetime {
-        try CredentialArguments.lifetime(text, default: .seconds(Limits().defaultKeyLifetime))
+    static func lifetime(_ text: String?, _ limits: Limits) throws -> Lifetime {
+        try CredentialArguments.lifetime(text, default: .seconds(limits.defaultKeyLifetime))
     }
 
     static func status(_ row: KeyRow, now: Int64) -> String {

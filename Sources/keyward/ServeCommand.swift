@@ -56,15 +56,7 @@ enum ServeCommand {
             guard let n = Int(text), (1...1_000_000).contains(n) else { throw UsageError("--max-connections must be 1 to 1000000") }
             return n
         }
-        var limits = Limits()
-        if let text = option("failure-limit") {
-            guard let n = Int(text), n >= 0 else { throw UsageError("invalid --failure-limit \(text)") }
-            limits.failuresPerWindow = n
-        }
-        if let text = option("failure-window") {
-            guard case .seconds(let s)? = Lifetime(text) else { throw UsageError("invalid --failure-window \(text)") }
-            limits.failureWindowSeconds = s
-        }
+        let limits = try Limits.configured(option)
         var unixOptions = Listener.UnixOptions(group: option("socket-group"))
         if let text = option("socket-mode") {
             guard let mode = UInt32(text, radix: 8), mode <= 0o777 else { throw UsageError("invalid --socket-mode \(text)") }
@@ -79,8 +71,8 @@ enum ServeCommand {
         let keys = try context.loadKeys()
         _ = try context.openStore()
         try DatabaseFile.requirePrivate(context.dbPath)
-        let writer = BufferedWriter(path: context.dbPath, auditKey: AuditChain.key(masterKey: keys.masterKey), log: log)
-        let throttle = FailureThrottle(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds)
+        let writer = BufferedWriter(path: context.dbPath, auditKey: AuditChain.key(masterKey: keys.masterKey), limits: limits, log: log)
+        let throttle = FailureThrottle(limits: limits)
         // A sign-in waiting for an scrypt slot holds a worker: at most a quarter of them wait.
         let signIns = SignInGuard(throttle: throttle, limits: limits, maxWaiting: max(1, threads / 4))
         let proxyTexts = args.all("trusted-proxy") + (context.config["trusted-proxy"].map {
@@ -99,13 +91,6 @@ enum ServeCommand {
         let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits,
                                           client: ClientAddressRule(trustedProxies: trustedProxies, header: header))
         let policy = try tokenPolicy(option, mount: gatewayConfig.mount)
-        var sessionLifetime: Int64 = 8 * 3_600
-        if let text = option("session-lifetime") {
-            guard case .seconds(let s)? = Lifetime(text), s <= 30 * 86_400 else {
-                throw UsageError("invalid --session-lifetime \(text) (at most 30d)")
-            }
-            sessionLifetime = s
-        }
         let mail: MailSettings
         do {
             // --sendmail is a path, relative to the working directory like any other.
@@ -116,12 +101,12 @@ enum ServeCommand {
         }
         let adminConfig = AdminAPIConfig(databasePath: context.dbPath, keyFile: keys, mount: gatewayConfig.mount,
                                          secureCookies: policy.issuer.hasPrefix("https://") || mail.publicURL?.hasPrefix("https://") == true,
-                                         sessionLifetime: sessionLifetime, limits: limits, client: gatewayConfig.client, mail: mail)
+                                         limits: limits, client: gatewayConfig.client, mail: mail)
         func makeGateway() throws -> Gateway {
             let clock = SystemClock()
             let ring = try StoreKeyRing(path: context.dbPath, masterKey: keys.masterKey, clock: clock)
             let authenticator = Authenticator(
-                keys: try KeyLookup(path: context.dbPath, clock: clock), pepper: HMACKey(keys.pepper), clock: clock,
+                keys: try KeyLookup(path: context.dbPath, clock: clock, limits: limits), pepper: HMACKey(keys.pepper), clock: clock,
                 usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits,
                 tokens: TokenVerifier(keys: ring, policy: policy, limits: limits))
             return Gateway(config: gatewayConfig, authenticator: authenticator,

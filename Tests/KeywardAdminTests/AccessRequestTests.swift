@@ -212,7 +212,7 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         // The CLI approves: no approver mail; the owner gets the confirmation.
         #expect(root.notices.map(\.user) == ["alice", "bob"])
         let link = try #require(token(inLinkOf: x.sendmail.messages[1]))
-        x.clock.advance(Admin.revealLinkLifetime - 1)
+        x.clock.advance(Limits().revealLinkLifetime - 1)
         #expect(root.revealResponse(method: "GET", token: link, wantsJSON: false).status == 200)
         x.clock.advance(1)
         let late = root.revealResponse(method: "POST", token: link, wantsJSON: true)

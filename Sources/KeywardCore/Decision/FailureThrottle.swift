@@ -109,6 +109,13 @@ public final class FailureThrottle: @unchecked Sendable {
         counter = FailureCounter(limit: limit, windowSeconds: windowSeconds)
     }
 
+    /// The throttle `limits` configure: `failuresPerWindow` per `failureWindowSeconds`, tracking
+    /// `throttledClients` clients per shard.
+    public init(limits: Limits) {
+        counter = FailureCounter(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds,
+                                 maxTracked: limits.throttledClients)
+    }
+
     /// Seconds the client at `address` must wait, or nil when it is under its limit.
     public func retryAfter(_ address: String, now: Int64) -> Int64? {
         counter.retryAfter(ClientAddress.key(address), now: now)

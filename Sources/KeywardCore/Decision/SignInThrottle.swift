@@ -58,7 +58,8 @@ public final class SignInThrottle: @unchecked Sendable {
     /// and `--failure-window`), so that turning that throttle off turns these off too.
     public convenience init(clients: FailureThrottle, limits: Limits) {
         self.init(clients: clients, perClientLimit: limits.signInFailuresPerClient, accountLimit: clients.limit,
-                  windowSeconds: clients.windowSeconds, trustSeconds: limits.signInTrustSeconds)
+                  windowSeconds: clients.windowSeconds, trustSeconds: limits.signInTrustSeconds,
+                  maxKnown: limits.knownSignInClients)
     }
 
     /// The standing of a sign-in for `account` from `address`, presenting the verified device id

@@ -103,7 +103,13 @@ public enum PathNormalizer {
     /// (backslash, `;`, NUL, controls, invalid UTF-8) and resolves dot segments again, so a
     /// misconfigured server cannot widen a scope.
     public static func normalize(serverPath: String, limits: Limits) -> Result<String, Refusal> {
-        guard serverPath.utf8.count <= limits.maxPathBytes else { return .failure(.tooLong) }
+        normalize(serverPath: serverPath, maxBytes: limits.maxPathBytes)
+    }
+
+    /// `normalize(serverPath:limits:)` with the length bound given (nil: none, for stored scopes,
+    /// whose length their writers bound).
+    public static func normalize(serverPath: String, maxBytes: Int?) -> Result<String, Refusal> {
+        if let maxBytes, serverPath.utf8.count > maxBytes { return .failure(.tooLong) }
         guard serverPath.utf8.first == UInt8(ascii: "/") else { return .failure(.notAbsolute) }
         if isPlain(serverPath.utf8) { return .success(serverPath) }
         if serverPath.utf8.contains(UInt8(ascii: "\\")) { return .failure(.backslash) }

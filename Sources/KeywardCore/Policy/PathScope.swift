@@ -22,7 +22,7 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
         // One scope must read as one everywhere it is shown: `X-Auth-Scopes` joins scopes with
         // spaces, and backends split header lists on commas.
         guard !path.unicodeScalars.contains(where: Self.separatesOrHides) else { return nil }
-        guard case .success(let normal) = PathNormalizer.normalize(serverPath: String(path), limits: Limits()),
+        guard case .success(let normal) = PathNormalizer.normalize(serverPath: String(path), maxBytes: nil),
               normal.utf8.elementsEqual(path.utf8) || (normal + "/").utf8.elementsEqual(path.utf8)
                 || normal.utf8.elementsEqual((path + "/").utf8)
         else { return nil }

@@ -81,7 +81,6 @@ public final class TokenVerifier {
     private let policy: TokenPolicy
     private let limits: Limits
     private var verified: [[UInt8]: (claims: AccessTokenClaims, kid: String)] = [:]
-    private let maxCached = 10_000
 
     /// A verifier trusting the keys of `keys` under `policy`.
     public init(keys: any SigningKeyRing, policy: TokenPolicy, limits: Limits) {
@@ -99,7 +98,7 @@ public final class TokenVerifier {
         let text = claims.scopeText
         if let hit = parsedScopes[text] { return hit }
         let parsed = claims.scope.compactMap(PathScope.init)
-        if parsedScopes.count >= 1_024 { parsedScopes.removeAll(keepingCapacity: true) }
+        if parsedScopes.count >= limits.parsedScopeCache { parsedScopes.removeAll(keepingCapacity: true) }
         parsedScopes[text] = parsed
         return parsed
     }
@@ -125,9 +124,9 @@ public final class TokenVerifier {
         guard claims.scope == ["*"] || claims.scope.allSatisfy({ PathScope($0) != nil }), !claims.scope.isEmpty
         else { return .failure(.invalidCredential) }
         guard claims.expiresAt + policy.leeway > now else { return .failure(.tokenExpired) }
-        if verified.count >= maxCached {
+        if verified.count >= limits.verifiedTokenCache {
             verified = verified.filter { $0.value.claims.expiresAt + policy.leeway > now }
-            if verified.count >= maxCached { verified.removeAll(keepingCapacity: true) }
+            if verified.count >= limits.verifiedTokenCache { verified.removeAll(keepingCapacity: true) }
         }
         verified[digest] = (claims, parsed.keyId)
         return .success(claims)

@@ -1,0 +1,25 @@
+import KeywardCore
+
+extension Limits {
+    /// The limits as configured, built once per command and handed down: `option` answers a
+    /// command-line option (for `serve`) or its configuration-file value. Unset ones keep the
+    /// shipped defaults.
+    static func configured(_ option: (String) -> String?) throws -> Limits {
+        var limits = Limits()
+        if let text = option("failure-limit") {
+            guard let n = Int(text), n >= 0 else { throw UsageError("invalid --failure-limit \(text)") }
+            limits.failuresPerWindow = n
+        }
+        if let text = option("failure-window") {
+            guard case .seconds(let s)? = Lifetime(text) else { throw UsageError("invalid --failure-window \(text)") }
+            limits.failureWindowSeconds = s
+        }
+        if let text = option("session-lifetime") {
+            guard case .seconds(let s)? = Lifetime(text), s <= 30 * 86_400 else {
+                throw UsageError("invalid --session-lifetime \(text) (at most 30d)")
+            }
+            limits.sessionLifetime = s
+        }
+        return limits
+    }
+}
