@@ -328,24 +328,24 @@ extension AdminAPI {
     func deleteKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
         _ = try request.query([])
         try request.noBody()
-        try admin.setKey(request.capture(0), "delete")
+        try admin.setKey(request.capture(0), .delete)
         return APIResponse.noContent()
     }
 
-    func enableKey(_ request: APIRequest, _ admin: Admin) throws -> Response { try keyVerb(request, admin, "enable") }
-    func disableKey(_ request: APIRequest, _ admin: Admin) throws -> Response { try keyVerb(request, admin, "disable") }
+    func enableKey(_ request: APIRequest, _ admin: Admin) throws -> Response { try keyVerb(request, admin, .enable) }
+    func disableKey(_ request: APIRequest, _ admin: Admin) throws -> Response { try keyVerb(request, admin, .disable) }
 
-    private func keyVerb(_ request: APIRequest, _ admin: Admin, _ verb: String) throws -> Response {
+    private func keyVerb(_ request: APIRequest, _ admin: Admin, _ command: CredentialChange) throws -> Response {
         _ = try request.query([])
         try request.noBody()
-        try admin.setKey(request.capture(0), verb)
+        try admin.setKey(request.capture(0), command)
         return APIResponse.json(200, Render.key(try admin.key(request.capture(0))))
     }
 
     func renewKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
         _ = try request.query([])
         let expires = try Self.lifetime(try request.json(["expires"], allowEmpty: true).string("expires"))
-        try admin.setKey(request.capture(0), "renew", expires: expires)
+        try admin.setKey(request.capture(0), .renew(expires))
         return APIResponse.json(200, Render.key(try admin.key(request.capture(0))))
     }
 

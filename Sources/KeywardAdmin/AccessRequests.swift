@@ -58,15 +58,15 @@ extension Admin {
         let note = try checkNote(note, "note")
         let requester = try store.user(user)
         guard requester.status == .active else { throw AdminError.conflict("user \(user) is disabled") }
-        let target = try store.resource(resource)
+        let target = try store.resource(resource, now: Int64.min)
         guard !target.anonymous else { throw AdminError.invalid("resource \(resource) is anonymous: it needs no key") }
         let now = clock.now
-        let id: Int64 = try store.db.transaction {
+        let id: Int64 = try store.transaction {
             if let pending = try store.pendingAccessRequest(user: user, resource: resource) {
                 throw AdminError.conflict("user \(user) already has a pending request for \(resource): #\(pending)")
             }
             let id = try store.insertAccessRequest(user: user, resource: resource, note: note, now: now)
-            try record("access.request", target: "resource:\(resource)", detail: "request:\(id) user:\(user)")
+            try audit("access.request", target: "resource:\(resource)", detail: "request:\(id) user:\(user)")
             return id
         }
         let row = try requestRow(id)
@@ -130,7 +130,7 @@ extension Admin {
         notices = []
         let request = try decidable(id)
         if !actor.isAdmin { try requireSelfServiceLifetime(expires) }  // an owner grants at most 90 days
-        let resource = try store.resource(request.resource)
+        let resource = try store.resource(request.resource, now: Int64.min)
         guard let scope = PathScope(prefix: resource.path, methods: resource.methods)
         else { throw AdminError.conflict("resource \(resource.name) has a path that does not parse") }
         let requester = try store.user(request.user)
@@ -138,7 +138,7 @@ extension Admin {
         let wantsLink = settings != nil && settings?.secretInline == false && settings?.publicURL != nil && requester.email != nil
         let now = clock.now
         var token: String?
-        let key: CreatedKey = try store.db.transaction {
+        let key: CreatedKey = try store.transaction {
             let key = try asApprover {
                 try createKey(user: request.user, name: "access-\(resource.name)-\(id)", expires: expires, scopes: [scope], networks: [])
             }
@@ -148,10 +148,10 @@ extension Admin {
                                                 expiresAt: key.expiresAt)
             else { throw AdminError.conflict("access request #\(id) was decided meanwhile") }
             if wantsLink {
-                token = try store.addRevealLink(keyId: key.id, secret: key.secret, masterKey: keyFile.masterKey, now: now,
+                token = try store.addRevealLink(keyId: key.id, secret: key.secret, sealer: sealer, now: now,
                                                 lifetime: limits.revealLinkLifetime)
             }
-            try record("access.approve", target: "resource:\(resource.name)", credential: key.id,
+            try audit("access.approve", target: "resource:\(resource.name)", credential: key.id,
                        detail: "request:\(id) user:\(request.user) audience+=user:\(request.user)")
             return key
         }
@@ -222,10 +222,10 @@ extension Admin {
         let reason = try checkNote(reason, "reason")
         let request = try decidable(id)
         let now = clock.now
-        try store.db.transaction {
+        try store.transaction {
             guard try store.decideAccessRequest(id, status: "rejected", at: now, by: actor.auditName, keyId: nil, expiresAt: nil)
             else { throw AdminError.conflict("access request #\(id) was decided meanwhile") }
-            try record("access.reject", target: "resource:\(request.resource)",
+            try audit("access.reject", target: "resource:\(request.resource)",
                        detail: "request:\(id) user:\(request.user)" + (reason.map { " reason: \($0)" } ?? ""))
         }
         deliver(to: request.user, try store.user(request.user).email, about: "access.reject") {
@@ -258,7 +258,7 @@ extension Admin {
                 continue
             }
             // Claimed before sending, so runs at the same time never mail twice.
-            guard try store.db.transaction({ try store.claimExpiryNotice(key.id, now: now) }) else { continue }
+            guard try store.transaction({ try store.claimExpiryNotice(key.id, now: now) }) else { continue }
             let message = MailMessage(to: email, subject: "[keyward] API key \(key.name) expires \(Self.time(key.expiresAt))", body: """
                 Your API key \(key.name) expires soon.
 
@@ -303,7 +303,7 @@ extension Admin {
 
     private func ownedResources() throws -> Set<String> {
         guard let me = actor.user else { return [] }
-        return Set(try store.resources().filter { $0.owner == me }.map(\.name))
+        return Set(try store.resources(now: Int64.min, named: nil).filter { $0.owner == me }.map(\.name))
     }
 
     private func requestRow(_ id: Int64) throws -> AccessRequestRow {
@@ -322,13 +322,6 @@ extension Admin {
         return try body()
     }
 
-    /// One audit record by the actor, inside the caller's transaction.
-    private func record(_ action: String, target: String?, credential: String? = nil, detail: String?) throws {
-        let via = actor.credential.map { "via \($0)" }
-        try store.appendAudit([AuditEvent(at: clock.now, actor: actor.auditName, action: action, target: target,
-                                          credential: credential, sourceIP: sourceIP,
-                                          detail: [detail, via].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)])
-    }
 
     /// Sends one notification to `user` at `email` (nil: noted as `no_email`) and notes the outcome;
     /// a failure is noted, never thrown: the decision stands.

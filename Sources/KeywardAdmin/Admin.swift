@@ -76,8 +76,8 @@ public struct AdminError: Error, Equatable, CustomStringConvertible {
 ///
 /// One per thread: it holds that thread's store connection.
 public final class Admin {
-    /// The store written to.
-    public let store: Store
+    /// The store written to, behind its seam.
+    public let store: any AdminStore
     /// The server's pepper and master key.
     public let keyFile: KeyFile
     /// Source of "now".
@@ -95,7 +95,7 @@ public final class Admin {
     public internal(set) var notices: [MailNotice] = []
 
     /// The operations over `store` for `actor`; the store's audit key is set from `keyFile`.
-    public init(store: Store, keyFile: KeyFile, clock: any Clock, actor: Actor, sourceIP: String? = nil,
+    public init(store: any AdminStore, keyFile: KeyFile, clock: any Clock, actor: Actor, sourceIP: String? = nil,
                 limits: Limits = Limits()) {
         self.limits = limits
         self.store = store
@@ -119,20 +119,30 @@ public final class Admin {
         }
     }
 
+    /// Seals what rests encrypted in the store, under the master key.
+    var sealer: KeySealer { KeySealer(masterKey: keyFile.masterKey) }
+
     /// Runs `body` in one transaction and appends one audit record for it in the same transaction.
     @discardableResult
     public func change<T>(_ action: String, target: String? = nil, credential: String? = nil, detail: String? = nil,
                           _ body: () throws -> T) throws -> T {
-        try store.db.transaction {
+        try store.transaction {
             let result = try body()
-            // The credential field names the credential acted on; the one the actor signed in with
-            // (an API user's key, a session) goes into the detail.
-            let via = actor.credential.map { "via \($0)" }
-            try store.appendAudit([AuditEvent(at: clock.now, actor: actor.auditName, action: action, target: target,
-                                              credential: credential, sourceIP: sourceIP,
-                                              detail: [detail, via].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)])
+            try audit(action, target: target, credential: credential, detail: detail)
             return result
         }
+    }
+
+    /// Appends one audit record by the actor, inside the caller's transaction when there is one:
+    /// the one path by which the admin operations, the CLI and the admin API write the audit
+    /// trail (the servers' own events go through the buffered `AuditSink`).
+    public func audit(_ action: String, target: String? = nil, credential: String? = nil, detail: String? = nil) throws {
+        // The credential field names the credential acted on; the one the actor signed in with
+        // (an API user's key, a session) goes into the detail.
+        let via = actor.credential.map { "via \($0)" }
+        try store.appendAudit([AuditEvent(at: clock.now, actor: actor.auditName, action: action, target: target,
+                                          credential: credential, sourceIP: sourceIP,
+                                          detail: [detail, via].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)])
     }
 
     /// Validates a name for users, groups, roles and resources: letters, digits and `. _ @ -`, at

@@ -35,8 +35,8 @@ extension Admin {
 
     /// Users, by name; admins see everyone, others themselves.
     public func users() throws -> [UserRow] {
-        if actor.isAdmin { return try store.users() }
-        return try store.users().filter { $0.name == actor.user }
+        if actor.isAdmin { return try store.users(named: nil) }
+        return try store.users(named: nil).filter { $0.name == actor.user }
     }
 
     /// One user; admins or the user.
@@ -107,8 +107,7 @@ extension Admin {
     /// `manage-own-keys`) create keys for themselves only, scoped within resources they may call.
     public func createKey(user: String, name: String, expires: Lifetime, scopes: [PathScope], networks: [CIDR]) throws -> CreatedKey {
         try requireSelf(user, or: Privilege.manageOwnKeys)
-        guard (1...100).contains(name.count), PrintableText.isPrintable(name)
-        else { throw AdminError.invalid("a key name is 1 to 100 printable characters (no control or format characters)") }
+        try requireCredentialName(name)
         if !actor.isAdmin {
             try requireWithinAccess(user, scopes)
             try requireSelfServiceLifetime(expires)
@@ -138,22 +137,22 @@ extension Admin {
         return row
     }
 
-    /// `enable`, `disable`, `delete` or `renew` (with `expires`) one key: an admin, or its owner
-    /// holding `manage-own-keys`, who may disable, delete and renew (up to 90 days) but not
-    /// enable: a key an admin disabled stays disabled.
-    public func setKey(_ id: String, _ verb: String, expires: Lifetime? = nil) throws {
+    /// Changes one key: an admin, or its owner holding `manage-own-keys`, who may disable,
+    /// delete and renew (up to `maxSelfServiceLifetime`) but not enable: a key an admin disabled
+    /// stays disabled.
+    public func setKey(_ id: String, _ command: CredentialChange) throws {
         let owner = try ownKey(id)
         if !actor.isAdmin {
-            if verb == "enable" { throw AdminError.forbidden("Enabling a disabled key needs the admin privilege.") }
-            if verb == "renew" { try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime)) }
+            if command == .enable { throw AdminError.forbidden("Enabling a disabled key needs the admin privilege.") }
+            if case .renew(let expires) = command { try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime)) }
         }
-        try change("key.\(verb)", target: "user:\(owner)", credential: id) {
-            switch verb {
-            case "enable": try store.setCredentialStatus(id, .active)
-            case "disable": try store.setCredentialStatus(id, .disabled)
-            case "delete": try store.deleteCredential(id)
-            case "renew": try store.setKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
-            default: throw AdminError.invalid("unknown key operation \(verb)")
+        try change("key.\(command.verb)", target: "user:\(owner)", credential: id) {
+            switch command {
+            case .enable: try store.apiKeys.setStatus(id, .active)
+            case .disable: try store.apiKeys.setStatus(id, .disabled)
+            case .delete: try store.apiKeys.delete(id)
+            case .renew(let expires):
+                try store.setKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
             }
         }
     }
@@ -163,8 +162,8 @@ extension Admin {
         let owner = try ownKey(id)
         let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
         try change("key.regenerate", target: "user:\(owner)", credential: id) {
-            try store.setCredentialSecretHash(id, secret.hash(with: HMACKey(keyFile.pepper)))
-            try store.revokeTokens(issuedFrom: id, now: clock.now)
+            try store.apiKeys.setSecretHash(id, secret.hash(with: HMACKey(keyFile.pepper)))
+            try store.apiKeys.revokeTokens(issuedFrom: id, now: clock.now)
         }
         let row = try store.key(id)
         return CreatedKey(id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
@@ -186,9 +185,15 @@ extension Admin {
         }
     }
 
-    /// A self-service key must name scopes, each within a resource `user` may call: a key never
-    /// grants more than its owner has.
-    private func requireWithinAccess(_ user: String, _ scopes: [PathScope]) throws {
+    /// A credential's name: 1 to 100 printable characters.
+    func requireCredentialName(_ name: String) throws {
+        guard (1...100).contains(name.count), PrintableText.isPrintable(name)
+        else { throw AdminError.invalid("a key name is 1 to 100 printable characters (no control or format characters)") }
+    }
+
+    /// A self-service credential must name scopes, each within a resource `user` may call: a
+    /// credential never grants more than its owner has.
+    func requireWithinAccess(_ user: String, _ scopes: [PathScope]) throws {
         guard !scopes.isEmpty else { throw AdminError.forbidden("A key you create for yourself must name scopes within resources you may call.") }
         let model = try store.accessModel(now: clock.now)
         for scope in scopes {
@@ -213,7 +218,7 @@ extension Admin {
 
     public func groups() throws -> [GroupRow] {
         try requireAdmin()
-        return try store.groups()
+        return try store.groups(named: nil)
     }
 
     public func group(_ name: String) throws -> GroupRow {
@@ -246,7 +251,7 @@ extension Admin {
 
     public func roles() throws -> [RoleRow] {
         try requireAdmin()
-        return try store.roles()
+        return try store.roles(named: nil)
     }
 
     public func role(_ name: String) throws -> RoleRow {
@@ -279,7 +284,7 @@ extension Admin {
 
     /// Resources, by name: everyone may see which APIs exist (to request access to them); who may
     /// call them and from where only admins and each resource's owner.
-    public func resources() throws -> [ResourceRow] { try store.resources(now: clock.now).map(shown) }
+    public func resources() throws -> [ResourceRow] { try store.resources(now: clock.now, named: nil).map(shown) }
 
     public func resource(_ name: String) throws -> ResourceRow { shown(try store.resource(name, now: clock.now)) }
 
@@ -295,7 +300,7 @@ extension Admin {
     /// Changes a resource: admins anything, its owner the audience only (who may call it), never
     /// its path, methods, anonymity, networks or owner, which decide what the resource covers.
     public func updateResource(_ name: String, _ spec: ResourceSpec) throws -> ResourceRow {
-        let row = try store.resource(name)
+        let row = try store.resource(name, now: Int64.min)
         if !actor.isAdmin {
             guard actor.user != nil, row.owner == actor.user else { throw AdminError.forbidden() }
             guard spec.path == nil, spec.anonymous == nil, spec.owner == nil, spec.allowedNetworks == nil else {
@@ -330,7 +335,7 @@ extension Admin {
             guard OpaqueSecret.isCredentialId(credential, kind: .apiKey) || OpaqueSecret.isCredentialId(credential, kind: .clientSecret)
             else { throw AdminError.invalid("not a credential id (kwk_ or kwc_ followed by 16 letters and digits)") }
         }
-        let lookup = try KeyLookup(path: store.path, clock: clock, cache: false, limits: limits)
+        let lookup = try store.credentialLookup(clock: clock, limits: limits)
         if !actor.isAdmin {
             guard let credential, let record = try lookup.credential(id: credential), record.userName == actor.user
             else { throw AdminError.forbidden("You may explain decisions for your own credentials only.") }

@@ -11,15 +11,14 @@ extension Admin {
     /// transaction as the audit record (`access.reveal`, by `anonymous`, naming the key, never the
     /// secret). Needs no login: the link is the capability. Throws `linkGone` (410) for a used,
     /// expired, unknown or malformed token, or one whose key was deleted.
-    public static func reveal(store: Store, keyFile: KeyFile, clock: any Clock, token: String,
+    public static func reveal(store: any AdminStore, keyFile: KeyFile, clock: any Clock, token: String,
                               sourceIP: String? = nil) throws -> (keyId: String, secret: String) {
-        if store.auditKey == nil { store.auditKey = HMACKey(AuditChain.key(masterKey: keyFile.masterKey)) }
-        let now = clock.now
-        let taken: (keyId: String, secret: String)? = try store.db.transaction {
-            guard let link = try store.takeRevealLink(token: token, masterKey: keyFile.masterKey, now: now) else { return nil }
+        let admin = Admin(store: store, keyFile: keyFile, clock: clock,
+                          actor: .user(Identity.anonymousUser, privileges: [], credential: nil), sourceIP: sourceIP)
+        let taken: (keyId: String, secret: String)? = try store.transaction {
+            guard let link = try store.takeRevealLink(token: token, sealer: admin.sealer, now: clock.now) else { return nil }
             let owner = try? store.key(link.keyId).user
-            try store.appendAudit([AuditEvent(at: now, actor: "anonymous", action: "access.reveal", target: owner.map { "user:" + $0 },
-                                              credential: link.keyId, sourceIP: sourceIP, detail: "one-time link used")])
+            try admin.audit("access.reveal", target: owner.map { "user:" + $0 }, credential: link.keyId, detail: "one-time link used")
             return link
         }
         guard let taken else { throw AdminError.linkGone }

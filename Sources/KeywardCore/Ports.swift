@@ -36,7 +36,8 @@ public protocol SigningKeyRing {
 public protocol TokenRevoker {
     /// Revokes the token with this `jti` until `expiresAt`, when it would have expired anyway.
     func revoke(tokenId: String, expiresAt: Int64, now: Int64) throws
-    /// Revokes every token issued from the credential up to `now` (RFC 7009 §2.1: a grant).
+    /// Revokes every token issued to the OAuth2 client `credentialId` up to `now` (RFC 7009 §2.1:
+    /// the client revokes its grant with its own secret).
     func revokeGrant(credentialId: String, now: Int64) throws
 }
 

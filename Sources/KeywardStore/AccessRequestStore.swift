@@ -121,10 +121,10 @@ extension Store {
     /// Stores `secret` of key `keyId` behind a new random link token and returns the token, the one
     /// place it exists: the row keeps only its SHA-256 and the secret sealed with AES-256-GCM under
     /// the master key, bound to the key id and that hash. Expired links are purged on the way.
-    public func addRevealLink(keyId: String, secret: String, masterKey: [UInt8], now: Int64, lifetime: Int64) throws -> String {
+    public func addRevealLink(keyId: String, secret: String, sealer: KeySealer, now: Int64, lifetime: Int64) throws -> String {
         let token = Base62.random(count: Self.revealTokenLength)
         let hash = Digest.sha256(token)
-        let sealed = try AEAD(key: masterKey).seal(Array(secret.utf8), associatedData: Self.revealBinding(keyId, hash))
+        let sealed = try sealer.seal(Array(secret.utf8), boundTo: Self.revealBinding(keyId, hash))
         try db.transaction {
             try purgeRevealLinks(now: now)
             try db.statement("INSERT INTO reveal_links (token_hash, key_id, sealed_secret, expires_at) VALUES (?, ?, ?, ?)")
@@ -145,7 +145,7 @@ extension Store {
     /// Uses a link up: deletes its row and returns the key id and secret, or nil for a malformed,
     /// unknown, used or expired token, or one whose key is gone. Joins the caller's transaction, so
     /// the delete and the caller's audit record commit together.
-    public func takeRevealLink(token: String, masterKey: [UInt8], now: Int64) throws -> (keyId: String, secret: String)? {
+    public func takeRevealLink(token: String, sealer: KeySealer, now: Int64) throws -> (keyId: String, secret: String)? {
         guard Self.isRevealToken(token) else { return nil }
         let hash = Digest.sha256(token)
         // Unknown tokens are turned away before any write lock is taken.
@@ -156,7 +156,7 @@ extension Store {
                 .first([.blob(hash)], { ($0.text(0), $0.blob(1)) }) else { return nil }
             try db.statement("DELETE FROM reveal_links WHERE token_hash = ?").run([.blob(hash)])
             guard try db.statement("SELECT 1 FROM api_keys WHERE id = ?").first([.text(keyId)], { _ in true }) == true else { return nil }
-            let plain = try AEAD(key: masterKey).open(sealed, associatedData: Self.revealBinding(keyId, hash))
+            let plain = try sealer.open(sealed, boundTo: Self.revealBinding(keyId, hash))
             return (keyId, String(decoding: plain, as: UTF8.self))
         }
     }

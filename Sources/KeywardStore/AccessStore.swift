@@ -164,7 +164,7 @@ extension Store {
             throw AccessRefusal.roleExists(name)
         }
         let roleId = db.lastInsertRowId
-        let insert = try db.statement("INSERT OR IGNORE INTO role_privileges (role_id, privilege) VALUES (?, ?)")
+        let insert = try db.statement(dialect.insertIgnoring("role_privileges", "role_id, privilege", "?, ?"))
         for privilege in privileges { try insert.run([.integer(roleId), .text(privilege)]) }
     }
 
@@ -278,7 +278,7 @@ extension Store {
         try db.statement("""
             INSERT INTO resource_audience (resource_id, \(column), expires_at) VALUES (?1, ?2, ?3)
             ON CONFLICT (resource_id, \(column)) WHERE \(column) IS NOT NULL DO UPDATE SET expires_at =
-                CASE WHEN expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL ELSE max(expires_at, excluded.expires_at) END
+                CASE WHEN expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL ELSE \(dialect.greatest("expires_at", "excluded.expires_at")) END
             """).run([.integer(resourceId), .integer(id), until.map(SQLValue.integer) ?? .null])
     }
 
@@ -384,7 +384,7 @@ extension Store {
     private func setAudience(resourceId: Int64, _ audience: [Principal]) throws {
         for principal in audience {
             let (column, id) = try principalColumn(principal)
-            try db.statement("INSERT OR IGNORE INTO resource_audience (resource_id, \(column)) VALUES (?, ?)")
+            try db.statement(dialect.insertIgnoring("resource_audience", "resource_id, \(column)", "?, ?"))
                 .run([.integer(resourceId), .integer(id)])
         }
     }

@@ -15,7 +15,7 @@ public final class KeyLookup: CredentialLookup {
     private var seenDataVersion: Int64 = -1
     private var nextBackstop: Int64 = 0
     private let useCache: Bool
-    private let generation: Generation
+    private let changes: any ChangeWatcher
     private let clock: any Clock
     private let maxCached: Int
 
@@ -25,7 +25,7 @@ public final class KeyLookup: CredentialLookup {
         maxCached = limits.credentialCache
         db = try Connection(path: path)
         useCache = cache
-        generation = try Generation(databasePath: path, writable: false)
+        changes = try Generation(databasePath: path, writable: false)
         self.clock = clock
     }
 
@@ -59,7 +59,7 @@ public final class KeyLookup: CredentialLookup {
     public func refresh() throws {
         guard useCache else { return }
         // Read the stamp before loading: a change committed meanwhile then shows on the next check.
-        let stamp = generation.current
+        let stamp = changes.stamp
         var stale = stamp == nil || stamp != seenStamp || cache.count >= maxCached
         let now = clock.now
         if now >= nextBackstop {
@@ -81,14 +81,8 @@ public final class KeyLookup: CredentialLookup {
     /// Loads one key. Stored scopes or networks that no longer parse refuse the lookup (the check
     /// answers 500) instead of silently widening the key to every path or address.
     private func load(_ id: String) throws -> CredentialRecord? {
-        let sql = Store.credentialTable(id) == "oauth_clients" ? """
-            SELECT c.id, c.name, u.name, u.status, c.status, c.secret_hash, c.expires_at, c.scopes, '', c.tokens_valid_after
-            FROM oauth_clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?
-            """ : """
-            SELECT k.id, k.name, u.name, u.status, k.status, k.secret_hash, k.expires_at, k.scopes, k.allow_ips, k.tokens_valid_after
-            FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?
-            """
-        return try db.statement(sql).first([.text(id)]) { s in
+        guard let schema = CredentialSchema.of(credentialId: id) else { return nil }
+        return try db.statement(schema.lookupSQL).first([.text(id)]) { s in
             let scopeLines = Store.lines(s.text(7)), networkLines = Store.lines(s.text(8))
             let scopes = scopeLines.compactMap(PathScope.init), networks = networkLines.compactMap(CIDR.init)
             guard scopes.count == scopeLines.count, networks.count == networkLines.count else {

@@ -166,13 +166,13 @@ enum Migrations {
         for (index, sql) in all.enumerated() where index + 1 > current {
             try db.transaction {
                 try db.execute(sql)
-                try db.execute("PRAGMA user_version = \(index + 1)")
+                try db.execute(SQLDialect.sqlite.writeSchemaVersion(index + 1))
             }
         }
         return all.count - current
     }
 
     static func version(_ db: Connection) throws -> Int {
-        Int(try db.statement("PRAGMA user_version").first { $0.int64(0) } ?? 0)
+        Int(try db.statement(SQLDialect.sqlite.readSchemaVersion).first { $0.int64(0) } ?? 0)
     }
 }

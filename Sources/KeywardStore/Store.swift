@@ -102,14 +102,21 @@ public struct UsageDelta: Sendable, Equatable {
     public var lastIP: String?
 }
 
-/// The repositories over one connection.
-public final class Store {
-    /// The one connection; not Sendable, so a `Store` belongs to one thread.
-    public let db: Connection
+/// The SQLite implementation of every repository (`AdminStore`), over one connection.
+public final class Store: AdminStore {
+    /// The one connection; not Sendable, so a `Store` belongs to one thread. Never handed out:
+    /// everything goes through the repository protocols.
+    let db: Connection
+    /// The SQL SQLite writes its own way.
+    let dialect = SQLDialect.sqlite
     /// The database file's path.
     public let path: String
     /// The audit chain's key (`AuditChain.key`); appending to the audit needs it.
     public var auditKey: HMACKey?
+    /// API keys' shared credential writes.
+    public private(set) lazy var apiKeys: any CredentialRepository = SQLCredentialTable(db: db, dialect: dialect, schema: .apiKeys)
+    /// OAuth2 clients' shared credential writes.
+    public private(set) lazy var clients: any CredentialRepository = SQLCredentialTable(db: db, dialect: dialect, schema: .clients)
 
     /// Opens an existing database and brings its schema up to date. With `announcesChanges`, every
     /// commit stamps the database's `Generation`, so serving processes drop their caches.
@@ -118,9 +125,19 @@ public final class Store {
         self.path = path
         try Migrations.migrate(db)
         if announcesChanges {
-            let generation = try Generation(databasePath: path, writable: true)
-            db.onCommit = { try generation.bump() }
+            let announcer: any ChangeAnnouncer = try Generation(databasePath: path, writable: true)
+            db.onCommit = { try announcer.announce() }
         }
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction (`Transactions`).
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try db.transaction(body)
+    }
+
+    /// An uncached lookup over a connection of its own, as the check sees the database.
+    public func credentialLookup(clock: any Clock, limits: Limits) throws -> any CredentialLookup {
+        try KeyLookup(path: path, clock: clock, cache: false, limits: limits)
     }
 
     /// Creates the database if it does not exist and migrates it; returns how many migrations ran.
@@ -234,45 +251,6 @@ public final class Store {
     }
 
 
-    /// The table a credential lives in, by the prefix of its id (`kwc_`: clients, else API keys).
-    static func credentialTable(_ id: String) -> String {
-        id.hasPrefix(SecretKind.clientSecret.rawValue + "_") ? "oauth_clients" : "api_keys"
-    }
-
-    /// Sets one column of one credential (key or client); throws `noSuchKey` when there is none.
-    private func updateCredential(_ id: String, _ column: StaticString, _ value: SQLValue) throws {
-        try db.statement("UPDATE \(Self.credentialTable(id)) SET \(column) = ? WHERE id = ?").run([value, .text(id)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
-    }
-
-    /// Enables or disables a key or client: it (and its tokens) fail from the next request on.
-    public func setCredentialStatus(_ id: String, _ status: Status) throws {
-        try updateCredential(id, "status", .text(status.rawValue))
-    }
-
-    /// Replaces a key's or client's secret hash (same id).
-    public func setCredentialSecretHash(_ id: String, _ hash: [UInt8]) throws {
-        try updateCredential(id, "secret_hash", .blob(hash))
-    }
-
-    /// Revokes every access token issued from a key or client so far: its revocation epoch moves
-    /// to `now`, or one past the current epoch when that is not earlier (two revocations in one
-    /// second still leave the tokens issued between them behind).
-    public func revokeTokens(issuedFrom credentialId: String, now: Int64) throws {
-        try db.statement("""
-            UPDATE \(Self.credentialTable(credentialId)) SET tokens_valid_after =
-                CASE WHEN tokens_valid_after >= ? THEN tokens_valid_after + 1 ELSE ? END
-            WHERE id = ?
-            """).run([.integer(now), .integer(now), .text(credentialId)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(credentialId) }
-    }
-
-    /// Deletes a key or client.
-    public func deleteCredential(_ id: String) throws {
-        try db.statement("DELETE FROM \(Self.credentialTable(id)) WHERE id = ?").run([.text(id)])
-        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
-    }
-
     /// Sets the expiry in Unix seconds, nil for never; throws `noSuchKey`. The new expiry gets its
     /// own expiry notice (`notify-expiring`).
     public func setKeyExpiry(_ id: String, _ expiresAt: Int64?) throws {
@@ -283,27 +261,12 @@ public final class Store {
 
 
 
-    /// Adds buffered usage to the keys that still exist.
+    /// Adds buffered usage to the credentials that still exist, each kind to its own rows.
     public func applyUsage(_ usage: [String: UsageDelta]) throws {
         guard !usage.isEmpty else { return }
         try db.transaction {
-            let s = try db.statement("""
-                UPDATE api_keys SET use_count = use_count + ?,
-                    last_used_at = max(coalesce(last_used_at, 0), ?),
-                    last_used_ip = CASE WHEN ? >= coalesce(last_used_at, 0) THEN ? ELSE last_used_ip END
-                WHERE id = ?
-                """)
-            let clients = try db.statement("""
-                UPDATE oauth_clients SET use_count = use_count + ?, last_used_at = max(coalesce(last_used_at, 0), ?)
-                WHERE id = ?
-                """)
-            for (id, delta) in usage {
-                if Self.credentialTable(id) == "oauth_clients" {
-                    try clients.run([.integer(delta.count), .integer(delta.lastAt), .text(id)])
-                } else {
-                    try s.run([.integer(delta.count), .integer(delta.lastAt), .integer(delta.lastAt),
-                               delta.lastIP.map(SQLValue.text) ?? .null, .text(id)])
-                }
+            for repository in [apiKeys, clients] {
+                try repository.applyUsage(usage.filter { OpaqueSecret.isCredentialId($0.key, kind: repository.kind) })
             }
         }
     }

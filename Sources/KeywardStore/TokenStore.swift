@@ -94,7 +94,7 @@ extension Store {
     public func revokeToken(id: String, expiresAt: Int64, now: Int64) throws {
         try db.transaction {
             try db.statement("DELETE FROM revoked_tokens WHERE expires_at < ?").run([.integer(now)])
-            try db.statement("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
+            try db.statement(dialect.insertIgnoring("revoked_tokens", "jti, expires_at", "?, ?"))
                 .run([.text(id), .integer(expiresAt)])
         }
     }
@@ -104,8 +104,8 @@ extension Store {
 
     /// Stores a new signing key, its private half sealed with AES-256-GCM under the master key
     /// (the `kid` as associated data), and retires the keys that signed before it.
-    public func addSigningKey(_ key: PrivateSigningKey, masterKey: [UInt8], now: Int64, retireOthersAfter: Int64) throws {
-        let sealed = try AEAD(key: masterKey).seal(key.pkcs8(), associatedData: Array(key.keyID.utf8))
+    public func addSigningKey(_ key: PrivateSigningKey, sealer: KeySealer, now: Int64, retireOthersAfter: Int64) throws {
+        let sealed = try sealer.seal(key.pkcs8(), boundTo: Array(key.keyID.utf8))
         try db.transaction {
             try db.statement("""
                 UPDATE signing_keys SET retired_at = ?, published_until = ? WHERE retired_at IS NULL
@@ -120,7 +120,8 @@ extension Store {
     /// Signing keys, newest first, with their state at `now`.
     public func signingKeys(now: Int64) throws -> [SigningKeyRow] {
         try db.statement("""
-            SELECT kid, alg, created_at, retired_at, published_until FROM signing_keys ORDER BY created_at DESC, rowid DESC
+            SELECT kid, alg, created_at, retired_at, published_until FROM signing_keys
+            ORDER BY created_at DESC, \(dialect.insertionOrder) DESC
             """).map { s in
             SigningKeyRow(kid: s.text(0), alg: s.text(1), status: s.isNull(3) ? "active" : "retired",
                           createdAt: s.int64(2), retiredAt: s.optionalInt64(3), publishedUntil: s.optionalInt64(4))
@@ -133,8 +134,9 @@ extension Store {
 /// database's generation stamp changes (a rotation). One per worker thread.
 public final class StoreKeyRing: SigningKeyRing {
     private let db: Connection
-    private let generation: Generation
-    private let masterKey: [UInt8]
+    private let dialect = SQLDialect.sqlite
+    private let changes: any ChangeWatcher
+    private let sealer: KeySealer
     private let clock: any Clock
     private var stamp: UInt64? = nil
     private var reloadAt: Int64 = .min
@@ -144,8 +146,8 @@ public final class StoreKeyRing: SigningKeyRing {
     /// Opens the ring of the database at `path`; `masterKey` opens the sealed private keys.
     public init(path: String, masterKey: [UInt8], clock: any Clock) throws {
         db = try Connection(path: path)
-        generation = try Generation(databasePath: path, writable: false)
-        self.masterKey = masterKey
+        changes = try Generation(databasePath: path, writable: false)
+        sealer = KeySealer(masterKey: masterKey)
         self.clock = clock
     }
 
@@ -163,13 +165,13 @@ public final class StoreKeyRing: SigningKeyRing {
     /// All published public keys, newest first, for the JWKS.
     public func publishedKeys() throws -> [PublicVerificationKey] {
         try reloadIfNeeded()
-        return try db.statement("SELECT kid FROM signing_keys ORDER BY created_at DESC, rowid DESC").map { $0.text(0) }
+        return try db.statement("SELECT kid FROM signing_keys ORDER BY created_at DESC, \(dialect.insertionOrder) DESC").map { $0.text(0) }
             .compactMap { published[$0] }
     }
 
     private func reloadIfNeeded() throws {
         let now = clock.now
-        let current = generation.current
+        let current = changes.stamp
         // Publication windows end with time, not with a commit: reload when the next one ends.
         guard current == nil || current != stamp || now >= reloadAt else { return }
         var nextEnd = now + 60
@@ -177,7 +179,7 @@ public final class StoreKeyRing: SigningKeyRing {
         var newest: (kid: String, alg: SigningAlgorithm, sealed: [UInt8])? = nil
         try db.statement("""
             SELECT kid, alg, public_key, private_sealed, retired_at, published_until FROM signing_keys
-            ORDER BY created_at DESC, rowid DESC
+            ORDER BY created_at DESC, \(dialect.insertionOrder) DESC
             """).forEach { s in
             guard let alg = SigningAlgorithm(rawValue: s.text(1)) else { return }
             let retired = !s.isNull(4)
@@ -189,7 +191,7 @@ public final class StoreKeyRing: SigningKeyRing {
             if !retired && newest == nil { newest = (s.text(0), alg, s.blob(3)) }
         }
         if let newest, signer?.keyID != newest.kid {
-            let der = try AEAD(key: masterKey).open(newest.sealed, associatedData: Array(newest.kid.utf8))
+            let der = try sealer.open(newest.sealed, boundTo: Array(newest.kid.utf8))
             signer = try PrivateSigningKey(pkcs8: der, algorithm: newest.alg)
         } else if newest == nil {
             signer = nil
@@ -215,6 +217,6 @@ public final class StoreRevoker: TokenRevoker {
 
     public func revokeGrant(credentialId: String, now: Int64) throws {
         if store == nil { store = try Store(path: path) }
-        try store!.revokeTokens(issuedFrom: credentialId, now: now)
+        try store!.clients.revokeTokens(issuedFrom: credentialId, now: now)
     }
 }

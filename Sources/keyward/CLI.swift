@@ -134,10 +134,10 @@ enum InitCommand {
             _ = try KeyFile.create(path: context.keyFilePath)
         }
         let applied = try Store.initialize(path: context.dbPath)
-        let store = try context.openStore()
-        if applied > 0 || !keyFileExisted { try context.audit(store, "init", detail: "schema migrations applied: \(applied)") }
-        if try store.signingKeys(now: context.clock.now).isEmpty {
-            try SigningKeyCommands.addKey(store, .edDSA, context: context, now: context.clock.now, retireOthersAfter: 0)
+        let admin = try context.admin()
+        if applied > 0 || !keyFileExisted { try admin.audit("init", detail: "schema migrations applied: \(applied)") }
+        if try admin.signingKeys().isEmpty {
+            try admin.rotateSigningKey(.edDSA, retireOthersAfter: 0)
         }
         try context.emit(["database": context.dbPath, "key_file": context.keyFilePath,
                           "migrations_applied": String(applied), "key_file_created": String(!keyFileExisted)]) {

@@ -41,12 +41,6 @@ struct Context {
 
     func loadKeys() throws -> KeyFile { try KeyFile.load(path: keyFilePath) }
 
-    func audit(_ store: Store, _ action: String, target: String? = nil, credential: String? = nil, detail: String? = nil) throws {
-        if store.auditKey == nil { store.auditKey = HMACKey(AuditChain.key(masterKey: try loadKeys().masterKey)) }
-        try store.appendAudit([AuditEvent(at: clock.now, actor: actor, action: action, target: target,
-                                          credential: credential, detail: detail)])
-    }
-
     /// Prints `value` as JSON when `--json` was given, else `text()`; either way with every
     /// control and format character escaped (names, paths and old rows may carry them).
     func emit<T: Encodable>(_ value: T, text: () -> String) throws {

@@ -67,7 +67,9 @@ enum KeyCommands {
             try context.emit(created) { "new secret for \(created.id), shown only now:\n\(created.secret)" }
         default:
             let id = try keyId(args)
-            try admin.setKey(id, verb, expires: verb == "renew" ? try lifetime(args.value("expires"), admin.limits) : nil)
+            guard let command = CredentialChange(verb: verb, expires: verb == "renew" ? try lifetime(args.value("expires"), admin.limits) : nil)
+            else { preconditionFailure("unhandled verb \(verb)") }
+            try admin.setKey(id, command)
             if verb == "delete" {
                 try context.emit(["id": id, "result": "deleted"]) { "key \(id) deleted" }
             } else {

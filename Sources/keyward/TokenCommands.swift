@@ -1,3 +1,4 @@
+import KeywardAdmin
 import KeywardCore
 import KeywardCrypto
 import KeywardStore
@@ -17,8 +18,7 @@ enum SigningKeyCommands {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "signing-key", verbs: verbs),
               let args = try CLI.parse(rest, spec) else { return }
         _ = try args.positional()
-        let store = try context.openStore()
-        let now = context.clock.now
+        let admin = try context.admin()
         if verb == "rotate" {
             let alg = try args.value("alg").map { text in
                 guard let alg = SigningAlgorithm(rawValue: text) else { throw UsageError("unknown --alg \(text): EdDSA, ES256 or RS256") }
@@ -29,27 +29,16 @@ enum SigningKeyCommands {
                 guard case .seconds(let s)? = Lifetime(text) else { throw UsageError("invalid --retire-after \(text)") }
                 keep = s
             }
-            let key = try addKey(store, alg, context: context, now: now, retireOthersAfter: keep)
-            try context.emit(["kid": key.keyID, "alg": alg.rawValue]) { "new signing key \(key.keyID) (\(alg.rawValue)) now signs" }
+            let key = try admin.rotateSigningKey(alg, retireOthersAfter: keep)
+            try context.emit(["kid": key.kid, "alg": alg.rawValue]) { "new signing key \(key.kid) (\(alg.rawValue)) now signs" }
             return
         }
-        let rows = try store.signingKeys(now: now)
+        let rows = try admin.signingKeys()
         try context.emit(rows) {
             rows.isEmpty ? "no signing keys" : table(["KID", "ALG", "STATUS", "CREATED", "PUBLISHED UNTIL"], rows.map {
                 [$0.kid, $0.alg, $0.status, Time.iso($0.createdAt), $0.retiredAt == nil ? "-" : Time.iso($0.publishedUntil)]
             })
         }
-    }
-
-    /// Generates and stores a signing key, audited.
-    @discardableResult
-    static func addKey(_ store: Store, _ alg: SigningAlgorithm, context: Context, now: Int64, retireOthersAfter: Int64) throws -> PrivateSigningKey {
-        let key = try PrivateSigningKey.generate(alg)
-        try store.db.transaction {
-            try store.addSigningKey(key, masterKey: try context.loadKeys().masterKey, now: now, retireOthersAfter: retireOthersAfter)
-            try context.audit(store, "signing-key.rotate", target: "kid:\(key.keyID)", detail: alg.rawValue)
-        }
-        return key
     }
 }
 
@@ -73,72 +62,44 @@ enum ClientCommands {
         "delete": CommandSpec(usage: "client delete CLIENT_ID", summary: "Delete a client: its tokens fail from the next request on."),
     ]
 
-    struct Created: Encodable {
-        let clientId: String
-        let clientSecret: String
-        let user: String
-        let name: String
-        let expiresAt: Int64?
-        let scopes: [String]
-    }
-
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "client", verbs: verbs),
               let args = try CLI.parse(rest, spec) else { return }
-        let store = try context.openStore()
-        let now = context.clock.now
+        let admin = try context.admin()
         switch verb {
         case "create":
             _ = try args.positional()
             let (user, name) = try CredentialArguments.ownerAndName(args)
-            let expiry = try CredentialArguments.lifetime(args.value("expires"), default: .never).expiry(from: now)
-            let scopes = try CredentialArguments.scopes(args)
-            let secret = OpaqueSecret.generate(.clientSecret)
-            let hash = secret.hash(with: HMACKey(try context.loadKeys().pepper))
-            try store.db.transaction {
-                try store.insertClient(id: secret.id, user: user, name: name, secretHash: hash, now: now, expiresAt: expiry, scopes: scopes)
-                try context.audit(store, "client.create", target: "user:\(user)", credential: secret.id)
-            }
-            try context.emit(Created(clientId: secret.id, clientSecret: secret.token, user: user, name: name, expiresAt: expiry,
-                                     scopes: scopes.map(\.description))) {
-                "created OAuth2 client \(name) for \(user)\nclient_id:     \(secret.id)\nclient_secret: \(secret.token)   (shown only now)"
+            let created = try admin.createClient(user: user, name: name,
+                                                 expires: try CredentialArguments.lifetime(args.value("expires"), default: .never),
+                                                 scopes: try CredentialArguments.scopes(args))
+            try context.emit(created) {
+                "created OAuth2 client \(name) for \(user)\nclient_id:     \(created.clientId)\nclient_secret: \(created.clientSecret)   (shown only now)"
             }
         case "list":
             _ = try args.positional()
-            let rows = try store.clients(user: args.value("user"))
+            let rows = try admin.clients(user: args.value("user"))
             try context.emit(rows) {
                 rows.isEmpty ? "no clients" : table(["CLIENT_ID", "USER", "NAME", "STATUS", "EXPIRES", "TOKENS"], rows.map {
                     [$0.clientId, $0.user, $0.name, $0.status.rawValue, Time.iso($0.expiresAt), String($0.useCount)]
                 })
             }
         case "show":
-            let row = try store.client(try clientId(args))
+            let row = try admin.client(try clientId(args))
             try context.emit(row) {
                 "client \(row.clientId)\n  name     \(row.name)\n  user     \(row.user)\n  status   \(row.status.rawValue)\n"
                     + "  expires  \(Time.iso(row.expiresAt))\n  scopes   \(row.scopes.isEmpty ? "every path" : row.scopes.joined(separator: " "))"
             }
         case "regenerate":
-            let id = try clientId(args)
-            let owner = try store.client(id).user
-            let secret = OpaqueSecret.generate(.clientSecret, publicId: String(id.dropFirst(4)))
-            try store.db.transaction {
-                try store.setCredentialSecretHash(id, secret.hash(with: HMACKey(try context.loadKeys().pepper)))
-                try store.revokeTokens(issuedFrom: id, now: context.clock.now)  // the old secret's tokens, up to now
-                try context.audit(store, "client.regenerate", target: "user:\(owner)", credential: id)
+            // Tokens issued with the old secret go with it, up to this very moment.
+            let created = try admin.regenerateClient(try clientId(args))
+            try context.emit(["client_id": created.clientId, "client_secret": created.clientSecret]) {
+                "new secret for \(created.clientId), shown only now:\n\(created.clientSecret)"
             }
-            try context.emit(["client_id": id, "client_secret": secret.token]) { "new secret for \(id), shown only now:\n\(secret.token)" }
         default:
             let id = try clientId(args)
-            let owner = try store.client(id).user
-            try store.db.transaction {
-                switch verb {
-                case "disable": try store.setCredentialStatus(id, .disabled)
-                case "enable": try store.setCredentialStatus(id, .active)
-                case "delete": try store.deleteCredential(id)
-                default: preconditionFailure("unhandled verb")
-                }
-                try context.audit(store, "client.\(verb)", target: "user:\(owner)", credential: id)
-            }
+            guard let command = CredentialChange(verb: verb) else { preconditionFailure("unhandled verb \(verb)") }
+            try admin.setClient(id, command)
             try context.emit(["client_id": id, "result": verb]) { "client \(id): \(verb) done" }
         }
     }

@@ -3,7 +3,7 @@ import Testing
 import KeywardCrypto
 import KeywardCore
 import KeywardGateway
-import KeywardStore
+@testable import KeywardStore
 @testable import KeywardAdmin
 
 /// A clock the test moves.
@@ -232,7 +232,7 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         let request = try root.requestAccess(user: "alice", resource: "billing", note: nil)
         let approved = try root.approveAccess(request.id, expires: .seconds(3_600))
         let link = try #require(token(inLinkOf: x.sendmail.messages[1]))
-        try root.setKey(try #require(approved.keyId), "delete")
+        try root.setKey(try #require(approved.keyId), .delete)
         #expect(root.revealResponse(method: "POST", token: link, wantsJSON: false).status == 410)
     }
 
@@ -355,7 +355,7 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         _ = try root.createKey(user: "bob", name: "later", expires: .seconds(30 * 86_400), scopes: [], networks: [])
         _ = try root.createKey(user: "bob", name: "never", expires: .never, scopes: [], networks: [])
         let off = try root.createKey(user: "carol", name: "off", expires: .seconds(86_400), scopes: [], networks: [])
-        try root.setKey(off.id, "disable")
+        try root.setKey(off.id, .disable)
 
         #expect(code { _ = try x.user("alice").notifyExpiring(within: 7 * 86_400) } == "forbidden")
         #expect(code { _ = try root.notifyExpiring(within: 0) } == "invalid_argument")
@@ -366,7 +366,7 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(try root.notifyExpiring(within: 7 * 86_400) == 0)
         #expect(x.sendmail.messages.count == 1)
 
-        try root.setKey(soon.id, "renew", expires: .seconds(5 * 86_400))
+        try root.setKey(soon.id, .renew(.seconds(5 * 86_400)))
         #expect(try root.notifyExpiring(within: 7 * 86_400) == 1)
         #expect(try root.notifyExpiring(within: 7 * 86_400) == 0)
         #expect(try x.f.store.audit(action: "key.expiry.notify").map(\.credential) == [soon.id, soon.id])

@@ -3,7 +3,7 @@ import Testing
 import KeywardCrypto
 import KeywardCore
 import KeywardGateway
-import KeywardStore
+@testable import KeywardStore
 @testable import KeywardAdmin
 
 /// A clock the test moves.
@@ -126,9 +126,9 @@ final class APIHarness {
         try h.user("ops", privileges: [Privilege.admin, Privilege.useAPIKey])
         let ops = try cli.createKey(user: "ops", name: "k", expires: .seconds(500), scopes: [], networks: [])
         #expect(h.call("GET", "/admin/api/me", key: ops.secret).status == 200)
-        try cli.setKey(ops.id, "disable")
+        try cli.setKey(ops.id, .disable)
         #expect(h.call("GET", "/admin/api/me", key: ops.secret).status == 401)
-        try cli.setKey(ops.id, "enable")
+        try cli.setKey(ops.id, .enable)
         try cli.setUser("ops", "disable")
         #expect(h.call("GET", "/admin/api/me", key: ops.secret).status == 401)
         try cli.setUser("ops", "enable")

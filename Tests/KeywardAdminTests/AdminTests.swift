@@ -80,9 +80,9 @@ struct AdminFixture {
         #expect(throws: AdminError.self) { try bob.addGroup("x") }
         _ = try root.addUser("carol")
         let carols = try root.createKey(user: "carol", name: "c", expires: .never, scopes: [], networks: [])
-        #expect(throws: AdminError.self) { try bob.setKey(carols.id, "disable") }
+        #expect(throws: AdminError.self) { try bob.setKey(carols.id, .disable) }
         #expect(throws: AdminError.self) { try bob.createKey(user: "carol", name: "x", expires: .never, scopes: [PathScope("/reports/")!], networks: []) }
-        try bob.setKey(own.id, "disable")
+        try bob.setKey(own.id, .disable)
         #expect(try f.store.key(own.id).status == .disabled)
 
         let events = try f.store.audit(action: "key.disable")

@@ -34,12 +34,12 @@ import KeywardStore
         #expect(code { _ = try alice.createKey(user: "alice", name: "k", expires: .never, scopes: [PathScope("/reports/")!], networks: []) } == "forbidden")
         #expect(code { _ = try alice.createKey(user: "alice", name: "k", expires: .seconds(91 * 86_400), scopes: [PathScope("/reports/")!], networks: []) } == "forbidden")
         let key = try alice.createKey(user: "alice", name: "k", expires: .seconds(90 * 86_400), scopes: [PathScope("/reports/")!], networks: [])
-        try root.setKey(key.id, "disable")
-        #expect(code { try alice.setKey(key.id, "enable") } == "forbidden")
+        try root.setKey(key.id, .disable)
+        #expect(code { try alice.setKey(key.id, .enable) } == "forbidden")
         #expect(try x.f.store.key(key.id).status == .disabled)
-        #expect(code { try alice.setKey(key.id, "renew", expires: .never) } == "forbidden")
-        try alice.setKey(key.id, "renew", expires: .seconds(86_400))
-        try alice.setKey(key.id, "delete")
+        #expect(code { try alice.setKey(key.id, .renew(.never)) } == "forbidden")
+        try alice.setKey(key.id, .renew(.seconds(86_400)))
+        try alice.setKey(key.id, .delete)
     }
 
     @Test func anApprovalsGrantEndsWithItsKey() throws {

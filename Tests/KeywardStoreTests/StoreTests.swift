@@ -62,7 +62,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         var row = try store.key(s.id)
         #expect(row.scopes == ["/api/", "GET:/ro/"] && row.allowIPs == ["10.0.0.0/8"] && row.expiresAt == 200)
         try store.setKeyExpiry(s.id, nil)
-        try store.setCredentialStatus(s.id, .disabled)
+        try store.apiKeys.setStatus(s.id, .disabled)
         row = try store.key(s.id)
         #expect(row.expiresAt == nil && row.status == .disabled)
         try store.applyUsage([s.id: UsageDelta(count: 3, lastAt: 500, lastIP: "127.0.0.1")])
@@ -148,12 +148,12 @@ extension KeyLookup {
         let lookup = try KeyLookup(path: t.path, clock: FixedClock(0))
         #expect(try lookup.current(s.id)?.status == .active)
         #expect(try lookup.current(s.id)?.status == .active)  // cached
-        try admin.setCredentialStatus(s.id, .disabled)
+        try admin.apiKeys.setStatus(s.id, .disabled)
         #expect(try lookup.credential(id: s.id)?.status == .active, "answers as of the last refresh")
         #expect(try lookup.current(s.id)?.status == .disabled)
         try admin.setUserStatus("alice", .disabled)
         #expect(try lookup.current(s.id)?.userStatus == .disabled)
-        try admin.deleteCredential(s.id)
+        try admin.apiKeys.delete(s.id)
         #expect(try lookup.current(s.id) == nil)
         #expect(try KeyLookup(path: t.path, clock: FixedClock(0), cache: false).credential(id: s.id) == nil)
     }
@@ -186,7 +186,7 @@ extension KeyLookup {
         let clock = Ticking()
         let lookup = try KeyLookup(path: t.path, clock: clock)
         #expect(try lookup.current(s.id)?.status == .active)
-        try Store(path: t.path, announcesChanges: false).setCredentialStatus(s.id, .disabled)  // like a hand-run sqlite3
+        try Store(path: t.path, announcesChanges: false).apiKeys.setStatus(s.id, .disabled)  // like a hand-run sqlite3
         clock.now += 1
         #expect(try lookup.current(s.id)?.status == .disabled)
     }

@@ -109,7 +109,7 @@ let algorithms: [SigningAlgorithm] = [.edDSA, .es256, .rs256]
 var signingKeys: [SigningAlgorithm: PrivateSigningKey] = [:]
 for alg in algorithms {
     let key = try PrivateSigningKey.generate(alg)
-    try store.addSigningKey(key, masterKey: masterKey, now: SystemClock().now, retireOthersAfter: 86_400)
+    try store.addSigningKey(key, sealer: KeySealer(masterKey: masterKey), now: SystemClock().now, retireOthersAfter: 86_400)
     signingKeys[alg] = key
 }
 let policy = TokenPolicy(issuer: "http://127.0.0.1/keyward", audience: "keyward", lifetime: 3_600)

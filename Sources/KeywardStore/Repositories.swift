@@ -1,0 +1,161 @@
+import KeywardCore
+import KeywardCrypto
+
+// The store seam: what the admin operations, the CLI and the servers need from a database, as
+// protocols. `Store` (SQLite) is the one implementation today; a second backend implements these
+// and runs the same store and admin tests (see `StoreBackend` in the tests). The SQL such a
+// backend would write differently is gathered in `SQLDialect`.
+
+/// Runs writes atomically: one transaction, committed on return, rolled back on a throw; a
+/// nested call joins the open one. A committed change is announced (`ChangeAnnouncer`).
+public protocol Transactions: AnyObject {
+    func transaction<T>(_ body: () throws -> T) throws -> T
+}
+
+/// Users and their passwords.
+public protocol UserRepository: AnyObject {
+    func addUser(_ name: String, now: Int64) throws
+    func users(named: String?) throws -> [UserRow]
+    func user(_ name: String) throws -> UserRow
+    func setUserStatus(_ name: String, _ status: Status) throws
+    func setUserEmail(_ name: String, _ email: String?) throws
+    func setUserPassword(_ name: String, hash: String) throws
+    func userPassword(_ name: String) throws -> String?
+    func deleteUser(_ name: String) throws
+}
+
+/// The writes every credential kind shares, each on its own kind's rows. One per kind
+/// (`apiKeys`, `clients`), never chosen by the prefix of an id.
+public protocol CredentialRepository: AnyObject {
+    /// The kind whose rows these are.
+    var kind: SecretKind { get }
+    /// Enables or disables it: it (and its tokens) fail from the next request on.
+    func setStatus(_ id: String, _ status: Status) throws
+    /// Replaces its secret hash (same id).
+    func setSecretHash(_ id: String, _ hash: [UInt8]) throws
+    /// Revokes every access token issued from it so far (its revocation epoch moves).
+    func revokeTokens(issuedFrom id: String, now: Int64) throws
+    /// Deletes it.
+    func delete(_ id: String) throws
+    /// Adds buffered usage to the credentials of this kind that still exist.
+    func applyUsage(_ usage: [String: UsageDelta]) throws
+}
+
+/// API keys: what only keys have (names per user, expiry notices).
+public protocol APIKeyRepository: AnyObject {
+    func insertKey(_ key: NewKey) throws
+    func keys(user: String?) throws -> [KeyRow]
+    func key(_ id: String) throws -> KeyRow
+    func setKeyExpiry(_ id: String, _ expiresAt: Int64?) throws
+    func keysToNotify(now: Int64, until: Int64) throws -> [ExpiringKey]
+    func claimExpiryNotice(_ keyId: String, now: Int64) throws -> Bool
+    func releaseExpiryNotice(_ keyId: String) throws
+}
+
+/// OAuth2 clients.
+public protocol ClientRepository: AnyObject {
+    func insertClient(id: String, user: String, name: String, secretHash: [UInt8], now: Int64, expiresAt: Int64?,
+                      scopes: [PathScope]) throws
+    func clients(user: String?) throws -> [ClientRow]
+    func client(_ id: String) throws -> ClientRow
+}
+
+/// The keys access tokens are signed with, private halves sealed (`KeySealer`).
+public protocol SigningKeyRepository: AnyObject {
+    func addSigningKey(_ key: PrivateSigningKey, sealer: KeySealer, now: Int64, retireOthersAfter: Int64) throws
+    func signingKeys(now: Int64) throws -> [SigningKeyRow]
+}
+
+/// Revoked access tokens (RFC 7009).
+public protocol RevocationRepository: AnyObject {
+    func revokeToken(id: String, expiresAt: Int64, now: Int64) throws
+}
+
+/// The audit trail and its hash chain.
+public protocol AuditRepository: AnyObject {
+    func appendAudit(_ events: [AuditEvent]) throws
+    func verifyAudit(key: HMACKey) throws -> (records: Int, firstBroken: Int64?, head: [UInt8])
+    func audit(since: Int64?, user: String?, action: String?, limit: Int) throws -> [AuditEvent]
+    func auditRecords(afterId: Int64, since: Int64?, user: String?, action: String?, limit: Int) throws -> [AuditRecord]
+}
+
+/// Groups, roles, grants and resources.
+public protocol AccessRepository: AnyObject {
+    func addGroup(_ name: String, now: Int64) throws
+    func groups(named: String?) throws -> [GroupRow]
+    func group(_ name: String) throws -> GroupRow
+    func deleteGroup(_ name: String) throws
+    func addMember(group: String, user: String) throws
+    func removeMember(group: String, user: String) throws
+    func addRole(_ name: String, privileges: [String], now: Int64) throws
+    func roles(named: String?) throws -> [RoleRow]
+    func role(_ name: String) throws -> RoleRow
+    func deleteRole(_ name: String) throws
+    func grantRole(_ role: String, to principal: Principal) throws
+    func revokeRole(_ role: String, from principal: Principal) throws
+    func privileges(of user: String) throws -> Set<String>
+    func addResource(_ name: String, _ spec: ResourceSpec, now: Int64) throws
+    func updateResource(_ name: String, _ spec: ResourceSpec) throws
+    func addAudience(resource: String, _ principal: Principal, until: Int64?) throws
+    func resources(now: Int64, named: String?) throws -> [ResourceRow]
+    func resource(_ name: String, now: Int64) throws -> ResourceRow
+    func deleteResource(_ name: String) throws
+    func accessModel(now: Int64) throws -> AccessModel
+}
+
+/// Access requests and the one-time links that reveal an approved key.
+public protocol AccessRequestRepository: AnyObject {
+    func insertAccessRequest(user: String, resource: String, note: String?, now: Int64) throws -> Int64
+    func pendingAccessRequest(user: String, resource: String) throws -> Int64?
+    func accessRequests(status: String?) throws -> [AccessRequestRow]
+    func accessRequest(_ id: Int64) throws -> AccessRequestRow?
+    func decideAccessRequest(_ id: Int64, status: String, at: Int64, by: String, keyId: String?, expiresAt: Int64?) throws -> Bool
+    func adminEmails() throws -> [(user: String, email: String)]
+    func addRevealLink(keyId: String, secret: String, sealer: KeySealer, now: Int64, lifetime: Int64) throws -> String
+    func revealLinkKey(token: String, now: Int64) throws -> String?
+    func takeRevealLink(token: String, sealer: KeySealer, now: Int64) throws -> (keyId: String, secret: String)?
+    func deleteRevealLink(token: String) throws
+    func purgeRevealLinks(now: Int64) throws
+}
+
+/// Admin sessions.
+public protocol SessionRepository: AnyObject {
+    func insertSession(idHash: [UInt8], user: String, csrfHash: [UInt8], now: Int64, expiresAt: Int64) throws
+    func session(idHash: [UInt8], now: Int64) throws -> SessionRow?
+    func deleteSession(idHash: [UInt8]) throws -> Bool
+    func deleteSessions(user: String, except: [UInt8]?) throws
+    func deleteExpiredSessions(now: Int64) throws
+}
+
+/// Everything the admin operations and the CLI write and read, behind one seam.
+public protocol AdminStore: Transactions, UserRepository, APIKeyRepository, ClientRepository, SigningKeyRepository,
+    RevocationRepository, AuditRepository, AccessRepository, AccessRequestRepository, SessionRepository {
+    /// API keys' shared credential writes.
+    var apiKeys: any CredentialRepository { get }
+    /// OAuth2 clients' shared credential writes.
+    var clients: any CredentialRepository { get }
+    /// The audit chain's key; appending needs it.
+    var auditKey: HMACKey? { get set }
+    /// A fresh, uncached credential lookup of this store, as the check would see it (for explain).
+    func credentialLookup(clock: any Clock, limits: Limits) throws -> any CredentialLookup
+}
+
+// MARK: Change notification
+
+/// Told after every committed change, so that every serving process drops what it cached.
+public protocol ChangeAnnouncer: AnyObject {
+    func announce() throws
+}
+
+/// Answers whether anything changed since a stamp was last read: one small read per check.
+public protocol ChangeWatcher: AnyObject {
+    /// The current stamp; any difference from the last one read means "changed"; nil: reload.
+    var stamp: UInt64? { get }
+}
+
+extension Generation: ChangeAnnouncer, ChangeWatcher {
+    /// `bump()`.
+    public func announce() throws { try bump() }
+    /// `current`.
+    public var stamp: UInt64? { current }
+}
