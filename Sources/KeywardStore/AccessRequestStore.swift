@@ -77,7 +77,7 @@ extension Store {
         """
 
     /// Every request, oldest first, optionally of one status.
-    public func accessRequests(status: String? = nil) throws -> [AccessRequestRow] {
+    public func accessRequests(status: String?) throws -> [AccessRequestRow] {
         try db.statement("SELECT \(Self.requestColumns) WHERE ?1 IS NULL OR a.status = ?1 ORDER BY a.id")
             .map([status.map(SQLValue.text) ?? .null]) { Self.requestRecord($0) }
     }

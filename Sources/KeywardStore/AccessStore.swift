@@ -108,7 +108,7 @@ extension Store {
     }
 
     /// Every group with its members and roles, by name; only the one `named` when given.
-    public func groups(named: String? = nil) throws -> [GroupRow] {
+    public func groups(named: String?) throws -> [GroupRow] {
         let name: [SQLValue] = [named.map(SQLValue.text) ?? .null]
         let members = try pairs("""
             SELECT g.name, u.name FROM group_members m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id
@@ -169,7 +169,7 @@ extension Store {
     }
 
     /// Every role with its privileges and grants, by name; only the one `named` when given.
-    public func roles(named: String? = nil) throws -> [RoleRow] {
+    public func roles(named: String?) throws -> [RoleRow] {
         let name: [SQLValue] = [named.map(SQLValue.text) ?? .null]
         let privileges = try pairs("""
             SELECT r.name, p.privilege FROM role_privileges p JOIN roles r ON r.id = p.role_id WHERE ?1 IS NULL OR r.name = ?1
@@ -291,7 +291,7 @@ extension Store {
 
     /// Every resource, by name, with the audience entries that have not ended by `now`; only the
     /// one `named` when given.
-    public func resources(now: Int64 = Int64.min, named: String? = nil) throws -> [ResourceRow] {
+    public func resources(now: Int64, named: String?) throws -> [ResourceRow] {
         let name: SQLValue = named.map(SQLValue.text) ?? .null
         var audience: [String: [String]] = [:]
         var until: [String: [String: Int64]] = [:]
@@ -317,7 +317,7 @@ extension Store {
     }
 
     /// One resource; throws `noSuchResource`.
-    public func resource(_ name: String, now: Int64 = Int64.min) throws -> ResourceRow {
+    public func resource(_ name: String, now: Int64) throws -> ResourceRow {
         guard let row = try resources(now: now, named: name).first else { throw AccessRefusal.noSuchResource(name) }
         return row
     }

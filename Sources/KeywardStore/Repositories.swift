@@ -75,7 +75,7 @@ public protocol RevocationRepository: AnyObject {
 public protocol AuditRepository: AnyObject {
     func appendAudit(_ events: [AuditEvent]) throws
     func verifyAudit(key: HMACKey) throws -> (records: Int, firstBroken: Int64?, head: [UInt8])
-    func audit(since: Int64?, user: String?, action: String?, limit: Int) throws -> [AuditEvent]
+    func auditEvents(since: Int64?, user: String?, action: String?, limit: Int) throws -> [AuditEvent]
     func auditRecords(afterId: Int64, since: Int64?, user: String?, action: String?, limit: Int) throws -> [AuditRecord]
 }
 
@@ -136,8 +136,50 @@ public protocol AdminStore: Transactions, UserRepository, APIKeyRepository, Clie
     var clients: any CredentialRepository { get }
     /// The audit chain's key; appending needs it.
     var auditKey: HMACKey? { get set }
+    /// Adds buffered usage (counts, last use) to the credentials that still exist, each kind to its own.
+    func applyUsage(_ usage: [String: UsageDelta]) throws
     /// A fresh, uncached credential lookup of this store, as the check would see it (for explain).
     func credentialLookup(clock: any Clock, limits: Limits) throws -> any CredentialLookup
+}
+
+// MARK: The common defaults (protocol requirements take none)
+
+extension UserRepository {
+    /// Every user, by name.
+    public func users() throws -> [UserRow] { try users(named: nil) }
+}
+
+extension APIKeyRepository {
+    /// Everyone's keys, by user.
+    public func keys() throws -> [KeyRow] { try keys(user: nil) }
+}
+
+extension ClientRepository {
+    /// Everyone's clients, by user.
+    public func clients() throws -> [ClientRow] { try clients(user: nil) }
+}
+
+extension AuditRepository {
+    /// Audit events, oldest first, filtered by time, by the user they concern and by action; the latest `limit`.
+    public func audit(since: Int64? = nil, user: String? = nil, action: String? = nil, limit: Int = 1000) throws -> [AuditEvent] {
+        try auditEvents(since: since, user: user, action: action, limit: limit)
+    }
+}
+
+extension AccessRepository {
+    /// Every group, by name.
+    public func groups() throws -> [GroupRow] { try groups(named: nil) }
+    /// Every role, by name.
+    public func roles() throws -> [RoleRow] { try roles(named: nil) }
+    /// Every resource, with audience entries current at `now` (all of them by default).
+    public func resources(now: Int64 = Int64.min) throws -> [ResourceRow] { try resources(now: now, named: nil) }
+    /// One resource, with every audience entry.
+    public func resource(_ name: String) throws -> ResourceRow { try resource(name, now: Int64.min) }
+}
+
+extension AccessRequestRepository {
+    /// Every access request.
+    public func accessRequests() throws -> [AccessRequestRow] { try accessRequests(status: nil) }
 }
 
 // MARK: Change notification

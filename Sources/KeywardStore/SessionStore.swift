@@ -66,7 +66,7 @@ extension Store {
 
     /// Audit records with ids above `afterId`, oldest first, at most `limit`, filtered like `audit`:
     /// by time, by the user they concern (as actor or target) and by action.
-    public func auditRecords(afterId: Int64 = 0, since: Int64? = nil, user: String? = nil, action: String? = nil,
+    public func auditRecords(afterId: Int64, since: Int64?, user: String?, action: String?,
                              limit: Int) throws -> [AuditRecord] {
         try db.statement("""
             SELECT id, at, actor, action, target, credential, source_ip, reason, detail FROM audit

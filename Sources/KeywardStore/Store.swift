@@ -160,7 +160,7 @@ public final class Store: AdminStore {
     }
 
     /// Every user, by name, with their key counts; only the one `named` when given.
-    public func users(named: String? = nil) throws -> [UserRow] {
+    public func users(named: String?) throws -> [UserRow] {
         try db.statement("""
             SELECT u.name, u.status, u.created_at, (SELECT count(*) FROM api_keys k WHERE k.user_id = u.id), u.email
             FROM users u WHERE ?1 IS NULL OR u.name = ?1 ORDER BY u.name
@@ -234,7 +234,7 @@ public final class Store: AdminStore {
         """
 
     /// One user's keys oldest first, or everyone's by user; throws `noSuchUser` for an unknown user.
-    public func keys(user: String? = nil) throws -> [KeyRow] {
+    public func keys(user: String?) throws -> [KeyRow] {
         if let user {
             _ = try userId(user)
             return try db.statement("SELECT \(Self.keyColumns) WHERE u.name = ? ORDER BY k.created_at, k.id")
@@ -318,7 +318,7 @@ public final class Store: AdminStore {
     }
 
     /// Audit events, oldest first, filtered by time, by the user they concern and by action.
-    public func audit(since: Int64? = nil, user: String? = nil, action: String? = nil, limit: Int = 1000) throws -> [AuditEvent] {
+    public func auditEvents(since: Int64?, user: String?, action: String?, limit: Int) throws -> [AuditEvent] {
         try db.statement("""
             SELECT at, actor, action, target, credential, source_ip, reason, detail FROM (
                 SELECT * FROM audit

@@ -69,7 +69,7 @@ extension Store {
     }
 
     /// Clients, of one user or of all.
-    public func clients(user: String? = nil) throws -> [ClientRow] {
+    public func clients(user: String?) throws -> [ClientRow] {
         if let user {
             _ = try userId(user)
             return try db.statement("SELECT \(Self.clientColumns) WHERE u.name = ? ORDER BY c.created_at, c.id")

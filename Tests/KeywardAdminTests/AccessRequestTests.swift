@@ -66,8 +66,8 @@ struct ApprovalFixture {
     let sendmail: CapturingSendmail
     let settings: MailSettings
 
-    init(inline: Bool = false, publicURL: String? = "https://api.example.com/keyward") throws {
-        f = try AdminFixture()
+    init(_ backend: StoreBackend = .sqlite, inline: Bool = false, publicURL: String? = "https://api.example.com/keyward") throws {
+        f = try AdminFixture(backend)
         sendmail = try CapturingSendmail(in: f.dir)
         settings = try MailSettings(sendmail: sendmail.script, from: "keyward@example.com", publicURL: publicURL, secretInline: inline)
         let root = admin(.commandLine("root"))
@@ -94,7 +94,7 @@ struct ApprovalFixture {
 
     /// The decision of the real check for `secret` on `method path`.
     func check(_ secret: String, _ method: String, _ path: String) throws -> Decision {
-        let lookup = try KeyLookup(path: f.path, clock: clock, cache: false)
+        let lookup = try f.store.credentialLookup(clock: clock, limits: Limits())
         let checker = Authenticator(keys: lookup, pepper: HMACKey(f.keyFile.pepper), clock: clock, usage: CollectingSink(),
                                     audit: CollectingSink(), throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
         return try checker.check(CheckRequest(method: method, path: .success(path), remoteAddress: "10.0.0.1",
@@ -102,7 +102,7 @@ struct ApprovalFixture {
     }
 
     func revealRows() throws -> Int64 {
-        try f.store.db.statement("SELECT count(*) FROM reveal_links").first { $0.int64(0) } ?? -1
+        try f.sqlite.db.statement("SELECT count(*) FROM reveal_links").first { $0.int64(0) } ?? -1
     }
 }
 
@@ -154,7 +154,7 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         let link = try #require(token(inLinkOf: toAlice))
         #expect(link.count == 43)
         #expect(try x.revealRows() == 1)
-        let sealed = try x.f.store.db.statement("SELECT sealed_secret, token_hash FROM reveal_links").first { ($0.blob(0), $0.blob(1)) }
+        let sealed = try x.f.sqlite.db.statement("SELECT sealed_secret, token_hash FROM reveal_links").first { ($0.blob(0), $0.blob(1)) }
         #expect(sealed?.1 == Digest.sha256(link))
 
         // GET shows a button and uses nothing up; POST reveals once; then 410.
@@ -204,8 +204,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(code { _ = try bob.rejectAccess(request.id, reason: nil) } == "conflict")
     }
 
-    @Test func anExpiredLinkIsRefused() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func anExpiredLinkIsRefused(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let root = x.admin(.commandLine("root"))
         let request = try root.requestAccess(user: "alice", resource: "billing", note: nil)
         _ = try root.approveAccess(request.id, expires: .never)
@@ -226,8 +226,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(code { _ = try Admin.reveal(store: x.f.store, keyFile: x.f.keyFile, clock: x.clock, token: link) } == "link_used_or_expired")
     }
 
-    @Test func aDeletedKeysLinkRevealsNothing() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func aDeletedKeysLinkRevealsNothing(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let root = x.admin(.commandLine("root"))
         let request = try root.requestAccess(user: "alice", resource: "billing", note: nil)
         let approved = try root.approveAccess(request.id, expires: .seconds(3_600))
@@ -236,8 +236,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(root.revealResponse(method: "POST", token: link, wantsJSON: false).status == 410)
     }
 
-    @Test func inlineModeMailsTheSecretAndKeepsNoLink() throws {
-        let x = try ApprovalFixture(inline: true, publicURL: nil)
+    @Test(arguments: StoreBackend.allCases) func inlineModeMailsTheSecretAndKeepsNoLink(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend, inline: true, publicURL: nil)
         let root = x.admin(.commandLine("root"))
         let request = try root.requestAccess(user: "alice", resource: "billing", note: nil)
         let approved = try root.approveAccess(request.id, expires: .seconds(3_600))
@@ -251,8 +251,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(!x.sendmail.messages[2].contains(String(secret.suffix(38))))
     }
 
-    @Test func rejectionMailsTheRequester() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func rejectionMailsTheRequester(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let bob = try x.user("bob")
         let request = try x.user("alice").requestAccess(user: "alice", resource: "billing", note: "please")
         let rejected = try bob.rejectAccess(request.id, reason: "use the reports API instead")
@@ -265,8 +265,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         _ = try x.user("alice").requestAccess(user: "alice", resource: "billing", note: nil)
     }
 
-    @Test func ownersAdminsAndOthers() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func ownersAdminsAndOthers(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let alice = try x.user("alice"), bob = try x.user("bob"), carol = try x.user("carol"), erin = try x.user("erin")
         let mine = try alice.requestAccess(user: "alice", resource: "billing", note: nil)
         #expect(code { _ = try alice.requestAccess(user: "alice", resource: "billing", note: nil) } == "conflict")
@@ -314,8 +314,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(code { _ = try root.requestAccess(user: "carol", resource: "billing", note: nil) } == "conflict")
     }
 
-    @Test func usersWithoutAnAddressAreSkippedAndFailuresReported() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func usersWithoutAnAddressAreSkippedAndFailuresReported(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let root = x.admin(.commandLine("root"))
         let request = try root.requestAccess(user: "dave", resource: "billing", note: nil)
         let approved = try root.approveAccess(request.id, expires: .seconds(60))
@@ -347,8 +347,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(root.notices.first?.result == "failed" && root.notices.first?.error?.contains("public_url") == true)
     }
 
-    @Test func expiryNoticesGoOncePerKeyAndAgainAfterRenewal() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func expiryNoticesGoOncePerKeyAndAgainAfterRenewal(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let root = x.admin(.commandLine("root"))
         let soon = try root.createKey(user: "alice", name: "soon", expires: .seconds(3 * 86_400), scopes: [], networks: [])
         _ = try root.createKey(user: "dave", name: "no-address", expires: .seconds(2 * 86_400), scopes: [], networks: [])
@@ -382,8 +382,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(x.sendmail.messages.last?.contains(bobs.id) == true)
     }
 
-    @Test func headersCannotBeInjected() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func headersCannotBeInjected(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let mailer = Mailer(settings: x.settings)
         for to in ["alice@example.com\r\nBcc: evil@example.net", "alice@example.com\nBcc: evil@example.net", "a@b, evil@example.net",
                    "Evil <evil@example.net>", "\"a\"@example.com", "(x)a@example.com", "group:a@example.com;", ""] {

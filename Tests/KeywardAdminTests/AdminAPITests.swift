@@ -182,7 +182,7 @@ final class APIHarness {
         let (session, csrf) = try h.signIn()
 
         // Only hashes are stored.
-        let stored = try h.f.store.db.statement("SELECT id_hash, csrf_hash FROM sessions").map { [$0.blob(0), $0.blob(1)] }
+        let stored = try h.f.sqlite.db.statement("SELECT id_hash, csrf_hash FROM sessions").map { [$0.blob(0), $0.blob(1)] }
         #expect(stored.count == 2)
         #expect(stored.contains { $0[0] == Digest.sha256(session) && $0[1] == Digest.sha256(csrf) })
 

@@ -5,21 +5,25 @@ import KeywardCore
 import KeywardStore
 @testable import KeywardAdmin
 
-/// A fresh database and key file, and the admin operations over it.
+/// A fresh database of `backend` and a key file, and the admin operations over it.
 struct AdminFixture {
     let dir: String
     let path: String
     let keyFile: KeyFile
-    let store: Store
+    /// The store, through its seam only.
+    let store: any AdminStore
 
-    init() throws {
+    init(_ backend: StoreBackend = .sqlite) throws {
         dir = NSTemporaryDirectory() + "keyward-admin-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         path = dir + "/k.db"
-        try Store.initialize(path: path)
+        try backend.initialize(path)
         keyFile = try KeyFile.create(path: path + ".key")
-        store = try Store(path: path)
+        store = try backend.open(path)
     }
+
+    /// The SQLite store underneath, for the tests that read its rows directly.
+    var sqlite: Store { store as! Store }
 
     func admin(_ actor: Actor = .commandLine("root")) -> Admin {
         Admin(store: store, keyFile: keyFile, clock: FixedClock(1_000_000), actor: actor)
@@ -62,8 +66,8 @@ struct AdminFixture {
         #expect(steps.last?.hasPrefix("denied: user alice is not the owner of resource billing") == true)
     }
 
-    @Test func selfServiceKeysStayWithinTheUsersAccess() throws {
-        let f = try AdminFixture()
+    @Test(arguments: StoreBackend.allCases) func selfServiceKeysStayWithinTheUsersAccess(_ backend: StoreBackend) throws {
+        let f = try AdminFixture(backend)
         let root = f.admin()
         _ = try root.addUser("bob")
         _ = try root.addResource("reports", ResourceSpec(path: PathScope("/reports/"), audience: [.user("bob")]))
@@ -90,8 +94,8 @@ struct AdminFixture {
         #expect(try f.store.verifyAudit(key: HMACKey(AuditChain.key(masterKey: f.keyFile.masterKey))).firstBroken == nil)
     }
 
-    @Test func refusalsCarryStableCodes() throws {
-        let f = try AdminFixture()
+    @Test(arguments: StoreBackend.allCases) func refusalsCarryStableCodes(_ backend: StoreBackend) throws {
+        let f = try AdminFixture(backend)
         let root = f.admin()
         #expect(throws: AdminError.invalid("invalid group name (letters, digits, . _ @ -, not dots alone; at most 64)")) { try root.addGroup("bad name") }
         _ = try root.addGroup("ops")

@@ -11,8 +11,8 @@ import KeywardStore
         return false
     }
 
-    @Test func anOwnerChangesTheAudienceOnly() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func anOwnerChangesTheAudienceOnly(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let bob = try x.user("bob")
         let changed = try bob.updateResource("billing", ResourceSpec(audience: [.user("carol")]))
         #expect(changed.audience == ["user:carol"])
@@ -24,8 +24,8 @@ import KeywardStore
         #expect(code { _ = try x.user("carol").updateResource("billing", ResourceSpec(audience: [])) } == "forbidden")
     }
 
-    @Test func selfServiceCannotReEnableOrOutliveNinetyDays() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func selfServiceCannotReEnableOrOutliveNinetyDays(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let root = x.admin(.commandLine("root"))
         _ = try root.addRole("self", privileges: [Privilege.manageOwnKeys])
         try root.setGrant(role: "self", .user("alice"), grant: true)
@@ -42,8 +42,8 @@ import KeywardStore
         try alice.setKey(key.id, .delete)
     }
 
-    @Test func anApprovalsGrantEndsWithItsKey() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func anApprovalsGrantEndsWithItsKey(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let root = x.admin(.commandLine("root"))
         let unscoped = try root.createKey(user: "alice", name: "old", expires: .never, scopes: [], networks: [])
         #expect(try !allowed(x.check(unscoped.secret, "GET", "/billing/x")))
@@ -75,8 +75,8 @@ import KeywardStore
         #expect(try !check())
     }
 
-    @Test func aPathWithAndWithoutItsSlashIsOneResource() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func aPathWithAndWithoutItsSlashIsOneResource(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let root = x.admin(.commandLine("root"))
         #expect(code { _ = try root.addResource("billing2", ResourceSpec(path: PathScope("/billing"))) } == "conflict")
         let added = try root.addResource("api", ResourceSpec(path: PathScope("GET:/api")))
@@ -85,8 +85,8 @@ import KeywardStore
 }
 
 @Suite struct ApprovalLimitTests {
-    @Test func ownersCannotApproveTheirOwnRequestsOrBeyondNinetyDays() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func ownersCannotApproveTheirOwnRequestsOrBeyondNinetyDays(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         let bob = try x.user("bob")
         let own = try bob.requestAccess(user: "bob", resource: "billing", note: nil)
         #expect(code { _ = try bob.approveAccess(own.id, expires: .never) } == "forbidden")
@@ -97,13 +97,13 @@ import KeywardStore
         #expect(try x.user("erin").approveAccess(own.id, expires: .never).status == "approved", "an admin may")
     }
 
-    @Test func notesRefuseFormatCharacters() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func notesRefuseFormatCharacters(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         #expect(code { _ = try x.user("alice").requestAccess(user: "alice", resource: "billing", note: "pay \u{202E}lanigiro") } == "invalid_argument")
     }
 
-    @Test func othersSeeWhichResourcesExistButNotWhoMayCallThem() throws {
-        let x = try ApprovalFixture()
+    @Test(arguments: StoreBackend.allCases) func othersSeeWhichResourcesExistButNotWhoMayCallThem(_ backend: StoreBackend) throws {
+        let x = try ApprovalFixture(backend)
         try x.f.store.addAudience(resource: "billing", .user("carol"), until: nil)
         let listed = try x.user("alice").resources().first { $0.name == "billing" }
         #expect(listed?.path == "/billing/" && listed?.owner == "bob" && listed?.audience == [])

@@ -10,15 +10,31 @@ struct TempDB {
 
     let dir: String
     let path: String
-    init() throws {
+    init(_ backend: StoreBackend = .sqlite) throws {
         dir = NSTemporaryDirectory() + "keyward-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         path = dir + "/k.db"
-        try Store.initialize(path: path)
+        try backend.initialize(path)
+    }
+
+    /// A fresh store of `backend`, through the seam only.
+    static func store(_ backend: StoreBackend) throws -> any AdminStore {
+        let t = try TempDB(backend)
+        return try backend.open(t.path)
     }
 }
 
-func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper: HMACKey = HMACKey([1, 2, 3]),
+extension StoreBackend {
+    /// Runs a statement the seam does not offer, to tamper with stored rows as an attacker with
+    /// write access to the database would.
+    func tamper(_ store: any AdminStore, _ sql: String) throws {
+        switch self {
+        case .sqlite: try (store as! Store).db.statement(sql).run()
+        }
+    }
+}
+
+func newKey(_ store: any APIKeyRepository, user: String = "alice", name: String = "n1", pepper: HMACKey = HMACKey([1, 2, 3]),
             scopes: [String] = [], ips: [String] = []) throws -> OpaqueSecret {
     let s = OpaqueSecret.generate(.apiKey)
     try store.insertKey(NewKey(id: s.id, user: user, name: name, secretHash: s.hash(with: pepper), createdAt: 100,
@@ -43,8 +59,8 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
 }
 
 @Suite struct RepositoryTests {
-    @Test func usersAndRefusals() throws {
-        let store = try Store(path: TempDB().path)
+    @Test(arguments: StoreBackend.allCases) func usersAndRefusals(_ backend: StoreBackend) throws {
+        let store = try TempDB.store(backend)
         try store.addUser("alice", now: 1)
         #expect(throws: StoreRefusal.userExists("alice")) { try store.addUser("alice", now: 2) }
         try store.setUserStatus("alice", .disabled)
@@ -53,8 +69,8 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(throws: StoreRefusal.noSuchUser("bob")) { try store.deleteUser("bob") }
     }
 
-    @Test func keysLifecycle() throws {
-        let store = try Store(path: TempDB().path)
+    @Test(arguments: StoreBackend.allCases) func keysLifecycle(_ backend: StoreBackend) throws {
+        let store = try TempDB.store(backend)
         try store.addUser("alice", now: 1)
         let s = try newKey(store, scopes: ["/api/", "GET:/ro/"], ips: ["10.0.0.0/8"])
         #expect(throws: StoreRefusal.keyNameTaken(user: "alice", name: "n1")) { _ = try newKey(store) }
@@ -73,11 +89,11 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(throws: StoreRefusal.noSuchKey(s.id)) { try store.key(s.id) }
     }
 
-    @Test func transactionsRollBackOnError() throws {
-        let store = try Store(path: TempDB().path)
+    @Test(arguments: StoreBackend.allCases) func transactionsRollBackOnError(_ backend: StoreBackend) throws {
+        let store = try TempDB.store(backend)
         struct Boom: Error {}
         #expect(throws: Boom.self) {
-            try store.db.transaction {
+            try store.transaction {
                 try store.addUser("alice", now: 1)
                 throw Boom()
             }
@@ -85,7 +101,7 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(try store.users().isEmpty)
         // The first error is the one rethrown, and the connection stays usable.
         #expect(throws: StoreRefusal.userExists("x")) {
-            try store.db.transaction {
+            try store.transaction {
                 try store.addUser("x", now: 1)
                 try store.addUser("x", now: 1)
             }
@@ -95,8 +111,8 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(try store.users().map(\.name) == ["y"])
     }
 
-    @Test func auditFilters() throws {
-        let store = try Store(path: TempDB().path)
+    @Test(arguments: StoreBackend.allCases) func auditFilters(_ backend: StoreBackend) throws {
+        let store = try TempDB.store(backend)
         store.auditKey = HMACKey(TempDB.auditKeyBytes)
         try store.appendAudit([
             AuditEvent(at: 10, actor: "cli:root", action: "user.add", target: "user:alice"),
@@ -110,24 +126,24 @@ func newKey(_ store: Store, user: String = "alice", name: String = "n1", pepper:
         #expect(try store.audit(action: "user.add").map(\.at) == [10])
     }
 
-    @Test func theAuditChainShowsTheFirstBrokenLink() throws {
-        let store = try Store(path: TempDB().path)
+    @Test(arguments: StoreBackend.allCases) func theAuditChainShowsTheFirstBrokenLink(_ backend: StoreBackend) throws {
+        let store = try TempDB.store(backend)
         let key = HMACKey(TempDB.auditKeyBytes)
         store.auditKey = key
         try store.appendAudit((1...5).map { AuditEvent(at: Int64($0), actor: "a", action: "x", detail: "event \($0)") })
         try store.appendAudit([AuditEvent(at: 6, actor: "b", action: "y")])  // a later batch continues the chain
         #expect(try store.verifyAudit(key: key).0 == 6 && store.verifyAudit(key: key).1 == nil)
-        try store.db.statement("UPDATE audit SET detail = 'forged' WHERE id = 3").run()
+        try backend.tamper(store, "UPDATE audit SET detail = 'forged' WHERE id = 3")
         #expect(try store.verifyAudit(key: key).1 == 3)
-        try store.db.statement("UPDATE audit SET detail = 'event 3' WHERE id = 3").run()
+        try backend.tamper(store, "UPDATE audit SET detail = 'event 3' WHERE id = 3")
         #expect(try store.verifyAudit(key: key).0 == 6 && store.verifyAudit(key: key).1 == nil)
-        try store.db.statement("DELETE FROM audit WHERE id = 4").run()
+        try backend.tamper(store, "DELETE FROM audit WHERE id = 4")
         #expect(try store.verifyAudit(key: key).1 == 5)  // removing a record breaks the link after it
         #expect(AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: nil), key: key)
                 != AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: ""), key: key))
         // A chain recomputed without the key does not verify.
         #expect(try store.verifyAudit(key: HMACKey([UInt8](repeating: 9, count: 32))).1 == 1)
-        #expect(throws: StoreError.self) { try Store(path: TempDB().path).appendAudit([AuditEvent(at: 1, actor: "a", action: "x")]) }
+        #expect(throws: StoreError.self) { try TempDB.store(backend).appendAudit([AuditEvent(at: 1, actor: "a", action: "x")]) }
     }
 }
 
