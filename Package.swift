@@ -4,8 +4,9 @@ import PackageDescription
 /// Keyward: API-token authentication for nginx, Apache and lighttpd, as one FastCGI executable.
 ///
 /// Dependencies point one way: keyward -> KeywardFastCGI -> KeywardGateway -> KeywardCore ->
-/// KeywardCrypto, KeywardStore -> KeywardCore, and KeywardAdmin (the admin operations and their
-/// JSON API) -> KeywardGateway + KeywardStore. Each C library is imported by exactly one module.
+/// KeywardCrypto, KeywardStore -> KeywardCore, KeywardAdmin (the admin operations, no HTTP) ->
+/// KeywardStore, and KeywardAdminHTTP (the JSON API, sessions, the reveal page) -> KeywardAdmin +
+/// KeywardGateway. Each C library is imported by exactly one module. docs/ARCHITECTURE.md has the map.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .unsafeFlags(["-warnings-as-errors"])]
 
 let package = Package(
@@ -21,11 +22,12 @@ let package = Package(
         .target(name: "KeywardStore", dependencies: ["KeywardCore", "KeywardCrypto", "CSQLite"], swiftSettings: strict),
         .target(name: "KeywardGateway", dependencies: ["KeywardCore"], swiftSettings: strict),
         .target(name: "KeywardFastCGI", dependencies: ["KeywardGateway", "CFastCGI"], swiftSettings: strict),
-        .target(name: "KeywardAdmin", dependencies: ["KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
+        .target(name: "KeywardAdmin", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: strict),
+        .target(name: "KeywardAdminHTTP", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
                 resources: [.embedInCode("Resources/admin-openapi.json")], swiftSettings: strict),
         .executableTarget(
             name: "keyward",
-            dependencies: ["KeywardFastCGI", "KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
+            dependencies: ["KeywardFastCGI", "KeywardAdminHTTP", "KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
             swiftSettings: strict),
         .executableTarget(
             name: "keyward-bench",
@@ -35,7 +37,7 @@ let package = Package(
         .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"]),
-        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"]),
+        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardAdminHTTP", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"]),
         .testTarget(name: "KeywardCLITests", dependencies: ["keyward"]),
         .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")]),
     ]

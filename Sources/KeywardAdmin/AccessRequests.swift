@@ -1,7 +1,6 @@
 import Foundation
 import KeywardCore
 import KeywardCrypto
-import KeywardGateway
 import KeywardStore
 
 /// What became of one notification: `sent`, `no_email` (the user has no address), `failed`
@@ -58,7 +57,7 @@ extension Admin {
         let note = try checkNote(note, "note")
         let requester = try store.user(user)
         guard requester.status == .active else { throw AdminError.conflict("user \(user) is disabled") }
-        let target = try store.resource(resource, now: Int64.min)
+        let target = try store.resource(resource)
         guard !target.anonymous else { throw AdminError.invalid("resource \(resource) is anonymous: it needs no key") }
         let now = clock.now
         let id: Int64 = try store.transaction {
@@ -130,7 +129,7 @@ extension Admin {
         notices = []
         let request = try decidable(id)
         if !actor.isAdmin { try requireSelfServiceLifetime(expires) }  // an owner grants at most 90 days
-        let resource = try store.resource(request.resource, now: Int64.min)
+        let resource = try store.resource(request.resource)
         guard let scope = PathScope(prefix: resource.path, methods: resource.methods)
         else { throw AdminError.conflict("resource \(resource.name) has a path that does not parse") }
         let requester = try store.user(request.user)
@@ -303,7 +302,7 @@ extension Admin {
 
     private func ownedResources() throws -> Set<String> {
         guard let me = actor.user else { return [] }
-        return Set(try store.resources(now: Int64.min, named: nil).filter { $0.owner == me }.map(\.name))
+        return Set(try store.resources().filter { $0.owner == me }.map(\.name))
     }
 
     private func requestRow(_ id: Int64) throws -> AccessRequestRow {
@@ -361,5 +360,27 @@ extension Admin {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
         return f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
+    }
+}
+
+// MARK: One-time reveal links
+
+extension Admin {
+    /// Uses up a reveal link: returns the key id and secret and deletes the link in the same
+    /// transaction as the audit record (`access.reveal`, by `anonymous`, naming the key, never the
+    /// secret). Needs no login: the link is the capability. Throws `linkGone` (410) for a used,
+    /// expired, unknown or malformed token, or one whose key was deleted.
+    public static func reveal(store: any AdminStore, keyFile: KeyFile, clock: any Clock, token: String,
+                              sourceIP: String? = nil) throws -> (keyId: String, secret: String) {
+        let admin = Admin(store: store, keyFile: keyFile, clock: clock,
+                          actor: .user(Identity.anonymousUser, privileges: [], credential: nil), sourceIP: sourceIP)
+        let taken: (keyId: String, secret: String)? = try store.transaction {
+            guard let link = try store.takeRevealLink(token: token, sealer: admin.sealer, now: clock.now) else { return nil }
+            let owner = try? store.key(link.keyId).user
+            try admin.audit("access.reveal", target: owner.map { "user:" + $0 }, credential: link.keyId, detail: "one-time link used")
+            return link
+        }
+        guard let taken else { throw AdminError.linkGone }
+        return taken
     }
 }

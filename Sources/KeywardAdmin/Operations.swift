@@ -35,8 +35,8 @@ extension Admin {
 
     /// Users, by name; admins see everyone, others themselves.
     public func users() throws -> [UserRow] {
-        if actor.isAdmin { return try store.users(named: nil) }
-        return try store.users(named: nil).filter { $0.name == actor.user }
+        if actor.isAdmin { return try store.users() }
+        return try store.users().filter { $0.name == actor.user }
     }
 
     /// One user; admins or the user.
@@ -218,7 +218,7 @@ extension Admin {
 
     public func groups() throws -> [GroupRow] {
         try requireAdmin()
-        return try store.groups(named: nil)
+        return try store.groups()
     }
 
     public func group(_ name: String) throws -> GroupRow {
@@ -251,7 +251,7 @@ extension Admin {
 
     public func roles() throws -> [RoleRow] {
         try requireAdmin()
-        return try store.roles(named: nil)
+        return try store.roles()
     }
 
     public func role(_ name: String) throws -> RoleRow {
@@ -284,7 +284,7 @@ extension Admin {
 
     /// Resources, by name: everyone may see which APIs exist (to request access to them); who may
     /// call them and from where only admins and each resource's owner.
-    public func resources() throws -> [ResourceRow] { try store.resources(now: clock.now, named: nil).map(shown) }
+    public func resources() throws -> [ResourceRow] { try store.resources(now: clock.now).map(shown) }
 
     public func resource(_ name: String) throws -> ResourceRow { shown(try store.resource(name, now: clock.now)) }
 
@@ -300,7 +300,7 @@ extension Admin {
     /// Changes a resource: admins anything, its owner the audience only (who may call it), never
     /// its path, methods, anonymity, networks or owner, which decide what the resource covers.
     public func updateResource(_ name: String, _ spec: ResourceSpec) throws -> ResourceRow {
-        let row = try store.resource(name, now: Int64.min)
+        let row = try store.resource(name)
         if !actor.isAdmin {
             guard actor.user != nil, row.owner == actor.user else { throw AdminError.forbidden() }
             guard spec.path == nil, spec.anonymous == nil, spec.owner == nil, spec.allowedNetworks == nil else {

@@ -19,7 +19,7 @@ public struct GatewayConfig: Sendable {
 
 /// Serves the admin paths (`/admin/...` below the mount): the JSON API and the reveal links.
 ///
-/// Implemented outside the gateway (KeywardAdmin), so the gateway needs no store; one per worker
+/// Implemented outside the gateway (KeywardAdminHTTP), so the gateway needs no store; one per worker
 /// thread, like the gateway that holds it, and consulted only for responder requests under
 /// `/admin/`, never on the check path.
 public protocol AdminEndpoint: AnyObject {

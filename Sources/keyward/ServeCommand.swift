@@ -1,6 +1,7 @@
 import Foundation
 import KeywardCore
 import KeywardAdmin
+import KeywardAdminHTTP
 import KeywardCrypto
 import KeywardFastCGI
 import KeywardGateway

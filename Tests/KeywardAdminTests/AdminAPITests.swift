@@ -5,6 +5,7 @@ import KeywardCore
 import KeywardGateway
 @testable import KeywardStore
 @testable import KeywardAdmin
+@testable import KeywardAdminHTTP
 
 /// A clock the test moves.
 final class TestClock: Clock, @unchecked Sendable {

@@ -4,6 +4,7 @@ import KeywardCrypto
 import KeywardCore
 import KeywardStore
 @testable import KeywardAdmin
+@testable import KeywardAdminHTTP
 
 /// A fresh database of `backend` and a key file, and the admin operations over it.
 struct AdminFixture {

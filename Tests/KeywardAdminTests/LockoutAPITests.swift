@@ -4,6 +4,7 @@ import KeywardCrypto
 import KeywardCore
 import KeywardGateway
 @testable import KeywardAdmin
+@testable import KeywardAdminHTTP
 
 extension APIHarness {
     /// The API again, throttled: `limit` failures per client and per account from strangers,

@@ -3,6 +3,7 @@ import KeywardCore
 import KeywardCrypto
 import KeywardStore
 @testable import KeywardAdmin
+@testable import KeywardAdminHTTP
 
 /// Rules that keep owners and self-service users within what they were given.
 @Suite struct OwnershipLimitTests {

@@ -1,3 +1,4 @@
+import KeywardAdmin
 import KeywardCore
 import KeywardStore
 

@@ -1,4 +1,5 @@
 import Foundation
+import KeywardAdmin
 import KeywardCore
 import KeywardCrypto
 import KeywardGateway

@@ -1,30 +1,14 @@
 import Foundation
 import KeywardCore
 import KeywardCrypto
+import KeywardAdmin
 import KeywardGateway
 import KeywardStore
 
-/// The one-time link that hands an approved key's secret to its requester: `GET` shows a page with
-/// a button (link prefetchers and mail scanners only ever GET), `POST` reveals the secret once.
+/// The page of the one-time link that hands an approved key's secret to its requester: `GET`
+/// shows a page with a button (link prefetchers and mail scanners only ever GET), `POST` reveals
+/// the secret once (`Admin.reveal`).
 extension Admin {
-    /// Uses up a reveal link: returns the key id and secret and deletes the link in the same
-    /// transaction as the audit record (`access.reveal`, by `anonymous`, naming the key, never the
-    /// secret). Needs no login: the link is the capability. Throws `linkGone` (410) for a used,
-    /// expired, unknown or malformed token, or one whose key was deleted.
-    public static func reveal(store: any AdminStore, keyFile: KeyFile, clock: any Clock, token: String,
-                              sourceIP: String? = nil) throws -> (keyId: String, secret: String) {
-        let admin = Admin(store: store, keyFile: keyFile, clock: clock,
-                          actor: .user(Identity.anonymousUser, privileges: [], credential: nil), sourceIP: sourceIP)
-        let taken: (keyId: String, secret: String)? = try store.transaction {
-            guard let link = try store.takeRevealLink(token: token, sealer: admin.sealer, now: clock.now) else { return nil }
-            let owner = try? store.key(link.keyId).user
-            try admin.audit("access.reveal", target: owner.map { "user:" + $0 }, credential: link.keyId, detail: "one-time link used")
-            return link
-        }
-        guard let taken else { throw AdminError.linkGone }
-        return taken
-    }
-
     /// The HTTP answer for `/admin/reveal/<token>`: `GET`/`HEAD` a confirmation page with a POST
     /// button (or, when `wantsJSON`, the key id), `POST` the secret once (HTML, or JSON
     /// `{"key_id","secret"}`); a used, expired or unknown link is 410 with the code
