@@ -134,9 +134,12 @@ public final class AdminAPI: AdminEndpoint {
                 let (store, _) = try opened()
                 let caller = try authenticate(request)
                 if request.isUnsafe, case .session(_, let csrfHash) = caller.via {
-                    guard let token = request.csrfToken, ConstantTime.equals(Digest.sha256(token), csrfHash) else {
-                        throw AdminError.csrfFailed
-                    }
+                    // A browser's cross-site request carries the cookie but not the token, and
+                    // says where it comes from (Fetch Metadata, Origin): both must hold.
+                    try request.requireSameOrigin()
+                    guard let token = request.csrfToken ?? request.formCSRFToken,
+                          ConstantTime.equals(Digest.sha256(token), csrfHash)
+                    else { throw AdminError.csrfFailed }
                 }
                 request.caller = caller
                 let admin = Admin(store: store, keyFile: config.keyFile, clock: clock,
@@ -254,10 +257,16 @@ final class APIRequest {
     let cookieHeader: String?
     let csrfToken: String?
     let accept: String?
+    /// `Origin` (RFC 6454 §7), `Host` and `Sec-Fetch-Site`, for `requireSameOrigin`.
+    let origin: String?
+    let host: String?
+    let fetchSite: String?
     let address: String?
     /// True when the server says the request came over TLS.
     let https: Bool
     private let bodyReader: () -> [UInt8]?
+    /// The body, read once on first use (the stream cannot be rewound); nil when over the limit.
+    private(set) lazy var body: [UInt8]? = bodyReader()
     /// The path below the mount (`/admin/api/...`), as routed.
     var path = ""
     /// The path's `{}` parts, percent-decoded.
@@ -282,6 +291,9 @@ final class APIRequest {
         cookieHeader = value("HTTP_COOKIE")
         csrfToken = value("HTTP_X_CSRF_TOKEN")
         accept = value("HTTP_ACCEPT")
+        origin = params.unambiguous("HTTP_ORIGIN")
+        host = params.unambiguous("HTTP_HOST")
+        fetchSite = value("HTTP_SEC_FETCH_SITE")
         address = client.address(params)
         https = value("HTTPS").map { $0.lowercased() == "on" || $0 == "1" } ?? false
         let limit = limits.maxBodyBytes
@@ -320,8 +332,10 @@ final class APIRequest {
     /// The JSON body, refusing other media types, oversized or malformed bodies and members
     /// outside `allowed`. An empty body reads as `{}` when `allowEmpty`.
     func json(_ allowed: Set<String>, allowEmpty: Bool = false) throws(AdminError) -> JSONBody {
-        guard let body = bodyReader() else { throw .bodyTooLarge }
+        guard let body else { throw .bodyTooLarge }
         if body.isEmpty && allowEmpty && (contentType == nil || isJSON) { return try JSONBody([], allowed: allowed, allowEmpty: true) }
+        // A page's form that carries nothing but its CSRF token is an empty body too.
+        if allowEmpty && allowed.isEmpty && isForm, (try? form(["csrf_token"])) != nil { return try JSONBody([], allowed: allowed, allowEmpty: true) }
         guard isJSON else { throw .unsupportedMediaType }
         return try JSONBody(body, allowed: allowed, allowEmpty: false)
     }

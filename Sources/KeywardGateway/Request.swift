@@ -28,7 +28,7 @@ extension ParamSource {
     /// The value of `name` when it is sent once; a repeated one reads as a lone NUL, which every
     /// parser downstream refuses (an address names no client, a credential is malformed): which
     /// copy a backend would believe is not Keyward's to guess.
-    func unambiguous(_ name: StaticString) -> String? {
+    public func unambiguous(_ name: StaticString) -> String? {
         guard let value = param(name) else { return nil }
         return isRepeated(name) ? "\u{0}" : value
     }
