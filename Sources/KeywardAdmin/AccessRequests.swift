@@ -41,7 +41,7 @@ public struct MailNotice: Sendable, Equatable, Codable {
 
 extension AdminError {
     /// A reveal link that was used, has expired or never existed: all look the same (410).
-    public static let linkGone = AdminError(code: "link_used_or_expired", status: 410,
+    public static let linkGone = AdminError(.linkUsedOrExpired,
                                             "This link was used already, has expired, or never existed.")
 }
 

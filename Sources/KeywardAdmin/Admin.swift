@@ -27,29 +27,63 @@ public struct Actor: Sendable, Equatable {
     public var isAdmin: Bool { user == nil || privileges.contains(Privilege.admin) }
 }
 
-/// A refused admin operation with a stable machine code and the HTTP status it maps to.
+/// Why an admin request was refused: the one vocabulary of stable machine codes, shared by the
+/// operations, the CLI and the HTTP adapter (which maps each to a status, `AdminErrorCode.status`
+/// in KeywardAdminHTTP; the CLI exits 1). Like `DenyReason` for the check.
+public enum AdminErrorCode: String, Sendable, CaseIterable {
+    // The operations' own refusals.
+    /// A value, name, scope, lifetime or combination the rules refuse.
+    case invalidArgument = "invalid_argument"
+    /// The actor lacks the privilege, or the rule forbids it to anyone but an admin.
+    case forbidden
+    /// No such thing, or one the actor may not see.
+    case notFound = "not_found"
+    /// It exists already, or its state forbids the change.
+    case conflict
+    /// A one-time link that was used, expired or never existed.
+    case linkUsedOrExpired = "link_used_or_expired"
+    /// The mail could not be handed to sendmail.
+    case mailFailed = "mail_failed"
+    // Refusals of a request before any operation runs (the HTTP adapter's).
+    /// No valid API key or session.
+    case unauthenticated
+    /// A cookie session's state change without its CSRF token, or from another site.
+    case csrfFailed = "csrf_failed"
+    /// The body is not a JSON object in UTF-8.
+    case invalidJSON = "invalid_json"
+    /// The body's media type is not one the endpoint reads.
+    case unsupportedMediaType = "unsupported_media_type"
+    /// The body is over `Limits.maxBodyBytes`.
+    case bodyTooLarge = "body_too_large"
+    /// The path exists, not for this method.
+    case methodNotAllowed = "method_not_allowed"
+    /// Over the failure limit; `Retry-After` says for how long.
+    case tooManyRequests = "too_many_requests"
+    /// The server failed; the log has the detail.
+    case internalError = "internal_error"
+}
+
+/// A refused admin operation: its checked code and one line for people.
 public struct AdminError: Error, Equatable, CustomStringConvertible {
-    /// Stable machine code, e.g. `not_found`, `forbidden`, `conflict`, `invalid_argument`.
-    public var code: String
-    /// HTTP status for the admin API; the CLI exits 1 (2 for `invalid_argument` from usage).
-    public var status: Int
+    /// The stable machine code.
+    public var reason: AdminErrorCode
     /// One line for people; never contains a secret.
     public var message: String
 
-    public init(code: String, status: Int, _ message: String) {
-        self.code = code
-        self.status = status
+    /// A refusal for `reason`, explained by `message`.
+    public init(_ reason: AdminErrorCode, _ message: String) {
+        self.reason = reason
         self.message = message
     }
 
+    /// The machine code as sent (`not_found`).
+    public var code: String { reason.rawValue }
     public var description: String { message }
 
-    public static func forbidden(_ message: String = "You may not do this.") -> AdminError {
-        AdminError(code: "forbidden", status: 403, message)
-    }
-    public static func invalid(_ message: String) -> AdminError { AdminError(code: "invalid_argument", status: 400, message) }
-    public static func notFound(_ message: String) -> AdminError { AdminError(code: "not_found", status: 404, message) }
-    public static func conflict(_ message: String) -> AdminError { AdminError(code: "conflict", status: 409, message) }
+    public static func forbidden(_ message: String = "You may not do this.") -> AdminError { AdminError(.forbidden, message) }
+    public static func invalid(_ message: String) -> AdminError { AdminError(.invalidArgument, message) }
+    public static func notFound(_ message: String) -> AdminError { AdminError(.notFound, message) }
+    public static func conflict(_ message: String) -> AdminError { AdminError(.conflict, message) }
 
     /// The admin error for a store refusal: unknown names are 404s, duplicates 409s.
     public static func from(_ error: any Error) -> AdminError? {

@@ -199,7 +199,7 @@ public struct Mailer: Sendable {
     }
 
     static func failure(_ message: String) -> AdminError {
-        AdminError(code: "mail_failed", status: 502, message)
+        AdminError(.mailFailed, message)
     }
 
     /// One header line's value: every control character (CR and LF above all) becomes a space.

@@ -75,21 +75,21 @@ enum APIResponse {
 extension AdminError {
     /// 401: no credential, or one that does not prove who the caller is.
     static func unauthenticated(_ message: String = "Sign in, or present an API key.") -> AdminError {
-        AdminError(code: "unauthenticated", status: 401, message)
+        AdminError(.unauthenticated, message)
     }
-    static let csrfFailed = AdminError(code: "csrf_failed", status: 403,
+    static let csrfFailed = AdminError(.csrfFailed,
                                        "A signed-in request that changes something needs the X-CSRF-Token header from sign-in.")
-    static let invalidJSON = AdminError(code: "invalid_json", status: 400, "The body is not a JSON object in UTF-8.")
-    static let unsupportedMediaType = AdminError(code: "unsupported_media_type", status: 415,
+    static let invalidJSON = AdminError(.invalidJSON, "The body is not a JSON object in UTF-8.")
+    static let unsupportedMediaType = AdminError(.unsupportedMediaType,
                                                  "The body must be JSON: Content-Type: application/json.")
-    static let bodyTooLarge = AdminError(code: "body_too_large", status: 413, "The body is too large.")
-    static let noSuchEndpoint = AdminError(code: "not_found", status: 404, "No such endpoint.")
-    static let internalError = AdminError(code: "internal_error", status: 500, "Internal error.")
+    static let bodyTooLarge = AdminError(.bodyTooLarge, "The body is too large.")
+    static let noSuchEndpoint = AdminError(.notFound, "No such endpoint.")
+    static let internalError = AdminError(.internalError, "Internal error.")
     static func methodNotAllowed(_ allow: [String]) -> AdminError {
-        AdminError(code: "method_not_allowed", status: 405, "Use \(allow.joined(separator: ", ")) here.")
+        AdminError(.methodNotAllowed, "Use \(allow.joined(separator: ", ")) here.")
     }
     static func throttled(_ seconds: Int64) -> AdminError {
-        AdminError(code: "too_many_requests", status: 429, "Too many failed attempts; try again in \(seconds) s.")
+        AdminError(.tooManyRequests, "Too many failed attempts; try again in \(seconds) s.")
     }
 }
 

@@ -111,6 +111,31 @@ struct FormBody {
 extension AdminError {
     /// A browser's state-changing request from another origin: refused as a CSRF failure
     /// (DESIGN.md, "Admin pages"), with its own message.
-    static let crossOrigin = AdminError(code: "csrf_failed", status: 403,
+    static let crossOrigin = AdminError(.csrfFailed,
                                         "The request comes from another site; use Keyward's own pages.")
+}
+
+extension AdminErrorCode {
+    /// The HTTP status of a refusal with this code.
+    var status: Int {
+        switch self {
+        case .invalidArgument, .invalidJSON: 400
+        case .unauthenticated: 401
+        case .forbidden, .csrfFailed: 403
+        case .notFound: 404
+        case .methodNotAllowed: 405
+        case .conflict: 409
+        case .linkUsedOrExpired: 410
+        case .bodyTooLarge: 413
+        case .unsupportedMediaType: 415
+        case .tooManyRequests: 429
+        case .internalError: 500
+        case .mailFailed: 502
+        }
+    }
+}
+
+extension AdminError {
+    /// The HTTP status of this refusal.
+    var status: Int { reason.status }
 }
