@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "KeywardCore", dependencies: ["KeywardCrypto"], swiftSettings: strict),
         .target(name: "KeywardStore", dependencies: ["KeywardCore", "KeywardCrypto", "CSQLite"], swiftSettings: strict),
         .target(name: "KeywardGateway", dependencies: ["KeywardCore"], swiftSettings: strict),
-        .target(name: "KeywardFastCGI", dependencies: ["KeywardGateway", "CFastCGI"], swiftSettings: strict),
+        .target(name: "KeywardFastCGI", dependencies: ["KeywardGateway", "KeywardCore", "CFastCGI"], swiftSettings: strict),
         .target(name: "KeywardAdmin", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: strict),
         .target(name: "KeywardAdminHTTP", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
                 resources: [.embedInCode("Resources/admin-openapi.json")], swiftSettings: strict),

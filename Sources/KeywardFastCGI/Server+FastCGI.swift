@@ -1,5 +1,6 @@
 internal import CFastCGI
 import Foundation
+import KeywardCore
 import KeywardGateway
 import Synchronization
 #if canImport(Glibc)
@@ -37,19 +38,18 @@ public final class FastCGIServer: @unchecked Sendable {
     private let done = DispatchGroup()
     private let drops = DropLog()
 
-    /// Largest request head (begin record and all params) Keyward accepts; also the window in
-    /// which a whole request (with its body) is awaited before a worker takes it.
-    static let headLimit = 128 * 1024
-    /// How long a connection may take to send a whole request, in milliseconds.
-    static let headTimeout: Int64 = 2_000
-    /// How long a kept-alive connection may sit idle between requests, in milliseconds.
-    static let idleTimeout: Int64 = 60_000
-    /// How long a closing connection is drained before it is closed anyway, in milliseconds.
-    static let lingerTimeout: Int64 = 2_000
+    /// The connection bounds: `requestHeadBytes` is the largest request head (begin record and
+    /// all params) Keyward accepts, and the window in which a whole request (with its body) is
+    /// awaited before a worker takes it; `requestMilliseconds` how long a connection may take
+    /// to send it; `keepAliveMilliseconds` how long a kept-alive connection may sit idle;
+    /// `lingerMilliseconds` how long a closing one is drained.
+    let limits: Limits
 
     /// `gateways` has one entry per worker thread; each is used by its thread only. At most
     /// `maxConnections` connections wait for a request at once (beyond those being served).
-    public init(listenFD: Int32, gateways: [Gateway], maxConnections: Int = 4_096, log: @escaping @Sendable (String) -> Void) {
+    public init(listenFD: Int32, gateways: [Gateway], maxConnections: Int = 4_096, limits: Limits,
+                log: @escaping @Sendable (String) -> Void) {
+        self.limits = limits
         self.listenFD = listenFD
         self.gateways = gateways
         self.maxConnections = max(1, maxConnections)
@@ -92,7 +92,7 @@ public final class FastCGIServer: @unchecked Sendable {
         }
         (wake, ready, parking) = (w, r, p)
         _ = fcntl(listenFD, F_SETFL, fcntl(listenFD, F_GETFL) | O_NONBLOCK)
-        Listener.tuneForAccept(listenFD, timeoutSeconds: 10, receiveBuffer: Int32(Self.headLimit * 2))
+        Listener.tuneForAccept(listenFD, timeoutSeconds: 10, receiveBuffer: Int32(limits.requestHeadBytes * 2))
         requests = gateways.indices.map { _ in
             let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
             FCGX_InitRequest(request, -1, 0)  // no listening socket: only Keyward accepts
@@ -147,7 +147,7 @@ public final class FastCGIServer: @unchecked Sendable {
     private func work(_ index: Int) {
         let request = requests[index]
         let gateway = gateways[index]
-        var buffer = [UInt8](repeating: 0, count: Self.headLimit)
+        var buffer = [UInt8](repeating: 0, count: limits.requestHeadBytes)
         while !isStopping() {
             guard var fd = nextConnection(&buffer) else { continue }
             // Serve it, and again while its next request is already there.
@@ -202,7 +202,7 @@ public final class FastCGIServer: @unchecked Sendable {
         // A kept-alive connection's next request must start at a record boundary, but libfcgi
         // reads in 8 KiB pieces and may have stopped right before FCGI_STDIN's end: read it
         // (isComplete saw it arrive, so this does not wait). An authorizer gets no FCGI_STDIN.
-        let keep = request.pointee.keepConnection != 0 && (role == .authorizer || params.skipInput(limit: Self.headLimit))
+        let keep = request.pointee.keepConnection != 0 && (role == .authorizer || params.skipInput(limit: limits.requestHeadBytes))
         request.pointee.keepConnection = 1  // Keyward closes the connection itself, without blocking
         FCGX_Finish_r(request)
         let open = request.pointee.ipcFd
@@ -256,14 +256,15 @@ public final class FastCGIServer: @unchecked Sendable {
         case invalid(String)
     }
 
-    /// Peeks at what `fd` has received, without waiting and without consuming it (libfcgi reads it).
+    /// Peeks at what `fd` has received, without waiting and without consuming it (libfcgi reads
+    /// it). `buffer` is as large as the largest request head.
     static func arrival(_ fd: Int32, _ buffer: inout [UInt8]) -> Arrival {
         let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
         if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? .nothing : .closed }
         if n == 0 { return .closed }
         return buffer.withUnsafeBytes { raw in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-            switch RecordGuard.check(bytes, limit: headLimit) {
+            switch RecordGuard.check(bytes, limit: raw.count) {
             case .invalid(let why): return .invalid(why)
             case .incomplete: return .partial
             case .valid: return RecordGuard.isComplete(bytes, window: raw.count) ? .complete : .partial
@@ -291,7 +292,7 @@ public final class FastCGIServer: @unchecked Sendable {
 
     private func dispatch() {
         var table = ConnectionTable(capacity: maxConnections)
-        var buffer = [UInt8](repeating: 0, count: Self.headLimit)
+        var buffer = [UInt8](repeating: 0, count: limits.requestHeadBytes)
         var fds: [pollfd] = []
         var stopped = false
         while !stopped && !isStopping() {
@@ -345,10 +346,10 @@ public final class FastCGIServer: @unchecked Sendable {
             let state: ConnectionTable.State
             let deadline: Int64
             switch message.kind {
-            case .new: (state, deadline) = (.awaiting(idle: false), now + Self.headTimeout)
-            case .idle: (state, deadline) = (.awaiting(idle: true), now + Self.idleTimeout)
-            case .partial: (state, deadline) = (.partial(retryAt: now + 1, backoff: 1), now + Self.headTimeout)
-            case .closing: (state, deadline) = (.closing, now + Self.lingerTimeout)
+            case .new: (state, deadline) = (.awaiting(idle: false), now + limits.requestMilliseconds)
+            case .idle: (state, deadline) = (.awaiting(idle: true), now + limits.keepAliveMilliseconds)
+            case .partial: (state, deadline) = (.partial(retryAt: now + 1, backoff: 1), now + limits.requestMilliseconds)
+            case .closing: (state, deadline) = (.closing, now + limits.lingerMilliseconds)
             }
             if let evicted = table.add(message.fd, state, deadline: deadline, now: now) {
                 drops.note("\(maxConnections) connections waiting; closed the oldest", log: log)
@@ -371,7 +372,7 @@ public final class FastCGIServer: @unchecked Sendable {
         case .nothing:
             break
         case .partial:
-            table.partial(fd, now: now, headTimeout: Self.headTimeout)
+            table.partial(fd, now: now, headTimeout: limits.requestMilliseconds)
         case .closed:
             finish(fd, &table)
         case .invalid(let why):

@@ -147,7 +147,7 @@ enum ServeCommand {
             log("keyward[KW0005]: --max-connections \(requestedConnections) lowered to \(maxConnections) (open-file limit \(files))")
         }
         writer.start()
-        FastCGIServer(listenFD: fd, gateways: gateways, maxConnections: maxConnections, log: log).run()
+        FastCGIServer(listenFD: fd, gateways: gateways, maxConnections: maxConnections, limits: limits, log: log).run()
         writer.stop()
         if let ownedSocket { try? FileManager.default.removeItem(atPath: ownedSocket) }
         log("keyward[KW0004]: stopped")
