@@ -92,9 +92,9 @@ extension CheckRequest {
 }
 
 /// The rest of a checked request, read from the server's params only when a credential kind asks.
-final class ParamRequestSource<P: ParamSource>: RequestSource {
+/// A value (no allocation per check): the params it wraps are a pointer or a dictionary.
+struct ParamRequestSource<P: ParamSource>: RequestSource {
     private let params: P
-    private var readBody: [UInt8]?? = nil
 
     init(_ params: P) { self.params = params }
 
@@ -113,12 +113,10 @@ final class ParamRequestSource<P: ParamSource>: RequestSource {
         return params.isRepeated(named: cgi) ? "\u{0}" : value
     }
 
-    /// Read once: the stream cannot be rewound.
+    /// The stream cannot be rewound: the first call reads the body; an authenticator that needs
+    /// it twice keeps it.
     func body(limit: Int) -> [UInt8]? {
-        if let readBody { return readBody.flatMap { $0.count <= limit ? $0 : nil } }
-        let body = params.readBody(limit: limit)
-        readBody = .some(body)
-        return body
+        params.readBody(limit: limit)
     }
 }
 

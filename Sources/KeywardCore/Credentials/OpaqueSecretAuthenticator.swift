@@ -21,11 +21,11 @@ public struct OpaqueSecretAuthenticator: CredentialAuthenticator {
     }
 
     public func claims(_ candidate: Candidate) -> Bool {
-        OpaqueSecret(parsing: candidate.value)?.kind == kind
+        candidate.secret?.kind == kind
     }
 
     public func authenticate(_ candidate: Candidate, in request: CheckRequest, now: Int64) throws -> Authentication {
-        guard let secret = OpaqueSecret(parsing: candidate.value) else { return .refused(Denial(.invalidCredential)) }
+        guard let secret = candidate.secret else { return .refused(Denial(.invalidCredential)) }
         guard let record = try verify(secret) else { return .refused(Denial(.invalidCredential, credential: secret.id)) }
         return .verified(VerifiedCredential(record: record, method: method))
     }

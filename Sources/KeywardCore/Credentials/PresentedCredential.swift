@@ -25,12 +25,16 @@ public struct Candidate: Sendable, Equatable {
     public var scheme: Substring?
     /// The credential itself: the header value after the scheme, or the decoded query parameter.
     public var value: Substring
+    /// `value` as one of Keyward's opaque secrets, when it is one (checksum verified): parsed
+    /// once here, for every authenticator that asks.
+    public let secret: OpaqueSecret?
 
     /// A candidate from its parts.
     public init(source: CredentialSource, scheme: Substring? = nil, value: Substring) {
         self.source = source
         self.scheme = scheme
         self.value = value
+        self.secret = OpaqueSecret(parsing: value)
     }
 
     /// True for `Authorization: Bearer ...` (RFC 9110 §11.1: schemes are case-insensitive).
@@ -54,9 +58,9 @@ public enum CredentialExtractor {
         var found: [Candidate] = []
         if let header = authorization?.trimmed, !header.isEmpty {
             if let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) {
-                found.append(Candidate(source: .authorization, scheme: header[..<space],
+                let scheme = header[..<space]
+                found.append(Candidate(source: isBearer(scheme.utf8) ? .bearer : .authorization, scheme: scheme,
                                        value: header[header.utf8.index(after: space)...].trimmed))
-                if found[0].isBearer { found[0].source = .bearer }
             } else {
                 found.append(Candidate(source: .authorization, value: header))
             }

@@ -46,7 +46,8 @@ public struct CheckRequest {
     }
 
     /// The request body, at most `limit` bytes; nil when it is larger, or cannot reach Keyward
-    /// (an authorizer, or an `auth_request` subrequest, gets no body).
+    /// (an authorizer, or an `auth_request` subrequest, gets no body). Read it once: the stream
+    /// cannot be rewound.
     public func body(limit: Int) -> [UInt8]? {
         source?.body(limit: limit)
     }

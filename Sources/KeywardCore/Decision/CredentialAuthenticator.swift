@@ -78,7 +78,7 @@ public struct AuthenticatorChain {
         guard let (candidate, claimant) = route(request) else { return nil }
         guard let claimant else {
             // A well-formed secret of a kind not accepted here is named in the audit all the same.
-            let id = candidate.value.utf8.count <= limits.maxCredentialBytes ? OpaqueSecret(parsing: candidate.value)?.id : nil
+            let id = candidate.value.utf8.count <= limits.maxCredentialBytes ? candidate.secret?.id : nil
             return .refused(Denial(.invalidCredential, credential: id))
         }
         return try claimant.authenticate(candidate, in: request, now: now)

@@ -18,7 +18,7 @@ public struct AccessTokenAuthenticator: CredentialAuthenticator {
     }
 
     public func claims(_ candidate: Candidate) -> Bool {
-        candidate.isBearer && Self.looksLikeJWS(candidate.value)
+        candidate.secret == nil && candidate.source == .bearer && Self.looksLikeJWS(candidate.value)
     }
 
     public func authenticate(_ candidate: Candidate, in request: CheckRequest, now: Int64) throws -> Authentication {
@@ -36,6 +36,11 @@ public struct AccessTokenAuthenticator: CredentialAuthenticator {
 
     /// Three parts: two dots, something around them.
     static func looksLikeJWS(_ value: Substring) -> Bool {
-        value.utf8.count > 2 && value.utf8.reduce(0, { $0 + ($1 == UInt8(ascii: ".") ? 1 : 0) }) == 2
+        var dots = 0
+        for byte in value.utf8 where byte == UInt8(ascii: ".") {
+            dots += 1
+            if dots > 2 { return false }
+        }
+        return dots == 2 && value.utf8.count > 2
     }
 }
