@@ -75,33 +75,12 @@ done
 kw resource add billing --path /api/billing/ --method GET --owner bob >/dev/null || bail "resource add billing failed: $(tail -n 3 "$CLI_LOG")"
 kw resource add reports --path /api/reports/ --owner bob >/dev/null || bail "resource add reports failed: $(tail -n 3 "$CLI_LOG")"
 # A key of erin's that expires soon, for notify-expiring.
-kw key create --user erin --name soon --expires 3d --scope /api/reports/ --json >"$T/cli/erin-key.json" || bail "key create failed"
-SECRETS=("$(jget "$T/cli/erin-key.json" secret)")
+mkkey erin --user erin --name soon --expires 3d --scope /api/reports/
 
-start kw "$T/logs/keyward.log" "$KEYWARD_BIN" --db "$DB" --config "$T/link.conf" serve --listen "unix:$T/kw.sock" \
-    --socket-mode 0666 --threads 2 --mount /keyward --failure-limit 0
-wait_unix "$T/kw.sock" 75 || bail "keyward did not listen on $T/kw.sock: $(tail -n 3 "$T/logs/keyward.log")"
+start_keyward kw keyward "unix:$T/kw.sock" --config "$T/link.conf" --socket-mode 0666 --threads 2 --mount /keyward --failure-limit 0
+wait_keywards
 start_backend
-
-nginx_conf_head "$T/nginx" "$P_NGX" "$T/kw.sock" 1
-cat >>"$T/nginx/nginx.conf" <<EOF
-        # The repository's snippets, unchanged.
-        include $REPO/nginx/keyward.conf;
-        include $REPO/nginx/keyward-endpoints.conf;
-
-        location /api/ {
-            include $REPO/nginx/keyward-protect.conf;
-            proxy_set_header X-Auth-User        \$keyward_user;
-            proxy_set_header X-Auth-Credential  \$keyward_credential;
-            proxy_set_header Authorization      "";
-            proxy_pass http://example_app;
-        }
-    }
-}
-EOF
-out=$(nginx_t "$T/nginx") || bail "nginx -t failed for the generated $T/nginx/nginx.conf: $out"
-start_nginx ngx "$T/logs/nginx.out" "$T/nginx"
-wait_tcp "$P_NGX" 50 || bail "nginx did not listen on 127.0.0.1:$P_NGX: $(tail -n 3 "$T/logs/nginx.out")"
+start_nginx_site ngx "$T/nginx" "$P_NGX" "$T/kw.sock" --endpoints
 
 call() { # secret method path -> $CODE (through nginx)
     http -X "$2" -H "Authorization: Bearer $1" "$BASE$3"
@@ -251,10 +230,10 @@ kw --config "$T/link.conf" notify-expiring --within 7d --json >"$T/cli/notify-1.
 expect_eq "notify-expiring --within 7d mails erin's key (and not carol's again)" 1 "$(jget "$T/cli/notify-1.json" sent)"
 expect_eq "two notices in all" $((before + 2)) "$(mails)"
 expect_eq "the notice goes to erin" erin@example.test "$(mail_header $((before + 2)) To)"
-expect_has "the notice names the key" "$(mail_body $((before + 2)))" "$(jget "$T/cli/erin-key.json" id)"
+expect_has "the notice names the key" "$(mail_body $((before + 2)))" "${KID[erin]}"
 kw --config "$T/link.conf" notify-expiring --within 7d --json >"$T/cli/notify-2.json"
 expect_eq "a second run sends nothing" 0 "$(jget "$T/cli/notify-2.json" sent)"
-kw key renew "$(jget "$T/cli/erin-key.json" id)" --expires 5d >/dev/null
+kw key renew "${KID[erin]}" --expires 5d >/dev/null
 kw --config "$T/link.conf" notify-expiring --within 7d --json >"$T/cli/notify-3.json"
 expect_eq "after a renewal the key is announced again" 1 "$(jget "$T/cli/notify-3.json" sent)"
 # alice's key (20d) and dave's (30d, no address) are due within 31d; a missing sendmail fails the run.

@@ -222,6 +222,7 @@ PY
 mail_body() { python3 -c 'import sys; print(open(sys.argv[1]).read().split("\n\n", 1)[-1])' "$(mail_file "$1")"; }
 mail_args() { tr '\n' ' ' <"$T/mail/$1.args" | sed 's/ $//'; } # N -> sendmail's arguments for message N
 
+must() { "$@" >/dev/null || bail "keyward ${*:2} failed: $(tail -n 3 "$CLI_LOG")"; } # must kw ARGS...: or bail
 kw_init() { # keyward init on $DB, or bail
     echo "# setting up keyward ($KEYWARD_BIN)"
     CLI_LOG=$T/logs/cli.stderr
@@ -234,83 +235,244 @@ add_users() { # user...
         kw user add "$u" >/dev/null || bail "keyward user add $u failed: $(tail -n 3 "$CLI_LOG")"
     done
 }
+add_admins() { # user...: the role `admins` (admin, use-api-key), made on first use, granted to each
+    [ -n "${ROLE_ADMINS:-}" ] || { must kw role add admins --privilege admin --privilege use-api-key; ROLE_ADMINS=1; }
+    local u
+    for u in "$@"; do must kw role grant admins --user "$u"; done
+}
+add_self_service() { # user...: the role `self-service` (manage-own-keys, use-api-key), granted to each
+    [ -n "${ROLE_SELF_SERVICE:-}" ] || { must kw role add self-service --privilege manage-own-keys --privilege use-api-key; ROLE_SELF_SERVICE=1; }
+    local u
+    for u in "$@"; do must kw role grant self-service --user "$u"; done
+}
+# mkkey LABEL ARGS...: `keyward key create ARGS --json` into $T/cli/key-LABEL.json; its id and
+# secret in KID[LABEL] and KSEC[LABEL], the secret also appended to SECRETS (for the leak checks).
+declare -A KID KSEC
+SECRETS=()
+mkkey() {
+    local label=$1 out
+    shift
+    mkdir -p "$T/cli"
+    out=$(kw key create "$@" --json) || bail "keyward key create $* failed: $(tail -n 3 "$CLI_LOG")"
+    printf '%s' "$out" >"$T/cli/key-$label.json"
+    KID[$label]=$(jget "$T/cli/key-$label.json" id)
+    KSEC[$label]=$(jget "$T/cli/key-$label.json" secret)
+    [ -n "${KID[$label]}" ] && [ -n "${KSEC[$label]}" ] || bail "key create --json gave no id/secret: $out"
+    SECRETS+=("${KSEC[$label]}")
+}
+
 
 # ---------------------------------------------------------------------------------------------
-# nginx
+# Keyward servers
 # ---------------------------------------------------------------------------------------------
-# nginx_conf_head DIR PORT SOCKET WORKERS: makes DIR/logs, DIR/tmp and writes DIR/nginx.conf up
-# to the inside of its one `server` block (upstream keyward = SOCKET, upstream example_app = the
-# backend); the caller appends the rest of the server block and closes `server` and `http`.
-nginx_conf_head() {
-    local d=$1
+# start_keyward NAME LOG LISTEN [ARG...]: `keyward --db $DB serve --listen LISTEN ARG...` (global
+# options such as --config may stand among the ARGs), output in $T/logs/LOG.log, its `timeout`
+# wrapper in $PID_NAME. wait_keywards then waits until every one started so far listens.
+KW_PENDING=()
+start_keyward() {
+    local name=$1 log=$2 listen=$3
+    shift 3
+    start "$name" "$T/logs/$log.log" "$KEYWARD_BIN" --db "$DB" serve --listen "$listen" "$@"
+    KW_PENDING+=("$listen $log")
+}
+wait_keywards() {
+    local p listen log
+    for p in "${KW_PENDING[@]}"; do
+        listen=${p% *} log=${p##* }
+        case $listen in
+        unix:*) wait_unix "${listen#unix:}" 75 ;;
+        *) wait_tcp "${listen##*:}" 75 ;;
+        esac || bail "keyward did not listen on $listen: $(tail -n 3 "$T/logs/$log.log")"
+    done
+    KW_PENDING=()
+}
+
+# ---------------------------------------------------------------------------------------------
+# nginx: nginx/example-site.conf itself
+# ---------------------------------------------------------------------------------------------
+# start_nginx_site NAME DIR PORT SOCKET [OPTION...]: nginx in front of Keyward on SOCKET, serving
+# the shipped nginx/example-site.conf (which includes keyward-log.conf, keyward.conf and
+# keyward-protect.conf) with only its addresses moved: port 80 -> 127.0.0.1:PORT, the Keyward
+# socket -> SOCKET, the backend at 8080 -> --backend PORT (default $P_BACKEND), /var/log/nginx/ ->
+# DIR/logs/ (so its access log is DIR/logs/keyward-example.access.log); DIR/keyward links to the
+# repo's nginx/. Bails when the example gains an address this does not know how to move, or nginx -t
+# fails; waits until nginx listens. Its `timeout` wrapper is in $PID_NAME, its output in
+# $T/logs/NAME.out.
+#   --endpoints      also include keyward/keyward-endpoints.conf in the example's server
+#   --server FILE    also include FILE in the example's server (after keyward.conf)
+#   --http FILE      also include FILE in http { } (another server, ...)
+#   --v6             also listen on [::1]:PORT (the example's `listen [::]:80`)
+#   --backend PORT   the application (default $P_BACKEND)
+#   --workers N      worker_processes (default 1)
+#   --log-level L    the main error log's level (default warn)
+start_nginx_site() {
+    local name=$1 d=$2 port=$3 sock=$4
+    shift 4
+    local backend=${P_BACKEND:-} workers=1 level=warn v6=0 server=() http=() left inc
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --endpoints) server+=(keyward/keyward-endpoints.conf) ;;
+        --server) server+=("$2"); shift ;;
+        --http) http+=("$2"); shift ;;
+        --v6) v6=1 ;;
+        --backend) backend=$2; shift ;;
+        --workers) workers=$2; shift ;;
+        --log-level) level=$2; shift ;;
+        *) bail "start_nginx_site: unknown option $1" ;;
+        esac
+        shift
+    done
     mkdir -p "$d/logs" "$d/tmp"
-    cat >"$d/nginx.conf" <<EOF
-# generated by $E2E_SCRIPT
-user www-data;
-worker_processes $4;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $d/logs/access.log;
-    client_body_temp_path $d/tmp/body;
-    fastcgi_temp_path     $d/tmp/fastcgi;
-    proxy_temp_path       $d/tmp/proxy;
-    scgi_temp_path        $d/tmp/scgi;
-    uwsgi_temp_path       $d/tmp/uwsgi;
-
-    upstream keyward { server unix:$3; }
-    upstream example_app { server 127.0.0.1:$P_BACKEND; keepalive 4; }
-
-    server {
-        listen 127.0.0.1:$2;
-        server_name localhost;
-
-EOF
+    ln -sfn "$REPO/nginx" "$d/keyward"
+    local v6sub='/listen \[::\]:80;/d'
+    [ "$v6" = 1 ] && v6sub="s#listen \[::\]:80;#listen [::1]:$port;#"
+    inc=""
+    for f in "${server[@]}"; do inc="$inc\\n    include $f;"; done
+    sed -e "s#unix:/run/keyward/keyward.sock#unix:$sock#" -e "s#listen 80;#listen 127.0.0.1:$port;#" \
+        -e "$v6sub" -e "s#127.0.0.1:8080#127.0.0.1:$backend#" -e "s#/var/log/nginx/#$d/logs/#g" \
+        -e "s#^\(    include keyward/keyward.conf;\)\$#\1$inc#" \
+        "$REPO/nginx/example-site.conf" >"$d/example-site.conf"
+    left=$(grep -n -e '/run/keyward' -e 'listen .*:\?80;' -e ':8080' -e '/var/log' "$d/example-site.conf")
+    [ -z "$left" ] || bail "nginx/example-site.conf has addresses this suite does not know how to move: $left"
+    grep -q '^    include keyward/keyward.conf;$' "$d/example-site.conf" || bail "nginx/example-site.conf no longer includes keyward/keyward.conf at server level"
+    {
+        printf '# generated by %s: nginx/example-site.conf, addresses moved (%s/example-site.conf)\n' "$E2E_SCRIPT" "$d"
+        printf 'user www-data;\nworker_processes %s;\npid %s/nginx.pid;\nerror_log %s/logs/error.log %s;\n' "$workers" "$d" "$d" "$level"
+        printf 'events { worker_connections 256; }\nhttp {\n'
+        printf '    access_log %s/logs/access.log;\n' "$d"
+        for t in client_body fastcgi proxy scgi uwsgi; do printf '    %s_temp_path %s/tmp/%s;\n' "$t" "$d" "$t"; done
+        printf '    include %s/example-site.conf;\n' "$d"
+        for f in "${http[@]}"; do printf '    include %s;\n' "$f"; done
+        printf '}\n'
+    } >"$d/nginx.conf"
+    local out
+    out=$(nginx_t "$d") || bail "nginx -t failed for $d/nginx.conf: $out"
+    start "$name" "$T/logs/$name.out" nginx -e "$d/logs/error.log" -p "$d/" -c "$d/nginx.conf" -g 'daemon off;'
+    wait_tcp "$port" 75 || bail "nginx did not listen on 127.0.0.1:$port: $(tail -n 5 "$d/logs/error.log" "$T/logs/$name.out")"
 }
 nginx_t() { # DIR: nginx -t on DIR/nginx.conf; prints what nginx said, returns its status
     nginx -t -q -e "$1/logs/error.log" -p "$1/" -c "$1/nginx.conf" 2>&1
 }
-start_nginx() { # NAME LOGFILE DIR: nginx in the foreground on DIR/nginx.conf
-    start "$1" "$2" nginx -e "$3/logs/error.log" -p "$3/" -c "$3/nginx.conf" -g 'daemon off;'
-}
 
 # ---------------------------------------------------------------------------------------------
-# Apache
+# Apache: apache/keyward.conf and apache/example-site.conf
 # ---------------------------------------------------------------------------------------------
-# apache_conf_head DIR PORT [MODULE...]: makes DIR/run, DIR/logs and DIR/htdocs and writes the
-# head of DIR/httpd.conf: 127.0.0.1:PORT, www-data, mpm_event with one process of
-# $APACHE_THREADS threads (default 16), the modules apache/keyward*.conf need (authn_core
-# authz_core authz_user authnz_fcgi setenvif headers proxy proxy_http) and the MODULEs given,
-# the error log DIR/logs/error.log at warn. The caller appends the rest (later lines win).
-apache_conf_head() {
-    local d=$1 port=$2 m
-    shift 2
+# start_apache_site NAME DIR PORT KEYWARD_PORT [OPTION...]: Apache httpd on DIR/httpd.conf,
+# 127.0.0.1:PORT, www-data, mpm_event with one process, the modules apache/keyward*.conf need
+# (authn_core authz_core authz_user authnz_fcgi setenvif headers proxy proxy_http), then
+# `Define KEYWARD_FCGI 127.0.0.1:KEYWARD_PORT`, KEYWARD_DIR (the repo's apache/), KEYWARD_BACKEND
+# and `Include` of the shipped apache/keyward.conf and apache/example-site.conf (/api/ -> the
+# backend, protected by keyward-protect.conf). Error log DIR/logs/error.log. Bails when
+# apache2 -t fails; waits until it listens. Output in $T/logs/NAME.out.
+#   --module M       LoadModule mod_M too (repeatable)
+#   --threads N      ThreadsPerChild and MaxRequestWorkers (default 16)
+#   --v6             also Listen [::1]:PORT
+#   --backend URL    KEYWARD_BACKEND (default http://127.0.0.1:$P_BACKEND)
+#   --access-log     Define KEYWARD_ACCESS_LOG DIR/logs/access.log (the example's CustomLog)
+#   --log-level L    LogLevel (default warn)
+#   --cgi            /cgi/ -> DIR/cgi-bin/ (echo.cgi), protected by apache/keyward-protect.conf
+#   --before FILE    Include FILE before the shipped files (a <Location "/"> /api/ then overrides)
+#   --after FILE     Include FILE after them
+start_apache_site() {
+    local name=$1 d=$2 port=$3 kwport=$4
+    shift 4
+    local mods=(mpm_event authn_core authz_core authz_user authnz_fcgi setenvif headers proxy proxy_http)
+    local threads=16 v6=0 backend=http://127.0.0.1:${P_BACKEND:-} accesslog=0 level=warn cgi=0 before=() after=() m f
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --module) mods+=("$2"); shift ;;
+        --threads) threads=$2; shift ;;
+        --v6) v6=1 ;;
+        --backend) backend=$2; shift ;;
+        --access-log) accesslog=1 ;;
+        --log-level) level=$2; shift ;;
+        --cgi) cgi=1; mods+=(alias cgid mime) ;;
+        --before) before+=("$2"); shift ;;
+        --after) after+=("$2"); shift ;;
+        *) bail "start_apache_site: unknown option $1" ;;
+        esac
+        shift
+    done
     mkdir -p "$d/run" "$d/logs" "$d/htdocs"
+    if [ "$cgi" = 1 ]; then
+        mkdir -p "$d/cgi-bin"
+        cp "$HERE/echo.cgi" "$d/cgi-bin/echo.cgi"
+        chmod 755 "$d/cgi-bin/echo.cgi"
+    fi
     {
         printf '# generated by %s\n' "$E2E_SCRIPT"
         printf 'ServerRoot %s\nServerName localhost\nListen 127.0.0.1:%s\n' "$d" "$port"
+        [ "$v6" = 1 ] && printf 'Listen [::1]:%s\n' "$port"
         printf 'PidFile %s/httpd.pid\nDefaultRuntimeDir %s/run\nMutex file:%s/run default\n' "$d" "$d" "$d"
         printf 'User www-data\nGroup www-data\n'
-        for m in mpm_event authn_core authz_core authz_user authnz_fcgi setenvif headers proxy proxy_http "$@"; do
+        for m in $(printf '%s\n' "${mods[@]}" | awk '!seen[$0]++'); do
             printf 'LoadModule %-18s /usr/lib/apache2/modules/mod_%s.so\n' "${m}_module" "$m"
         done
-        printf 'StartServers 1\nServerLimit 1\nThreadsPerChild %s\nMaxRequestWorkers %s\n' "${APACHE_THREADS:-16}" "${APACHE_THREADS:-16}"
-        printf 'ErrorLog %s/logs/error.log\nLogLevel warn\nDocumentRoot %s/htdocs\n' "$d" "$d"
+        printf 'StartServers 1\nServerLimit 1\nThreadsPerChild %s\nMaxRequestWorkers %s\n' "$threads" "$threads"
+        printf 'ErrorLog %s/logs/error.log\nLogLevel %s\nDocumentRoot %s/htdocs\n' "$d" "$level" "$d"
+        [ "$cgi" = 1 ] && printf 'ScriptSock %s/run/cgid.sock\nTypesConfig /etc/mime.types\n' "$d"
+        for f in "${before[@]}"; do printf 'Include %s\n' "$f"; done
+        printf '\n# The repository'"'"'s files, unchanged.\n'
+        printf 'Define KEYWARD_FCGI 127.0.0.1:%s\nDefine KEYWARD_DIR %s/apache\nDefine KEYWARD_BACKEND %s\n' "$kwport" "$REPO" "$backend"
+        [ "$accesslog" = 1 ] && printf 'Define KEYWARD_ACCESS_LOG %s/logs/access.log\n' "$d"
+        printf 'Include %s/apache/keyward.conf\nInclude %s/apache/example-site.conf\n' "$REPO" "$REPO"
+        if [ "$cgi" = 1 ]; then
+            printf '\n# A CGI protected by apache/keyward-protect.conf: shows the authorizer'"'"'s variables.\n'
+            printf 'ScriptAlias /cgi/ "%s/cgi-bin/"\n<Location "/cgi/">\n    Include %s/apache/keyward-protect.conf\n</Location>\n' "$d" "$REPO"
+        fi
+        for f in "${after[@]}"; do printf 'Include %s\n' "$f"; done
     } >"$d/httpd.conf"
+    local out
+    out=$(apache2 -t -f "$d/httpd.conf" 2>&1) || bail "apache2 -t failed for $d/httpd.conf: $out"
+    start "$name" "$T/logs/$name.out" apache2 -f "$d/httpd.conf" -DFOREGROUND
+    wait_tcp "$port" 75 || bail "apache did not listen on 127.0.0.1:$port: $(tail -n 5 "$d/logs/error.log" "$T/logs/$name.out")"
 }
 
-# example_site DIR NGINX_PORT SOCKET BACKEND_PORT: DIR/example-site.conf is nginx/example-site.conf
-# with only its addresses moved (the socket, port 80, the backend at 8080, /var/log/nginx/ -> DIR/logs/),
-# DIR/keyward links to the repo's nginx/ (the example includes keyward/...); bails when the
-# example gains an address this does not know how to move. Include DIR/example-site.conf in http { }.
-example_site() {
-    local d=$1 left
-    mkdir -p "$d/logs" "$d/tmp"
-    ln -sfn "$REPO/nginx" "$d/keyward"
-    sed -e "s#unix:/run/keyward/keyward.sock#unix:$3#" -e "s#listen 80;#listen 127.0.0.1:$2;#" \
-        -e '/listen \[::\]:80;/d' -e "s#127.0.0.1:8080#127.0.0.1:$4#" -e "s#/var/log/nginx/#$d/logs/#g" \
-        "$REPO/nginx/example-site.conf" >"$d/example-site.conf"
-    left=$(grep -n -e '/run/keyward' -e 'listen .*:\?80;' -e ':8080' -e '/var/log' "$d/example-site.conf")
-    [ -z "$left" ] || bail "nginx/example-site.conf has addresses this suite does not know how to move: $left"
+# ---------------------------------------------------------------------------------------------
+# lighttpd: lighttpd/keyward-server.conf and lighttpd/keyward.conf
+# ---------------------------------------------------------------------------------------------
+# start_lighttpd_site NAME DIR PORT [OPTION...]: lighttpd on DIR/lighttpd.conf, 127.0.0.1:PORT,
+# document root DIR/www, www-data, error log DIR/logs/error.log; mod_fastcgi first, then the
+# shipped lighttpd/keyward-server.conf and, per --protect, var.keyward_socket / var.keyward_prefix
+# and the shipped lighttpd/keyward.conf. Bails when lighttpd -tt fails; waits until it listens.
+# Output in $T/logs/NAME.out.
+#   --protect SOCKET PREFIX   protect PREFIX with the Keyward on unix socket SOCKET (repeatable)
+#   --bare                    without keyward-server.conf (what Keyward refuses by itself)
+#   --log                     lighttpd/keyward-log.conf, access log DIR/logs/access.log
+#   --after FILE              include FILE at the end (handlers for the protected prefixes, ...)
+start_lighttpd_site() {
+    local name=$1 d=$2 port=$3
+    shift 3
+    local bare=0 log=0 protect=() after=() op='=' sock="" i f
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --protect) protect+=("$2" "$3"); shift 2 ;;
+        --bare) bare=1 ;;
+        --log) log=1 ;;
+        --after) after+=("$2"); shift ;;
+        *) bail "start_lighttpd_site: unknown option $1" ;;
+        esac
+        shift
+    done
+    mkdir -p "$d/logs" "$d/www"
+    chown www-data:www-data "$d/logs"
+    {
+        printf '# generated by %s\n' "$E2E_SCRIPT"
+        printf 'server.bind = "127.0.0.1"\nserver.port = %s\nserver.document-root = "%s/www"\n' "$port" "$d"
+        printf 'server.pid-file = "%s/lighttpd.pid"\nserver.errorlog = "%s/logs/error.log"\n' "$d" "$d"
+        printf 'server.username = "www-data"\nserver.groupname = "www-data"\n'
+        printf 'server.modules += ( "mod_fastcgi" )\n'
+        [ "$log" = 1 ] && printf 'include "%s/lighttpd/keyward-log.conf"\naccesslog.filename = "%s/logs/access.log"\n' "$REPO" "$d"
+        [ "$bare" = 1 ] || printf 'include "%s/lighttpd/keyward-server.conf"\n' "$REPO"
+        for ((i = 0; i < ${#protect[@]}; i += 2)); do
+            [ "${protect[i]}" = "$sock" ] || printf 'var.keyward_socket %s "%s"\n' "$op" "${protect[i]}"
+            printf 'var.keyward_prefix %s "%s"\ninclude "%s/lighttpd/keyward.conf"\n' "$op" "${protect[i + 1]}" "$REPO"
+            sock=${protect[i]} op=':='
+        done
+        for f in "${after[@]}"; do printf 'include "%s"\n' "$f"; done
+    } >"$d/lighttpd.conf"
+    local out
+    out=$(lighttpd -tt -f "$d/lighttpd.conf" 2>&1) || bail "lighttpd -tt failed for $d/lighttpd.conf: $out"
+    start "$name" "$T/logs/$name.out" lighttpd -D -f "$d/lighttpd.conf"
+    wait_tcp "$port" 75 || bail "lighttpd did not listen on 127.0.0.1:$port: $(tail -n 5 "$d/logs/error.log" "$T/logs/$name.out")"
 }

@@ -57,18 +57,16 @@ BASE=http://127.0.0.1:$P_NGX
 # ---------------------------------------------------------------------------------------------
 kw_init
 add_users root alice
-must() { "$@" >/dev/null || bail "keyward ${*:2} failed: $(tail -n 3 "$CLI_LOG")"; }
 ROOT_PASSWORD="root password $RANDOM$RANDOM"
 ALICE_PASSWORD="alice password $RANDOM$RANDOM"
 printf '%s\n' "$ROOT_PASSWORD" | must kw user passwd root --password-stdin
 printf '%s\n' "$ALICE_PASSWORD" | must kw user passwd alice --password-stdin
-must kw role add admins --privilege admin --privilege use-api-key
-must kw role grant admins --user root
-kw key create --user root --name automation --expires never --json >"$T/cli/root-key.json" || bail "key create failed"
-kw key create --user alice --name app --scope /api/ --json >"$T/cli/alice-key.json" || bail "key create failed"
+add_admins root
+mkkey root --user root --name automation --expires never
+mkkey alice --user alice --name app --scope /api/
 kw client create --user alice --name service --json >"$T/cli/client.json" || bail "client create failed"
-ROOT_KEY=$(jget "$T/cli/root-key.json" secret)
-ALICE_KEY=$(jget "$T/cli/alice-key.json" secret)
+ROOT_KEY=${KSEC[root]}
+ALICE_KEY=${KSEC[alice]}
 CLIENT_ID=$(jget "$T/cli/client.json" client_id)
 CLIENT_SECRET=$(jget "$T/cli/client.json" client_secret)
 [ -n "$ROOT_KEY" ] && [ -n "$ALICE_KEY" ] && [ -n "$CLIENT_ID" ] && [ -n "$CLIENT_SECRET" ] || bail "could not read the credentials"
@@ -76,31 +74,11 @@ CLIENT_SECRET=$(jget "$T/cli/client.json" client_secret)
 # ---------------------------------------------------------------------------------------------
 # Keyward (default failure limit), backend, nginx
 # ---------------------------------------------------------------------------------------------
-start kw "$T/logs/keyward.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw.sock" --socket-mode 0666 --threads 8 \
+start_keyward kw keyward "unix:$T/kw.sock" --socket-mode 0666 --threads 8 \
     --mount /keyward --issuer "$BASE/keyward" --trusted-proxy 127.0.0.1/32
-wait_unix "$T/kw.sock" 75 || bail "keyward did not listen: $(tail -n 3 "$T/logs/keyward.log")"
+wait_keywards
 start_backend
-
-nginx_conf_head "$T/nginx" "$P_NGX" "$T/kw.sock" 1
-cat >>"$T/nginx/nginx.conf" <<EOF
-        # The repository's snippets, unchanged.
-        include $REPO/nginx/keyward.conf;
-        include $REPO/nginx/keyward-endpoints.conf;
-
-        location /api/ {
-            include $REPO/nginx/keyward-protect.conf;
-            proxy_set_header X-Auth-User        \$keyward_user;
-            proxy_set_header Authorization      "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection         "";
-            proxy_pass http://example_app;
-        }
-    }
-}
-EOF
-out=$(nginx_t "$T/nginx") || bail "nginx -t failed for the generated $T/nginx/nginx.conf: $out"
-start_nginx ngx "$T/logs/nginx.out" "$T/nginx"
-wait_tcp "$P_NGX" 50 || bail "nginx did not listen on 127.0.0.1:$P_NGX: $(tail -n 3 "$T/logs/nginx.out")"
+start_nginx_site ngx "$T/nginx" "$P_NGX" "$T/kw.sock" --endpoints
 http -H "Authorization: Bearer $ALICE_KEY" "$BASE/api/x"
 expect_eq "nginx and keyward are up: alice's key at /api/x" 200 "$CODE"
 
