@@ -62,26 +62,14 @@ BASE=http://127.0.0.1:$P_NGX
 # ---------------------------------------------------------------------------------------------
 kw_init
 add_users root alice carol fuzz-admin-q7Zr2
-must() { "$@" >/dev/null || bail "keyward ${*:2} failed: $(tail -n 3 "$CLI_LOG")"; }
 ROOT_PASSWORD="root password $RANDOM$RANDOM"
 ALICE_PASSWORD="alice password $RANDOM$RANDOM"
 printf '%s\n' "$ROOT_PASSWORD" | must kw user passwd root --password-stdin
 printf '%s\n' "$ALICE_PASSWORD" | must kw user passwd alice --password-stdin
-must kw role add admins --privilege admin --privilege use-api-key
-must kw role grant admins --user root
-must kw role grant admins --user fuzz-admin-q7Zr2
-must kw role add self-service --privilege manage-own-keys --privilege use-api-key
-must kw role grant self-service --user alice
+add_admins root fuzz-admin-q7Zr2
+add_self_service alice
 must kw resource add reports --path /api/reports/ --audience user:alice
 
-SECRETS=()
-mkkey() { # label, then key create arguments: $T/cli/key-<label>.json
-    local label=$1 out
-    shift
-    out=$(kw key create "$@" --json) || bail "keyward key create $* failed: $(tail -n 3 "$CLI_LOG")"
-    printf '%s' "$out" >"$T/cli/key-$label.json"
-    SECRETS+=("$(jget "$T/cli/key-$label.json" secret)")
-}
 mkkey root --user root --name automation --expires never
 mkkey alice --user alice --name bootstrap --scope /api/reports/ --scope /keyward/admin/api/
 mkkey alice-api --user alice --name api-only --scope /api/reports/
@@ -101,44 +89,14 @@ EOF
 # Keyward, backend, nginx
 # ---------------------------------------------------------------------------------------------
 COMMON=(--socket-mode 0666 --threads 4 --mount /keyward)
-start kw_main "$T/logs/keyward-main.log" "$KEYWARD_BIN" --db "$DB" --config "$T/keyward.conf" serve --listen "unix:$T/kw.sock" "${COMMON[@]}" \
+start_keyward kw_main keyward-main "unix:$T/kw.sock" --config "$T/keyward.conf" "${COMMON[@]}" \
     --failure-limit 0 --issuer "$BASE/keyward"
-start kw_thr "$T/logs/keyward-throttled.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-thr.sock" "${COMMON[@]}" \
+start_keyward kw_thr keyward-throttled "unix:$T/kw-thr.sock" "${COMMON[@]}" \
     --failure-limit 3 --failure-window 5m --issuer "http://127.0.0.1:$P_THR/keyward"
-for s in kw kw-thr; do
-    wait_unix "$T/$s.sock" 75 || bail "keyward did not listen on $T/$s.sock: $(tail -n 3 "$T"/logs/keyward-*.log)"
-done
+wait_keywards
 start_backend
-
-make_nginx() { # dir port socket
-    local d=$1
-    nginx_conf_head "$d" "$2" "$3" 1
-    cat >>"$d/nginx.conf" <<EOF
-        # The repository's snippets, unchanged.
-        include $REPO/nginx/keyward.conf;
-        include $REPO/nginx/keyward-endpoints.conf;
-
-        location /api/ {
-            include $REPO/nginx/keyward-protect.conf;
-            proxy_set_header X-Auth-User        \$keyward_user;
-            proxy_set_header X-Auth-Credential  \$keyward_credential;
-            proxy_set_header Authorization      "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection         "";
-            proxy_pass http://example_app;
-        }
-    }
-}
-EOF
-    out=$(nginx_t "$d") || bail "nginx -t failed for the generated $d/nginx.conf: $out"
-}
-make_nginx "$T/nginx" "$P_NGX" "$T/kw.sock"
-make_nginx "$T/nginx-thr" "$P_THR" "$T/kw-thr.sock"
-start_nginx ngx_main "$T/logs/nginx.out" "$T/nginx"
-start_nginx ngx_thr "$T/logs/nginx-thr.out" "$T/nginx-thr"
-for p in "$P_NGX" "$P_THR"; do
-    wait_tcp "$p" 50 || bail "nginx did not listen on 127.0.0.1:$p: $(tail -n 3 "$T"/logs/nginx*.out)"
-done
+start_nginx_site ngx_main "$T/nginx" "$P_NGX" "$T/kw.sock" --endpoints
+start_nginx_site ngx_thr "$T/nginx-thr" "$P_THR" "$T/kw-thr.sock" --endpoints
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE/keyward/admin/api/openapi.json")
 expect_eq "nginx routes /keyward/admin/api/ to keyward through keyward-endpoints.conf" 200 "$code"
 
@@ -204,13 +162,13 @@ else
     notok "schemathesis finds no server error" "exit 0" "exit $st_rc: $(grep -iE 'server error|5[0-9][0-9]|error' "$T/logs/schemathesis.out" | head -n 5 | tr '\n' ' ')"
 fi
 tested=$(grep -cE '^(GET|POST|PUT|PATCH|DELETE) /admin/api/' "$T/logs/schemathesis.out" || true)
-fivexx=$(grep -c '" 5[0-9][0-9] ' "$T/nginx/logs/access.log" || true)
+fivexx=$(grep -c '" 5[0-9][0-9] ' "$T/nginx/logs/keyward-example.access.log" || true)
 expect_eq "no 5xx in nginx's access log after fuzzing" 0 "$fivexx"
-requests_made=$(grep -c '/keyward/admin/api/' "$T/nginx/logs/access.log" || true)
+requests_made=$(grep -c '/keyward/admin/api/' "$T/nginx/logs/keyward-example.access.log" || true)
 if [ "$requests_made" -gt 500 ]; then ok "schemathesis sent $requests_made requests"; else notok "schemathesis sent many requests" "> 500" "$requests_made ($tested lines)"; fi
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $FUZZ_KEY" "$BASE/keyward/admin/api/me")
 expect_eq "the fuzzer's own key still works afterwards (it fuzzed authenticated throughout)" 200 "$code"
-unauth=$(grep 'schemathesis' "$T/nginx/logs/access.log" | grep -c '" 401 ' || true)
+unauth=$(grep 'schemathesis' "$T/nginx/logs/keyward-example.access.log" | grep -c '" 401 ' || true)
 echo "# $unauth of the fuzzer's requests were answered 401"
 if grep -q 'KW0501' "$T/logs/keyward-main.log"; then
     notok "no admin API failure logged (KW0501)" "none" "$(grep -m 3 KW0501 "$T/logs/keyward-main.log" | tr '\n' ' ')"
