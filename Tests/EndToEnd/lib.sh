@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by the end-to-end suites (run.sh, tokens.sh). Sourced, never run:
+# Helpers shared by the end-to-end suites (01-check.sh, 02-tokens.sh). Sourced, never run:
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # SUITE names the suite in the bail-out line ("suite"); a script may set it after sourcing.
 #

@@ -24,7 +24,7 @@
 #      caller from REMOTE_USER), nor a backend behind a public location; with --trusted-proxy, a
 #      client's `X_Forwarded_For` beside `X-Forwarded-For` never admits a key limited to 10.0.0.0/8
 #
-# Usage:  Tests/EndToEnd/bypass.sh     (env as for run.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
+# Usage:  Tests/EndToEnd/07-bypass.sh     (env as for 01-check.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
 # Output: `ok - ` / `not ok - ` per check, then `N passed, N failed`. Needs root, nginx, apache2,
 # lighttpd, curl, python3, java and javac (the Makefile installs them); loopback only. About 30 s.
 

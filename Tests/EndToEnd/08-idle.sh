@@ -8,7 +8,7 @@
 # never 500), the silent and half-sent connections must be closed by the head timeout, and the
 # kept-alive ones stay open (they cost a descriptor, not a worker).
 #
-# Usage:  Tests/EndToEnd/idle.sh     (env as for run.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
+# Usage:  Tests/EndToEnd/08-idle.sh     (env as for 01-check.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
 # Output: `ok - ` / `not ok - ` per check, then `N passed, N failed`. Needs root, nginx, curl,
 # python3; loopback only. About 20 s.
 

@@ -14,7 +14,7 @@
 # one-time link (public_url = http://127.0.0.1:<nginx>/keyward), $T/inline.conf mails the secret
 # itself (mail_secret_inline = true, CentraSite's behaviour).
 #
-# Usage:  Tests/EndToEnd/approval.sh
+# Usage:  Tests/EndToEnd/04-approval.sh
 # Env:    KEYWARD_BIN         keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_KEEP    1 = keep the temporary directory (it is always kept after a failure)
 #         KEYWARD_E2E_VERBOSE 1 = show keyward / nginx log tails after a failure

@@ -14,7 +14,7 @@
 #   7  under umask 022 the database, WAL, SHM, generation and key files are 0600; `serve` refuses
 #      a world-readable database and `init` takes the others' permissions off
 #
-# Usage:  Tests/EndToEnd/hygiene.sh      (env as for run.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
+# Usage:  Tests/EndToEnd/06-hygiene.sh      (env as for 01-check.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
 # Output: `ok - ` / `not ok - ` per check, then `N passed, N failed`. Needs root, nginx, curl,
 # python3; loopback only. About 10 s.
 

@@ -15,7 +15,7 @@
 #   iss    its own issuer, same audience                        (iss confusion, RFC 8725 §3.8)
 # each behind its own nginx (the snippets name `upstream keyward`, so one Keyward per nginx).
 #
-# Usage:  Tests/EndToEnd/tokens.sh
+# Usage:  Tests/EndToEnd/02-tokens.sh
 # Env:    KEYWARD_BIN         keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_KEEP    1 = keep the temporary directory (it is always kept after a failure)
 #         KEYWARD_E2E_VERBOSE 1 = show keyward / nginx log tails after a failure

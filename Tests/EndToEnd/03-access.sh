@@ -17,7 +17,7 @@
 # provider `Keyward`, so one Keyward per server instance). nginx and Apache listen on 127.0.0.1
 # and on ::1, so IPv6 rules are tested with a real IPv6 client address.
 #
-# Usage:  Tests/EndToEnd/access.sh
+# Usage:  Tests/EndToEnd/03-access.sh
 # Env:    KEYWARD_BIN         keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_KEEP    1 = keep the temporary directory (it is always kept after a failure)
 #         KEYWARD_E2E_VERBOSE 1 = show keyward / server log tails after a failure
@@ -318,7 +318,7 @@ expect_eq "keyward user add anonymous is refused (exit 1)" 1 "$?"
 # Consumer approval: one request and one approval (CLI, sendmail captured), the issued key then
 # checked through nginx and through Apache. The secret comes inline in the mail
 # (mail_secret_inline = true): the one-time reveal link needs the responder route, which these
-# servers do not have; approval.sh tests the link through nginx.
+# servers do not have; 04-approval.sh tests the link through nginx.
 # ---------------------------------------------------------------------------------------------
 echo "# ---- approval"
 make_sendmail

@@ -16,7 +16,7 @@
 #   throttled  --mount /keyward --failure-limit 3  (failed sign-ins, bad keys and failed checks share one throttle)
 # each behind its own nginx.
 #
-# Usage:  Tests/EndToEnd/admin_api.sh
+# Usage:  Tests/EndToEnd/05-admin-api.sh
 # Env:    KEYWARD_BIN          keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_PORTS    LOW-HIGH loopback port range (default 18100-18999)
 #         KEYWARD_E2E_FUZZ_EXAMPLES  schemathesis examples per operation (default 40: about a minute)

@@ -13,7 +13,7 @@
 # `info`); the access logs must show the requests, nginx's with the other query parameters, and
 # the error logs must show they were written.
 #
-# Usage:  Tests/EndToEnd/logs.sh     (env as for run.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
+# Usage:  Tests/EndToEnd/09-logs.sh     (env as for 01-check.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
 # Output: `ok - ` / `not ok - ` per check, then `N passed, N failed`. Needs root, nginx, apache2,
 # lighttpd, curl, python3; loopback only. About 15 s.
 

@@ -20,7 +20,7 @@
 # Keyward runs with the default failure limit (100 per 60 s) and --trusted-proxy 127.0.0.1/32, so
 # the driver plays many clients with X-Forwarded-For, all over loopback.
 #
-# Usage:  Tests/EndToEnd/lockout.sh
+# Usage:  Tests/EndToEnd/10-lockout.sh
 # Env:    KEYWARD_BIN          keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_PORTS    LOW-HIGH loopback port range (default 18100-18999)
 #         KEYWARD_E2E_KEEP     1 = keep the temporary directory (it is always kept after a failure)

@@ -8,7 +8,7 @@
 #   lighttpd/keyward.conf                             included by the generated lighttpd.conf
 #   systemd/keyward.{socket,service}                  checked with `systemd-analyze verify`
 #
-# Usage:  Tests/EndToEnd/run.sh
+# Usage:  Tests/EndToEnd/01-check.sh
 # Env:    KEYWARD_BIN       keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_KEEP  1 = keep the temporary directory (it is always kept after a failure)
 #         KEYWARD_E2E_VERBOSE 1 = show web server / keyward log tails after a failure
@@ -510,7 +510,7 @@ throttle() { # S URL
     if [[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -gt 0 ] && [ "$ra" -le 60 ]; then ok "$s: 429 carries Retry-After ($ra)"; else notok "$s: 429 carries Retry-After" "1..60" "'$ra'"; fi
     expect_eq "$s: 429 -> X-Auth-Error-Code too_many_failures" too_many_failures "$(hdr X-Auth-Error-Code)"
     expect_has "$s: 429 body names too_many_failures" "$(body)" "too_many_failures"
-    # A valid key from the throttled address is still served (issue 8, item 5; Tests/EndToEnd/lockout.sh).
+    # A valid key from the throttled address is still served (issue 8, item 5; Tests/EndToEnd/10-lockout.sh).
     http -H "Authorization: Bearer ${KSEC[main]}" "$url"
     expect_eq "$s: a valid key after the 429 -> 200" 200 "$CODE"
 }
