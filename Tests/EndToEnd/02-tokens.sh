@@ -41,15 +41,12 @@ python3 -c "import authlib, jwt, requests, cryptography" 2>/dev/null ||
 python3 -c "import authlib, jwt, requests, cryptography" 2>/dev/null ||
     bail "python3 cannot import authlib, jwt, requests, cryptography even after pip install"
 require_root "nginx starts as root and drops to www-data"
-for f in keyward.conf keyward-protect.conf keyward-endpoints.conf; do
-    [ -f "$REPO/nginx/$f" ] || bail "missing $REPO/nginx/$f"
-done
+require_repo_files nginx/example-site.conf nginx/keyward.conf nginx/keyward-protect.conf nginx/keyward-endpoints.conf
 
 # ---------------------------------------------------------------------------------------------
 # Temporary directory (removed on exit unless a check failed or KEYWARD_E2E_KEEP=1)
 # ---------------------------------------------------------------------------------------------
 make_tmpdir keyward-tokens
-mkdir -p "$T/cli"
 
 # Free loopback ports in 18100-18999: four nginx servers and the backend.
 read -r P_NGX P_SHORT P_AUD P_ISS P_BACKEND <<<"$(free_ports 5)"

@@ -26,7 +26,6 @@ SUITE="hygiene suite"
 require_tools "apt-get install nginx curl python3; the Makefile does this" nginx curl python3 timeout
 require_root "nginx starts as root and drops to www-data"
 make_tmpdir keyward-hygiene
-mkdir -p "$T/cli"
 read -r P_NGX P_BACKEND <<<"$(free_ports 2)"
 [ -n "${P_BACKEND:-}" ] || bail "could not pick free ports"
 

@@ -42,12 +42,9 @@ python3 -c "import requests" 2>/dev/null ||
     bail "pip install requests failed for $(command -v python3) (or apt-get install python3-requests)"
 python3 -c "import requests" 2>/dev/null || bail "python3 cannot import requests even after pip install"
 require_root "nginx starts as root and drops to www-data"
-for f in keyward.conf keyward-protect.conf keyward-endpoints.conf; do
-    [ -f "$REPO/nginx/$f" ] || bail "missing $REPO/nginx/$f"
-done
+require_repo_files nginx/example-site.conf nginx/keyward.conf nginx/keyward-protect.conf nginx/keyward-endpoints.conf
 
 make_tmpdir keyward-lockout
-mkdir -p "$T/cli"
 read -r P_NGX P_BACKEND <<<"$(free_ports 2)"
 [ -n "${P_BACKEND:-}" ] || bail "could not pick free ports"
 BASE=http://127.0.0.1:$P_NGX
