@@ -24,16 +24,9 @@ unit: build
 	$(SWIFT) test
 
 e2e: build
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/run.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/tokens.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/access.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/approval.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/admin_api.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/hygiene.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/bypass.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/idle.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/logs.sh
-	KEYWARD_BIN=$(CURDIR)/.build/debug/keyward Tests/EndToEnd/lockout.sh
+	@set -e; for t in Tests/EndToEnd/[0-9][0-9]-*.sh; do \
+		echo "# $$t"; KEYWARD_BIN=$(CURDIR)/.build/debug/keyward $$t; \
+	done
 
 test: unit e2e
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Keyward's admin JSON API through nginx, driven by requests.
 
-Run by Tests/EndToEnd/admin_api.sh, which creates the database (users root, alice, carol; role
+Run by Tests/EndToEnd/05-admin-api.sh, which creates the database (users root, alice, carol; role
 admins = admin + use-api-key for root; role self-service = manage-own-keys + use-api-key for
 alice; resource reports = /api/reports/ for alice), starts Keyward behind nginx, and passes:
 
@@ -175,7 +175,7 @@ def sessions():
 
     r = s.post(API + "/session", json={"user": "root", "password": ROOT_PASSWORD}, timeout=10)
     expect_status("sign-in as root: 201", r, 201)
-    # The session's Set-Cookie (a second one sets the keyward_device cookie: Tests/EndToEnd/lockout.sh).
+    # The session's Set-Cookie (a second one sets the keyward_device cookie: Tests/EndToEnd/10-lockout.sh).
     cookie = next((c for c in r.raw.headers.getlist("Set-Cookie") if c.startswith("keyward_session=")), "")
     attributes = [a.strip() for a in cookie.split(";")]
     check("Set-Cookie: keyward_session=...; HttpOnly; SameSite=Strict; Path=/keyward/admin",
@@ -554,7 +554,7 @@ def throttle():
     r = requests.get(THROTTLED + "/keyward/admin/api/me", headers={"Authorization": "Bearer kwk_AAAAAAAAAAAAAAAA_" + "D" * 38}, timeout=10)
     expect_status("then another bad API key: 429 too_many_requests", r, 429, "too_many_requests")
     check("... with Retry-After", r.headers.get("Retry-After", "").isdigit(), dict(r.headers))
-    # Issue 8, item 5 (Tests/EndToEnd/lockout.sh): valid credentials from the address are still served;
+    # Issue 8, item 5 (Tests/EndToEnd/10-lockout.sh): valid credentials from the address are still served;
     # a password sign-in from it, by a client that never signed in to root, is refused before the hash.
     r = requests.get(THROTTLED + "/keyward/admin/api/me", headers={"Authorization": "Bearer " + ROOT_KEY}, timeout=10)
     expect_eq("... but root's good key: 200", 200, r.status_code)

@@ -1,4 +1,4 @@
-"""schemathesis hooks for Tests/EndToEnd/admin_api.sh (loaded through SCHEMATHESIS_HOOKS).
+"""schemathesis hooks for Tests/EndToEnd/05-admin-api.sh (loaded through SCHEMATHESIS_HOOKS).
 
 The fuzzer learns ids from responses (GET /keys lists its own key) and would soon disable or
 delete the very key and user it authenticates with, leaving the rest of the run at 401. Requests

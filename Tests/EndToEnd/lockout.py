@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lock-outs (issue 8, item 5) through nginx, driven by requests.
 
-Run by Tests/EndToEnd/lockout.sh, which starts Keyward (default failure limit: 100 per 60 s;
+Run by Tests/EndToEnd/10-lockout.sh, which starts Keyward (default failure limit: 100 per 60 s;
 --trusted-proxy 127.0.0.1/32, so each request's X-Forwarded-For is its client) behind nginx with
 the repository's snippets, and passes:
 

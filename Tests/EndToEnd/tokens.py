@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Keyward's token service through nginx, driven by real client libraries.
 
-Run by Tests/EndToEnd/tokens.sh, which creates the database, users, OAuth2 clients and API keys,
+Run by Tests/EndToEnd/02-tokens.sh, which creates the database, users, OAuth2 clients and API keys,
 starts four `keyward serve` instances (one database) behind four nginx servers, and passes:
 
     KW_BIN, KW_DB          the keyward binary and database (for disable / rotate / ... mid-run)
     KW_FIXTURES            directory with client-<label>.json and key-<label>.json (CLI --json output)
-    KW_ISSUED              file to write every issued access token to (tokens.sh greps logs for them)
+    KW_ISSUED              file to write every issued access token to (02-tokens.sh greps logs for them)
     KW_BASE                http://127.0.0.1:PORT of the main nginx (Keyward mounted at /keyward)
     KW_ISSUER, KW_AUDIENCE the main instance's --issuer and --audience (--token-lifetime 5m)
     KW_SHORT_BASE          nginx of an instance with the same issuer/audience, --token-lifetime 2s

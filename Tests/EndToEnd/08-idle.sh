@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Keyward end-to-end: idle and kept-alive FastCGI connections never hold a worker (issue 8,
-# item 4). Real nginx (nginx/keyward.conf, nginx/keyward-protect.conf unchanged) checks through a
+# item 4). Real nginx (nginx/example-site.conf unchanged but for its addresses) checks through a
 # `keyward serve --threads 2` on a unix socket while Tests/EndToEnd/fcgi_idle.py, like any local
 # user, holds on that socket 1,000 connections that send nothing, 20 that send half a request
 # head, and 1,000 that send one check with FCGI_KEEP_CONN and go quiet; the same on the TCP
@@ -8,7 +8,7 @@
 # never 500), the silent and half-sent connections must be closed by the head timeout, and the
 # kept-alive ones stay open (they cost a descriptor, not a worker).
 #
-# Usage:  Tests/EndToEnd/idle.sh     (env as for run.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
+# Usage:  Tests/EndToEnd/08-idle.sh     (env as for 01-check.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
 # Output: `ok - ` / `not ok - ` per check, then `N passed, N failed`. Needs root, nginx, curl,
 # python3; loopback only. About 20 s.
 
@@ -26,26 +26,13 @@ ulimit -n 8192 2>/dev/null || bail "cannot raise the open-file limit to 8192 for
 
 kw_init
 add_users alice
-kw key create --user alice --name k --json >"$T/key.json" || bail "key create failed: $(tail -n 3 "$CLI_LOG")"
-KEY=$(jget "$T/key.json" secret)
-start kw "$T/logs/keyward.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw.sock" --socket-mode 0666 --threads 2 --failure-limit 0
-start kw_tcp "$T/logs/keyward-tcp.log" "$KEYWARD_BIN" --db "$DB" serve --listen "127.0.0.1:$P_KW_TCP" --threads 2 --failure-limit 0
-wait_unix "$T/kw.sock" 75 || bail "keyward did not listen: $(tail -n 3 "$T/logs/keyward.log")"
-wait_tcp "$P_KW_TCP" 75 || bail "keyward did not listen on TCP: $(tail -n 3 "$T/logs/keyward-tcp.log")"
+mkkey k --user alice --name k
+KEY=${KSEC[k]}
+start_keyward kw keyward "unix:$T/kw.sock" --socket-mode 0666 --threads 2 --failure-limit 0
+start_keyward kw_tcp keyward-tcp "127.0.0.1:$P_KW_TCP" --threads 2 --failure-limit 0
+wait_keywards
 start_backend
-nginx_conf_head "$T/nginx" "$P_NGX" "$T/kw.sock" 1
-cat >>"$T/nginx/nginx.conf" <<EOF
-        include $REPO/nginx/keyward.conf;
-        location /api/ {
-            include $REPO/nginx/keyward-protect.conf;
-            proxy_pass http://example_app;
-        }
-    }
-}
-EOF
-out=$(nginx_t "$T/nginx") || bail "nginx -t failed: $out"
-start_nginx nginx "$T/logs/nginx.out" "$T/nginx"
-wait_tcp "$P_NGX" 50 || bail "nginx did not start: $(tail -n 3 "$T/logs/nginx.out")"
+start_nginx_site nginx "$T/nginx" "$P_NGX" "$T/kw.sock"
 BASE=http://127.0.0.1:$P_NGX
 
 checks() { # label rounds: a check with the key and one without, `rounds` times; tallies codes
@@ -98,7 +85,7 @@ expect_eq "Keyward closed the 500 silent TCP connections, not the kept-alive one
 grep -q 'no request within the timeout' "$T/logs/keyward.log" && ok "the dropped connections are logged (KW0404)" ||
     notok "the dropped connections are logged (KW0404)" "a KW0404 line" "$(tail -n 2 "$T/logs/keyward.log")"
 checks "after" 10
-codes=$(awk '{print $9}' "$T/nginx/logs/access.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+codes=$(awk '{print $9}' "$T/nginx/logs/keyward-example.access.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';')
 expect_lacks "nginx answered no 500 at all" "$codes" " 500"
 echo "# check latency through nginx: ${BEFORE_MS} ms before, ${DURING_MS} ms with 1000 kept-alive connections held (bench/idle.sh measures it properly)"
 

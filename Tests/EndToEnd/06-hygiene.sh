@@ -14,7 +14,7 @@
 #   7  under umask 022 the database, WAL, SHM, generation and key files are 0600; `serve` refuses
 #      a world-readable database and `init` takes the others' permissions off
 #
-# Usage:  Tests/EndToEnd/hygiene.sh      (env as for run.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
+# Usage:  Tests/EndToEnd/06-hygiene.sh      (env as for 01-check.sh: KEYWARD_BIN, KEYWARD_E2E_KEEP, ...)
 # Output: `ok - ` / `not ok - ` per check, then `N passed, N failed`. Needs root, nginx, curl,
 # python3; loopback only. About 10 s.
 
@@ -26,7 +26,6 @@ SUITE="hygiene suite"
 require_tools "apt-get install nginx curl python3; the Makefile does this" nginx curl python3 timeout
 require_root "nginx starts as root and drops to www-data"
 make_tmpdir keyward-hygiene
-mkdir -p "$T/cli"
 read -r P_NGX P_BACKEND <<<"$(free_ports 2)"
 [ -n "${P_BACKEND:-}" ] || bail "could not pick free ports"
 
@@ -35,48 +34,20 @@ read -r P_NGX P_BACKEND <<<"$(free_ports 2)"
 # ---------------------------------------------------------------------------------------------
 kw_init
 add_users root alice
-must() { "$@" >/dev/null || bail "keyward ${*:2} failed: $(tail -n 3 "$CLI_LOG")"; }
-must kw role add admins --privilege admin --privilege use-api-key
-must kw role grant admins --user root
-must kw role add self-service --privilege manage-own-keys --privilege use-api-key
-must kw role grant self-service --user alice
+add_admins root
+add_self_service alice
 must kw resource add self --path /api/self/ --audience user:alice
-mkkey() { # label, then key create arguments -> $T/cli/key-<label>.json
-    local label=$1
-    shift
-    kw key create "$@" --json >"$T/cli/key-$label.json" || bail "keyward key create $* failed: $(tail -n 3 "$CLI_LOG")"
-}
 mkkey root --user root --name automation
 mkkey alice --user alice --name bootstrap --scope /api/self/ --scope /keyward/admin/api/
 mkkey regen --user alice --name regen --scope /api/self/
-ROOT=$(jget "$T/cli/key-root.json" secret)
-ALICE=$(jget "$T/cli/key-alice.json" secret)
-REGEN_ID=$(jget "$T/cli/key-regen.json" id)
+ROOT=${KSEC[root]}
+ALICE=${KSEC[alice]}
+REGEN_ID=${KID[regen]}
 
-start kw "$T/logs/keyward.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw.sock" --socket-mode 0666 \
-    --threads 2 --mount /keyward --failure-limit 0
-wait_unix "$T/kw.sock" 75 || bail "keyward did not listen: $(tail -n 3 "$T/logs/keyward.log")"
+start_keyward kw keyward "unix:$T/kw.sock" --socket-mode 0666 --threads 2 --mount /keyward --failure-limit 0
+wait_keywards
 start_backend
-
-nginx_conf_head "$T/nginx" "$P_NGX" "$T/kw.sock" 1
-cat >>"$T/nginx/nginx.conf" <<EOF
-        include $REPO/nginx/keyward.conf;
-        include $REPO/nginx/keyward-endpoints.conf;
-        location /api/ {
-            include $REPO/nginx/keyward-protect.conf;
-            proxy_set_header X-Auth-User    \$keyward_user;
-            proxy_set_header X-Auth-Scopes  \$keyward_scopes;
-            proxy_set_header Authorization  "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection     "";
-            proxy_pass http://example_app;
-        }
-    }
-}
-EOF
-out=$(nginx_t "$T/nginx") || bail "nginx -t failed: $out"
-start_nginx nginx "$T/logs/nginx.out" "$T/nginx"
-wait_tcp "$P_NGX" 50 || bail "nginx did not start: $(tail -n 3 "$T/logs/nginx.out")"
+start_nginx_site nginx "$T/nginx" "$P_NGX" "$T/kw.sock" --endpoints
 BASE=http://127.0.0.1:$P_NGX
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 # provider `Keyward`, so one Keyward per server instance). nginx and Apache listen on 127.0.0.1
 # and on ::1, so IPv6 rules are tested with a real IPv6 client address.
 #
-# Usage:  Tests/EndToEnd/access.sh
+# Usage:  Tests/EndToEnd/03-access.sh
 # Env:    KEYWARD_BIN         keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_KEEP    1 = keep the temporary directory (it is always kept after a failure)
 #         KEYWARD_E2E_VERBOSE 1 = show keyward / server log tails after a failure
@@ -85,7 +85,6 @@ status_is() { expect_eq "$1: $2 -> $3" "$3" "$CODE"; }
 # ---------------------------------------------------------------------------------------------
 kw_init
 add_users alice bob carol dave erin
-must() { "$@" >/dev/null || bail "keyward ${*:2} failed: $(tail -n 3 "$CLI_LOG")"; }
 must kw group add team
 must kw group member add team carol
 must kw group add finance
@@ -104,16 +103,6 @@ must kw resource add net --path /api/net/ --audience user:alice --allow-ip 127.0
 must kw resource add xff --path /api/xff/ --audience user:alice --allow-ip 192.0.2.0/24
 must kw resource add cgi --path /cgi/ --anonymous
 
-declare -A KID KSEC
-mkkey() { # label, then key create arguments
-    local label=$1 out
-    shift
-    out=$(kw key create "$@" --json) || bail "keyward key create $* failed: $(tail -n 3 "$CLI_LOG")"
-    printf '%s' "$out" >"$T/key-$label.json"
-    KID[$label]=$(jget "$T/key-$label.json" id)
-    KSEC[$label]=$(jget "$T/key-$label.json" secret)
-    [ -n "${KSEC[$label]}" ] || bail "key create --json gave no secret: $out"
-}
 for u in alice bob carol dave erin; do mkkey "$u" --user "$u" --name main; done
 mkkey alice_a --user alice --name only-a --scope /api/a/
 mkkey alice_v4 --user alice --name v4-only --allow-ip 127.0.0.0/8
@@ -127,75 +116,20 @@ WRONG=${KSEC[alice]:0:21}$(printf 'x%.0s' $(seq 1 38))      # a well-formed id, 
 SOCK=$T/keyward.sock
 SOCK_TP=$T/keyward-tp.sock
 NOTHROTTLE=(--failure-limit 0)
-start kw_plain "$T/logs/keyward-plain.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$SOCK" --socket-mode 0666 --threads 2 "${NOTHROTTLE[@]}"
-start kw_plain_tcp "$T/logs/keyward-plain-tcp.log" "$KEYWARD_BIN" --db "$DB" serve --listen "127.0.0.1:$P_KW" --threads 2 "${NOTHROTTLE[@]}"
-start kw_tp "$T/logs/keyward-tp.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$SOCK_TP" --socket-mode 0666 --threads 2 "${NOTHROTTLE[@]}" --trusted-proxy 127.0.0.1
-start kw_tp_tcp "$T/logs/keyward-tp-tcp.log" "$KEYWARD_BIN" --db "$DB" serve --listen "127.0.0.1:$P_KW_TP" --threads 2 "${NOTHROTTLE[@]}" --trusted-proxy 127.0.0.1/32
-for s in "$SOCK" "$SOCK_TP"; do wait_unix "$s" 75 || bail "keyward did not listen on $s: $(tail -n 3 "$T"/logs/keyward-*.log)"; done
-for p in "$P_KW" "$P_KW_TP"; do wait_tcp "$p" 75 || bail "keyward did not listen on 127.0.0.1:$p: $(tail -n 3 "$T"/logs/keyward-*.log)"; done
+start_keyward kw_plain keyward-plain "unix:$SOCK" --socket-mode 0666 --threads 2 "${NOTHROTTLE[@]}"
+start_keyward kw_plain_tcp keyward-plain-tcp "127.0.0.1:$P_KW" --threads 2 "${NOTHROTTLE[@]}"
+start_keyward kw_tp keyward-tp "unix:$SOCK_TP" --socket-mode 0666 --threads 2 "${NOTHROTTLE[@]}" --trusted-proxy 127.0.0.1
+start_keyward kw_tp_tcp keyward-tp-tcp "127.0.0.1:$P_KW_TP" --threads 2 "${NOTHROTTLE[@]}" --trusted-proxy 127.0.0.1/32
+wait_keywards
 
 start_backend
 
-make_nginx() { # dir port socket
-    local d=$1
-    nginx_conf_head "$d" "$2" "$3" 1
-    ln -s "$REPO/nginx" "$d/keyward"
-    [ "$V6" = 1 ] && echo "        listen [::1]:$2;" >>"$d/nginx.conf"
-    cat >>"$d/nginx.conf" <<EOF
-        # The repository's snippets, unchanged (keyward/ -> $REPO/nginx).
-        include keyward/keyward.conf;
-
-        # As in nginx/example-site.conf.
-        location /api/ {
-            include keyward/keyward-protect.conf;
-            proxy_set_header X-Auth-User        \$keyward_user;
-            proxy_set_header X-Auth-Credential  \$keyward_credential;
-            proxy_set_header X-Auth-Method      \$keyward_method;
-            proxy_set_header X-Auth-Scopes      \$keyward_scopes;
-            proxy_set_header Authorization      "";
-            proxy_set_header X-API-Key          "";
-            proxy_pass http://example_app;
-        }
-    }
-}
-EOF
-    out=$(nginx_t "$d") || bail "nginx -t failed for the generated $d config: $out"
-}
-make_nginx "$T/nginx" "$P_NGX" "$SOCK"
-make_nginx "$T/nginx-tp" "$P_NGX_TP" "$SOCK_TP"
-start_nginx nginx "$T/logs/nginx.out" "$T/nginx"
-start_nginx nginx_tp "$T/logs/nginx-tp.out" "$T/nginx-tp"
-
-make_apache() { # dir port keyward-port
-    local A=$1
-    mkdir -p "$A/run" "$A/logs" "$A/htdocs" "$A/cgi-bin"
-    cp "$HERE/echo.cgi" "$A/cgi-bin/echo.cgi"
-    chmod 755 "$A/cgi-bin/echo.cgi"
-    apache_conf_head "$A" "$2" alias cgid mime
-    cat >>"$A/httpd.conf" <<EOF
-$([ "$V6" = 1 ] && echo "Listen [::1]:$2")
-ScriptSock $A/run/cgid.sock
-TypesConfig /etc/mime.types
-
-# The repository's files, unchanged.
-Define KEYWARD_FCGI 127.0.0.1:$3
-Define KEYWARD_DIR $REPO/apache
-Include $REPO/apache/keyward.conf
-Define KEYWARD_BACKEND http://127.0.0.1:$P_BACKEND
-Include $REPO/apache/example-site.conf
-
-# A CGI protected by apache/keyward-protect.conf: shows the authorizer's variables.
-ScriptAlias /cgi/ "$A/cgi-bin/"
-<Location "/cgi/">
-    Include $REPO/apache/keyward-protect.conf
-</Location>
-EOF
-    out=$(apache2 -t -f "$A/httpd.conf" 2>&1) || bail "apache2 -t failed: $out"
-}
-make_apache "$T/apache" "$P_AP" "$P_KW"
-make_apache "$T/apache-tp" "$P_AP_TP" "$P_KW_TP"
-start apache "$T/logs/apache.out" apache2 -f "$T/apache/httpd.conf" -DFOREGROUND
-start apache_tp "$T/logs/apache-tp.out" apache2 -f "$T/apache-tp/httpd.conf" -DFOREGROUND
+V6OPT=()
+[ "$V6" = 1 ] && V6OPT=(--v6)
+start_nginx_site nginx "$T/nginx" "$P_NGX" "$SOCK" "${V6OPT[@]}"
+start_nginx_site nginx_tp "$T/nginx-tp" "$P_NGX_TP" "$SOCK_TP" "${V6OPT[@]}"
+start_apache_site apache "$T/apache" "$P_AP" "$P_KW" --cgi "${V6OPT[@]}"
+start_apache_site apache_tp "$T/apache-tp" "$P_AP_TP" "$P_KW_TP" --cgi "${V6OPT[@]}"
 
 declare -A BASE BASE6 BASE_TP BASE_TP6
 BASE[nginx]=http://127.0.0.1:$P_NGX;  BASE6[nginx]=http://[::1]:$P_NGX
@@ -384,12 +318,11 @@ expect_eq "keyward user add anonymous is refused (exit 1)" 1 "$?"
 # Consumer approval: one request and one approval (CLI, sendmail captured), the issued key then
 # checked through nginx and through Apache. The secret comes inline in the mail
 # (mail_secret_inline = true): the one-time reveal link needs the responder route, which these
-# servers do not have; approval.sh tests the link through nginx.
+# servers do not have; 04-approval.sh tests the link through nginx.
 # ---------------------------------------------------------------------------------------------
 echo "# ---- approval"
 make_sendmail
-printf '%s\n' "# generated by $E2E_SCRIPT" "sendmail = $T/sendmail" "mail_from = keyward@example.test" \
-    "mail_secret_inline = true" >"$T/mail.conf"
+mail_config "$T/mail.conf" "mail_secret_inline = true"
 
 must kw user add owen --email owen@example.test
 must kw user add rita --email rita@example.test

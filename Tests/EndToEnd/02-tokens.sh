@@ -15,7 +15,7 @@
 #   iss    its own issuer, same audience                        (iss confusion, RFC 8725 §3.8)
 # each behind its own nginx (the snippets name `upstream keyward`, so one Keyward per nginx).
 #
-# Usage:  Tests/EndToEnd/tokens.sh
+# Usage:  Tests/EndToEnd/02-tokens.sh
 # Env:    KEYWARD_BIN         keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_KEEP    1 = keep the temporary directory (it is always kept after a failure)
 #         KEYWARD_E2E_VERBOSE 1 = show keyward / nginx log tails after a failure
@@ -41,15 +41,12 @@ python3 -c "import authlib, jwt, requests, cryptography" 2>/dev/null ||
 python3 -c "import authlib, jwt, requests, cryptography" 2>/dev/null ||
     bail "python3 cannot import authlib, jwt, requests, cryptography even after pip install"
 require_root "nginx starts as root and drops to www-data"
-for f in keyward.conf keyward-protect.conf keyward-endpoints.conf; do
-    [ -f "$REPO/nginx/$f" ] || bail "missing $REPO/nginx/$f"
-done
+require_repo_files nginx/example-site.conf nginx/keyward.conf nginx/keyward-protect.conf nginx/keyward-endpoints.conf
 
 # ---------------------------------------------------------------------------------------------
 # Temporary directory (removed on exit unless a check failed or KEYWARD_E2E_KEEP=1)
 # ---------------------------------------------------------------------------------------------
 make_tmpdir keyward-tokens
-mkdir -p "$T/cli"
 
 # Free loopback ports in 18100-18999: four nginx servers and the backend.
 read -r P_NGX P_SHORT P_AUD P_ISS P_BACKEND <<<"$(free_ports 5)"
@@ -90,17 +87,6 @@ mkclient() { # label, then client create arguments
     [ -n "$id" ] && [ -n "$sec" ] || bail "client create --json gave no client_id/client_secret: $out"
     SECRETS+=("$sec")
 }
-mkkey() { # label, then key create arguments
-    local label=$1 out
-    shift
-    out=$(kw key create "$@" --json) || bail "keyward key create $* failed: $(tail -n 3 "$CLI_LOG")"
-    printf '%s' "$out" >"$T/cli/key-$label.json"
-    local id sec
-    id=$(jget "$T/cli/key-$label.json" id)
-    sec=$(jget "$T/cli/key-$label.json" secret)
-    [ -n "$id" ] && [ -n "$sec" ] || bail "key create --json gave no id/secret: $out"
-    SECRETS+=("$sec")
-}
 # Clients (labels are what tokens.py reads: $T/cli/client-<label>.json)
 mkclient reports --user alice --name reports --scope /api/reports/ --scope /api/data/
 mkclient all     --user alice --name all --scope /api/
@@ -134,59 +120,31 @@ expect_lacks "client show --json shows no secret" "$(cat "$T/cli/client-show.jso
 # ---------------------------------------------------------------------------------------------
 # --failure-limit 0: the attack checks make dozens of 401s from 127.0.0.1 on purpose.
 COMMON=(--socket-mode 0666 --threads 4 --mount /keyward --failure-limit 0)
-start kw_main "$T/logs/keyward-main.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw.sock" "${COMMON[@]}" \
+start_keyward kw_main keyward-main "unix:$T/kw.sock" "${COMMON[@]}" \
     --issuer "$ISSUER" --audience "$AUDIENCE" --token-lifetime 5m
-start kw_short "$T/logs/keyward-short.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-short.sock" "${COMMON[@]}" \
+start_keyward kw_short keyward-short "unix:$T/kw-short.sock" "${COMMON[@]}" \
     --issuer "$ISSUER" --audience "$AUDIENCE" --token-lifetime 2s
-start kw_aud "$T/logs/keyward-aud.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-aud.sock" "${COMMON[@]}" \
+start_keyward kw_aud keyward-aud "unix:$T/kw-aud.sock" "${COMMON[@]}" \
     --issuer "$ISSUER" --audience "$AUD_OTHER" --token-lifetime 5m
-start kw_iss "$T/logs/keyward-iss.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw-iss.sock" "${COMMON[@]}" \
+start_keyward kw_iss keyward-iss "unix:$T/kw-iss.sock" "${COMMON[@]}" \
     --issuer "$ISS_OTHER" --audience "$AUDIENCE" --token-lifetime 5m
-for s in kw kw-short kw-aud kw-iss; do
-    wait_unix "$T/$s.sock" 75 || bail "keyward did not listen on $T/$s.sock: $(tail -n 3 "$T/logs/keyward-${s#kw-}.log" "$T/logs/keyward-main.log" 2>/dev/null)"
-done
+wait_keywards
 
 start_backend
 
-make_nginx() { # dir port socket
-    local d=$1
-    nginx_conf_head "$d" "$2" "$3" 1
-    cat >>"$d/nginx.conf" <<EOF
-        # The repository's snippets, unchanged.
-        include $REPO/nginx/keyward.conf;
-        include $REPO/nginx/keyward-endpoints.conf;
-
-        location /api/ {
-            include $REPO/nginx/keyward-protect.conf;
-            # What the check decided, shown to the client for the test.
-            add_header X-Seen-User        \$keyward_user always;
-            add_header X-Seen-Method      \$keyward_method always;
-            add_header X-Seen-Credential  \$keyward_credential always;
-            add_header X-Seen-Scopes      \$keyward_scopes always;
-            proxy_set_header X-Auth-User        \$keyward_user;
-            proxy_set_header X-Auth-Method      \$keyward_method;
-            proxy_set_header Authorization      "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection         "";
-            proxy_set_header Host               \$host;
-            proxy_pass http://example_app;
-        }
-    }
-}
+# What the check decided, shown to the client for the test: server-level add_header, inherited by
+# the example's `location /api/` (which has none of its own).
+cat >"$T/seen.conf" <<'EOF'
+add_header X-Seen-User        $keyward_user always;
+add_header X-Seen-Method      $keyward_method always;
+add_header X-Seen-Credential  $keyward_credential always;
+add_header X-Seen-Scopes      $keyward_scopes always;
 EOF
-    out=$(nginx_t "$d") || bail "nginx -t failed for the generated $d/nginx.conf: $out"
-}
-make_nginx "$T/nginx" "$P_NGX" "$T/kw.sock"
-make_nginx "$T/nginx-short" "$P_SHORT" "$T/kw-short.sock"
-make_nginx "$T/nginx-aud" "$P_AUD" "$T/kw-aud.sock"
-make_nginx "$T/nginx-iss" "$P_ISS" "$T/kw-iss.sock"
+for n in nginx:"$P_NGX":kw nginx-short:"$P_SHORT":kw-short nginx-aud:"$P_AUD":kw-aud nginx-iss:"$P_ISS":kw-iss; do
+    IFS=: read -r d p s <<<"$n"
+    start_nginx_site "ngx_${d//-/_}" "$T/$d" "$p" "$T/$s.sock" --endpoints --server "$T/seen.conf"
+done
 ok "nginx -t accepts keyward.conf + keyward-endpoints.conf + keyward-protect.conf"
-for n in nginx nginx-short nginx-aud nginx-iss; do
-    start_nginx "ngx_${n//-/_}" "$T/logs/$n.out" "$T/$n"
-done
-for p in "$P_NGX" "$P_SHORT" "$P_AUD" "$P_ISS"; do
-    wait_tcp "$p" 50 || bail "nginx did not listen on 127.0.0.1:$p: $(tail -n 3 "$T"/logs/nginx*.out)"
-done
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P_NGX/keyward/healthz")
 expect_eq "nginx reaches keyward through keyward-endpoints.conf (/keyward/healthz)" 200 "$code"
 

@@ -20,7 +20,7 @@
 # Keyward runs with the default failure limit (100 per 60 s) and --trusted-proxy 127.0.0.1/32, so
 # the driver plays many clients with X-Forwarded-For, all over loopback.
 #
-# Usage:  Tests/EndToEnd/lockout.sh
+# Usage:  Tests/EndToEnd/10-lockout.sh
 # Env:    KEYWARD_BIN          keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_PORTS    LOW-HIGH loopback port range (default 18100-18999)
 #         KEYWARD_E2E_KEEP     1 = keep the temporary directory (it is always kept after a failure)
@@ -42,12 +42,9 @@ python3 -c "import requests" 2>/dev/null ||
     bail "pip install requests failed for $(command -v python3) (or apt-get install python3-requests)"
 python3 -c "import requests" 2>/dev/null || bail "python3 cannot import requests even after pip install"
 require_root "nginx starts as root and drops to www-data"
-for f in keyward.conf keyward-protect.conf keyward-endpoints.conf; do
-    [ -f "$REPO/nginx/$f" ] || bail "missing $REPO/nginx/$f"
-done
+require_repo_files nginx/example-site.conf nginx/keyward.conf nginx/keyward-protect.conf nginx/keyward-endpoints.conf
 
 make_tmpdir keyward-lockout
-mkdir -p "$T/cli"
 read -r P_NGX P_BACKEND <<<"$(free_ports 2)"
 [ -n "${P_BACKEND:-}" ] || bail "could not pick free ports"
 BASE=http://127.0.0.1:$P_NGX
@@ -57,18 +54,16 @@ BASE=http://127.0.0.1:$P_NGX
 # ---------------------------------------------------------------------------------------------
 kw_init
 add_users root alice
-must() { "$@" >/dev/null || bail "keyward ${*:2} failed: $(tail -n 3 "$CLI_LOG")"; }
 ROOT_PASSWORD="root password $RANDOM$RANDOM"
 ALICE_PASSWORD="alice password $RANDOM$RANDOM"
 printf '%s\n' "$ROOT_PASSWORD" | must kw user passwd root --password-stdin
 printf '%s\n' "$ALICE_PASSWORD" | must kw user passwd alice --password-stdin
-must kw role add admins --privilege admin --privilege use-api-key
-must kw role grant admins --user root
-kw key create --user root --name automation --expires never --json >"$T/cli/root-key.json" || bail "key create failed"
-kw key create --user alice --name app --scope /api/ --json >"$T/cli/alice-key.json" || bail "key create failed"
+add_admins root
+mkkey root --user root --name automation --expires never
+mkkey alice --user alice --name app --scope /api/
 kw client create --user alice --name service --json >"$T/cli/client.json" || bail "client create failed"
-ROOT_KEY=$(jget "$T/cli/root-key.json" secret)
-ALICE_KEY=$(jget "$T/cli/alice-key.json" secret)
+ROOT_KEY=${KSEC[root]}
+ALICE_KEY=${KSEC[alice]}
 CLIENT_ID=$(jget "$T/cli/client.json" client_id)
 CLIENT_SECRET=$(jget "$T/cli/client.json" client_secret)
 [ -n "$ROOT_KEY" ] && [ -n "$ALICE_KEY" ] && [ -n "$CLIENT_ID" ] && [ -n "$CLIENT_SECRET" ] || bail "could not read the credentials"
@@ -76,31 +71,11 @@ CLIENT_SECRET=$(jget "$T/cli/client.json" client_secret)
 # ---------------------------------------------------------------------------------------------
 # Keyward (default failure limit), backend, nginx
 # ---------------------------------------------------------------------------------------------
-start kw "$T/logs/keyward.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$T/kw.sock" --socket-mode 0666 --threads 8 \
+start_keyward kw keyward "unix:$T/kw.sock" --socket-mode 0666 --threads 8 \
     --mount /keyward --issuer "$BASE/keyward" --trusted-proxy 127.0.0.1/32
-wait_unix "$T/kw.sock" 75 || bail "keyward did not listen: $(tail -n 3 "$T/logs/keyward.log")"
+wait_keywards
 start_backend
-
-nginx_conf_head "$T/nginx" "$P_NGX" "$T/kw.sock" 1
-cat >>"$T/nginx/nginx.conf" <<EOF
-        # The repository's snippets, unchanged.
-        include $REPO/nginx/keyward.conf;
-        include $REPO/nginx/keyward-endpoints.conf;
-
-        location /api/ {
-            include $REPO/nginx/keyward-protect.conf;
-            proxy_set_header X-Auth-User        \$keyward_user;
-            proxy_set_header Authorization      "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection         "";
-            proxy_pass http://example_app;
-        }
-    }
-}
-EOF
-out=$(nginx_t "$T/nginx") || bail "nginx -t failed for the generated $T/nginx/nginx.conf: $out"
-start_nginx ngx "$T/logs/nginx.out" "$T/nginx"
-wait_tcp "$P_NGX" 50 || bail "nginx did not listen on 127.0.0.1:$P_NGX: $(tail -n 3 "$T/logs/nginx.out")"
+start_nginx_site ngx "$T/nginx" "$P_NGX" "$T/kw.sock" --endpoints
 http -H "Authorization: Bearer $ALICE_KEY" "$BASE/api/x"
 expect_eq "nginx and keyward are up: alice's key at /api/x" 200 "$CODE"
 

@@ -8,7 +8,7 @@
 #   lighttpd/keyward.conf                             included by the generated lighttpd.conf
 #   systemd/keyward.{socket,service}                  checked with `systemd-analyze verify`
 #
-# Usage:  Tests/EndToEnd/run.sh
+# Usage:  Tests/EndToEnd/01-check.sh
 # Env:    KEYWARD_BIN       keyward binary (default: <repo>/.build/debug/keyward)
 #         KEYWARD_E2E_KEEP  1 = keep the temporary directory (it is always kept after a failure)
 #         KEYWARD_E2E_VERBOSE 1 = show web server / keyward log tails after a failure
@@ -54,18 +54,9 @@ body() { cat "$T/r.body"; }
 child_of() { # the process that `timeout` runs (found by its parent pid)
     pgrep -P "$1" | head -n 1
 }
-wait_http() { # url tries
-    local i c
-    for ((i = 0; i < $2; i++)); do
-        c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null)
-        [ -n "$c" ] && [ "$c" != 000 ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
 
 # Free loopback ports in 18100-18999.
-read -r P_NGX P_NGX2 P_AP P_LT P_BACKEND P_KW_TCP P_KW_THR_AP <<<"$(free_ports 7)"
+read -r P_NGX P_NGX2 P_AP P_AP2 P_LT P_BACKEND P_KW_TCP P_KW_THR_AP <<<"$(free_ports 8)"
 [ -n "${P_KW_THR_AP:-}" ] || bail "could not pick free ports"
 
 # ---------------------------------------------------------------------------------------------
@@ -139,18 +130,6 @@ kw_init
 
 add_users alice bob lc_nginx lc_apache lc_lighttpd
 
-declare -A KID KSEC
-ALL_SECRETS=()
-mkkey() { # label, then key create arguments
-    local label=$1 out
-    shift
-    out=$(kw key create "$@" --json) || bail "keyward key create $* failed: $(tail -n 3 "$CLI_LOG")"
-    printf '%s' "$out" >"$T/key-$label.json"
-    KID[$label]=$(jget "$T/key-$label.json" id)
-    KSEC[$label]=$(jget "$T/key-$label.json" secret)
-    [ -n "${KID[$label]}" ] && [ -n "${KSEC[$label]}" ] || bail "key create --json gave no id/secret: $out"
-    ALL_SECRETS+=("${KSEC[$label]}")
-}
 mkkey main --user alice --name main
 mkkey exp --user alice --name short --expires 1s
 EXP_CREATED=$SECONDS
@@ -170,7 +149,7 @@ OLD_REGEN=${KSEC[regen]}
 out=$(kw key regenerate "${KID[regen]}" --json) || bail "key regenerate failed: $(tail -n 3 "$CLI_LOG")"
 printf '%s' "$out" >"$T/key-regen2.json"
 KSEC[regen]=$(jget "$T/key-regen2.json" secret)
-ALL_SECRETS+=("${KSEC[regen]}")
+SECRETS+=("${KSEC[regen]}")
 expect_eq "key regenerate keeps the id" "${KID[regen]}" "${KSEC[regen]:0:20}"
 if [ -n "${KSEC[regen]}" ] && [ "${KSEC[regen]}" != "$OLD_REGEN" ]; then ok "key regenerate issues a new secret"; else notok "key regenerate issues a new secret" "a different secret" "same or empty"; fi
 
@@ -208,19 +187,14 @@ SOCK_THR_NGX=$T/keyward-throttle-nginx.sock
 SOCK_THR_LT=$T/keyward-throttle-lighttpd.sock
 NOTHROTTLE=(--failure-limit 0)                 # 0 turns the failure throttle off
 THROTTLE=(--failure-limit 3 --failure-window 60s)
-start kw_unix "$T/logs/keyward-unix.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$SOCK" --socket-mode 0666 --threads 4 "${NOTHROTTLE[@]}"
-start kw_tcp "$T/logs/keyward-tcp.log" "$KEYWARD_BIN" --db "$DB" serve --listen "127.0.0.1:$P_KW_TCP" --threads 4 "${NOTHROTTLE[@]}"
-start kw_thr_ngx "$T/logs/keyward-throttle-nginx.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$SOCK_THR_NGX" --socket-mode 0666 --threads 2 "${THROTTLE[@]}"
-start kw_thr_lt "$T/logs/keyward-throttle-lighttpd.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$SOCK_THR_LT" --socket-mode 0666 --threads 2 "${THROTTLE[@]}"
-start kw_thr_ap "$T/logs/keyward-throttle-apache.log" "$KEYWARD_BIN" --db "$DB" serve --listen "127.0.0.1:$P_KW_THR_AP" --threads 2 "${THROTTLE[@]}"
+start_keyward kw_unix keyward-unix "unix:$SOCK" --socket-mode 0666 --threads 4 "${NOTHROTTLE[@]}"
+start_keyward kw_tcp keyward-tcp "127.0.0.1:$P_KW_TCP" --threads 4 "${NOTHROTTLE[@]}"
+start_keyward kw_thr_ngx keyward-throttle-nginx "unix:$SOCK_THR_NGX" --socket-mode 0666 --threads 2 "${THROTTLE[@]}"
+start_keyward kw_thr_lt keyward-throttle-lighttpd "unix:$SOCK_THR_LT" --socket-mode 0666 --threads 2 "${THROTTLE[@]}"
+start_keyward kw_thr_ap keyward-throttle-apache "127.0.0.1:$P_KW_THR_AP" --threads 2 "${THROTTLE[@]}"
 SOCK_VICTIM=$T/keyward-victim.sock        # for FastCGI input that may take a server down
-start kw_victim "$T/logs/keyward-victim.log" "$KEYWARD_BIN" --db "$DB" serve --listen "unix:$SOCK_VICTIM" --socket-mode 0600 --threads 2 "${NOTHROTTLE[@]}"
-for s in "$SOCK" "$SOCK_THR_NGX" "$SOCK_THR_LT" "$SOCK_VICTIM"; do
-    wait_unix "$s" 75 || { show_log "$T/logs/keyward-unix.log"; bail "keyward did not listen on $s: $(tail -n 3 "$T"/logs/keyward-*.log)"; }
-done
-for p in "$P_KW_TCP" "$P_KW_THR_AP"; do
-    wait_tcp "$p" 75 || bail "keyward did not listen on 127.0.0.1:$p: $(tail -n 3 "$T"/logs/keyward-*.log)"
-done
+start_keyward kw_victim keyward-victim "unix:$SOCK_VICTIM" --socket-mode 0600 --threads 2 "${NOTHROTTLE[@]}"
+wait_keywards
 mode=$(stat -c %a "$SOCK")
 expect_eq "keyward serve --socket-mode 0666 sets the socket mode" "666" "$mode"
 
@@ -229,53 +203,16 @@ expect_eq "keyward serve --socket-mode 0666 sets the socket mode" "666" "$mode"
 # ---------------------------------------------------------------------------------------------
 start_backend
 
-# nginx: main instance (all scenarios) and a second one whose `upstream keyward` is the
-# throttling Keyward (the 429 path through @keyward_403).
-make_nginx() { # dir port socket
-    local d=$1
-    nginx_conf_head "$d" "$2" "$3" 2
-    ln -s "$REPO/nginx" "$d/keyward"
-    cat >>"$d/nginx.conf" <<EOF
-        # The repository's snippets, unchanged (keyward/ -> $REPO/nginx).
-        include keyward/keyward.conf;
-
-        # As in nginx/example-site.conf.
-        location /api/ {
-            include keyward/keyward-protect.conf;
-            proxy_set_header X-Auth-User        \$keyward_user;
-            proxy_set_header X-Auth-Subject     \$keyward_subject;
-            proxy_set_header X-Auth-Credential  \$keyward_credential;
-            proxy_set_header X-Auth-Method      \$keyward_method;
-            proxy_set_header X-Auth-Scopes      \$keyward_scopes;
-            proxy_set_header Authorization      "";
-            proxy_set_header X-API-Key          "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection         "";
-            proxy_set_header Host               \$host;
-            proxy_pass http://example_app;
-        }
-
-        location / {
-            proxy_pass http://example_app;
-        }
-    }
-}
-EOF
-}
-make_nginx "$T/nginx" "$P_NGX" "$SOCK"
-make_nginx "$T/nginx-throttle" "$P_NGX2" "$SOCK_THR_NGX"
-for d in nginx nginx-throttle; do
-    out=$(nginx_t "$T/$d") || bail "nginx -t failed for the generated $d config: $out"
-done
-start_nginx nginx "$T/logs/nginx.out" "$T/nginx"
-start_nginx nginx2 "$T/logs/nginx-throttle.out" "$T/nginx-throttle"
+# nginx: nginx/example-site.conf itself, a main instance (all scenarios) and a second one whose
+# `upstream keyward` is the throttling Keyward (the 429 path through @keyward_403).
+start_nginx_site nginx "$T/nginx" "$P_NGX" "$SOCK" --workers 2
+start_nginx_site nginx_throttle "$T/nginx-throttle" "$P_NGX2" "$SOCK_THR_NGX" --workers 2
 
 # Apache: includes apache/keyward.conf, apache/example-site.conf (/api/ -> backend) and
-# apache/keyward-protect.conf (a CGI location), all unchanged.
+# apache/keyward-protect.conf (a CGI location), all unchanged; a second Apache, the same against
+# the throttling Keyward (the 429s).
 A=$T/apache
-mkdir -p "$A/run" "$A/logs" "$A/htdocs" "$A/cgi-bin" "$A/kwcgi"
-cp "$HERE/echo.cgi" "$A/cgi-bin/echo.cgi"
-chmod 755 "$A/cgi-bin/echo.cgi"
+mkdir -p "$A/kwcgi"
 # CGI mode of the keyward binary itself (nice-to-have): only if www-data can run it.
 KW_CGI=0
 runuser -u www-data -- "$KEYWARD_BIN" --help </dev/null >/dev/null 2>&1
@@ -286,36 +223,9 @@ case $? in
    mkdir -p "$A/kwcgi-db" && chown www-data:www-data "$A/kwcgi-db"
    runuser -u www-data -- "$KEYWARD_BIN" --db "$A/kwcgi-db/keyward.db" init </dev/null >/dev/null 2>>"$CLI_LOG" && KW_CGI=1 ;;
 esac
-APACHE_THREADS=50 apache_conf_head "$A" "$P_AP" alias cgid mime env
-cat >>"$A/httpd.conf" <<EOF
-ScriptSock $A/run/cgid.sock
-TypesConfig /etc/mime.types
+cat >"$A/more.conf" <<EOF
 LogFormat "%h user=%u credential=%{AUTH_CREDENTIAL}e \"%r\" %>s" e2e
 CustomLog $A/logs/access.log e2e
-
-# The repository's files, unchanged.
-Define KEYWARD_FCGI 127.0.0.1:$P_KW_TCP
-Define KEYWARD_DIR $REPO/apache
-Include $REPO/apache/keyward.conf
-Define KEYWARD_BACKEND http://127.0.0.1:$P_BACKEND
-Include $REPO/apache/example-site.conf
-
-# A CGI protected by apache/keyward-protect.conf: shows the authorizer's variables.
-ScriptAlias /cgi/ "$A/cgi-bin/"
-<Location "/cgi/">
-    Include $REPO/apache/keyward-protect.conf
-</Location>
-
-# 429: the same five lines against the throttling Keyward.
-AuthnzFcgiDefineProvider authn KeywardThrottle fcgi://127.0.0.1:$P_KW_THR_AP/
-<Location "/throttled/">
-    AuthType Bearer
-    AuthName keyward
-    CGIPassAuth On
-    AuthnzFcgiCheckAuthnProvider KeywardThrottle Authoritative On RequireBasicAuth Off UserExpr "%{reqenv:REMOTE_USER}"
-    Require valid-user
-    ProxyPass "http://127.0.0.1:$P_BACKEND/throttled/"
-</Location>
 
 # The keyward binary run as a plain CGI program.
 ScriptAlias /kwcgi/ "$A/kwcgi/"
@@ -323,50 +233,30 @@ ScriptAlias /kwcgi/ "$A/kwcgi/"
     SetEnv KEYWARD_DB $A/kwcgi-db/keyward.db
 </Location>
 EOF
-out=$(apache2 -t -f "$A/httpd.conf" 2>&1) || bail "apache2 -t failed: $out"
-start apache "$T/logs/apache.out" apache2 -f "$A/httpd.conf" -DFOREGROUND
+start_apache_site apache "$A" "$P_AP" "$P_KW_TCP" --threads 50 --cgi --module env --after "$A/more.conf"
+start_apache_site apache_throttle "$T/apache-throttle" "$P_AP2" "$P_KW_THR_AP"
 
-# lighttpd: includes lighttpd/keyward.conf twice (main and throttling Keyward), unchanged.
+# lighttpd: includes lighttpd/keyward-server.conf and lighttpd/keyward.conf twice (main and
+# throttling Keyward), unchanged.
 L=$T/lighttpd
-mkdir -p "$L/logs" "$L/www/api/limited" "$L/www/api/ro" "$L/www/throttled"
+mkdir -p "$L/www/api/limited" "$L/www/api/ro" "$L/www/throttled"
 for d in api api/limited api/ro throttled; do
     cp "$HERE/echo.cgi" "$L/www/$d/echo.cgi"
     chmod 755 "$L/www/$d/echo.cgi"
 done
-chown www-data:www-data "$L/logs"
-cat >"$L/lighttpd.conf" <<EOF
-# generated by Tests/EndToEnd/run.sh
-server.bind          = "127.0.0.1"
-server.port          = $P_LT
-server.document-root = "$L/www"
-server.pid-file      = "$L/lighttpd.pid"
-server.errorlog      = "$L/logs/error.log"
-server.username      = "www-data"
-server.groupname     = "www-data"
-server.modules      += ( "mod_fastcgi", "mod_cgi", "mod_accesslog" )
+cat >"$L/cgi.conf" <<EOF
+server.modules      += ( "mod_cgi", "mod_accesslog" )
 accesslog.filename   = "$L/logs/access.log"
 accesslog.format     = "%h user=%u credential=%{AUTH_CREDENTIAL}e \"%r\" %>s"
 cgi.assign           = ( ".cgi" => "" )
-
-var.keyward_socket = "$SOCK"
-var.keyward_prefix = "/api/"
-include "$REPO/lighttpd/keyward.conf"
-
-var.keyward_socket := "$SOCK_THR_LT"
-var.keyward_prefix := "/throttled/"
-include "$REPO/lighttpd/keyward.conf"
 EOF
-out=$(lighttpd -tt -f "$L/lighttpd.conf" 2>&1) || bail "lighttpd -tt failed: $out"
-start lighttpd "$T/logs/lighttpd.out" lighttpd -D -f "$L/lighttpd.conf"
+start_lighttpd_site lighttpd "$L" "$P_LT" --protect "$SOCK" /api/ --protect "$SOCK_THR_LT" /throttled/ --after "$L/cgi.conf"
 
 NGX=http://127.0.0.1:$P_NGX
 NGX2=http://127.0.0.1:$P_NGX2
 AP=http://127.0.0.1:$P_AP
+AP2=http://127.0.0.1:$P_AP2
 LT=http://127.0.0.1:$P_LT
-wait_http "$NGX/" 75 || bail "nginx did not start: $(tail -n 5 "$T/nginx/logs/error.log" "$T/logs/nginx.out")"
-wait_http "$NGX2/" 75 || bail "nginx (throttle) did not start: $(tail -n 5 "$T/nginx-throttle/logs/error.log")"
-wait_http "$AP/" 75 || bail "apache did not start: $(tail -n 5 "$A/logs/error.log" "$T/logs/apache.out")"
-wait_http "$LT/" 75 || bail "lighttpd did not start: $(tail -n 5 "$L/logs/error.log" "$T/logs/lighttpd.out")"
 
 # ---------------------------------------------------------------------------------------------
 # Scenario helpers
@@ -620,12 +510,12 @@ throttle() { # S URL
     if [[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -gt 0 ] && [ "$ra" -le 60 ]; then ok "$s: 429 carries Retry-After ($ra)"; else notok "$s: 429 carries Retry-After" "1..60" "'$ra'"; fi
     expect_eq "$s: 429 -> X-Auth-Error-Code too_many_failures" too_many_failures "$(hdr X-Auth-Error-Code)"
     expect_has "$s: 429 body names too_many_failures" "$(body)" "too_many_failures"
-    # A valid key from the throttled address is still served (issue 8, item 5; Tests/EndToEnd/lockout.sh).
+    # A valid key from the throttled address is still served (issue 8, item 5; Tests/EndToEnd/10-lockout.sh).
     http -H "Authorization: Bearer ${KSEC[main]}" "$url"
     expect_eq "$s: a valid key after the 429 -> 200" 200 "$CODE"
 }
 throttle nginx "$NGX2/api/x"
-throttle apache "$AP/throttled/x"
+throttle apache "$AP2/api/x"
 throttle lighttpd "$LT/throttled/echo.cgi"
 # The throttled Keyward's other address space is unaffected: the main instances never throttle.
 http -H "Authorization: Bearer ${KSEC[main]}" "$NGX/api/x"
@@ -722,7 +612,7 @@ fi
 echo "# ---- secrecy"
 kw audit list --json >"$T/audit-final.json"
 leaks=""
-for sec in "${ALL_SECRETS[@]}" "$OLD_REGEN"; do
+for sec in "${SECRETS[@]}" "$OLD_REGEN"; do
     tail38=${sec:21}
     for f in "$T/audit-final.json" "$T"/logs/keyward-*.log "$CLI_LOG"; do
         if grep -q -F -e "$tail38" "$f" 2>/dev/null; then leaks="$leaks ${sec:0:20}@$(basename "$f")"; fi
@@ -731,7 +621,7 @@ done
 expect_eq "no key secret appears in the audit log or in keyward's logs" "" "$leaks"
 kw key list --json >"$T/keys.json"
 leaks=""
-for sec in "${ALL_SECRETS[@]}"; do grep -q -F -e "${sec:21}" "$T/keys.json" && leaks="$leaks ${sec:0:20}"; done
+for sec in "${SECRETS[@]}"; do grep -q -F -e "${sec:21}" "$T/keys.json" && leaks="$leaks ${sec:0:20}"; done
 expect_eq "no key secret appears in key list --json" "" "$leaks"
 
 # ---------------------------------------------------------------------------------------------
