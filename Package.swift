@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 /// Keyward: API-token authentication for nginx, Apache and lighttpd, as one FastCGI executable.
@@ -6,7 +6,7 @@ import PackageDescription
 /// Dependencies point one way: keyward -> KeywardFastCGI -> KeywardGateway -> KeywardCore ->
 /// KeywardCrypto, KeywardStore -> KeywardCore, and KeywardAdmin (the admin operations and their
 /// JSON API) -> KeywardGateway + KeywardStore. Each C library is imported by exactly one module.
-let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .unsafeFlags(["-warnings-as-errors"])]
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .strictMemorySafety(), .unsafeFlags(["-warnings-as-errors"])]
 
 let package = Package(
     name: "keyward",
