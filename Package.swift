@@ -8,6 +8,10 @@ import PackageDescription
 /// JSON API) -> KeywardGateway + KeywardStore. Each C library is imported by exactly one module.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .strictMemorySafety(), .unsafeFlags(["-warnings-as-errors"])]
 
+/// Test targets check memory safety too; the few POSIX calls that set up file modes and sockets
+/// are marked `unsafe` where they are made.
+let tests: [SwiftSetting] = [.strictMemorySafety(), .unsafeFlags(["-warnings-as-errors"])]
+
 let package = Package(
     name: "keyward",
     platforms: [.macOS(.v15)],
@@ -31,12 +35,12 @@ let package = Package(
             name: "keyward-bench",
             dependencies: ["KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
             path: "bench/Sources/keyward-bench", swiftSettings: strict),
-        .testTarget(name: "KeywardCryptoTests", dependencies: ["KeywardCrypto"], resources: [.copy("Vectors")]),
-        .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"]),
-        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"]),
-        .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"]),
-        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"]),
-        .testTarget(name: "KeywardCLITests", dependencies: ["keyward"]),
-        .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KeywardCryptoTests", dependencies: ["KeywardCrypto"], resources: [.copy("Vectors")], swiftSettings: tests),
+        .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"], swiftSettings: tests),
+        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: tests),
+        .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"], swiftSettings: tests),
+        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: tests),
+        .testTarget(name: "KeywardCLITests", dependencies: ["keyward"], swiftSettings: tests),
+        .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")], swiftSettings: tests),
     ]
 )
