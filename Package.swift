@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 /// Keyward: API-token authentication for nginx, Apache and lighttpd, as one FastCGI executable.
@@ -7,7 +7,11 @@ import PackageDescription
 /// KeywardCrypto, KeywardStore -> KeywardCore, KeywardAdmin (the admin operations, no HTTP) ->
 /// KeywardStore, and KeywardAdminHTTP (the JSON API, sessions, the reveal page) -> KeywardAdmin +
 /// KeywardGateway. Each C library is imported by exactly one module. docs/ARCHITECTURE.md has the map.
-let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .unsafeFlags(["-warnings-as-errors"])]
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .strictMemorySafety(), .unsafeFlags(["-warnings-as-errors"])]
+
+/// Test targets check memory safety too; the few POSIX calls that set up file modes and sockets
+/// are marked `unsafe` where they are made.
+let tests: [SwiftSetting] = [.strictMemorySafety(), .unsafeFlags(["-warnings-as-errors"])]
 
 let package = Package(
     name: "keyward",
@@ -33,12 +37,12 @@ let package = Package(
             name: "keyward-bench",
             dependencies: ["KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
             path: "bench/Sources/keyward-bench", swiftSettings: strict),
-        .testTarget(name: "KeywardCryptoTests", dependencies: ["KeywardCrypto"], resources: [.copy("Vectors")]),
-        .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"]),
-        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"]),
-        .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"]),
-        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardAdminHTTP", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"]),
-        .testTarget(name: "KeywardCLITests", dependencies: ["keyward"]),
-        .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KeywardCryptoTests", dependencies: ["KeywardCrypto"], resources: [.copy("Vectors")], swiftSettings: tests),
+        .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"], swiftSettings: tests),
+        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: tests),
+        .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"], swiftSettings: tests),
+        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardAdminHTTP", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: tests),
+        .testTarget(name: "KeywardCLITests", dependencies: ["keyward"], swiftSettings: tests),
+        .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")], swiftSettings: tests),
     ]
 )

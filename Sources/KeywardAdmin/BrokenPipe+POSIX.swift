@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KeywardStore
 
 /// SIGPIPE handling for writers to a child's standard input.
 enum BrokenPipe {
@@ -10,6 +11,7 @@ enum BrokenPipe {
     /// input must fail with EPIPE (a refused mail), not kill the command line or the server. The
     /// FastCGI server ignores it too.
     static let ignored: Void = {
-        _ = signal(SIGPIPE, SIG_IGN)
+        // sigaction fails only for an invalid signal number or a bad pointer, neither possible here.
+        do { try Syscall.ignore(signal: SIGPIPE) } catch { fatalError("cannot ignore SIGPIPE: \(error)") }
     }()
 }

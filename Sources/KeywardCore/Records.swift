@@ -110,14 +110,18 @@ public enum AuditChain {
     /// records serialise alike.
     public static func link(after previous: [UInt8], _ event: AuditEvent, key: HMACKey) -> [UInt8] {
         var bytes = previous
+        /// The low `width` bytes of `value`, most significant first.
+        func append(_ value: UInt64, width: Int) {
+            for shift in stride(from: (width - 1) * 8, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        }
         func field(_ text: String?) {
             guard let text else { bytes.append(0); return }
             bytes.append(1)
             let utf8 = Array(text.utf8)
-            withUnsafeBytes(of: UInt32(utf8.count).bigEndian) { bytes += $0 }
+            append(UInt64(utf8.count), width: 4)
             bytes += utf8
         }
-        withUnsafeBytes(of: event.at.bigEndian) { bytes += $0 }
+        append(UInt64(bitPattern: event.at), width: 8)
         for text in [event.actor, event.action, event.target, event.credential, event.sourceIP, event.reason, event.detail] {
             field(text)
         }

@@ -36,13 +36,13 @@ public struct AEAD: Sendable, CustomStringConvertible {
         precondition(nonce.count == Self.nonceLength, "GCM nonce must be 12 bytes")
         precondition(plaintext.count < Int(Int32.max) && associatedData.count < Int(Int32.max), "AEAD input too long")
         var box = nonce + [UInt8](repeating: 0, count: plaintext.count + Self.tagLength)
-        let ok = withContext(encrypt: true, nonce: nonce, associatedData: associatedData) { ctx in
-            box.withUnsafeMutableBufferPointer { out in
-                let body = out.baseAddress! + Self.nonceLength
+        let ok = unsafe withContext(encrypt: true, nonce: nonce, associatedData: associatedData) { ctx in
+            unsafe box.withUnsafeMutableBufferPointer { out in
+                let body = unsafe out.baseAddress! + Self.nonceLength
                 var length: Int32 = 0
                 var final: Int32 = 0
-                return plaintext.withNonNullBytes { p, count in
-                    (count == 0 || EVP_EncryptUpdate(ctx, body, &length, p, Int32(count)) == 1)
+                return unsafe plaintext.withNonNullBytes { p, count in
+                    unsafe (count == 0 || EVP_EncryptUpdate(ctx, body, &length, p, Int32(count)) == 1)
                         && EVP_EncryptFinal_ex(ctx, body + Int(length), &final) == 1
                         && Int(length + final) == count
                         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(Self.tagLength), body + count) == 1
@@ -66,24 +66,24 @@ public struct AEAD: Sendable, CustomStringConvertible {
         let ciphertext = Array(box[Self.nonceLength..<(box.count - Self.tagLength)])
         var tag = Array(box[(box.count - Self.tagLength)...])
         var plaintext = [UInt8](repeating: 0, count: ciphertext.count)
-        let ok = withContext(encrypt: false, nonce: nonce, associatedData: associatedData) { ctx in
+        let ok = unsafe withContext(encrypt: false, nonce: nonce, associatedData: associatedData) { ctx in
             var length: Int32 = 0
             var final: Int32 = 0
             let decrypted =
-                ciphertext.isEmpty
+                unsafe ciphertext.isEmpty
                 || plaintext.withUnsafeMutableBufferPointer { out in
-                    ciphertext.withNonNullBytes { c, count in EVP_DecryptUpdate(ctx, out.baseAddress, &length, c, Int32(count)) == 1 }
+                    unsafe ciphertext.withNonNullBytes { c, count in unsafe EVP_DecryptUpdate(ctx, out.baseAddress, &length, c, Int32(count)) == 1 }
                 }
-            let tagged = tag.withUnsafeMutableBytes {
-                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagLength), $0.baseAddress) == 1
+            let tagged = unsafe tag.withUnsafeMutableBytes {
+                unsafe EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagLength), $0.baseAddress) == 1
             }
             // GCM writes nothing here: the final call only checks the tag.
             var scratch = [UInt8](repeating: 0, count: Self.tagLength)
-            let authentic = scratch.withUnsafeMutableBufferPointer { EVP_DecryptFinal_ex(ctx, $0.baseAddress, &final) == 1 }
+            let authentic = unsafe scratch.withUnsafeMutableBufferPointer { unsafe EVP_DecryptFinal_ex(ctx, $0.baseAddress, &final) == 1 }
             return decrypted && Int(length) == ciphertext.count && tagged && authentic && final == 0
         }
         guard ok else {
-            plaintext.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
+            unsafe plaintext.withUnsafeMutableBytes { unsafe OPENSSL_cleanse($0.baseAddress, $0.count) }
             throw CryptoError(.authenticationFailed, "AEAD box failed authentication")
         }
         return plaintext
@@ -93,12 +93,12 @@ public struct AEAD: Sendable, CustomStringConvertible {
     private func withContext(
         encrypt: Bool, nonce: [UInt8], associatedData: [UInt8], _ body: (OpaquePointer) -> Bool
     ) -> Bool {
-        guard let ctx = EVP_CIPHER_CTX_new() else { CryptoError.trap("EVP_CIPHER_CTX_new failed") }
+        guard let ctx = unsafe EVP_CIPHER_CTX_new() else { CryptoError.trap("EVP_CIPHER_CTX_new failed") }
         // Freeing the context also cleanses its key schedule.
-        defer { EVP_CIPHER_CTX_free(ctx) }
-        let keyed = key.withNonNullBytes { k, _ in
-            nonce.withNonNullBytes { n, _ in
-                encrypt
+        defer { unsafe EVP_CIPHER_CTX_free(ctx) }
+        let keyed = unsafe key.withNonNullBytes { k, _ in
+            unsafe nonce.withNonNullBytes { n, _ in
+                unsafe encrypt
                     ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, k, n) == 1
                     : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, k, n) == 1
             }
@@ -106,14 +106,14 @@ public struct AEAD: Sendable, CustomStringConvertible {
         guard keyed else { return false }
         if !associatedData.isEmpty {
             var length: Int32 = 0
-            let fed = associatedData.withNonNullBytes { a, count in
-                encrypt
+            let fed = unsafe associatedData.withNonNullBytes { a, count in
+                unsafe encrypt
                     ? EVP_EncryptUpdate(ctx, nil, &length, a, Int32(count)) == 1
                     : EVP_DecryptUpdate(ctx, nil, &length, a, Int32(count)) == 1
             }
             guard fed else { return false }
         }
-        return body(ctx)
+        return unsafe body(ctx)
     }
 
     /// Never shows the key.

@@ -48,62 +48,41 @@ public enum Base64URL {
     /// Decodes canonical unpadded base64url from its ASCII symbols (a JWT segment, without copying
     /// it into a string first); nil on anything else.
     public static func decode<Symbols: Collection<UInt8>>(symbols: Symbols) -> [UInt8]? {
-        if let result = symbols.withContiguousStorageIfAvailable({ decode(contiguous: $0) }) { return result }
-        return Array(symbols).withUnsafeBufferPointer { decode(contiguous: $0) }
+        let count = symbols.count
+        guard count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(count / 4 * 3 + (count % 4 == 0 ? 0 : count % 4 - 1))
+        var n: UInt32 = 0
+        var i = 0
+        for symbol in symbols {
+            let v = table[Int(symbol)]
+            if v == 0xFF { return nil }
+            n = n << 6 | UInt32(v)
+            i += 1
+            if i & 3 == 0 {
+                out.append(UInt8(truncatingIfNeeded: n >> 16))
+                out.append(UInt8(truncatingIfNeeded: n >> 8))
+                out.append(UInt8(truncatingIfNeeded: n))
+                n = 0
+            }
+        }
+        switch count & 3 {
+        case 2:
+            // 12 bits carry one byte; the low 4 must be zero.
+            guard n & 0xF == 0 else { return nil }
+            out.append(UInt8(truncatingIfNeeded: n >> 4))
+        case 3:
+            // 18 bits carry two bytes; the low 2 must be zero.
+            guard n & 0x3 == 0 else { return nil }
+            out.append(UInt8(truncatingIfNeeded: n >> 10))
+            out.append(UInt8(truncatingIfNeeded: n >> 2))
+        default: break
+        }
+        return out
     }
 
     /// Symbol values, 0xFF for bytes outside the URL-safe alphabet.
     private static let table: [UInt8] = (0..<256).map { value(UInt8($0)) ?? 0xFF }
-
-    private static func decode(contiguous symbols: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        let count = symbols.count
-        guard count % 4 != 1 else { return nil }
-        let size = count / 4 * 3 + (count % 4 == 0 ? 0 : count % 4 - 1)
-        var valid = true
-        let out = table.withUnsafeBufferPointer { t in
-            [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-                var n: UInt32 = 0
-                var o = 0
-                var i = 0
-                while i < count {
-                    let v = t[Int(symbols[i])]
-                    if v == 0xFF { valid = false; break }
-                    n = n << 6 | UInt32(v)
-                    i += 1
-                    if i & 3 == 0 {
-                        buffer[o] = UInt8(truncatingIfNeeded: n >> 16)
-                        buffer[o + 1] = UInt8(truncatingIfNeeded: n >> 8)
-                        buffer[o + 2] = UInt8(truncatingIfNeeded: n)
-                        o += 3
-                        n = 0
-                    }
-                }
-                if valid {
-                    switch count & 3 {
-                    case 2:
-                        // 12 bits carry one byte; the low 4 must be zero.
-                        if n & 0xF != 0 { valid = false } else { buffer[o] = UInt8(truncatingIfNeeded: n >> 4); o += 1 }
-                    case 3:
-                        // 18 bits carry two bytes; the low 2 must be zero.
-                        if n & 0x3 != 0 {
-                            valid = false
-                        } else {
-                            buffer[o] = UInt8(truncatingIfNeeded: n >> 10)
-                            buffer[o + 1] = UInt8(truncatingIfNeeded: n >> 2)
-                            o += 2
-                        }
-                    default: break
-                    }
-                }
-                if !valid {
-                    buffer.initialize(repeating: 0)
-                    o = size
-                }
-                initialized = o
-            }
-        }
-        return valid ? out : nil
-    }
 
     @inline(__always) private static func value(_ c: UInt8) -> UInt8? {
         switch c {

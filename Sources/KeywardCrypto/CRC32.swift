@@ -10,22 +10,14 @@ public enum CRC32 {
     }
 
     /// The CRC-32 of `bytes`.
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        table.withUnsafeBufferPointer { t in
-            var crc: UInt32 = 0xFFFF_FFFF
-            for b in bytes { crc = t[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
-            return crc ^ 0xFFFF_FFFF
-        }
-    }
-
-    /// The CRC-32 of `bytes`.
-    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBytes { checksum($0) }
+    public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes { crc = table[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
     }
 
     /// The CRC-32 of the UTF-8 form of `text`.
     public static func checksum(_ text: some StringProtocol) -> UInt32 {
-        var s = String(text)
-        return s.withUTF8 { checksum(UnsafeRawBufferPointer($0)) }
+        checksum(text.utf8)
     }
 }

@@ -51,7 +51,7 @@ public struct CryptoError: Error, Sendable, Equatable, CustomStringConvertible {
             let e = ERR_get_error()
             if e == 0 { break }
             var buffer = [CChar](repeating: 0, count: 256)
-            buffer.withUnsafeMutableBufferPointer { ERR_error_string_n(e, $0.baseAddress, $0.count) }
+            unsafe buffer.withUnsafeMutableBufferPointer { unsafe ERR_error_string_n(e, $0.baseAddress, $0.count) }
             errors.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return errors

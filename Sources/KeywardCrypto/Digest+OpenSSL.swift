@@ -7,7 +7,7 @@ public enum Digest {
         var text = text
         return text.withUTF8 { input in
             var out = [UInt8](repeating: 0, count: 32)
-            out.withUnsafeMutableBufferPointer { _ = SHA256(input.baseAddress, input.count, $0.baseAddress) }
+            unsafe out.withUnsafeMutableBufferPointer { _ = unsafe SHA256(input.baseAddress, input.count, $0.baseAddress) }
             return out
         }
     }
@@ -15,9 +15,9 @@ public enum Digest {
     /// SHA-256 of `bytes` (FIPS 180-4).
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        bytes.withUnsafeBufferPointer { input in
-            out.withUnsafeMutableBufferPointer { output in
-                _ = SHA256(input.baseAddress, input.count, output.baseAddress)
+        unsafe bytes.withUnsafeBufferPointer { input in
+            unsafe out.withUnsafeMutableBufferPointer { output in
+                _ = unsafe SHA256(input.baseAddress, input.count, output.baseAddress)
             }
         }
         return out
@@ -34,30 +34,30 @@ public enum Digest {
 /// OpenSSL 3's one-shot `HMAC()` fetches the algorithm and schedules the key on every call; here
 /// both happen once, and each MAC restarts the keyed context (`EVP_MAC_init` with no key resets
 /// HMAC to its precomputed pads).
-public final class HMACKey {
+@safe public final class HMACKey {
     private let ctx: OpaquePointer
 
     /// Fetches HMAC-SHA256 and schedules `key` once; traps if libcrypto cannot.
     public init(_ key: [UInt8]) {
-        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { preconditionFailure("HMAC unavailable in libcrypto") }
-        defer { EVP_MAC_free(mac) }
-        guard let ctx = EVP_MAC_CTX_new(mac) else { preconditionFailure("EVP_MAC_CTX_new failed") }
+        guard let mac = unsafe EVP_MAC_fetch(nil, "HMAC", nil) else { preconditionFailure("HMAC unavailable in libcrypto") }
+        defer { unsafe EVP_MAC_free(mac) }
+        guard let ctx = unsafe EVP_MAC_CTX_new(mac) else { preconditionFailure("EVP_MAC_CTX_new failed") }
         // OSSL_MAC_PARAM_DIGEST is "digest"; names and values must outlive the OSSL_PARAM array.
-        let ok = OpenSSLParameters.with([("digest", .utf8("SHA256"))]) { params in
-            key.withNonNullBytes { k, count in EVP_MAC_init(ctx, k, count, params) }
+        let ok = unsafe OpenSSLParameters.with([("digest", .utf8("SHA256"))]) { params in
+            unsafe key.withNonNullBytes { k, count in unsafe EVP_MAC_init(ctx, k, count, params) }
         }
         precondition(ok == 1, "EVP_MAC_init failed")
-        self.ctx = ctx
+        unsafe self.ctx = unsafe ctx
     }
 
-    deinit { EVP_MAC_CTX_free(ctx) }
+    deinit { unsafe EVP_MAC_CTX_free(ctx) }
 
     /// The 32-byte MAC of `message`.
     public func authenticationCode(_ message: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         var length = 0
-        let ok = out.withUnsafeMutableBufferPointer { o in
-            EVP_MAC_init(ctx, nil, 0, nil) == 1
+        let ok = unsafe out.withUnsafeMutableBufferPointer { o in
+            unsafe EVP_MAC_init(ctx, nil, 0, nil) == 1
                 && EVP_MAC_update(ctx, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count) == 1
                 && EVP_MAC_final(ctx, o.baseAddress, &length, 32) == 1
         }
@@ -67,13 +67,13 @@ public final class HMACKey {
 
     /// The MAC of `message`.
     public func authenticationCode(_ message: [UInt8]) -> [UInt8] {
-        message.withUnsafeBytes { authenticationCode($0) }
+        unsafe message.withUnsafeBytes { unsafe authenticationCode($0) }
     }
 
     /// The MAC of the UTF-8 form of `text`.
     public func authenticationCode(_ text: String) -> [UInt8] {
         var s = text
-        return s.withUTF8 { authenticationCode(UnsafeRawBufferPointer($0)) }
+        return s.withUTF8 { unsafe authenticationCode(UnsafeRawBufferPointer($0)) }
     }
 }
 
@@ -83,8 +83,8 @@ public enum ConstantTime {
     public static func equals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         if a.isEmpty { return true }
-        return a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, x.count) == 0 }
+        return unsafe a.withUnsafeBufferPointer { x in
+            unsafe b.withUnsafeBufferPointer { y in unsafe CRYPTO_memcmp(x.baseAddress, y.baseAddress, x.count) == 0 }
         }
     }
 }
@@ -94,7 +94,7 @@ public enum SecureRandom {
     /// `count` random bytes. A failing CSPRNG is a broken invariant: it traps.
     public static func bytes(_ count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
-        let rc = out.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }
+        let rc = unsafe out.withUnsafeMutableBufferPointer { unsafe RAND_bytes($0.baseAddress, Int32(count)) }
         precondition(rc == 1, "RAND_bytes failed")
         return out
     }

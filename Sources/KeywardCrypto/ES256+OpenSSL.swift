@@ -11,8 +11,8 @@ enum ES256Family: SigningFamily {
     static var digestName: StaticString? { "SHA256" }
 
     static func generate(rsaModulus: RSAModulusSize) throws(CryptoError) -> EVPKey {
-        try EVPKey.generate(type: "EC") { ctx in
-            EVP_PKEY_CTX_set_group_name(ctx, OpenSSLParameters.cString("P-256")) == 1
+        unsafe try EVPKey.generate(type: "EC") { ctx in
+            unsafe EVP_PKEY_CTX_set_group_name(ctx, OpenSSLParameters.cString("P-256")) == 1
         }
     }
 
@@ -43,16 +43,16 @@ enum ES256Family: SigningFamily {
 
     /// DER `ECDSA-Sig-Value` (RFC 3279 §2.2.3) to R || S, each left-padded to 32 bytes.
     static func joseSignature(library der: [UInt8]) -> [UInt8] {
-        der.withNonNullBytes { base, count in
-            var cursor: UnsafePointer<UInt8>? = base
-            guard let sig = d2i_ECDSA_SIG(nil, &cursor, count) else { CryptoError.trap("libcrypto's ECDSA signature did not parse") }
-            defer { ECDSA_SIG_free(sig) }
+        unsafe der.withNonNullBytes { base, count in
+            var cursor: UnsafePointer<UInt8>? = unsafe base
+            guard let sig = unsafe d2i_ECDSA_SIG(nil, &cursor, count) else { CryptoError.trap("libcrypto's ECDSA signature did not parse") }
+            defer { unsafe ECDSA_SIG_free(sig) }
             var r: OpaquePointer?
             var s: OpaquePointer?
-            ECDSA_SIG_get0(sig, &r, &s)
+            unsafe ECDSA_SIG_get0(sig, &r, &s)
             var out = [UInt8](repeating: 0, count: 64)
-            let ok = out.withUnsafeMutableBufferPointer { buffer in
-                BN_bn2binpad(r, buffer.baseAddress, 32) == 32 && BN_bn2binpad(s, buffer.baseAddress! + 32, 32) == 32
+            let ok = unsafe out.withUnsafeMutableBufferPointer { buffer in
+                unsafe BN_bn2binpad(r, buffer.baseAddress, 32) == 32 && BN_bn2binpad(s, buffer.baseAddress! + 32, 32) == 32
             }
             guard ok else { CryptoError.trap("ECDSA signature component out of range") }
             return out
@@ -70,17 +70,17 @@ enum ES256Family: SigningFamily {
             v.contains { $0 != 0 } && v.lexicographicallyPrecedes(order)
         }
         guard inRange(r), inRange(s) else { return nil }
-        guard let sig = ECDSA_SIG_new() else { CryptoError.trap("ECDSA_SIG_new failed") }
-        defer { ECDSA_SIG_free(sig) }
-        let rn = Array(r).withNonNullBytes { BN_bin2bn($0, Int32($1), nil) }
-        let sn = Array(s).withNonNullBytes { BN_bin2bn($0, Int32($1), nil) }
-        guard let rn, let sn, ECDSA_SIG_set0(sig, rn, sn) == 1 else { CryptoError.trap("ECDSA_SIG_set0 failed") }
-        let length = i2d_ECDSA_SIG(sig, nil)
+        guard let sig = unsafe ECDSA_SIG_new() else { CryptoError.trap("ECDSA_SIG_new failed") }
+        defer { unsafe ECDSA_SIG_free(sig) }
+        let rn = unsafe Array(r).withNonNullBytes { unsafe BN_bin2bn($0, Int32($1), nil) }
+        let sn = unsafe Array(s).withNonNullBytes { unsafe BN_bin2bn($0, Int32($1), nil) }
+        guard let rn = unsafe rn, let sn = unsafe sn, unsafe ECDSA_SIG_set0(sig, rn, sn) == 1 else { CryptoError.trap("ECDSA_SIG_set0 failed") }
+        let length = unsafe i2d_ECDSA_SIG(sig, nil)
         guard length > 0 else { CryptoError.trap("i2d_ECDSA_SIG failed") }
         var der = [UInt8](repeating: 0, count: Int(length))
-        let written = der.withUnsafeMutableBufferPointer { buffer in
+        let written = unsafe der.withUnsafeMutableBufferPointer { buffer in
             var cursor = buffer.baseAddress
-            return i2d_ECDSA_SIG(sig, &cursor)
+            return unsafe i2d_ECDSA_SIG(sig, &cursor)
         }
         guard written == length else { CryptoError.trap("i2d_ECDSA_SIG changed length") }
         return der

@@ -6,7 +6,7 @@ enum EdDSAFamily: SigningFamily {
     static var digestName: StaticString? { nil }
 
     static func generate(rsaModulus: RSAModulusSize) throws(CryptoError) -> EVPKey {
-        try EVPKey.generate(type: "ED25519") { _ in true }
+        unsafe try EVPKey.generate(type: "ED25519") { _ in true }
     }
 
     static func validate(_ key: EVPKey) throws(CryptoError) {

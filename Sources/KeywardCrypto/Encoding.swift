@@ -21,13 +21,11 @@ public enum Base62 {
     }
 
     /// True when `symbols` is `value` in base62, left-padded to `width`, without building a string.
-    public static func matches(_ value: UInt64, width: Int, _ symbols: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+    public static func matches(_ value: UInt64, width: Int, _ symbols: some BidirectionalCollection<UInt8>) -> Bool {
         guard symbols.count == width else { return false }
         var v = value
-        var i = symbols.endIndex
-        while i > symbols.startIndex {
-            i -= 1
-            if symbols[i] != alphabet[Int(v % 62)] { return false }
+        for symbol in symbols.reversed() {
+            if symbol != alphabet[Int(v % 62)] { return false }
             v /= 62
         }
         return v == 0

@@ -22,50 +22,50 @@ enum OpenSSLParameters {
 
     /// Calls `body` with an `OSSL_PARAM` array built from `entries`, all of it valid during the call.
     static func with<R>(_ entries: [(StaticString, Value)], _ body: (UnsafeMutablePointer<OSSL_PARAM>) -> R) -> R {
-        var allocations: [UnsafeMutableRawBufferPointer] = []
+        var allocations: [UnsafeMutableRawBufferPointer] = unsafe []
         defer {
-            for a in allocations {
-                OPENSSL_cleanse(a.baseAddress, a.count)
-                a.deallocate()
+            for unsafe a in unsafe allocations {
+                unsafe OPENSSL_cleanse(a.baseAddress, a.count)
+                unsafe a.deallocate()
             }
         }
         func copy(_ bytes: [UInt8]) -> UnsafeMutableRawBufferPointer {
             // Never zero bytes: libcrypto treats a NULL octet string as absent.
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
-            buffer.initializeMemory(as: UInt8.self, repeating: 0)
-            buffer.copyBytes(from: bytes)
-            allocations.append(buffer)
-            return buffer
+            unsafe buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            unsafe buffer.copyBytes(from: bytes)
+            unsafe allocations.append(buffer)
+            return unsafe buffer
         }
-        var params: [OSSL_PARAM] = []
+        var params: [OSSL_PARAM] = unsafe []
         for (name, value) in entries {
-            let key = cString(name)
+            let key = unsafe cString(name)
             switch value {
             case .utf8(let text):
-                params.append(OSSL_PARAM_construct_utf8_string(key, UnsafeMutablePointer(mutating: cString(text)), text.utf8CodeUnitCount))
+                unsafe params.append(OSSL_PARAM_construct_utf8_string(key, UnsafeMutablePointer(mutating: cString(text)), text.utf8CodeUnitCount))
             case .octets(let bytes):
-                params.append(OSSL_PARAM_construct_octet_string(key, copy(bytes).baseAddress, bytes.count))
+                unsafe params.append(OSSL_PARAM_construct_octet_string(key, copy(bytes).baseAddress, bytes.count))
             case .bigEndianInteger(let bytes):
                 #if _endian(little)
-                let native = copy(bytes.reversed())
+                let native = unsafe copy(bytes.reversed())
                 #else
                 let native = copy(bytes)
                 #endif
-                params.append(OSSL_PARAM_construct_BN(key, native.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count))
+                unsafe params.append(OSSL_PARAM_construct_BN(key, native.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count))
             case .uint64(let number):
-                let buffer = copy([UInt8](repeating: 0, count: 8))
-                buffer.storeBytes(of: number, as: UInt64.self)
-                params.append(OSSL_PARAM_construct_uint64(key, buffer.baseAddress?.assumingMemoryBound(to: UInt64.self)))
+                let buffer = unsafe copy([UInt8](repeating: 0, count: 8))
+                unsafe buffer.storeBytes(of: number, as: UInt64.self)
+                unsafe params.append(OSSL_PARAM_construct_uint64(key, buffer.baseAddress?.assumingMemoryBound(to: UInt64.self)))
             }
         }
-        params.append(OSSL_PARAM_construct_end())
-        return params.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+        unsafe params.append(OSSL_PARAM_construct_end())
+        return unsafe params.withUnsafeMutableBufferPointer { unsafe body($0.baseAddress!) }
     }
 
     /// The NUL-terminated static storage of a string literal.
     static func cString(_ text: StaticString) -> UnsafePointer<CChar> {
         precondition(text.hasPointerRepresentation, "a C name must be an ASCII string literal")
-        return UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+        return unsafe UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
     }
 }
 
@@ -73,10 +73,10 @@ extension Array where Element == UInt8 {
     /// Calls `body` with a pointer that is never NULL, even for an empty array: several libcrypto
     /// functions refuse a NULL input even when its length is zero.
     func withNonNullBytes<R>(_ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
-        withUnsafeBufferPointer { buffer in
-            if let base = buffer.baseAddress { return body(base, buffer.count) }
+        unsafe withUnsafeBufferPointer { buffer in
+            if let base = buffer.baseAddress { return unsafe body(base, buffer.count) }
             var zero: UInt8 = 0
-            return withUnsafePointer(to: &zero) { body($0, 0) }
+            return unsafe withUnsafePointer(to: &zero) { unsafe body($0, 0) }
         }
     }
 }
@@ -84,8 +84,8 @@ extension Array where Element == UInt8 {
 extension UnsafeRawBufferPointer {
     /// Calls `body` with a byte pointer that is never NULL, even for an empty buffer.
     func withNonNullBytes<R>(_ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
-        if let base = baseAddress { return body(base.assumingMemoryBound(to: UInt8.self), count) }
+        if let base = baseAddress { return unsafe body(base.assumingMemoryBound(to: UInt8.self), count) }
         var zero: UInt8 = 0
-        return withUnsafePointer(to: &zero) { body($0, 0) }
+        return unsafe withUnsafePointer(to: &zero) { unsafe body($0, 0) }
     }
 }

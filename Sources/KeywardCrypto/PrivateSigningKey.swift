@@ -41,14 +41,9 @@ public final class PrivateSigningKey: Sendable, CustomStringConvertible, CustomD
 
     /// The JOSE signature of `message` (RFC 7515 §5.1 step 5): 64 bytes for EdDSA, R || S (64 bytes)
     /// for ES256, the modulus length for RS256.
-    public func sign(_ message: UnsafeRawBufferPointer) -> [UInt8] {
+    public func sign(_ message: [UInt8]) -> [UInt8] {
         let family = algorithm.family
         return family.joseSignature(library: key.sign(message, digest: family.digestName))
-    }
-
-    /// The JOSE signature of `message`.
-    public func sign(_ message: [UInt8]) -> [UInt8] {
-        message.withUnsafeBytes { sign($0) }
     }
 
     /// Algorithm and key id only.

@@ -73,15 +73,10 @@ public final class PublicVerificationKey: Sendable, CustomStringConvertible {
     }
 
     /// True when `signature` (JOSE form) is this key's signature of `message` (RFC 7515 §5.2 step 8).
-    public func verify(signature: [UInt8], message: UnsafeRawBufferPointer) -> Bool {
+    public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
         let family = algorithm.family
         guard let native = family.librarySignature(jose: signature, key: key) else { return false }
         return key.verify(native, message: message, digest: family.digestName)
-    }
-
-    /// True when `signature` (JOSE form) is this key's signature of `message`.
-    public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
-        message.withUnsafeBytes { verify(signature: signature, message: $0) }
     }
 
     /// The public JWK: `kty`, the algorithm's members, then `kid` (the thumbprint unless given),

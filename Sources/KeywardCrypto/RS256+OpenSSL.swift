@@ -12,8 +12,8 @@ enum RS256Family: SigningFamily {
 
     static func generate(rsaModulus: RSAModulusSize) throws(CryptoError) -> EVPKey {
         // The public exponent stays libcrypto's default, 65537.
-        try EVPKey.generate(type: "RSA") { ctx in
-            EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, Int32(rsaModulus.rawValue)) == 1
+        unsafe try EVPKey.generate(type: "RSA") { ctx in
+            unsafe EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, Int32(rsaModulus.rawValue)) == 1
         }
     }
 

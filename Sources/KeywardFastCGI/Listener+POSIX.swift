@@ -62,7 +62,7 @@ public enum Listener {
 
     /// A listening socket for `address`; refuses to take over a unix socket a live server answers on.
     public static func open(_ address: ListenAddress, unix options: UnixOptions = UnixOptions(),
-                            backlog: Int32 = 1024) throws -> Int32 {
+                            backlog: Int32 = 1024) throws(ListenError) -> Int32 {
         switch address {
         case .unix(let path): try openUnix(path: path, options: options, backlog: backlog)
         case .tcp(let host, let port): try openTCP(host: host, port: port, backlog: backlog)
@@ -73,85 +73,120 @@ public enum Listener {
     public static func isListeningSocket(_ fd: Int32) -> Bool {
         var value: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
-        return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 && value != 0
+        // ENOTSOCK, EBADF: not a socket, so not a listening one.
+        guard (try? Syscall.check("getsockopt") { unsafe getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) }) != nil
+        else { return false }
+        return value != 0
     }
 
-    private static func failure(_ what: String) -> ListenError {
-        ListenError(description: "\(what): \(String(cString: strerror(errno)))")
+    /// Runs `body` with `error` as a `ListenError`.
+    private static func listening<T>(_ body: () throws(SystemError) -> T) throws(ListenError) -> T {
+        do throws(SystemError) { return try body() } catch { throw ListenError(description: error.description) }
     }
 
     private static func withUnixAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
+        // ListenAddress keeps the path below 108 bytes (sun_path), so it and its NUL fit.
+        unsafe withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            unsafe raw.copyBytes(from: path.utf8)
+            unsafe raw[path.utf8.count] = 0
         }
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        return unsafe withUnsafePointer(to: &addr) {
+            unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { unsafe body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
     }
 
-    private static func openUnix(path: String, options: UnixOptions, backlog: Int32) throws -> Int32 {
+    private static func streamSocket(_ family: Int32) throws(SystemError) -> Int32 {
+        try Syscall.check("socket") { socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+    }
+
+    private static func openUnix(path: String, options: UnixOptions, backlog: Int32) throws(ListenError) -> Int32 {
         var info = stat()
-        if lstat(path, &info) == 0 {
+        let exists = try listening { () throws(SystemError) -> Bool in
+            do throws(SystemError) {
+                try Syscall.check("lstat \(path)") { unsafe lstat(path, &info) }
+                return true
+            } catch where error.code == ENOENT {
+                return false
+            }
+        }
+        if exists {
             guard info.st_mode & S_IFMT == S_IFSOCK else {
                 throw ListenError(description: "\(path) exists and is not a socket")
             }
-            let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard probe >= 0 else { throw failure("socket") }
-            let live = withUnixAddress(path) { connect(probe, $0, $1) } == 0
-            close(probe)
+            let probe = try listening { () throws(SystemError) in try streamSocket(AF_UNIX) }
+            // A refused connection (ECONNREFUSED) is a stale socket; connect is not retried on EINTR.
+            let live = (try? Syscall.check("connect", retry: false) { unsafe withUnixAddress(path) { unsafe connect(probe, $0, $1) } }) != nil
+            Syscall.closeAfterUse(probe)  // a probe: nothing was sent
             if live { throw ListenError(description: "another server is listening on \(path)") }
-            unlink(path)
+            _ = try listening { () throws(SystemError) in try Syscall.check("unlink stale socket \(path)") { unsafe unlink(path) } }
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw failure("socket") }
-        let previous = umask(0o177)
-        let bound = withUnixAddress(path) { bind(fd, $0, $1) }
-        umask(previous)
-        guard bound == 0 else { let e = failure("bind \(path)"); close(fd); throw e }
-        var gid: gid_t = gid_t.max
-        if let group = options.group {
-            guard let entry = getgrnam(group) else { close(fd); unlink(path); throw ListenError(description: "no such group: \(group)") }
-            gid = entry.pointee.gr_gid
+        let fd = try listening { () throws(SystemError) in try streamSocket(AF_UNIX) }
+        do throws(SystemError) {
+            // umask cannot fail; it returns the previous mask, restored at once.
+            let previous = umask(0o177)
+            defer { umask(previous) }
+            try Syscall.check("bind \(path)") { unsafe withUnixAddress(path) { unsafe bind(fd, $0, $1) } }
+        } catch {
+            Syscall.closeAfterUse(fd)
+            throw ListenError(description: error.description)
         }
-        guard chmod(path, options.mode) == 0, gid == gid_t.max || chown(path, uid_t.max, gid) == 0 else {
-            let e = failure("set mode/group of \(path)"); close(fd); unlink(path); throw e
+        do throws(ListenError) {
+            var gid: gid_t = gid_t.max
+            if let group = options.group {
+                // getgrnam's entry lives in static storage until the next call; only the gid is kept.
+                guard let entry = unsafe getgrnam(group) else { throw ListenError(description: "no such group: \(group)") }
+                gid = unsafe entry.pointee.gr_gid
+            }
+            try listening { () throws(SystemError) in
+                try Syscall.check("set mode of \(path)") { unsafe chmod(path, options.mode) }
+                if gid != gid_t.max { try Syscall.check("set group of \(path)") { unsafe chown(path, uid_t.max, gid) } }
+                try Syscall.check("listen") { listen(fd, backlog) }
+            }
+        } catch {
+            Syscall.closeAfterUse(fd)
+            _ = try? Syscall.check("unlink \(path)") { unsafe unlink(path) }  // best effort: the socket is unusable
+            throw error
         }
-        guard listen(fd, backlog) == 0 else { let e = failure("listen"); close(fd); unlink(path); throw e }
         return fd
     }
 
-    private static func openTCP(host: String, port: UInt16, backlog: Int32) throws -> Int32 {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+    private static func openTCP(host: String, port: UInt16, backlog: Int32) throws(ListenError) -> Int32 {
+        var hints = unsafe addrinfo()
+        unsafe hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        unsafe hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
         var result: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, String(port), &hints, &result)
-        guard rc == 0, let first = result else {
-            throw ListenError(description: "cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        // getaddrinfo reports its own error codes, not errno.
+        let rc = unsafe getaddrinfo(host, String(port), &hints, &result)
+        guard rc == 0, let first = unsafe result else {
+            throw ListenError(description: "cannot resolve \(host): \(unsafe String(cString: gai_strerror(rc)))")
         }
-        defer { freeaddrinfo(result) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw failure("socket") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            let e = failure("bind \(host):\(port)"); close(fd); throw e
+        defer { unsafe freeaddrinfo(result) }
+        let fd = try listening { () throws(SystemError) in try streamSocket(unsafe first.pointee.ai_family) }
+        do throws(SystemError) {
+            var one: Int32 = 1
+            try Syscall.check("setsockopt SO_REUSEADDR") {
+                unsafe setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            }
+            // first stays valid until freeaddrinfo, after bind.
+            try Syscall.check("bind \(host):\(port)") { unsafe bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) }
+            try Syscall.check("listen") { listen(fd, backlog) }
+        } catch {
+            Syscall.closeAfterUse(fd)
+            throw ListenError(description: error.description)
         }
-        guard listen(fd, backlog) == 0 else { let e = failure("listen"); close(fd); throw e }
         return fd
     }
 
     /// Options accepted sockets inherit: I/O timeouts bound how long a silent peer can hold a
     /// worker, and the receive buffer holds a whole request head for `RecordGuard` to peek at.
-    public static func tuneForAccept(_ fd: Int32, timeoutSeconds seconds: Int, receiveBuffer: Int32) {
+    public static func tuneForAccept(_ fd: Int32, timeoutSeconds seconds: Int, receiveBuffer: Int32) throws {
         var size = receiveBuffer
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        try Syscall.check("setsockopt SO_RCVBUF") { unsafe setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        try Syscall.check("setsockopt SO_RCVTIMEO") { unsafe setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) }
+        try Syscall.check("setsockopt SO_SNDTIMEO") { unsafe setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) }
     }
 }
 

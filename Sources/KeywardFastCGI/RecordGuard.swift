@@ -24,8 +24,9 @@ enum RecordGuard {
     static let params: UInt8 = 4
     static let responderRole = 1, authorizerRole = 2
 
-    /// Judges the bytes received so far; `limit` bounds the whole head.
-    static func check(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Verdict {
+    /// Judges the bytes received so far (indexed from 0); `limit` bounds the whole head.
+    static func check<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, limit: Int) -> Verdict where Bytes.Index == Int {
+        precondition(bytes.startIndex == 0)
         var offset = 0
         var requestId: Int? = nil
         var paramsLength = 0
@@ -68,7 +69,8 @@ enum RecordGuard {
     /// responder's at its empty `FCGI_STDIN` record (FastCGI 1.0 §5.3). A request that fills the
     /// whole `window` counts as whole too: a larger body is read by the worker, under the
     /// socket's timeouts. Records other than `FCGI_STDIN` after the params are libfcgi's to judge.
-    static func isComplete(_ bytes: UnsafeRawBufferPointer, window: Int) -> Bool {
+    static func isComplete<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, window: Int) -> Bool where Bytes.Index == Int {
+        precondition(bytes.startIndex == 0)
         if bytes.count >= window { return true }
         var offset = 0
         var authorizer = false
@@ -97,7 +99,8 @@ enum RecordGuard {
     }
 
     /// True when the concatenated params content is a sequence of whole name-value pairs.
-    private static func pairsFit(_ bytes: UnsafeRawBufferPointer, _ ranges: [Range<Int>], total: Int) -> Bool {
+    private static func pairsFit<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ ranges: [Range<Int>], total: Int) -> Bool
+    where Bytes.Index == Int {
         // A cursor over the content of the params records, skipping the record headers between them.
         var range = 0
         var index = ranges.first?.lowerBound ?? 0

@@ -22,12 +22,12 @@ import Glibc
 ///
 /// Thread entry points live here, not in `main.swift`: top-level code there is MainActor-isolated in
 /// Swift 6 and traps when run on a worker thread (INTEGRATION.md §7).
-public final class FastCGIServer: @unchecked Sendable {
+@safe public final class FastCGIServer: @unchecked Sendable {
     private let listenFD: Int32
     private let gateways: [Gateway]
     private let maxConnections: Int
     private let log: @Sendable (String) -> Void
-    private var requests: [UnsafeMutablePointer<FCGX_Request>] = []
+    private var requests: [UnsafeMutablePointer<FCGX_Request>] = unsafe []
     /// Written once at shutdown, never read: stays readable and wakes every poll.
     private var wake = Pipe()
     /// Dispatcher to workers: one `Int32` fd per message, a connection whose request is in.
@@ -56,15 +56,21 @@ public final class FastCGIServer: @unchecked Sendable {
         self.log = log
     }
 
-    /// Blocks SIGTERM, SIGINT and SIGPIPE for the calling thread and every thread it starts later.
-    /// Call first thing in `main`, before any thread exists.
-    public static func blockSignals() {
+    /// Blocks SIGTERM and SIGINT for the calling thread and every thread it starts later, and
+    /// ignores SIGPIPE. Call first thing in `main`, before any thread exists.
+    public static func blockSignals() throws {
+        var set = try Self.shutdownSignals()
+        try Syscall.checkReturned("pthread_sigmask") { unsafe pthread_sigmask(SIG_BLOCK, &set, nil) }
+        try Syscall.ignore(signal: SIGPIPE)
+    }
+
+    /// SIGTERM and SIGINT.
+    private static func shutdownSignals() throws(SystemError) -> sigset_t {
         var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        signal(SIGPIPE, SIG_IGN)
+        try Syscall.check("sigemptyset") { unsafe sigemptyset(&set) }
+        try Syscall.check("sigaddset SIGTERM") { unsafe sigaddset(&set, SIGTERM) }
+        try Syscall.check("sigaddset SIGINT") { unsafe sigaddset(&set, SIGINT) }
+        return set
     }
 
     /// Raises the soft limit on open files to the hard limit and returns it: every waiting
@@ -72,10 +78,13 @@ public final class FastCGIServer: @unchecked Sendable {
     public static func raiseFileLimit() -> Int {
         let files = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
         var limit = rlimit()
-        guard getrlimit(files, &limit) == 0 else { return 1_024 }
+        // Without the limits, assume the usual default soft limit.
+        guard (try? Syscall.check("getrlimit") { unsafe getrlimit(files, &limit) }) != nil else { return 1_024 }
         if limit.rlim_cur < limit.rlim_max {
+            let soft = limit.rlim_cur
             limit.rlim_cur = limit.rlim_max
-            if setrlimit(files, &limit) != 0 { _ = getrlimit(files, &limit) }
+            // Refused (a container may cap it): the soft limit stays what it was.
+            if (try? Syscall.check("setrlimit") { unsafe setrlimit(files, &limit) }) == nil { limit.rlim_cur = soft }
         }
         return Int(clamping: limit.rlim_cur)
     }
@@ -91,12 +100,18 @@ public final class FastCGIServer: @unchecked Sendable {
             return false
         }
         (wake, ready, parking) = (w, r, p)
-        _ = fcntl(listenFD, F_SETFL, fcntl(listenFD, F_GETFL) | O_NONBLOCK)
-        Listener.tuneForAccept(listenFD, timeoutSeconds: 10, receiveBuffer: Int32(limits.requestHeadBytes * 2))
-        requests = gateways.indices.map { _ in
+        do {
+            try Pipe.setNonBlocking(listenFD)
+            try Listener.tuneForAccept(listenFD, timeoutSeconds: 10, receiveBuffer: Int32(limits.requestHeadBytes * 2))
+        } catch {
+            log("keyward[KW0401]: cannot set up the listening socket: \(error)")
+            return false
+        }
+        unsafe requests = unsafe gateways.indices.map { _ in
+            // One request per worker, for the whole life of the process (never freed).
             let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
-            FCGX_InitRequest(request, -1, 0)  // no listening socket: only Keyward accepts
-            return request
+            _ = unsafe FCGX_InitRequest(request, -1, 0)  // no listening socket: only Keyward accepts; always 0
+            return unsafe request
         }
         startThread("keyward-dispatcher") { [self] in dispatch() }
         for index in gateways.indices {
@@ -105,7 +120,13 @@ public final class FastCGIServer: @unchecked Sendable {
         waitForSignal()
         stopping.store(true, ordering: .sequentiallyConsistent)
         var byte: UInt8 = 1
-        _ = write(wake.write, &byte, 1)
+        do {
+            try Syscall.check("write") { unsafe write(wake.write, &byte, 1) }
+        } catch {
+            // The pipe is empty and blocking, so this cannot happen; workers would wait in poll.
+            log("keyward[KW0403]: cannot wake the workers: \(error); exiting anyway")
+            return false
+        }
         if done.wait(timeout: .now() + grace) == .timedOut {
             log("keyward[KW0403]: workers still busy after \(Int(grace))s; exiting anyway")
             return false
@@ -125,12 +146,14 @@ public final class FastCGIServer: @unchecked Sendable {
     }
 
     private func waitForSignal() {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
         var signal: Int32 = 0
-        while sigwait(&set, &signal) != 0 {}
+        do {
+            var set = try Self.shutdownSignals()
+            try Syscall.checkReturned("sigwait") { unsafe sigwait(&set, &signal) }
+        } catch {
+            log("keyward[KW0402]: cannot wait for signals (\(error)), shutting down")
+            return
+        }
         log("keyward[KW0402]: signal \(signal) received, shutting down")
     }
 
@@ -138,21 +161,25 @@ public final class FastCGIServer: @unchecked Sendable {
 
     private static func milliseconds() -> Int64 {
         var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
+        do {
+            try Syscall.check("clock_gettime") { unsafe clock_gettime(CLOCK_MONOTONIC, &now) }
+        } catch {
+            fatalError("\(error)")  // CLOCK_MONOTONIC always exists: no deadline could be kept without it
+        }
         return Int64(now.tv_sec) * 1_000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     // MARK: Workers
 
     private func work(_ index: Int) {
-        let request = requests[index]
+        let request = unsafe requests[index]
         let gateway = gateways[index]
         var buffer = [UInt8](repeating: 0, count: limits.requestHeadBytes)
         while !isStopping() {
             guard var fd = nextConnection(&buffer) else { continue }
             // Serve it, and again while its next request is already there.
-            while let kept = serve(fd, request, gateway) {
-                if isStopping() { close(kept); break }
+            while let kept = unsafe serve(fd, request, gateway) {
+                if isStopping() { Syscall.closeAfterUse(kept); break }
                 let arrival = Self.arrival(kept, &buffer)
                 if arrival == .complete { fd = kept; continue }
                 settle(kept, arrival, idle: true)
@@ -167,16 +194,26 @@ public final class FastCGIServer: @unchecked Sendable {
         var fds = [pollfd(fd: ready.read, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-        guard poll(&fds, 3, -1) > 0, fds[2].revents == 0 else { return nil }
+        do {
+            let n = try Syscall.check("poll") { unsafe poll(&fds, 3, -1) }
+            guard n > 0, fds[2].revents == 0 else { return nil }
+        } catch {
+            drops.note("poll failed: \(error)", log: log)  // EINVAL, ENOMEM: back off briefly
+            Thread.sleep(forTimeInterval: 0.01)
+            return nil
+        }
         if fds[0].revents != 0 {
             var fd: Int32 = -1
-            if read(ready.read, &fd, 4) == 4 { return fd }  // EAGAIN: another worker took it
+            // EAGAIN: another worker took it. Messages are whole 4-byte fds (atomic pipe writes).
+            if (try? Syscall.check("read") { unsafe read(ready.read, &fd, 4) }) == 4 { return fd }
         }
         guard fds[1].revents != 0 else { return nil }
-        let fd = accept(listenFD, nil, nil)
-        guard fd >= 0 else {
+        let fd: Int32
+        do throws(SystemError) {
+            fd = try Syscall.check("accept") { accept(listenFD, nil, nil) }
+        } catch {
             // EAGAIN: another worker took it. EMFILE and the like: back off briefly.
-            if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED { usleep(10_000) }
+            if error.code != EAGAIN && error.code != EWOULDBLOCK && error.code != ECONNABORTED { Thread.sleep(forTimeInterval: 0.01) }
             return nil
         }
         let arrival = Self.arrival(fd, &buffer)
@@ -188,34 +225,37 @@ public final class FastCGIServer: @unchecked Sendable {
     /// Serves the one request waiting on `fd`; returns the fd when the web server keeps the
     /// connection for another request (`FCGI_KEEP_CONN`), else sees it closed.
     private func serve(_ fd: Int32, _ request: UnsafeMutablePointer<FCGX_Request>, _ gateway: Gateway) -> Int32? {
-        request.pointee.ipcFd = fd
-        request.pointee.keepConnection = 1  // FCGX_Accept_r first finishes the previous request: keep this fd
-        guard FCGX_Accept_r(request) >= 0 else { return nil }  // libfcgi closed the connection
-        let params = FCGIParams(request: request)
+        unsafe request.pointee.ipcFd = fd
+        unsafe request.pointee.keepConnection = 1  // FCGX_Accept_r first finishes the previous request: keep this fd
+        guard unsafe FCGX_Accept_r(request) >= 0 else { return nil }  // libfcgi closed the connection
+        let params = unsafe FCGIParams(request: request)
         let role = Role(fcgiRole: params.param("FCGI_ROLE"))
         let bytes = gateway.respond(params, role: role)
-        bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) {
-                _ = FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out)
+        // FCGX_PutStr copies the count bytes into libfcgi's buffer. A failed write (the peer is
+        // gone) marks the stream in error; FCGX_Finish_r then closes the connection (ipcFd -1).
+        unsafe bytes.withUnsafeBufferPointer { buffer in
+            unsafe buffer.withMemoryRebound(to: CChar.self) {
+                _ = unsafe FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out)
             }
         }
         // A kept-alive connection's next request must start at a record boundary, but libfcgi
         // reads in 8 KiB pieces and may have stopped right before FCGI_STDIN's end: read it
         // (isComplete saw it arrive, so this does not wait). An authorizer gets no FCGI_STDIN.
-        let keep = request.pointee.keepConnection != 0 && (role == .authorizer || params.skipInput(limit: limits.requestHeadBytes))
-        request.pointee.keepConnection = 1  // Keyward closes the connection itself, without blocking
-        FCGX_Finish_r(request)
-        let open = request.pointee.ipcFd
-        request.pointee.ipcFd = -1
+        let keep = unsafe request.pointee.keepConnection != 0 && (role == .authorizer || params.skipInput(limit: limits.requestHeadBytes))
+        unsafe request.pointee.keepConnection = 1  // Keyward closes the connection itself, without blocking
+        unsafe FCGX_Finish_r(request)
+        let open = unsafe request.pointee.ipcFd
+        unsafe request.pointee.ipcFd = -1
         guard open >= 0 else { return nil }  // a write failed and libfcgi closed it
         if keep { return open }
         if !Self.hasPending(open) {
-            close(open)
-        } else {
+            Syscall.closeAfterUse(open)
+        } else if (try? Syscall.check("shutdown") { shutdown(open, Int32(SHUT_WR)) }) != nil {
             // Unread bytes would make close() send a reset, which can destroy the response on its
             // way: shut down our side and let the dispatcher drain the peer's.
-            shutdown(open, Int32(SHUT_WR))
             park(open, .closing)
+        } else {
+            Syscall.closeAfterUse(open)  // ENOTCONN: the peer is gone already, nothing to drain
         }
         return nil
     }
@@ -226,18 +266,19 @@ public final class FastCGIServer: @unchecked Sendable {
         case .complete: preconditionFailure("a complete request is served, not settled")
         case .nothing: park(fd, idle ? .idle : .new)
         case .partial: park(fd, .partial)
-        case .closed: close(fd)
+        case .closed: Syscall.closeAfterUse(fd)
         case .invalid(let why):
             drops.note(why, log: log)
-            close(fd)
+            Syscall.closeAfterUse(fd)
         }
     }
 
     private func park(_ fd: Int32, _ kind: Parked.Kind) {
         var message = Parked(fd: fd, kind: kind)
-        if write(parking.write, &message, MemoryLayout<Parked>.size) != MemoryLayout<Parked>.size {
+        // A message below PIPE_BUF is written whole or not at all (EAGAIN: the pipe is full).
+        if (try? Syscall.check("write") { unsafe write(parking.write, &message, MemoryLayout<Parked>.size) }) != MemoryLayout<Parked>.size {
             drops.note("the dispatcher is not keeping up", log: log)
-            close(fd)
+            Syscall.closeAfterUse(fd)
         }
     }
 
@@ -259,23 +300,29 @@ public final class FastCGIServer: @unchecked Sendable {
     /// Peeks at what `fd` has received, without waiting and without consuming it (libfcgi reads
     /// it). `buffer` is as large as the largest request head.
     static func arrival(_ fd: Int32, _ buffer: inout [UInt8]) -> Arrival {
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
-        if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? .nothing : .closed }
-        if n == 0 { return .closed }
-        return buffer.withUnsafeBytes { raw in
-            let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-            switch RecordGuard.check(bytes, limit: raw.count) {
-            case .invalid(let why): return .invalid(why)
-            case .incomplete: return .partial
-            case .valid: return RecordGuard.isComplete(bytes, window: raw.count) ? .complete : .partial
+        let n: Int
+        do throws(SystemError) {
+            // recv writes at most buffer.count bytes into the buffer.
+            n = try Syscall.check("recv") {
+                unsafe buffer.withUnsafeMutableBytes { unsafe recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }
             }
+        } catch {
+            return error.code == EAGAIN || error.code == EWOULDBLOCK ? .nothing : .closed
+        }
+        if n == 0 { return .closed }
+        let bytes = buffer[..<n]
+        switch RecordGuard.check(bytes, limit: buffer.count) {
+        case .invalid(let why): return .invalid(why)
+        case .incomplete: return .partial
+        case .valid: return RecordGuard.isComplete(bytes, window: buffer.count) ? .complete : .partial
         }
     }
 
     /// True when `fd` has received bytes nobody has read (or the peer closed).
     static func hasPending(_ fd: Int32) -> Bool {
         var byte: UInt8 = 0
-        return recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) >= 0
+        // EAGAIN: nothing unread.
+        return (try? Syscall.check("recv") { unsafe recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) }) != nil
     }
 
     // MARK: The dispatcher
@@ -306,7 +353,14 @@ public final class FastCGIServer: @unchecked Sendable {
                 fds.append(pollfd(fd: fd, events: interest == .readable ? Int16(POLLIN) : Self.pollReadHangUp, revents: 0))
             }
             let timeout = table.timeout(now: now, cap: 1_000)
-            guard poll(&fds, nfds_t(fds.count), Int32(timeout)) >= 0 || errno == EINTR else { continue }
+            do {
+                // Retried on EINTR with the same timeout: it is at most a second.
+                try Syscall.check("poll") { unsafe poll(&fds, nfds_t(fds.count), Int32(timeout)) }
+            } catch {
+                drops.note("poll failed: \(error)", log: log)  // EINVAL, ENOMEM: back off briefly
+                Thread.sleep(forTimeInterval: 0.01)
+                continue
+            }
             now = Self.milliseconds()
             if fds[1].revents != 0 { stopped = true }
             if fds[0].revents != 0 { receiveParked(&table, now: now) }
@@ -314,8 +368,15 @@ public final class FastCGIServer: @unchecked Sendable {
                 guard let state = table.entries[entry.fd]?.state else { continue }
                 switch state {
                 case .closing:
-                    let n = buffer.withUnsafeMutableBytes { recv(entry.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                    if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { finish(entry.fd, &table) }
+                    do throws(SystemError) {
+                        // recv writes at most buffer.count bytes into the buffer.
+                        let n = try Syscall.check("recv") {
+                            unsafe buffer.withUnsafeMutableBytes { unsafe recv(entry.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                        }
+                        if n == 0 { finish(entry.fd, &table) }
+                    } catch {
+                        if error.code != EAGAIN && error.code != EWOULDBLOCK { finish(entry.fd, &table) }
+                    }
                 case .awaiting:
                     look(entry.fd, &table, &buffer, now: now)
                 case .partial:
@@ -333,16 +394,17 @@ public final class FastCGIServer: @unchecked Sendable {
                 case .partial: drops.note("request incomplete within the timeout", log: log)
                 case .awaiting(idle: true), .closing: break
                 }
-                close(fd)
+                Syscall.closeAfterUse(fd)
             }
         }
-        for fd in table.entries.keys { close(fd) }
+        for fd in table.entries.keys { Syscall.closeAfterUse(fd) }
     }
 
     /// Takes in the connections workers parked.
     private func receiveParked(_ table: inout ConnectionTable, now: Int64) {
         var message = Parked()
-        while read(parking.read, &message, MemoryLayout<Parked>.size) == MemoryLayout<Parked>.size {
+        // Messages are written whole (below PIPE_BUF); EAGAIN ends the loop: none left.
+        while (try? Syscall.check("read") { unsafe read(parking.read, &message, MemoryLayout<Parked>.size) }) == MemoryLayout<Parked>.size {
             let state: ConnectionTable.State
             let deadline: Int64
             switch message.kind {
@@ -353,7 +415,7 @@ public final class FastCGIServer: @unchecked Sendable {
             }
             if let evicted = table.add(message.fd, state, deadline: deadline, now: now) {
                 drops.note("\(maxConnections) connections waiting; closed the oldest", log: log)
-                close(evicted)
+                Syscall.closeAfterUse(evicted)
             }
         }
     }
@@ -365,9 +427,10 @@ public final class FastCGIServer: @unchecked Sendable {
         case .complete:
             table.remove(fd)
             var message = fd
-            if write(ready.write, &message, 4) != 4 {
+            // 4 bytes, below PIPE_BUF: written whole or not at all (EAGAIN: the pipe is full).
+            if (try? Syscall.check("write") { unsafe write(ready.write, &message, 4) }) != 4 {
                 drops.note("the workers are not keeping up", log: log)
-                close(fd)
+                Syscall.closeAfterUse(fd)
             }
         case .nothing:
             break
@@ -383,7 +446,7 @@ public final class FastCGIServer: @unchecked Sendable {
 
     private func finish(_ fd: Int32, _ table: inout ConnectionTable) {
         table.remove(fd)
-        close(fd)
+        Syscall.closeAfterUse(fd)
     }
 
     /// Linux POLLRDHUP (peer shut down its writing side); Glibc's module map leaves it out.
@@ -397,12 +460,24 @@ struct Pipe {
 
     static func make(nonBlocking: Bool) -> Pipe? {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { return nil }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        // pipe writes exactly two descriptors into the two-element array.
+        guard (try? Syscall.check("pipe") { unsafe pipe(&fds) }) != nil else { return nil }
+        do {
+            for fd in fds {
+                try Syscall.check("fcntl F_SETFD") { fcntl(fd, F_SETFD, FD_CLOEXEC) }
+                if nonBlocking { try setNonBlocking(fd) }
+            }
+        } catch {
+            for fd in fds { Syscall.closeAfterUse(fd) }
+            return nil
         }
         return Pipe(read: fds[0], write: fds[1])
+    }
+
+    /// Sets O_NONBLOCK on `fd`, keeping its other status flags.
+    static func setNonBlocking(_ fd: Int32) throws(SystemError) {
+        let flags = try Syscall.check("fcntl F_GETFL") { fcntl(fd, F_GETFL) }
+        try Syscall.check("fcntl F_SETFL") { fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
     }
 }
 
@@ -426,22 +501,23 @@ final class DropLog: @unchecked Sendable {
 }
 
 /// Request params and body of one FastCGI request; values are copied out of libfcgi's buffers.
-struct FCGIParams: ParamSource {
+@safe struct FCGIParams: ParamSource {
     let request: UnsafeMutablePointer<FCGX_Request>
 
     /// A value that is not valid UTF-8 reads as a lone NUL, which every parser downstream refuses
     /// (a path is not absolute, a credential is malformed): never repaired into something valid.
     func param(_ name: StaticString) -> String? {
-        let cName = UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
-        guard let value = FCGX_GetParam(cName, request.pointee.envp) else { return nil }
-        return String(validatingCString: value) ?? "\u{0}"
+        // A string literal's static, NUL-terminated storage; the value is copied out of envp.
+        let cName = unsafe UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+        guard let value = unsafe FCGX_GetParam(cName, request.pointee.envp) else { return nil }
+        return unsafe String(validatingCString: value) ?? "\u{0}"
     }
 
     func readBody(limit: Int) -> [UInt8]? {
         var body: [UInt8] = []
         var chunk = [CChar](repeating: 0, count: 8192)
         while body.count <= limit {
-            let n = chunk.withUnsafeMutableBufferPointer { FCGX_GetStr($0.baseAddress, Int32($0.count), request.pointee.in) }
+            let n = unsafe chunk.withUnsafeMutableBufferPointer { unsafe FCGX_GetStr($0.baseAddress, Int32($0.count), request.pointee.in) }
             if n <= 0 { break }
             body += chunk[0..<Int(n)].map { UInt8(bitPattern: $0) }
         }
@@ -453,8 +529,8 @@ struct FCGIParams: ParamSource {
         var chunk = [CChar](repeating: 0, count: 8192)
         var skipped = 0
         while skipped <= limit {
-            let n = chunk.withUnsafeMutableBufferPointer { FCGX_GetStr($0.baseAddress, Int32($0.count), request.pointee.in) }
-            if n <= 0 { return FCGX_GetError(request.pointee.in) == 0 }
+            let n = unsafe chunk.withUnsafeMutableBufferPointer { unsafe FCGX_GetStr($0.baseAddress, Int32($0.count), request.pointee.in) }
+            if n <= 0 { return unsafe FCGX_GetError(request.pointee.in) == 0 }
             skipped += Int(n)
         }
         return false
@@ -473,7 +549,8 @@ public enum CGIRunner {
     public static func run(gateway: Gateway) {
         let env = ProcessInfo.processInfo.environment
         let params = StdinParams(values: env)
-        signal(SIGPIPE, SIG_IGN)
+        // sigaction fails only for an invalid signal number or a bad pointer, neither possible here.
+        do { try Syscall.ignore(signal: SIGPIPE) } catch { fatalError("cannot ignore SIGPIPE: \(error)") }
         // The server may be gone already; there is nobody left to tell.
         try? FileHandle.standardOutput.write(contentsOf: Data(gateway.respond(params, role: .responder)))
     }
@@ -481,6 +558,7 @@ public enum CGIRunner {
     struct StdinParams: ParamSource {
         let values: [String: String]
         func param(_ name: StaticString) -> String? { values[name.description] }
+        func param(named name: String) -> String? { values[name] }
         func readBody(limit: Int) -> [UInt8]? {
             guard let length = values["CONTENT_LENGTH"].flatMap(Int.init), length > 0 else { return [] }
             guard length <= limit else { return nil }

@@ -62,7 +62,7 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
         stopping = true
         wake.signal()
         wake.unlock()
-        while thread != nil && !(thread!.isFinished) { usleep(5_000) }
+        while thread != nil && !(thread!.isFinished) { Thread.sleep(forTimeInterval: 0.005) }
         flush()
     }
 

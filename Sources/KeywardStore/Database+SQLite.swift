@@ -17,7 +17,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 }
 
 /// One SQLite connection. Not Sendable: each worker thread opens its own (STYLE.md, GRDB model).
-public final class Connection {
+@safe public final class Connection {
     fileprivate let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
     /// Called after each commit of a change (an explicit transaction or a lone write statement);
@@ -30,15 +30,15 @@ public final class Connection {
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create { flags |= SQLITE_OPEN_CREATE }
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
-        guard rc == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            sqlite3_close_v2(db)
+        let rc = unsafe sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db = unsafe db else {
+            let message = unsafe db.map { unsafe String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            unsafe sqlite3_close_v2(db)
             throw StoreError(code: rc, message: "\(message) (\(path))")
         }
-        handle = db
-        sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, 5_000)
+        unsafe handle = unsafe db
+        unsafe sqlite3_extended_result_codes(db, 1)
+        unsafe sqlite3_busy_timeout(db, 5_000)
         try execute("PRAGMA foreign_keys = ON")
         if !readOnly {
             try execute("PRAGMA journal_mode = WAL")
@@ -48,16 +48,16 @@ public final class Connection {
 
     deinit {
         statements.removeAll()
-        sqlite3_close_v2(handle)
+        unsafe sqlite3_close_v2(handle)
     }
 
     /// Runs one or more statements that bind nothing and return nothing.
     public func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?
-        let rc = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
+        let rc = unsafe sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         if rc != SQLITE_OK {
-            let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
-            sqlite3_free(errorMessage)
+            let message = unsafe errorMessage.map { unsafe String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            unsafe sqlite3_free(errorMessage)
             throw StoreError(code: rc, message: message)
         }
     }
@@ -74,13 +74,13 @@ public final class Connection {
     /// Inside an open transaction it simply joins it. `onCommit` runs only when rows changed, so a
     /// transaction that only read (a reveal page for an unknown link, say) does not stamp a change.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        if sqlite3_get_autocommit(handle) == 0 { return try body() }
+        if unsafe sqlite3_get_autocommit(handle) == 0 { return try body() }
         try execute("BEGIN IMMEDIATE")
-        let before = sqlite3_total_changes64(handle)
+        let before = unsafe sqlite3_total_changes64(handle)
         do {
             let result = try body()
             try execute("COMMIT")
-            if sqlite3_total_changes64(handle) != before { try onCommit?() }
+            if unsafe sqlite3_total_changes64(handle) != before { try onCommit?() }
             return result
         } catch {
             try? execute("ROLLBACK")
@@ -89,12 +89,12 @@ public final class Connection {
     }
 
     /// True outside an explicit transaction.
-    var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+    var isAutocommit: Bool { unsafe sqlite3_get_autocommit(handle) != 0 }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
-    public var changes: Int { Int(sqlite3_changes(handle)) }
+    public var changes: Int { unsafe Int(sqlite3_changes(handle)) }
     /// The rowid of the last row this connection inserted.
-    public var lastInsertRowId: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var lastInsertRowId: Int64 { unsafe sqlite3_last_insert_rowid(handle) }
 
     /// Changes when another connection (any process) has committed since the last call
     /// (`PRAGMA data_version`); a cheap read of the WAL index.
@@ -103,7 +103,7 @@ public final class Connection {
     }
 
     fileprivate func error(_ rc: Int32) -> StoreError {
-        StoreError(code: rc, message: String(cString: sqlite3_errmsg(handle)))
+        unsafe StoreError(code: rc, message: String(cString: sqlite3_errmsg(handle)))
     }
 }
 
@@ -113,23 +113,23 @@ public enum SQLValue: Sendable {
 }
 
 /// A prepared statement. Owns its handle and finalizes it in `deinit`; not Sendable.
-public final class Statement {
+@safe public final class Statement {
     private let handle: OpaquePointer
     private unowned let connection: Connection
 
     fileprivate init(connection: Connection, sql: String) throws {
         var stmt: OpaquePointer?
-        let rc = sqlite3_prepare_v3(connection.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
-        guard rc == SQLITE_OK, let stmt else { throw connection.error(rc) }
-        self.handle = stmt
+        let rc = unsafe sqlite3_prepare_v3(connection.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt = unsafe stmt else { throw connection.error(rc) }
+        unsafe self.handle = unsafe stmt
         self.connection = connection
     }
 
-    deinit { sqlite3_finalize(handle) }
+    deinit { unsafe sqlite3_finalize(handle) }
 
     private func reset() {
-        sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
+        unsafe sqlite3_reset(handle)
+        unsafe sqlite3_clear_bindings(handle)
     }
 
     /// Binds `values` to parameters 1...n, after resetting the statement.
@@ -139,15 +139,16 @@ public final class Statement {
             let index = Int32(i + 1)
             let rc: Int32
             switch value {
-            case .null: rc = sqlite3_bind_null(handle, index)
-            case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
+            case .null: rc = unsafe sqlite3_bind_null(handle, index)
+            case .integer(let v): rc = unsafe sqlite3_bind_int64(handle, index, v)
             case .text(let v):
-                rc = v.utf8CString.withUnsafeBufferPointer {
-                    keyward_sqlite3_bind_text_transient(handle, index, $0.baseAddress, Int32($0.count - 1))
+                // SQLITE_TRANSIENT: SQLite copies the bytes before the buffer goes away.
+                rc = unsafe v.utf8CString.withUnsafeBufferPointer {
+                    unsafe keyward_sqlite3_bind_text_transient(handle, index, $0.baseAddress, Int32($0.count - 1))
                 }
             case .blob(let v):
-                rc = v.withUnsafeBufferPointer {
-                    keyward_sqlite3_bind_blob_transient(handle, index, $0.baseAddress ?? UnsafePointer(bitPattern: 1), Int32($0.count))
+                rc = unsafe v.withUnsafeBufferPointer {
+                    unsafe keyward_sqlite3_bind_blob_transient(handle, index, $0.baseAddress ?? UnsafePointer(bitPattern: 1), Int32($0.count))
                 }
             }
             if rc != SQLITE_OK { throw connection.error(rc) }
@@ -156,13 +157,13 @@ public final class Statement {
 
     /// Advances to the next row; false when done.
     private func step() throws -> Bool {
-        let rc = sqlite3_step(handle)
+        let rc = unsafe sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
         default:
             let error = connection.error(rc)
-            sqlite3_reset(handle)
+            unsafe sqlite3_reset(handle)
             throw error
         }
     }
@@ -170,16 +171,16 @@ public final class Statement {
     /// Runs to completion, ignoring rows.
     public func run(_ values: [SQLValue] = []) throws {
         try bind(values)
-        defer { sqlite3_reset(handle) }
+        defer { unsafe sqlite3_reset(handle) }
         while try step() {}
-        if sqlite3_stmt_readonly(handle) == 0 && connection.isAutocommit { try connection.onCommit?() }
+        if unsafe sqlite3_stmt_readonly(handle) == 0 && connection.isAutocommit { try connection.onCommit?() }
     }
 
     /// Calls `each` for every row. The statement is reset afterwards, which ends its read
     /// transaction: a statement left mid-rows would pin an old WAL snapshot.
     public func forEach(_ values: [SQLValue] = [], _ each: (Statement) throws -> Void) throws {
         try bind(values)
-        defer { sqlite3_reset(handle) }
+        defer { unsafe sqlite3_reset(handle) }
         while try step() { try each(self) }
     }
 
@@ -193,24 +194,25 @@ public final class Statement {
     /// The first row mapped, or nil when there is none; the statement is reset either way.
     public func first<T>(_ values: [SQLValue] = [], _ transform: (Statement) throws -> T) throws -> T? {
         try bind(values)
-        defer { sqlite3_reset(handle) }
+        defer { unsafe sqlite3_reset(handle) }
         return try step() ? try transform(self) : nil
     }
 
     /// True when `column` (0-based) of the current row is SQL NULL.
     ///
     /// Like every column reader here, valid only inside a `forEach` / `map` / `first` row closure.
-    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+    public func isNull(_ column: Int32) -> Bool { unsafe sqlite3_column_type(handle, column) == SQLITE_NULL }
     /// The column as a 64-bit integer; 0 for NULL.
-    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    public func int64(_ column: Int32) -> Int64 { unsafe sqlite3_column_int64(handle, column) }
     /// The column as a 64-bit integer, or nil for NULL.
     public func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
 
     /// The column as UTF-8 text (invalid bytes replaced); "" for NULL.
     public func text(_ column: Int32) -> String {
-        guard let p = sqlite3_column_text(handle, column) else { return "" }
-        let n = Int(sqlite3_column_bytes(handle, column))
-        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+        guard let p = unsafe sqlite3_column_text(handle, column) else { return "" }
+        let n = unsafe Int(sqlite3_column_bytes(handle, column))
+        // The column's n bytes stay valid until the next step or reset; they are copied at once.
+        return unsafe String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
     }
 
     /// The column as text, or nil for NULL.
@@ -218,8 +220,9 @@ public final class Statement {
 
     /// A copy of the column's bytes; empty for NULL or a zero-length blob.
     public func blob(_ column: Int32) -> [UInt8] {
-        let n = Int(sqlite3_column_bytes(handle, column))
-        guard n > 0, let p = sqlite3_column_blob(handle, column) else { return [] }
-        return Array(UnsafeRawBufferPointer(start: p, count: n))
+        let n = unsafe Int(sqlite3_column_bytes(handle, column))
+        guard n > 0, let p = unsafe sqlite3_column_blob(handle, column) else { return [] }
+        // As in text(_:): n valid bytes, copied before the statement moves on.
+        return unsafe Array(UnsafeRawBufferPointer(start: p, count: n))
     }
 }

@@ -17,21 +17,25 @@ public enum DatabaseFile {
 
     /// The database's files that exist, the database itself first.
     public static func paths(forDatabase path: String) -> [String] {
-        candidates(forDatabase: path).filter { access($0, F_OK) == 0 }
+        // access() fails with ENOENT for a file that does not exist, and for anything else
+        // (EACCES on a directory) the file cannot be one of ours to list either.
+        candidates(forDatabase: path).filter { file in (try? Syscall.check("access \(file)") { unsafe access(file, F_OK) }) != nil }
     }
 
     /// Creates the database file 0600 when it does not exist, and sets any of its files that
     /// others may use to 0600 (one an administrator made 0640 for a group stays): `keyward init`.
     public static func prepare(_ path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd >= 0 {
-            defer { close(fd) }
-            guard fchmod(fd, 0o600) == 0 else { throw failure("cannot chmod 600", path) }  // open() applied the umask
-        } else if errno != EEXIST {
-            throw failure("cannot create", path)
+        do throws(SystemError) {
+            let fd = try Syscall.check("cannot create \(path)") { unsafe open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+            defer { Syscall.closeAfterUse(fd) }  // nothing was written through it
+            try Syscall.check("cannot chmod 600 \(path)") { fchmod(fd, 0o600) }  // open() applied the umask
+        } catch where error.code == EEXIST {
+            // It exists: its mode is checked below.
+        } catch {
+            throw DatabaseFileError(error)
         }
         for (file, mode) in try modes(forDatabase: path) where mode & 0o007 != 0 {
-            guard chmod(file, 0o600) == 0 else { throw failure("cannot chmod 600", file) }
+            do throws(SystemError) { try Syscall.check("cannot chmod 600 \(file)") { unsafe chmod(file, 0o600) } } catch { throw DatabaseFileError(error) }
         }
     }
 
@@ -46,19 +50,19 @@ public enum DatabaseFile {
 
     /// The permission bits of each file of the database that exists. A `-wal` or `-shm` file that
     /// goes away meanwhile (SQLite removes them when the last connection closes) is no error.
-    static func modes(forDatabase path: String) throws -> [(String, UInt32)] {
-        try candidates(forDatabase: path).compactMap { file in
+    static func modes(forDatabase path: String) throws(DatabaseFileError) -> [(String, UInt32)] {
+        var result: [(String, UInt32)] = []
+        for file in candidates(forDatabase: path) {
             var info = stat()
-            guard stat(file, &info) == 0 else {
-                if errno == ENOENT && file != path { return nil }
-                throw failure("cannot stat", file)
+            do throws(SystemError) {
+                try Syscall.check("cannot stat \(file)") { unsafe stat(file, &info) }
+            } catch {
+                if error.code == ENOENT && file != path { continue }
+                throw DatabaseFileError(error)
             }
-            return (file, UInt32(info.st_mode & 0o777))
+            result.append((file, UInt32(info.st_mode & 0o777)))
         }
-    }
-
-    private static func failure(_ what: String, _ path: String) -> DatabaseFileError {
-        DatabaseFileError(description: "\(what) \(path): \(String(cString: strerror(errno)))")
+        return result
     }
 }
 
@@ -67,4 +71,7 @@ public enum DatabaseFile {
 public struct DatabaseFileError: Error, CustomStringConvertible, Sendable {
     /// One line: the file, what is wrong, and what to do.
     public let description: String
+
+    init(description: String) { self.description = description }
+    init(_ error: SystemError) { self.description = error.description }
 }

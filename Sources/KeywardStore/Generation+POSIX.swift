@@ -20,40 +20,63 @@ public final class Generation: @unchecked Sendable {
     /// Opens the stamp file for reading and, with `writable`, for stamping (creating it then).
     public init(databasePath: String, writable: Bool) throws {
         let path = Self.path(forDatabase: databasePath)
-        var fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
-        if fd < 0 && errno == ENOENT {
-            var db = stat()
-            let mode = stat(databasePath, &db) == 0 ? db.st_mode & 0o666 : 0o600
-            fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-            if fd >= 0 {
-                fchmod(fd, mode)  // open() applied the umask
-                if geteuid() == 0 && stat(databasePath, &db) == 0 { _ = fchown(fd, db.st_uid, db.st_gid) }
-            } else if errno == EEXIST {
-                fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        let flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC
+        do throws(SystemError) {
+            do throws(SystemError) {
+                fd = try Syscall.check("cannot open \(path)") { unsafe open(path, flags) }
+            } catch where error.code == ENOENT {
+                fd = try Self.create(path, like: databasePath, flags: flags)
             }
+        } catch {
+            throw StoreError(code: 1, message: error.description)
         }
-        guard fd >= 0 else {
-            throw StoreError(code: 1, message: "cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        self.fd = fd
         if writable && current == nil { try bump() }
     }
 
-    deinit { close(fd) }
+    /// Creates the stamp file with the database file's mode (and, as root, its owner), or opens
+    /// the one another process created meanwhile.
+    private static func create(_ path: String, like databasePath: String, flags: Int32) throws(SystemError) -> Int32 {
+        var db = stat()
+        // A database that cannot be examined yet (it is created after the stamp) gets 0600.
+        let examined = (try? Syscall.check("stat \(databasePath)") { unsafe stat(databasePath, &db) }) != nil
+        let mode = examined ? db.st_mode & 0o666 : 0o600
+        let fd: Int32
+        do throws(SystemError) {
+            fd = try Syscall.check("cannot create \(path)") { unsafe open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
+        } catch where error.code == EEXIST {
+            return try Syscall.check("cannot open \(path)") { unsafe open(path, flags) }
+        }
+        do throws(SystemError) {
+            try Syscall.check("cannot chmod \(path)") { fchmod(fd, mode) }  // open() applied the umask
+            if examined && geteuid() == 0 { try Syscall.check("cannot chown \(path)") { fchown(fd, db.st_uid, db.st_gid) } }
+        } catch {
+            Syscall.closeAfterUse(fd)  // nothing was written through it
+            _ = try? Syscall.check("unlink \(path)") { unsafe unlink(path) }  // the next open creates it again
+            throw error
+        }
+        return fd
+    }
+
+    deinit { Syscall.closeAfterUse(fd) }  // read-only or pwrite-only: nothing left to flush
 
     /// The current stamp, or nil when the file is short or unreadable (callers then reload).
     public var current: UInt64? {
-        var value: UInt64 = 0
-        let n = withUnsafeMutableBytes(of: &value) { pread(fd, $0.baseAddress, 8, 0) }
-        return n == 8 ? value : nil
+        var bytes = [UInt8](repeating: 0, count: 8)
+        // pread writes at most 8 bytes into the 8-byte buffer.
+        let n = try? Syscall.check("pread") { unsafe bytes.withUnsafeMutableBytes { unsafe pread(fd, $0.baseAddress, 8, 0) } }
+        guard n == 8 else { return nil }
+        return bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
     /// Announces a committed change to every process.
     public func bump() throws {
-        var stamp = SecureRandom.bytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let n = withUnsafeBytes(of: &stamp) { pwrite(fd, $0.baseAddress, 8, 0) }
-        guard n == 8 else {
-            throw StoreError(code: 1, message: "cannot stamp the change for running servers: \(String(cString: strerror(errno)))")
+        let stamp = SecureRandom.bytes(8)
+        do throws(SystemError) {
+            // pwrite reads exactly the 8 bytes of the array.
+            let n = try Syscall.check("pwrite") { unsafe stamp.withUnsafeBytes { unsafe pwrite(fd, $0.baseAddress, 8, 0) } }
+            guard n == 8 else { throw SystemError(call: "pwrite (\(n) of 8 bytes)", code: EIO) }
+        } catch {
+            throw StoreError(code: 1, message: "cannot stamp the change for running servers: \(error)")
         }
     }
 }

@@ -18,10 +18,16 @@ public struct KeyFile: Sendable, CustomStringConvertible {
     /// Reads the key file, refusing one that others can read.
     public static func load(path: String) throws -> KeyFile {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))") }
+        do throws(SystemError) {
+            try Syscall.check("cannot read key file \(path)") { unsafe stat(path, &info) }
+        } catch {
+            throw KeyFileError(error.description)
+        }
         guard info.st_mode & 0o077 == 0 else { throw tooOpen(path, info.st_mode) }
-        guard access(path, R_OK) == 0 else {
-            throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))")
+        do throws(SystemError) {
+            try Syscall.check("cannot read key file \(path)") { unsafe access(path, R_OK) }
+        } catch {
+            throw KeyFileError(error.description)
         }
         guard let data = FileManager.default.contents(atPath: path),
               let fields = try? JSONDecoder().decode(Stored.self, from: data), fields.version == 1,
@@ -35,15 +41,27 @@ public struct KeyFile: Sendable, CustomStringConvertible {
     public static func create(path: String) throws -> KeyFile {
         let keys = KeyFile(masterKey: SecureRandom.bytes(32), pepper: SecureRandom.bytes(32))
         let json = "{\"version\":1,\"master_key\":\"\(Base64.encode(keys.masterKey))\",\"pepper\":\"\(Base64.encode(keys.pepper))\"}\n"
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw KeyFileError("cannot create key file \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(json.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        // open() applied the umask: 0600 under a umask of 0277 would be 0400.
-        guard written == bytes.count, fchmod(fd, 0o600) == 0, fsync(fd) == 0 else {
-            unlink(path)
-            throw KeyFileError("cannot write key file \(path)")
+        let fd: Int32
+        do throws(SystemError) {
+            fd = try Syscall.check("cannot create key file \(path)") { unsafe open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+        } catch {
+            throw KeyFileError(error.description)
+        }
+        do throws(SystemError) {
+            let bytes = Array(json.utf8)
+            // write reads at most bytes.count bytes of the array.
+            let written = try Syscall.check("write") { unsafe bytes.withUnsafeBytes { unsafe write(fd, $0.baseAddress, $0.count) } }
+            guard written == bytes.count else { throw SystemError(call: "write (\(written) of \(bytes.count) bytes)", code: EIO) }
+            // open() applied the umask: 0600 under a umask of 0277 would be 0400.
+            try Syscall.check("fchmod") { fchmod(fd, 0o600) }
+            try Syscall.check("fsync") { fsync(fd) }
+            // After fsync a failing close loses nothing; it is still reported, the file is then suspect.
+            try Syscall.check("close", retry: false) { close(fd) }
+        } catch {
+            if error.call != "close" { Syscall.closeAfterUse(fd) }
+            // A half-written key file must not stay behind; if even that fails, say so too.
+            let removed = (try? Syscall.check("unlink") { unsafe unlink(path) }) != nil
+            throw KeyFileError("cannot write key file \(path): \(error)" + (removed ? "" : "; remove it by hand"))
         }
         return keys
     }
@@ -53,7 +71,7 @@ public struct KeyFile: Sendable, CustomStringConvertible {
     /// `load`'s to report.
     public static func requirePrivate(path: String) throws {
         var info = stat()
-        guard stat(path, &info) == 0 else { return }
+        guard (try? Syscall.check("stat") { unsafe stat(path, &info) }) != nil else { return }  // load's to report
         guard info.st_mode & 0o077 == 0 else { throw tooOpen(path, info.st_mode) }
     }
 
@@ -66,10 +84,12 @@ public struct KeyFile: Sendable, CustomStringConvertible {
     /// that others could read is refused by `load`, and chmod is all it takes to fix.
     public static func makePrivate(path: String) throws {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw KeyFileError("cannot read key file \(path): \(String(cString: strerror(errno)))") }
-        guard info.st_mode & 0o077 != 0 else { return }
-        guard chmod(path, info.st_mode & 0o700) == 0 else {
-            throw KeyFileError("cannot take others' permissions off key file \(path): \(String(cString: strerror(errno)))")
+        do throws(SystemError) {
+            try Syscall.check("cannot read key file \(path)") { unsafe stat(path, &info) }
+            guard info.st_mode & 0o077 != 0 else { return }
+            try Syscall.check("cannot take others' permissions off key file \(path)") { unsafe chmod(path, info.st_mode & 0o700) }
+        } catch {
+            throw KeyFileError(error.description)
         }
     }
 

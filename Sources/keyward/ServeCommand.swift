@@ -68,7 +68,7 @@ enum ServeCommand {
             return address
         }
 
-        FastCGIServer.blockSignals()
+        try FastCGIServer.blockSignals()
         let keys = try context.loadKeys()
         _ = try context.openStore()
         try DatabaseFile.requirePrivate(context.dbPath)

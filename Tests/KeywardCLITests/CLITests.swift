@@ -291,15 +291,15 @@ struct CLI {
         #expect(!FileManager.default.fileExists(atPath: socket))
 
         // A stale socket file (nobody listening) is replaced.
-        let fd = socket.withCString { path -> Int32 in
+        let fd = unsafe socket.withCString { path -> Int32 in
             let s = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
             var addr = sockaddr_un()
             addr.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-                raw.copyBytes(from: UnsafeRawBufferPointer(start: path, count: strlen(path)))
+            unsafe withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+                unsafe raw.copyBytes(from: UnsafeRawBufferPointer(start: path, count: strlen(path)))
             }
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            _ = unsafe withUnsafePointer(to: &addr) { unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                unsafe bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
             return s
         }
         close(fd)

@@ -19,7 +19,7 @@ import Glibc
 
     func mode(_ path: String) -> Int {
         var info = stat()
-        return stat(path, &info) == 0 ? Int(info.st_mode & 0o777) : -1
+        return unsafe stat(path, &info) == 0 ? Int(info.st_mode & 0o777) : -1
     }
 
     @Test(arguments: ["022", "000", "0277"])
@@ -35,7 +35,7 @@ import Glibc
     @Test func commandsRefuseADatabaseOthersMayReadUntilInitTightensIt() throws {
         let cli = try CLI()
         try cli.run("init")
-        chmod(cli.db, 0o644)
+        unsafe chmod(cli.db, 0o644)
         for args in [["user", "list"], ["key", "list"], ["serve", "--listen", "unix:\(cli.dir)/s.sock"]] {
             let r = try run(cli, arguments: args)
             #expect(r.status == 1, "\(args)")
@@ -46,7 +46,7 @@ import Glibc
         #expect(mode(cli.db) == 0o600)
         #expect(try cli.run("user", "list").status == 0)
         // A group an administrator chose is theirs to keep.
-        chmod(cli.db, 0o640)
+        unsafe chmod(cli.db, 0o640)
         #expect(try cli.run("user", "list").status == 0)
         #expect(try cli.run("init").status == 0)
         #expect(mode(cli.db) == 0o640)
@@ -55,7 +55,7 @@ import Glibc
     @Test func commandsRefuseAnOpenKeyFileUntilInitTightensIt() throws {
         let cli = try CLI()
         try cli.run("init")
-        chmod(cli.db + ".key", 0o644)
+        unsafe chmod(cli.db + ".key", 0o644)
         // `user list` needs no key, `serve` does: both refuse.
         for args in [["user", "list"], ["serve", "--listen", "unix:\(cli.dir)/s.sock"]] {
             let r = try run(cli, arguments: args)

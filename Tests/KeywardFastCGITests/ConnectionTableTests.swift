@@ -39,7 +39,7 @@ import Testing
 
 @Suite struct RequestCompletenessTests {
     func complete(_ bytes: [UInt8], window: Int = 4_096) -> Bool {
-        bytes.withUnsafeBytes { RecordGuard.isComplete($0, window: window) }
+        RecordGuard.isComplete(bytes, window: window)
     }
 
     @Test func aResponderWaitsForTheEndOfItsBody() {

@@ -25,7 +25,7 @@ enum Records {
 
 @Suite struct RecordGuardTests {
     func verdict(_ bytes: [UInt8], limit: Int = 4096) -> RecordGuard.Verdict {
-        bytes.withUnsafeBytes { RecordGuard.check($0, limit: limit) }
+        RecordGuard.check(bytes, limit: limit)
     }
 
     @Test func wellFormedHeads() {

@@ -10,7 +10,7 @@ import Glibc
 @Suite(.serialized) struct FileModeTests {
     func mode(_ path: String) -> Int {
         var info = stat()
-        return stat(path, &info) == 0 ? Int(info.st_mode & 0o777) : -1
+        return unsafe stat(path, &info) == 0 ? Int(info.st_mode & 0o777) : -1
     }
 
     @Test func everyFileIsCreatedPrivateUnderAPermissiveUmask() throws {
@@ -28,13 +28,13 @@ import Glibc
     @Test func initTightensAnOpenDatabaseAndServeRefusesOne() throws {
         let t = try TempDB()
         _ = try Store(path: t.path)
-        chmod(t.path, 0o644)
-        chmod(Generation.path(forDatabase: t.path), 0o666)
+        unsafe chmod(t.path, 0o644)
+        unsafe chmod(Generation.path(forDatabase: t.path), 0o666)
         #expect(throws: DatabaseFileError.self) { try DatabaseFile.requirePrivate(t.path) }
         try Store.initialize(path: t.path)
         #expect(mode(t.path) == 0o600 && mode(Generation.path(forDatabase: t.path)) == 0o600)
         // A group an administrator chose (0640) is theirs to keep.
-        chmod(t.path, 0o640)
+        unsafe chmod(t.path, 0o640)
         try Store.initialize(path: t.path)
         #expect(mode(t.path) == 0o640)
         #expect(throws: Never.self) { try DatabaseFile.requirePrivate(t.path) }

@@ -13,7 +13,7 @@ import Glibc
 @Suite(.serialized) struct PrivateFilesTests {
     func mode(_ path: String) -> Int {
         var info = stat()
-        return stat(path, &info) == 0 ? Int(info.st_mode & 0o777) : -1
+        return unsafe stat(path, &info) == 0 ? Int(info.st_mode & 0o777) : -1
     }
 
     func withUmask<T>(_ mask: mode_t, _ body: () throws -> T) rethrows -> T {
@@ -48,7 +48,7 @@ import Glibc
         let path = dir + "/k.db.key"
         _ = try KeyFile.create(path: path)
         for open: mode_t in [0o644, 0o640, 0o604, 0o602] {
-            chmod(path, open)
+            unsafe chmod(path, open)
             let error = #expect(throws: KeyFileError.self) { try KeyFile.load(path: path) }
             #expect(error?.description.contains("open to other users (mode \(String(open, radix: 8)))") == true)
             #expect(error?.description.contains("\n") == false)
@@ -57,7 +57,7 @@ import Glibc
             #expect(throws: Never.self) { try KeyFile.load(path: path) }
         }
         // An owner-only mode stays as it is.
-        chmod(path, 0o400)
+        unsafe chmod(path, 0o400)
         try KeyFile.makePrivate(path: path)
         #expect(mode(path) == 0o400)
     }
@@ -67,7 +67,7 @@ import Glibc
         _ = try Store(path: t.path)   // makes the generation stamp
         for file in [t.path, Generation.path(forDatabase: t.path)] {
             for open: mode_t in [0o644, 0o604, 0o602, 0o601] {
-                chmod(file, open)
+                unsafe chmod(file, open)
                 let error = #expect(throws: DatabaseFileError.self) { try DatabaseFile.requirePrivate(t.path) }
                 #expect(error?.description.hasPrefix("\(file) is open to other users (mode \(String(open, radix: 8)))") == true)
                 #expect(error?.description.contains("\n") == false)
@@ -78,7 +78,7 @@ import Glibc
         // A WAL left world-readable by an older version is found and tightened too.
         let wal = t.path + "-wal"
         #expect(FileManager.default.createFile(atPath: wal, contents: Data()))
-        chmod(wal, 0o644)
+        unsafe chmod(wal, 0o644)
         #expect(throws: DatabaseFileError.self) { try DatabaseFile.requirePrivate(t.path) }
         try DatabaseFile.prepare(t.path)   // what init does first (SQLite then removes an empty WAL)
         #expect(mode(wal) == 0o600)
@@ -88,7 +88,7 @@ import Glibc
     @Test(arguments: [mode_t(0o000), 0o022, 0o077])
     func sqliteGivesItsWALAndSHMTheDatabaseFilesMode(mask: mode_t) throws {
         let t = try TempDB()
-        chmod(t.path, 0o640)
+        unsafe chmod(t.path, 0o640)
         try withUmask(mask) {
             let store = try Store(path: t.path)
             try store.addUser("alice", now: 1)   // the WAL and its index exist while `store` is open

@@ -31,22 +31,21 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses and checksums `text`; nil for anything that is not exactly this shape.
     public init?(parsing text: Substring) {
-        var text = text
         guard text.utf8.count == Self.length else { return nil }
-        let kind: SecretKind? = text.withUTF8 { b in
+        let b = Array(text.utf8)
+        let kind: SecretKind? = {
             guard b[3] == UInt8(ascii: "_"), b[20] == UInt8(ascii: "_") else { return nil }
             for i in 4..<20 where !Base62.isSymbol(b[i]) { return nil }
             for i in 21..<Self.length where !Base62.isSymbol(b[i]) { return nil }
-            let body = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[0..<(Self.length - Self.checksumLength)]))
-            guard Base62.matches(UInt64(CRC32.checksum(body)), width: Self.checksumLength,
-                                 b[(Self.length - Self.checksumLength)...]) else { return nil }
+            let bodyEnd = Self.length - Self.checksumLength
+            guard Base62.matches(UInt64(CRC32.checksum(b[..<bodyEnd])), width: Self.checksumLength, b[bodyEnd...]) else { return nil }
             switch (b[0], b[1], b[2]) {
             case (0x6B, 0x77, 0x6B): return .apiKey        // kwk
             case (0x6B, 0x77, 0x63): return .clientSecret  // kwc
             case (0x6B, 0x77, 0x73): return .serviceKey    // kws
             default: return nil
             }
-        }
+        }()
         guard let kind else { return nil }
         self.kind = kind
         self.token = String(text)

@@ -46,10 +46,10 @@ public struct JSONReader {
         }
     }
 
-    private mutating func literal(_ word: StaticString, _ result: Any) -> Any? {
-        let count = word.utf8CodeUnitCount
+    private mutating func literal(_ word: String, _ result: Any) -> Any? {
+        let count = word.utf8.count
         guard i + count <= bytes.count else { return nil }
-        for k in 0..<count where bytes[i + k] != word.utf8Start[k] { return nil }
+        for (k, c) in word.utf8.enumerated() where bytes[i + k] != c { return nil }
         i += count
         return result
     }

@@ -18,7 +18,7 @@ import KeywardGateway
 import KeywardStore
 
 let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
-let dir = NSTemporaryDirectory() + "keyward-bench-\(getpid())"
+let dir = NSTemporaryDirectory() + "keyward-bench-\(ProcessInfo.processInfo.processIdentifier)"
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: dir) }
 let dbPath = dir + "/bench.db"
@@ -114,14 +114,6 @@ for alg in algorithms {
 }
 let policy = TokenPolicy(issuer: "http://127.0.0.1/keyward", audience: "keyward", lifetime: 3_600)
 let limits = Limits()
-
-/// Thread CPU time in nanoseconds: `openssl speed` counts operations per second of CPU time by
-/// default, so the figures compared with it are on the same basis (steal and preemption left out).
-func threadCPUNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
 
 /// Slow operations: sized to `seconds` per run from a 0.25 s warm-up, best of 3 runs by CPU time.
 /// Returns CPU ns per operation.
