@@ -45,17 +45,16 @@ extension Admin {
         return try store.user(name)
     }
 
-    /// Enables, disables or deletes a user (`verb` is `enable`, `disable` or `delete`).
-    public func setUser(_ name: String, _ verb: String) throws {
+    /// Enables, disables or deletes a user. Admins only.
+    public func setUser(_ name: String, _ command: UserChange) throws {
         try requireAdmin()
-        try change("user.\(verb)", target: "user:\(name)") {
-            switch verb {
-            case "enable": try store.setUserStatus(name, .active)
-            case "disable":
+        try change("user.\(command.rawValue)", target: "user:\(name)") {
+            switch command {
+            case .enable: try store.setUserStatus(name, .active)
+            case .disable:
                 try store.setUserStatus(name, .disabled)
                 try store.deleteSessions(user: name, except: nil)
-            case "delete": try store.deleteUser(name)
-            default: throw AdminError.invalid("unknown user operation \(verb)")
+            case .delete: try store.deleteUser(name)
             }
         }
     }

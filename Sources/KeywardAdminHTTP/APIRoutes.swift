@@ -111,17 +111,17 @@ extension AdminAPI {
     func deleteUser(_ request: APIRequest, _ admin: Admin) throws -> Response {
         _ = try request.query([])
         try request.noBody()
-        try admin.setUser(request.capture(0), "delete")
+        try admin.setUser(request.capture(0), .delete)
         return APIResponse.noContent()
     }
 
-    func enableUser(_ request: APIRequest, _ admin: Admin) throws -> Response { try userVerb(request, admin, "enable") }
-    func disableUser(_ request: APIRequest, _ admin: Admin) throws -> Response { try userVerb(request, admin, "disable") }
+    func enableUser(_ request: APIRequest, _ admin: Admin) throws -> Response { try userVerb(request, admin, .enable) }
+    func disableUser(_ request: APIRequest, _ admin: Admin) throws -> Response { try userVerb(request, admin, .disable) }
 
-    private func userVerb(_ request: APIRequest, _ admin: Admin, _ verb: String) throws -> Response {
+    private func userVerb(_ request: APIRequest, _ admin: Admin, _ command: UserChange) throws -> Response {
         _ = try request.query([])
         try request.noBody()
-        try admin.setUser(request.capture(0), verb)
+        try admin.setUser(request.capture(0), command)
         return APIResponse.json(200, Render.user(try admin.user(request.capture(0))))
     }
 

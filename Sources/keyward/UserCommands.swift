@@ -73,7 +73,8 @@ enum UserCommands {
             try context.emit(["user": name, "result": "passwd"]) { "user \(name): password set" }
         default:
             let name = try args.positional("NAME")[0]
-            try admin.setUser(name, verb)
+            guard let command = UserChange(rawValue: verb) else { preconditionFailure("unhandled verb \(verb)") }
+            try admin.setUser(name, command)
             try context.emit(["user": name, "result": verb]) { "user \(name): \(verb) done" }
         }
     }

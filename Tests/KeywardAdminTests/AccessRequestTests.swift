@@ -311,7 +311,7 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         let root = x.admin(.commandLine("root"))
         _ = try root.addResource("open", ResourceSpec(path: PathScope("/open/"), anonymous: true))
         #expect(code { _ = try root.requestAccess(user: "alice", resource: "open", note: nil) } == "invalid_argument")
-        try root.setUser("carol", "disable")
+        try root.setUser("carol", .disable)
         #expect(code { _ = try root.requestAccess(user: "carol", resource: "billing", note: nil) } == "conflict")
     }
 

@@ -130,9 +130,9 @@ final class APIHarness {
         try cli.setKey(ops.id, .disable)
         #expect(h.call("GET", "/admin/api/me", key: ops.secret).status == 401)
         try cli.setKey(ops.id, .enable)
-        try cli.setUser("ops", "disable")
+        try cli.setUser("ops", .disable)
         #expect(h.call("GET", "/admin/api/me", key: ops.secret).status == 401)
-        try cli.setUser("ops", "enable")
+        try cli.setUser("ops", .enable)
         h.clock.now = 1_000_000 + 500
         let expired = h.call("GET", "/admin/api/me", key: ops.secret)
         #expect(expired.status == 401 && expired.json["message"] as? String == "The API key has expired.")
@@ -223,7 +223,7 @@ final class APIHarness {
         try h.user("nopassword", privileges: [])
         try h.user("gone", privileges: [])
         try h.f.admin().setPassword("gone", "a long enough one")
-        try h.f.admin().setUser("gone", "disable")
+        try h.f.admin().setUser("gone", .disable)
         var answers: [String] = []
         for body in [#"{"user":"root","password":"wrong password"}"#, #"{"user":"nobody","password":"wrong password"}"#,
                      #"{"user":"nopassword","password":"wrong password"}"#, #"{"user":"gone","password":"a long enough one"}"#,
@@ -238,9 +238,9 @@ final class APIHarness {
         #expect(!h.sink.events.contains { ($0.detail ?? "").contains("wrong") })
         // Sessions of a disabled user stop working; they expire after their lifetime.
         let (cookie, _) = try h.signIn()
-        try h.f.admin().setUser("root", "disable")
+        try h.f.admin().setUser("root", .disable)
         #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 401)
-        try h.f.admin().setUser("root", "enable")
+        try h.f.admin().setUser("root", .enable)
         #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 401,
                 "disabling a user ends their sessions for good")
         let (again, _) = try h.signIn()

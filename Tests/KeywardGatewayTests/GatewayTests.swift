@@ -239,3 +239,21 @@ struct RepeatingParams: ParamSource {
         #expect(h.gateway.handle(query, role: .responder).header("X-Auth-Error-Code") == "invalid_credential")
     }
 }
+
+@Suite struct RequestSourceTests {
+    @Test func headersTargetAndBodyComeFromTheParamsWhenAsked() {
+        let params = RepeatingParams(base: DictionaryParams([
+            "REQUEST_METHOD": "POST", "REQUEST_URI": "/api/x?y=1", "HTTPS": "on", "HTTP_HOST": "api.example.com",
+            "HTTP_SIGNATURE_INPUT": "sig1=()", "CONTENT_TYPE": "application/json", "HTTP_X_TWICE": "a", "REMOTE_ADDR": "10.0.0.1",
+        ], body: Array("{}".utf8)), repeated: ["HTTP_X_TWICE"])
+        let request = CheckRequest(params: params, limits: Limits())
+        #expect(request.header("Signature-Input") == "sig1=()")
+        #expect(request.header("content-type") == "application/json")
+        #expect(request.header("X-Twice") == "\u{0}")  // passed twice: which one a backend believes is not Keyward's to guess
+        #expect(request.header("X-Absent") == nil)
+        #expect(request.target == RequestTarget(scheme: "https", authority: "api.example.com", raw: "/api/x?y=1"))
+        #expect(request.body(limit: 2) == Array("{}".utf8))
+        let plain = CheckRequest(params: DictionaryParams(["REQUEST_SCHEME": "http", "REQUEST_URI": "/"]), limits: Limits())
+        #expect(plain.target.scheme == "http" && plain.target.authority == nil)
+    }
+}

@@ -33,3 +33,13 @@ public enum CredentialChange: Sendable, Equatable {
         }
     }
 }
+
+/// What an admin may do to a user account: the typed command behind `user enable|disable|delete`.
+public enum UserChange: String, Sendable, CaseIterable {
+    /// The user's credentials work again (each by its own status).
+    case enable
+    /// Every credential of the user fails from the next request on; their sessions end.
+    case disable
+    /// The user and, by cascade, their credentials are removed.
+    case delete
+}
