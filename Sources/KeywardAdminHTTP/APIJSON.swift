@@ -4,63 +4,11 @@ import KeywardCrypto
 import KeywardGateway
 import KeywardStore
 
-/// A JSON value as the admin API writes it: members in a fixed order, `null` written out, so
-/// every documented field is always present.
-indirect enum JSONValue: Equatable {
-    case string(String)
-    case int(Int64)
-    case bool(Bool)
-    case null
-    case array([JSONValue])
-    case object([(String, JSONValue)])
-
-    static func == (a: JSONValue, b: JSONValue) -> Bool { a.text == b.text }
-
-    /// A string, or `null` for nil.
-    static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-    /// An integer, or `null` for nil.
-    static func optional(_ value: Int64?) -> JSONValue { value.map(JSONValue.int) ?? .null }
-    /// An array of strings.
-    static func strings(_ values: [String]) -> JSONValue { .array(values.map(JSONValue.string)) }
-
-    /// The compact JSON text (RFC 8259).
-    var text: String {
-        var out = ""
-        write(to: &out)
-        return out
-    }
-
-    private func write(to out: inout String) {
-        switch self {
-        case .string(let s): out += JSONText.string(s)
-        case .int(let i): out += String(i)
-        case .bool(let b): out += b ? "true" : "false"
-        case .null: out += "null"
-        case .array(let items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                item.write(to: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (i, (name, value)) in members.enumerated() {
-                if i > 0 { out += "," }
-                out += JSONText.string(name)
-                out += ":"
-                value.write(to: &out)
-            }
-            out += "}"
-        }
-    }
-}
-
-/// The admin API's answers: JSON with `no-store`, and the one error shape `{"error", "message"}`.
+/// The admin API's answers: JSON (written with explicit `null`s, so every documented field is
+/// always present) with `no-store`, and errors as `ErrorBody` in the API's `{"error", "message"}` form.
 enum APIResponse {
-    static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> Response {
-        Response(status: status, headers: headers + [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
-                 body: Array((value.text + "\n").utf8))
+    static func json(_ status: Int, _ value: JSON, headers: [(String, String)] = []) -> Response {
+        Response.json(status, value, headers: headers)
     }
 
     static func noContent(headers: [(String, String)] = []) -> Response {
@@ -68,11 +16,14 @@ enum APIResponse {
     }
 
     static func error(_ error: AdminError, headers: [(String, String)] = []) -> Response {
-        json(error.status, .object([("error", .string(error.code)), ("message", .string(error.message))]), headers: headers)
+        json(error.status, error.body.adminAPIJSON, headers: headers)
     }
 }
 
 extension AdminError {
+    /// The error as Keyward's one error body: `code` as both `error` and `code`.
+    var body: ErrorBody { ErrorBody(code: code, message) }
+
     /// 401: no credential, or one that does not prove who the caller is.
     static func unauthenticated(_ message: String = "Sign in, or present an API key.") -> AdminError {
         AdminError(.unauthenticated, message)
@@ -231,10 +182,10 @@ struct Page {
     func cursor(_ key: String) -> String { Base64URL.encode(list + ":" + key) }
 
     /// One page of `items`, which must be sorted by `key` (compared as UTF-8 bytes) and unique in it.
-    func answer<T>(_ items: [T], key: (T) -> String, render: (T) -> JSONValue) -> Response {
+    func answer<T>(_ items: [T], key: (T) -> String, render: (T) -> JSON) -> Response {
         let start = after.map { a in items.firstIndex { Self.less(a, key($0)) } ?? items.endIndex } ?? items.startIndex
         let slice = items[start...].prefix(limit)
-        let next: JSONValue = start + slice.count < items.endIndex && !slice.isEmpty ? .string(cursor(key(slice.last!))) : .null
+        let next: JSON = start + slice.count < items.endIndex && !slice.isEmpty ? .string(cursor(key(slice.last!))) : .null
         return APIResponse.json(200, .object([("items", .array(slice.map(render))), ("next_cursor", next)]))
     }
 

@@ -1,32 +1,33 @@
 import KeywardAdmin
 import KeywardCore
+import KeywardCrypto
 import KeywardStore
 
 /// The admin API's objects as JSON, each with every documented member (absent values as `null`).
 /// Names follow the CLI's `--json` output: snake case, times in Unix seconds.
 enum Render {
-    static func user(_ u: UserRow) -> JSONValue {
+    static func user(_ u: UserRow) -> JSON {
         .object([
             ("name", .string(u.name)), ("status", .string(u.status.rawValue)), ("email", .optional(u.email)),
             ("created_at", .int(u.createdAt)), ("key_count", .int(Int64(u.keyCount))),
         ])
     }
 
-    static func group(_ g: GroupRow) -> JSONValue {
+    static func group(_ g: GroupRow) -> JSON {
         .object([
             ("name", .string(g.name)), ("created_at", .int(g.createdAt)), ("members", .strings(g.members)),
             ("roles", .strings(g.roles)),
         ])
     }
 
-    static func role(_ r: RoleRow) -> JSONValue {
+    static func role(_ r: RoleRow) -> JSON {
         .object([
             ("name", .string(r.name)), ("created_at", .int(r.createdAt)), ("privileges", .strings(r.privileges)),
             ("granted_to", .strings(r.grantedTo)),
         ])
     }
 
-    static func resource(_ r: ResourceRow) -> JSONValue {
+    static func resource(_ r: ResourceRow) -> JSON {
         .object([
             ("name", .string(r.name)), ("path", .string(r.path)), ("methods", .strings(r.methods)),
             ("anonymous", .bool(r.anonymous)), ("audience", .strings(r.audience)),
@@ -36,11 +37,11 @@ enum Render {
         ])
     }
 
-    static func key(_ k: KeyRow) -> JSONValue {
+    static func key(_ k: KeyRow) -> JSON {
         .object(keyMembers(k))
     }
 
-    private static func keyMembers(_ k: KeyRow) -> [(String, JSONValue)] {
+    private static func keyMembers(_ k: KeyRow) -> [(String, JSON)] {
         [
             ("id", .string(k.id)), ("user", .string(k.user)), ("name", .string(k.name)), ("status", .string(k.status.rawValue)),
             ("created_at", .int(k.createdAt)), ("expires_at", .optional(k.expiresAt)), ("scopes", .strings(k.scopes)),
@@ -50,7 +51,7 @@ enum Render {
     }
 
     /// A key with its secret: the answer to create and regenerate, the only place a secret appears.
-    static func created(_ c: CreatedKey, admin: Admin) -> JSONValue {
+    static func created(_ c: CreatedKey, admin: Admin) -> JSON {
         guard let row = try? admin.store.key(c.id) else {
             return .object([
                 ("id", .string(c.id)), ("user", .string(c.user)), ("name", .string(c.name)), ("expires_at", .optional(c.expiresAt)),
@@ -68,7 +69,7 @@ enum Render {
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
     }
 
-    static func audit(_ r: AuditRecord) -> JSONValue {
+    static func audit(_ r: AuditRecord) -> JSON {
         let e = r.event
         return .object([
             ("id", .int(r.id)), ("at", .int(e.at)), ("actor", .string(e.actor)), ("action", .string(e.action)),
@@ -77,7 +78,7 @@ enum Render {
         ])
     }
 
-    static func accessRequest(_ r: AccessRequestRow) -> JSONValue {
+    static func accessRequest(_ r: AccessRequestRow) -> JSON {
         .object([
             ("id", .int(r.id)), ("user", .string(r.user)), ("resource", .string(r.resource)), ("note", .optional(r.note)),
             ("status", .string(r.status)), ("created_at", .int(r.createdAt)), ("decided_at", .optional(r.decidedAt)),
@@ -87,7 +88,7 @@ enum Render {
 
     /// A request with what became of each notification, as `keyward access ... --json` shows it.
     /// Other users' addresses are shown to admins only.
-    static func decided(_ r: AccessRequestRow, _ admin: Admin) -> JSONValue {
+    static func decided(_ r: AccessRequestRow, _ admin: Admin) -> JSON {
         .object([
             ("request", accessRequest(r)),
             ("mail", .array(admin.notices.map { n in
@@ -99,7 +100,7 @@ enum Render {
         ])
     }
 
-    static func explanation(_ decision: Decision, _ steps: [String]) -> JSONValue {
+    static func explanation(_ decision: Decision, _ steps: [String]) -> JSON {
         switch decision {
         case .allow(let identity):
             return .object([

@@ -1,6 +1,7 @@
 import Foundation
 import KeywardAdmin
 import KeywardCore
+import KeywardCrypto
 import KeywardGateway
 import KeywardStore
 
@@ -422,7 +423,7 @@ extension AdminAPI {
         let page = try Page(query, list: "audit")
         let records = try auditRecords(query, page: page, admin: admin, limit: page.limit + 1)
         let shown = records.prefix(page.limit)
-        let next: JSONValue = records.count > page.limit ? .string(page.cursor(String(shown.last!.id))) : .null
+        let next: JSON = records.count > page.limit ? .string(page.cursor(String(shown.last!.id))) : .null
         return APIResponse.json(200, .object([("items", .array(shown.map(Render.audit))), ("next_cursor", next)]))
     }
 

@@ -19,7 +19,8 @@ extension Admin {
             case "GET", "HEAD":
                 guard let keyId = try store.revealLinkKey(token: token, now: clock.now) else { return Self.gone(wantsJSON) }
                 if wantsJSON {
-                    return Self.json(200, ["key_id": keyId, "reveal": "POST to this URL to see the secret; it works once"])
+                    return Self.json(200, .object([("key_id", .string(keyId)),
+                                                    ("reveal", .string("POST to this URL to see the secret; it works once"))]))
                 }
                 return Self.html(200, title: "Reveal API key \(keyId)", """
                     <p>This link shows the secret of API key <code>\(Self.escape(keyId))</code> <strong>once</strong>.
@@ -28,7 +29,7 @@ extension Admin {
                     """)
             case "POST":
                 let (keyId, secret) = try Self.reveal(store: store, keyFile: keyFile, clock: clock, token: token, sourceIP: sourceIP)
-                if wantsJSON { return Self.json(200, ["key_id": keyId, "secret": secret]) }
+                if wantsJSON { return Self.json(200, .object([("key_id", .string(keyId)), ("secret", .string(secret))])) }
                 return Self.html(200, title: "API key \(keyId)", """
                     <p>The secret of API key <code>\(Self.escape(keyId))</code>, shown only now:</p>
                     <p><code class="secret">\(Self.escape(secret))</code></p>
@@ -36,7 +37,7 @@ extension Admin {
                     """)
             default:
                 var response = wantsJSON
-                    ? Self.json(405, ["error": "method_not_allowed", "error_description": "Use GET or POST."])
+                    ? Self.json(405, ErrorBody(code: "method_not_allowed", "Use GET or POST.").json)
                     : Self.html(405, title: "Method not allowed", "<p>Use GET or POST.</p>")
                 response.headers.append(("Allow", "GET, HEAD, POST"))
                 return response
@@ -45,14 +46,14 @@ extension Admin {
             return Self.gone(wantsJSON)
         } catch {
             return wantsJSON
-                ? Self.json(500, ["error": "internal_error", "error_description": "Internal error."])
+                ? Self.json(500, AdminError.internalError.body.json)
                 : Self.html(500, title: "Internal error", "<p>The link could not be read; try again later.</p>")
         }
     }
 
     static func gone(_ wantsJSON: Bool) -> Response {
         let error = AdminError.linkGone
-        if wantsJSON { return json(error.status, ["error": error.code, "error_description": error.message]) }
+        if wantsJSON { return json(error.status, error.body.json) }
         return html(error.status, title: "Link used or expired", """
             <p>\(escape(error.message))</p>
             <p>Ask the owner of the API or an administrator for a new secret (<code>keyward key regenerate</code>).</p>
@@ -69,11 +70,8 @@ extension Admin {
         ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
     ]
 
-    static func json(_ status: Int, _ fields: [String: String]) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = ((try? encoder.encode(fields)) ?? Data("{}".utf8)) + Data("\n".utf8)
-        return Response(status: status, headers: [("Content-Type", "application/json")] + revealHeaders, body: Array(body))
+    static func json(_ status: Int, _ value: JSON) -> Response {
+        Response(status: status, headers: [("Content-Type", "application/json")] + revealHeaders, body: Array((value.text + "\n").utf8))
     }
 
     static func html(_ status: Int, title: String, _ content: String) -> Response {

@@ -1,3 +1,5 @@
+import KeywardCrypto
+
 /// Text that people read (names, notes, listings, the audit): every character shows as itself.
 ///
 /// C0 and C1 controls can move a terminal's cursor or start an escape sequence (U+009B is CSI);
@@ -6,13 +8,8 @@
 /// refuse them; every text output escapes them, since paths and old rows can still carry them.
 public enum PrintableText {
     /// True for a character that would not show as itself.
-    public static func hides(_ c: Unicode.Scalar) -> Bool {
-        if c.value < 0x20 || (0x7F..<0xA0).contains(c.value) { return true }
-        switch c.properties.generalCategory {
-        case .format, .lineSeparator, .paragraphSeparator, .control: return true
-        default: return false
-        }
-    }
+    /// (The JSON writer escapes the same characters: this is `JSON.hides`.)
+    public static func hides(_ c: Unicode.Scalar) -> Bool { JSON.hides(c) }
 
     /// True when no character of `text` hides.
     public static func isPrintable(_ text: some StringProtocol) -> Bool {
@@ -27,24 +24,6 @@ public enum PrintableText {
         for c in text.unicodeScalars {
             if hides(c) && !(keepingNewlines && c == "\n") {
                 out.append(contentsOf: "\\u{\(String(c.value, radix: 16))}".unicodeScalars)
-            } else {
-                out.append(c)
-            }
-        }
-        return String(out)
-    }
-
-    /// JSON text with each hiding character written as a `\uXXXX` escape, which means the same
-    /// string (RFC 8259 §7); JSON writers escape only C0 controls, so this finishes their work.
-    /// Outside string literals only JSON's own whitespace can occur, and it is kept.
-    public static func escapedJSON(_ json: String) -> String {
-        func escapes(_ c: Unicode.Scalar) -> Bool { hides(c) && c != "\n" && c != "\r" && c != "\t" }
-        guard json.unicodeScalars.contains(where: escapes) else { return json }
-        var out = String.UnicodeScalarView()
-        for c in json.unicodeScalars {
-            if escapes(c) {
-                let hex = String(c.value, radix: 16)
-                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
             } else {
                 out.append(c)
             }

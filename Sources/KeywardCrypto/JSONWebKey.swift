@@ -66,49 +66,29 @@ public struct JSONWebKey: Sendable, Equatable, CustomStringConvertible {
         Dictionary(members.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// Compact JSON text, members in order, no whitespace.
-    public var json: String {
-        "{" + members.map { Self.quoted($0.name) + ":" + Self.quoted($0.value) }.joined(separator: ",") + "}"
-    }
+    /// The key as a JSON value, members in order.
+    public var value: JSON { .object(members.map { ($0.name, .string($0.value)) }) }
+
+    /// Compact JSON text, members in order, no whitespace, escaping only what JSON requires.
+    public var json: String { value.text(escaping: .minimal) }
 
     /// The JSON text: a public key, safe to print.
     public var description: String { json }
 
     /// A JWK Set document `{"keys":[...]}` (RFC 7517 §5), as served at `/.well-known/jwks.json`.
     public static func set(_ keys: [JSONWebKey]) -> String {
-        "{\"keys\":[" + keys.map(\.json).joined(separator: ",") + "]}"
+        JSON.object([("keys", .array(keys.map(\.value)))]).text(escaping: .minimal)
     }
 
     /// The RFC 7638 thumbprint of `members`: base64url(SHA-256(the `required` members, which must
     /// be given in lexicographic order, as compact JSON)) (§3.2, §3.3). Nil when one is missing.
     public static func thumbprint(of members: [String: String], required: [String]) -> String? {
-        var parts: [String] = []
+        var parts: [(String, JSON)] = []
         for name in required {
             guard let value = members[name] else { return nil }
-            parts.append(quoted(name) + ":" + quoted(value))
+            parts.append((name, .string(value)))
         }
-        let canonical = "{" + parts.joined(separator: ",") + "}"
+        let canonical = JSON.object(parts).text(escaping: .minimal)
         return Base64URL.encode(Digest.sha256(Array(canonical.utf8)))
-    }
-
-    /// `text` as a JSON string (RFC 8259 §7), escaping only what must be escaped, as RFC 7638 §3.3 asks.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

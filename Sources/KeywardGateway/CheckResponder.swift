@@ -43,8 +43,6 @@ enum CheckResponder {
             ("X-Auth-Status", String(realStatus)),
         ]
         if let wait = denial.retryAfter { headers.append(("Retry-After", String(max(1, wait)))) }
-        return .json(status, JSONText.object([
-            ("error", oauthError), ("error_description", reason.message), ("code", reason.rawValue),
-        ]), headers: headers)
+        return .error(status, ErrorBody(code: reason.rawValue, reason.message, error: oauthError), headers: headers)
     }
 }

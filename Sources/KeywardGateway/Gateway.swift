@@ -1,4 +1,5 @@
 import KeywardCore
+import KeywardCrypto
 
 /// Settings the gateway needs from the configuration.
 public struct GatewayConfig: Sendable {
@@ -118,7 +119,7 @@ public final class Gateway {
         switch path {
         case "/healthz":
             guard method == "GET" || method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }
-            return .json(200, JSONText.object([("status", "ok")]))
+            return .json(200, .object([("status", .string("ok"))]))
         case "/token": return token(params)
         case "/api/ApiToken/GenerateAccessTokenFromApiToken": return exchangeFromHeader(params)
         case "/introspect": return introspect(params)
@@ -143,14 +144,11 @@ public final class Gateway {
         return String(path)
     }
 
-    static let notFound = Response.json(404, JSONText.object([("error", "not_found"), ("error_description", "No such endpoint.")]))
+    static let notFound = Response.error(404, ErrorBody(code: "not_found", "No such endpoint."))
 
-    static let internalError = Response.json(500, JSONText.object([
-        ("error", "server_error"), ("error_description", "Internal error."), ("code", "internal_error"),
-    ]))
+    static let internalError = Response.error(500, ErrorBody(code: "internal_error", "Internal error.", error: "server_error"))
 
     static func methodNotAllowed(_ allow: String) -> Response {
-        .json(405, JSONText.object([("error", "method_not_allowed"), ("error_description", "Method not allowed.")]),
-              headers: [("Allow", allow)])
+        .error(405, ErrorBody(code: "method_not_allowed", "Method not allowed."), headers: [("Allow", allow)])
     }
 }

@@ -1,3 +1,5 @@
+import KeywardCrypto
+
 /// A CGI-style response (RFC 3875 §6): a `Status` header, other headers, a body.
 public struct Response: Sendable, Equatable {
     /// HTTP status code, sent as the CGI `Status` header (RFC 3875 §6.3.3).
@@ -24,10 +26,20 @@ public struct Response: Sendable, Equatable {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    /// A JSON response from already-encoded JSON text.
-    static func json(_ status: Int, _ json: String, headers: [(String, String)] = []) -> Response {
+    /// A JSON response: the compact text and a newline, `application/json`, `no-store`.
+    public static func json(_ status: Int, _ value: JSON, headers: [(String, String)] = []) -> Response {
+        json(status, value.text, headers: headers)
+    }
+
+    /// A JSON response from text `JSON` already wrote.
+    static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> Response {
         Response(status: status, headers: headers + [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
-                 body: Array((json + "\n").utf8))
+                 body: Array((text + "\n").utf8))
+    }
+
+    /// An error as JSON (`ErrorBody.json`), `no-store`.
+    public static func error(_ status: Int, _ body: ErrorBody, headers: [(String, String)] = []) -> Response {
+        json(status, body.json, headers: headers)
     }
 
     /// The bytes a FastCGI or CGI program writes. Header values are stripped of control bytes so
@@ -74,5 +86,50 @@ public struct Response: Sendable, Equatable {
         case 500: "Internal Server Error"
         default: "Status"
         }
+    }
+}
+
+/// Keyward's one error body, for the check, the gateway's own routes, the admin API and the
+/// reveal page: `{"error": ..., "error_description": ..., "code": ...}`.
+///
+/// `error` is the error code a standard names where one applies (the check's OAuth 2.0 bearer
+/// error, RFC 6750 §3.1; `server_error` for a 500) and Keyward's code otherwise; `code` is always
+/// Keyward's stable machine code (`path_not_allowed`, `not_found`, `link_used_or_expired`...),
+/// the member to branch on; `error_description` is for people and may change. The token
+/// endpoints' errors carry only RFC 6749 §5.2's `error` and `error_description` (`code` nil).
+/// The admin API writes the same error with its message under `message` (`adminAPIJSON`), the
+/// shape its OpenAPI document and clients have always had.
+public struct ErrorBody: Sendable, Equatable {
+    /// `error`: the standard's code where one applies, else `code`.
+    public var error: String
+    /// `error_description`: the message for people.
+    public var description: String
+    /// `code`: Keyward's stable machine code; nil only for RFC 6749 token endpoint errors.
+    public var code: String?
+
+    /// An error whose standard code (`error`) and Keyward code differ, or (`error` nil) coincide.
+    public init(code: String, _ description: String, error: String? = nil) {
+        self.error = error ?? code
+        self.description = description
+        self.code = code
+    }
+
+    /// An RFC 6749 §5.2 token endpoint error: `error` and `error_description` only.
+    public static func oauth(_ error: String, _ description: String) -> ErrorBody {
+        var body = ErrorBody(code: error, description)
+        body.code = nil
+        return body
+    }
+
+    /// `{"error", "error_description", "code"}` (no `code` for an OAuth error).
+    public var json: JSON {
+        var members: [(String, JSON)] = [("error", .string(error)), ("error_description", .string(description))]
+        if let code { members.append(("code", .string(code))) }
+        return .object(members)
+    }
+
+    /// The admin API's form: `{"error": code, "message": description}`.
+    public var adminAPIJSON: JSON {
+        .object([("error", .string(code ?? error)), ("message", .string(description))])
     }
 }

@@ -116,11 +116,12 @@ extension Gateway {
             // Only the token's own client, or a client of the same owner, learns about it (RFC 7662 §4).
             guard let (claims, parent) = try activeToken(token),
                   claims.clientId == client.id || claims.subject == client.userName
-            else { return .json(200, JSONText.object([("active", false)])) }
-            return .json(200, JSONText.object([
-                ("active", true), ("scope", claims.scopeText), ("client_id", claims.clientId), ("username", parent.userName),
-                ("token_type", "Bearer"), ("exp", claims.expiresAt), ("iat", claims.issuedAt), ("nbf", claims.issuedAt),
-                ("sub", claims.subject), ("aud", claims.audience), ("iss", claims.issuer), ("jti", claims.id),
+            else { return .json(200, .object([("active", .bool(false))])) }
+            return .json(200, .object([
+                ("active", .bool(true)), ("scope", .string(claims.scopeText)), ("client_id", .string(claims.clientId)),
+                ("username", .string(parent.userName)), ("token_type", .string("Bearer")), ("exp", .int(claims.expiresAt)),
+                ("iat", .int(claims.issuedAt)), ("nbf", .int(claims.issuedAt)), ("sub", .string(claims.subject)),
+                ("aud", .string(claims.audience)), ("iss", .string(claims.issuer)), ("jti", .string(claims.id)),
             ]))
         } catch let error as OAuthError {
             return oauthError(error, xml: false)
@@ -191,14 +192,15 @@ extension Gateway {
         guard let service = tokenService else { return Self.notFound }
         let base = service.baseURL.hasSuffix("/") ? String(service.baseURL.dropLast()) : service.baseURL
         let authMethods = ["client_secret_basic", "client_secret_post"]
-        return .json(200, JSONText.object([
-            ("issuer", service.baseURL), ("token_endpoint", base + "/token"), ("jwks_uri", base + "/.well-known/jwks.json"),
-            ("introspection_endpoint", base + "/introspect"), ("revocation_endpoint", base + "/revoke"),
-            ("grant_types_supported", [Grant.clientCredentials, Grant.tokenExchange]),
-            ("response_types_supported", [String]()),
-            ("token_endpoint_auth_methods_supported", authMethods),
-            ("introspection_endpoint_auth_methods_supported", authMethods),
-            ("revocation_endpoint_auth_methods_supported", authMethods),
+        return .json(200, .object([
+            ("issuer", .string(service.baseURL)), ("token_endpoint", .string(base + "/token")),
+            ("jwks_uri", .string(base + "/.well-known/jwks.json")),
+            ("introspection_endpoint", .string(base + "/introspect")), ("revocation_endpoint", .string(base + "/revoke")),
+            ("grant_types_supported", .strings([Grant.clientCredentials, Grant.tokenExchange])),
+            ("response_types_supported", .strings([])),
+            ("token_endpoint_auth_methods_supported", .strings(authMethods)),
+            ("introspection_endpoint_auth_methods_supported", .strings(authMethods)),
+            ("revocation_endpoint_auth_methods_supported", .strings(authMethods)),
         ]), headers: [])
     }
 
@@ -280,11 +282,13 @@ extension Gateway {
             throw refusal == .invalidScope ? OAuthError.invalidScope : OAuthError.invalidGrant
         }
         authenticator.usage.recordUse(credential: parent.id, at: now, from: nil)
-        var fields: [(String, Any)] = [("access_token", issued.token)]
-        if exchange { fields.append(("issued_token_type", Grant.accessTokenType)) }
-        fields += [("token_type", "Bearer"), ("expires_in", issued.claims.expiresAt - now), ("scope", issued.claims.scopeText)]
+        var fields: [(String, JSON)] = [("access_token", .string(issued.token))]
+        // RFC 8693 §2.2.1: issued_token_type belongs to a token exchange answer only.
+        if exchange { fields.append(("issued_token_type", .string(Grant.accessTokenType))) }
+        fields += [("token_type", .string("Bearer")), ("expires_in", .int(issued.claims.expiresAt - now)),
+                   ("scope", .string(issued.claims.scopeText))]
         if xml { return Self.xml(200, root: "AccessTokenResponse", fields, headers: [("Pragma", "no-cache")]) }
-        return .json(200, JSONText.object(fields), headers: [("Pragma", "no-cache")])
+        return .json(200, .object(fields), headers: [("Pragma", "no-cache")])
     }
 
     /// A token that verifies, is not revoked, and whose parent may still be used.
@@ -307,28 +311,41 @@ extension Gateway {
 
     private func tooManyFailures(_ throttled: OAuthThrottled, xml: Bool) -> Response {
         let headers = [("Pragma", "no-cache"), ("Retry-After", String(max(1, throttled.retryAfter)))]
-        let fields: [(String, Any)] = [("error", DenyReason.tooManyFailures.rawValue),
-                                       ("error_description", DenyReason.tooManyFailures.message)]
-        if xml { return Self.xml(429, root: "ErrorResponse", fields, headers: headers) }
-        return .json(429, JSONText.object(fields), headers: headers)
+        let body = ErrorBody.oauth(DenyReason.tooManyFailures.rawValue, DenyReason.tooManyFailures.message)
+        if xml { return Self.xml(429, root: "ErrorResponse", body, headers: headers) }
+        return .error(429, body, headers: headers)
     }
 
     private func oauthError(_ error: OAuthError, xml: Bool) -> Response {
         var headers = [("Pragma", "no-cache")]
         if error == .invalidClient { headers.append(("WWW-Authenticate", "Basic realm=\"keyward\"")) }
-        let fields: [(String, Any)] = [("error", error.rawValue), ("error_description", error.message)]
-        if xml { return Self.xml(error.status, root: "ErrorResponse", fields, headers: headers) }
-        return .json(error.status, JSONText.object(fields), headers: headers)
+        let body = ErrorBody.oauth(error.rawValue, error.message)
+        if xml { return Self.xml(error.status, root: "ErrorResponse", body, headers: headers) }
+        return .error(error.status, body, headers: headers)
     }
 
-    /// A flat XML document of `fields` under `root`.
-    static func xml(_ status: Int, root: String, _ fields: [(String, Any)], headers: [(String, String)]) -> Response {
+    /// An error as a flat XML document under `root`.
+    static func xml(_ status: Int, root: String, _ body: ErrorBody, headers: [(String, String)]) -> Response {
+        guard case .object(let fields) = body.json else { preconditionFailure("an error body is an object") }
+        return xml(status, root: root, fields, headers: headers)
+    }
+
+    /// A flat XML document of `fields` (strings and numbers) under `root`.
+    static func xml(_ status: Int, root: String, _ fields: [(String, JSON)], headers: [(String, String)]) -> Response {
         func escape(_ s: String) -> String {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
                 .replacingOccurrences(of: ">", with: "&gt;")
         }
         var text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(root)>"
-        for (name, value) in fields { text += "<\(name)>\(escape("\(value)"))</\(name)>" }
+        for (name, value) in fields {
+            let shown: String
+            switch value {
+            case .string(let s): shown = s
+            case .null: shown = ""
+            default: shown = value.text
+            }
+            text += "<\(name)>\(escape(shown))</\(name)>"
+        }
         text += "</\(root)>\n"
         return Response(status: status, headers: headers + [("Content-Type", "application/xml; charset=utf-8"),
                                                             ("Cache-Control", "no-store")],

@@ -41,14 +41,12 @@ struct Context {
 
     func loadKeys() throws -> KeyFile { try KeyFile.load(path: keyFilePath) }
 
-    /// Prints `value` as JSON when `--json` was given, else `text()`; either way with every
-    /// control and format character escaped (names, paths and old rows may carry them).
+    /// Prints `value` as JSON when `--json` was given (`JSONOutput`: the JSON writer escapes every
+    /// control and format character), else `text()` with them escaped (names, paths and old rows
+    /// may carry them).
     func emit<T: Encodable>(_ value: T, text: () -> String) throws {
         if json {
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .custom { path in SnakeKey(path.last!.stringValue) }
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            print(PrintableText.escapedJSON(String(decoding: try encoder.encode(value), as: UTF8.self)))
+            print(try JSONOutput.pretty(value))
         } else {
             let t = text()
             if !t.isEmpty { print(PrintableText.escaped(t, keepingNewlines: true)) }

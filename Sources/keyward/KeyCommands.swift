@@ -189,10 +189,7 @@ enum AuditCommands {
                   credential: $0.credential, sourceIp: $0.sourceIP, reason: $0.reason, detail: $0.detail)
         }
         if verb == "export" {
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .custom { path in SnakeKey(path.last!.stringValue) }
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            for event in events { print(PrintableText.escapedJSON(String(decoding: try encoder.encode(event), as: UTF8.self))) }
+            for event in events { print(try JSONOutput.line(event)) }
             return
         }
         try context.emit(events) {

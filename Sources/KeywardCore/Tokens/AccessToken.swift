@@ -1,4 +1,5 @@
 import Foundation
+import KeywardCrypto
 
 /// The claims of a Keyward access token (RFC 9068 §2.2): who, for which credential, where, until when.
 public struct AccessTokenClaims: Sendable, Equatable {
@@ -41,12 +42,14 @@ public struct AccessTokenClaims: Sendable, Equatable {
 
     /// The payload JSON, members in a fixed order.
     var json: [UInt8] {
-        var fields: [(String, Any)] = [
-            ("iss", issuer), ("sub", subject), ("aud", audience), ("exp", expiresAt), ("iat", issuedAt),
-            ("nbf", issuedAt), ("jti", id), ("client_id", clientId), ("scope", scopeText),
+        var fields: [(String, JSON)] = [
+            ("iss", .string(issuer)), ("sub", .string(subject)), ("aud", .string(audience)), ("exp", .int(expiresAt)),
+            ("iat", .int(issuedAt)), ("nbf", .int(issuedAt)), ("jti", .string(id)), ("client_id", .string(clientId)),
+            ("scope", .string(scopeText)),
         ]
-        if let epoch { fields.append(("kw_epoch", epoch)) }
-        return Array(JSONText.object(fields).utf8)
+        // Absent rather than null: a claim the token does not make (RFC 7519 §4).
+        if let epoch { fields.append(("kw_epoch", .int(epoch))) }
+        return JSON.object(fields).bytes
     }
 
     /// Reads the claims from a payload; nil when a required claim is missing or of the wrong type.
@@ -70,49 +73,10 @@ public struct AccessTokenClaims: Sendable, Equatable {
     }
 }
 
-/// Small, exact JSON writing for tokens and endpoint bodies (RFC 8259).
+/// JSON helpers for tokens and endpoint bodies; writing itself is `JSON` (KeywardCrypto).
 public enum JSONText {
-    /// `text` as a JSON string literal.
-    public static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where PrintableText.hides(s):
-                let hex = String(s.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// An object from ordered members; values are strings, integers, booleans, string arrays or raw JSON.
-    public static func object(_ fields: [(String, Any)]) -> String {
-        "{" + fields.map { "\(string($0.0)):\(value($0.1))" }.joined(separator: ",") + "}"
-    }
-
-    /// Raw JSON text, inserted as is.
-    public struct Raw {
-        public let text: String
-        public init(_ text: String) { self.text = text }
-    }
-
-    static func value(_ v: Any) -> String {
-        switch v {
-        case let s as String: string(s)
-        case let b as Bool: b ? "true" : "false"
-        case let i as Int64: String(i)
-        case let i as Int: String(i)
-        case let a as [String]: "[" + a.map(string).joined(separator: ",") + "]"
-        case let r as Raw: r.text
-        default: preconditionFailure("unsupported JSON value \(type(of: v))")
-        }
-    }
+    /// `text` as a JSON string literal, written by `JSON`.
+    public static func string(_ text: String) -> String { JSON.quoted(text) }
 
     /// An integral JSON number as Int64 (JSONSerialization gives NSNumber); nil for anything else.
     public static func integer(_ v: Any?) -> Int64? {

@@ -17,7 +17,8 @@ public enum JWS {
 
     /// A signed compact JWS of `claims` under `key`.
     public static func sign(_ claims: AccessTokenClaims, with key: PrivateSigningKey) -> String {
-        let header = JSONText.object([("alg", key.algorithm.rawValue), ("typ", accessTokenType), ("kid", key.keyID)])
+        let header = JSON.object([("alg", .string(key.algorithm.rawValue)), ("typ", .string(accessTokenType)),
+                                  ("kid", .string(key.keyID))]).text
         let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(claims.json)
         return signingInput + "." + Base64URL.encode(key.sign(Array(signingInput.utf8)))
     }
