@@ -141,36 +141,35 @@ struct Query {
     }
 }
 
-/// `?limit=1..500&cursor=...` and `{"items": [...], "next_cursor": ...}` for every list.
+/// `?limit=1..maxPageSize&cursor=...` and `{"items": [...], "next_cursor": ...}` for every list.
 ///
 /// The cursor is opaque to clients: base64url of the list's name and the sort key of the last item
 /// returned, so a page after a deletion or insertion still starts at the right place.
 struct Page {
-    static let defaultLimit = 100
-    static let maxLimit = 500
-
     let limit: Int
     /// The sort key the page starts after; nil for the first page.
     let after: String?
     private let list: String
 
     /// Reads `limit` and `cursor` for the list named `list` (a cursor of another list is refused).
-    init(_ query: Query, list: String) throws(AdminError) {
-        try self.init(limit: query["limit"], cursor: query["cursor"], list: list)
+    init(_ query: Query, list: String, limits: Limits) throws(AdminError) {
+        try self.init(limit: query["limit"], cursor: query["cursor"], list: list, limits: limits)
     }
 
-    init(limit limitText: String?, cursor: String?, list: String) throws(AdminError) {
+    /// `limits` bounds the page size (`defaultPageSize`, `maxPageSize`) and the cursor's length.
+    init(limit limitText: String?, cursor: String?, list: String, limits: Limits) throws(AdminError) {
         self.list = list
         if let text = limitText {
-            guard text.utf8.count <= 3, let n = Int(text), (1...Self.maxLimit).contains(n) else {
-                throw .invalid("limit must be an integer from 1 to \(Self.maxLimit)")
+            let maxLimit = limits.maxPageSize
+            guard text.utf8.count <= String(maxLimit).utf8.count, let n = Int(text), (1...maxLimit).contains(n) else {
+                throw .invalid("limit must be an integer from 1 to \(maxLimit)")
             }
             limit = n
         } else {
-            limit = Self.defaultLimit
+            limit = limits.defaultPageSize
         }
         if let cursor {
-            guard cursor.utf8.count <= 1024, let bytes = Base64URL.decode(cursor), let text = String(validating: bytes, as: UTF8.self),
+            guard cursor.utf8.count <= limits.maxCursorBytes, let bytes = Base64URL.decode(cursor), let text = String(validating: bytes, as: UTF8.self),
                   text.hasPrefix(list + ":")
             else { throw .invalid("cursor is not one this list gave out") }
             after = String(text.dropFirst(list.count + 1))

@@ -86,7 +86,7 @@ extension AdminAPI {
     // MARK: Users
 
     func listUsers(_ request: APIRequest, _ admin: Admin) throws -> Response {
-        let page = try Page(request.query(["limit", "cursor"]), list: "users")
+        let page = try Page(request.query(["limit", "cursor"]), list: "users", limits: config.limits)
         return page.answer(Page.sorted(try admin.users(), by: \.name), key: \.name, render: Render.user)
     }
 
@@ -153,7 +153,7 @@ extension AdminAPI {
     // MARK: Groups
 
     func listGroups(_ request: APIRequest, _ admin: Admin) throws -> Response {
-        let page = try Page(request.query(["limit", "cursor"]), list: "groups")
+        let page = try Page(request.query(["limit", "cursor"]), list: "groups", limits: config.limits)
         return page.answer(Page.sorted(try admin.groups(), by: \.name), key: \.name, render: Render.group)
     }
 
@@ -192,7 +192,7 @@ extension AdminAPI {
     // MARK: Roles
 
     func listRoles(_ request: APIRequest, _ admin: Admin) throws -> Response {
-        let page = try Page(request.query(["limit", "cursor"]), list: "roles")
+        let page = try Page(request.query(["limit", "cursor"]), list: "roles", limits: config.limits)
         return page.answer(Page.sorted(try admin.roles(), by: \.name), key: \.name, render: Render.role)
     }
 
@@ -238,7 +238,7 @@ extension AdminAPI {
     // MARK: Resources
 
     func listResources(_ request: APIRequest, _ admin: Admin) throws -> Response {
-        let page = try Page(request.query(["limit", "cursor"]), list: "resources")
+        let page = try Page(request.query(["limit", "cursor"]), list: "resources", limits: config.limits)
         return page.answer(Page.sorted(try admin.resources(), by: \.name), key: \.name, render: Render.resource)
     }
 
@@ -303,7 +303,7 @@ extension AdminAPI {
 
     func listKeys(_ request: APIRequest, _ admin: Admin) throws -> Response {
         let query = try request.query(["limit", "cursor", "user"])
-        let page = try Page(query, list: "keys")
+        let page = try Page(query, list: "keys", limits: config.limits)
         return page.answer(Page.sorted(try admin.keys(user: query["user"]), by: Render.keyOrder), key: Render.keyOrder, render: Render.key)
     }
 
@@ -375,7 +375,7 @@ extension AdminAPI {
 
     func listAccessRequests(_ request: APIRequest, _ admin: Admin) throws -> Response {
         let query = try request.query(["limit", "cursor", "status"])
-        let page = try Page(query, list: "access-requests")
+        let page = try Page(query, list: "access-requests", limits: config.limits)
         let rows = try admin.accessRequests(status: query["status"])
         return page.answer(Page.sorted(rows, by: { Render.padded($0.id) }), key: { Render.padded($0.id) }, render: Render.accessRequest)
     }
@@ -420,7 +420,7 @@ extension AdminAPI {
 
     func listAudit(_ request: APIRequest, _ admin: Admin) throws -> Response {
         let query = try request.query(["limit", "cursor", "since", "user", "action"])
-        let page = try Page(query, list: "audit")
+        let page = try Page(query, list: "audit", limits: config.limits)
         let records = try auditRecords(query, page: page, admin: admin, limit: page.limit + 1)
         let shown = records.prefix(page.limit)
         let next: JSON = records.count > page.limit ? .string(page.cursor(String(shown.last!.id))) : .null
@@ -431,12 +431,15 @@ extension AdminAPI {
     /// `X-Next-Cursor` names the next batch when there is more.
     func exportAudit(_ request: APIRequest, _ admin: Admin) throws -> Response {
         let query = try request.query(["limit", "cursor", "since", "user", "action"])
-        var limit = 10_000
+        let most = config.limits.maxAuditExportBatch
+        var limit = most
         if let text = query["limit"] {
-            guard text.utf8.count <= 5, let n = Int(text), (1...10_000).contains(n) else { throw AdminError.invalid("limit must be an integer from 1 to 10000") }
+            guard text.utf8.count <= String(most).utf8.count, let n = Int(text), (1...most).contains(n) else {
+                throw AdminError.invalid("limit must be an integer from 1 to \(most)")
+            }
             limit = n
         }
-        let page = try Page(limit: nil, cursor: query["cursor"], list: "audit")
+        let page = try Page(limit: nil, cursor: query["cursor"], list: "audit", limits: config.limits)
         let records = try auditRecords(query, page: page, admin: admin, limit: limit + 1)
         let shown = records.prefix(limit)
         var body = ""

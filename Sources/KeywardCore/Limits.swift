@@ -87,6 +87,8 @@ public struct Limits: Sendable, Equatable {
     public var maxPageSize = 500
     /// Longest paging cursor accepted.
     public var maxCursorBytes = 1_024
+    /// Most audit records one `audit/export` request returns.
+    public var maxAuditExportBatch = 10_000
 
     /// The shipped defaults; change fields one by one.
     public init() {}
