@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light
 	python3-authlib python3-jwt python3-requests python3-cryptography systemd \
 	openjdk-17-jdk-headless libtomcat10-embed-java libjakarta-annotation-api-java
 
-.PHONY: all deps build release test unit e2e run stop bench bench-idle bench-lockout install clean
+.PHONY: all deps build release test lint format unit e2e run stop bench bench-idle bench-lockout install clean
 
 all: build
 
@@ -28,7 +28,16 @@ e2e: build
 		echo "# $$t"; KEYWARD_BIN=$(CURDIR)/.build/debug/keyward $$t; \
 	done
 
-test: unit e2e
+# The style of .swift-format; `make format` applies it.
+SWIFT_SOURCES := Sources Tests bench/Sources Package.swift
+
+lint:
+	$(SWIFT) format lint --strict --recursive $(SWIFT_SOURCES)
+
+format:
+	$(SWIFT) format format --in-place --recursive $(SWIFT_SOURCES)
+
+test: lint unit e2e
 
 run: release
 	nginx/demo/run.sh $(CURDIR)/.build/release/keyward

@@ -27,8 +27,9 @@ let package = Package(
         .target(name: "KeywardGateway", dependencies: ["KeywardCore"], swiftSettings: strict),
         .target(name: "KeywardFastCGI", dependencies: ["KeywardGateway", "KeywardCore", "CFastCGI"], swiftSettings: strict),
         .target(name: "KeywardAdmin", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: strict),
-        .target(name: "KeywardAdminHTTP", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
-                resources: [.embedInCode("Resources/admin-openapi.json")], swiftSettings: strict),
+        .target(
+            name: "KeywardAdminHTTP", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
+            resources: [.embedInCode("Resources/admin-openapi.json")], swiftSettings: strict),
         .executableTarget(
             name: "keyward",
             dependencies: ["KeywardFastCGI", "KeywardAdminHTTP", "KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
@@ -41,8 +42,13 @@ let package = Package(
         .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"], swiftSettings: tests),
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: tests),
         .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"], swiftSettings: tests),
-        .testTarget(name: "KeywardAdminTests", dependencies: ["KeywardAdmin", "KeywardAdminHTTP", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: tests),
+        .testTarget(
+            name: "KeywardAdminTests",
+            dependencies: ["KeywardAdmin", "KeywardAdminHTTP", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: tests
+        ),
         .testTarget(name: "KeywardCLITests", dependencies: ["keyward"], swiftSettings: tests),
-        .testTarget(name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"], resources: [.copy("Fixtures")], swiftSettings: tests),
+        .testTarget(
+            name: "KeywardGatewayTests", dependencies: ["KeywardGateway", "KeywardCore", "KeywardStore", "KeywardCrypto"],
+            resources: [.copy("Fixtures")], swiftSettings: tests),
     ]
 )

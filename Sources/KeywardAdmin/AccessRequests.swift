@@ -41,8 +41,9 @@ public struct MailNotice: Sendable, Equatable, Codable {
 
 extension AdminError {
     /// A reveal link that was used, has expired or never existed: all look the same (410).
-    public static let linkGone = AdminError(.linkUsedOrExpired,
-                                            "This link was used already, has expired, or never existed.")
+    public static let linkGone = AdminError(
+        .linkUsedOrExpired,
+        "This link was used already, has expired, or never existed.")
 }
 
 // MARK: Requests and decisions
@@ -75,26 +76,30 @@ extension Admin {
         } else {
             recipients = try store.adminEmails().map { ($0.user, $0.email) }
             if recipients.isEmpty {
-                notices.append(MailNotice(user: nil, address: nil, about: "access.request", result: "no_email",
-                                          error: "the resource has no owner and no admin has an e-mail address"))
+                notices.append(
+                    MailNotice(
+                        user: nil, address: nil, about: "access.request", result: "no_email",
+                        error: "the resource has no owner and no admin has an e-mail address"))
             }
         }
         for recipient in recipients {
             deliver(to: recipient.user, recipient.email, about: "access.request") {
-                MailMessage(to: $0, subject: "[keyward] access request #\(id): \(user) asks for \(resource)", body: """
-                    \(user) asks for access to the resource \(resource) (\(Self.scopeText(target))).
+                MailMessage(
+                    to: $0, subject: "[keyward] access request #\(id): \(user) asks for \(resource)",
+                    body: """
+                        \(user) asks for access to the resource \(resource) (\(Self.scopeText(target))).
 
-                      request   #\(id)
-                      user      \(user)\(requester.email.map { " <\($0)>" } ?? "")
-                      resource  \(resource)
-                      note      \(note ?? "-")
-                      asked     \(Self.time(now))
+                          request   #\(id)
+                          user      \(user)\(requester.email.map { " <\($0)>" } ?? "")
+                          resource  \(resource)
+                          note      \(note ?? "-")
+                          asked     \(Self.time(now))
 
-                    Decide with
-                      keyward access approve \(id) [--expires 30d]
-                      keyward access reject \(id) [--reason TEXT]
-                    or through the admin API (/admin/api/access-requests/\(id)).
-                    """)
+                        Decide with
+                          keyward access approve \(id) [--expires 30d]
+                          keyward access reject \(id) [--reason TEXT]
+                        or through the admin API (/admin/api/access-requests/\(id)).
+                        """)
             }
         }
         return row
@@ -143,15 +148,19 @@ extension Admin {
             }
             // The grant lasts as long as the approval: it ends with the issued key's expiry.
             try store.addAudience(resource: resource.name, .user(request.user), until: key.expiresAt)
-            guard try store.decideAccessRequest(id, status: "approved", at: now, by: actor.auditName, keyId: key.id,
-                                                expiresAt: key.expiresAt)
+            guard
+                try store.decideAccessRequest(
+                    id, status: "approved", at: now, by: actor.auditName, keyId: key.id,
+                    expiresAt: key.expiresAt)
             else { throw AdminError.conflict("access request #\(id) was decided meanwhile") }
             if wantsLink {
-                token = try store.addRevealLink(keyId: key.id, secret: key.secret, sealer: sealer, now: now,
-                                                lifetime: limits.revealLinkLifetime)
+                token = try store.addRevealLink(
+                    keyId: key.id, secret: key.secret, sealer: sealer, now: now,
+                    lifetime: limits.revealLinkLifetime)
             }
-            try audit("access.approve", target: "resource:\(resource.name)", credential: key.id,
-                       detail: "request:\(id) user:\(request.user) audience+=user:\(request.user)")
+            try audit(
+                "access.approve", target: "resource:\(resource.name)", credential: key.id,
+                detail: "request:\(id) user:\(request.user) audience+=user:\(request.user)")
             return key
         }
 
@@ -170,8 +179,10 @@ extension Admin {
         let subject = "[keyward] access to \(resource.name) approved: key \(key.id)"
         if let settings, settings.secretInline {
             deliver(to: request.user, requester.email, about: "access.approve") {
-                MailMessage(to: $0, subject: subject, body: [head, "Your secret (this mail is the only copy):\n\n  \(key.secret)", tail]
-                    .joined(separator: "\n\n"))
+                MailMessage(
+                    to: $0, subject: subject,
+                    body: [head, "Your secret (this mail is the only copy):\n\n  \(key.secret)", tail]
+                        .joined(separator: "\n\n"))
             }
         } else if let token, let settings, let url = settings.revealURL(token) {
             let link = """
@@ -199,16 +210,18 @@ extension Admin {
         for name in confirm {
             let email = try store.user(name).email
             deliver(to: name, email, about: "access.approve.confirm") {
-                MailMessage(to: $0, subject: "[keyward] access request #\(id) approved: \(request.user) may call \(resource.name)", body: """
-                    The access request #\(id) of \(request.user) for the resource \(resource.name) was approved by \(actor.auditName).
+                MailMessage(
+                    to: $0, subject: "[keyward] access request #\(id) approved: \(request.user) may call \(resource.name)",
+                    body: """
+                        The access request #\(id) of \(request.user) for the resource \(resource.name) was approved by \(actor.auditName).
 
-                      API key   \(key.id) (issued to \(request.user), scope \(scope.description))
-                      expires   \(Self.time(key.expiresAt))
-                      audience  user:\(request.user) added to \(resource.name) until \(Self.time(key.expiresAt))
+                          API key   \(key.id) (issued to \(request.user), scope \(scope.description))
+                          expires   \(Self.time(key.expiresAt))
+                          audience  user:\(request.user) added to \(resource.name) until \(Self.time(key.expiresAt))
 
-                    The secret went to \(request.user) alone. To end the access early, an admin runs
-                    `keyward key disable \(key.id)`, or you take user:\(request.user) out of the resource's audience.
-                    """)
+                        The secret went to \(request.user) alone. To end the access early, an admin runs
+                        `keyward key disable \(key.id)`, or you take user:\(request.user) out of the resource's audience.
+                        """)
             }
         }
         return try requestRow(id)
@@ -224,15 +237,18 @@ extension Admin {
         try store.transaction {
             guard try store.decideAccessRequest(id, status: "rejected", at: now, by: actor.auditName, keyId: nil, expiresAt: nil)
             else { throw AdminError.conflict("access request #\(id) was decided meanwhile") }
-            try audit("access.reject", target: "resource:\(request.resource)",
-                       detail: "request:\(id) user:\(request.user)" + (reason.map { " reason: \($0)" } ?? ""))
+            try audit(
+                "access.reject", target: "resource:\(request.resource)",
+                detail: "request:\(id) user:\(request.user)" + (reason.map { " reason: \($0)" } ?? ""))
         }
         deliver(to: request.user, try store.user(request.user).email, about: "access.reject") {
-            MailMessage(to: $0, subject: "[keyward] access to \(request.resource) rejected", body: """
-                Your request #\(id) for access to the resource \(request.resource) was rejected by \(actor.auditName).
+            MailMessage(
+                to: $0, subject: "[keyward] access to \(request.resource) rejected",
+                body: """
+                    Your request #\(id) for access to the resource \(request.resource) was rejected by \(actor.auditName).
 
-                  reason  \(reason ?? "none given")
-                """)
+                      reason  \(reason ?? "none given")
+                    """)
         }
         return try requestRow(id)
     }
@@ -242,7 +258,9 @@ extension Admin {
     /// out; `notices` names every key's owner, including those without an address.
     public func notifyExpiring(within seconds: Int64) throws -> Int {
         try requireAdmin()
-        guard seconds > 0, seconds <= limits.maxReportWindow else { throw AdminError.invalid("the window must be positive and at most 10 years, e.g. 7d") }
+        guard seconds > 0, seconds <= limits.maxReportWindow else {
+            throw AdminError.invalid("the window must be positive and at most 10 years, e.g. 7d")
+        }
         notices = []
         let now = clock.now
         var sent = 0
@@ -258,17 +276,19 @@ extension Admin {
             }
             // Claimed before sending, so runs at the same time never mail twice.
             guard try store.transaction({ try store.claimExpiryNotice(key.id, now: now) }) else { continue }
-            let message = MailMessage(to: email, subject: "[keyward] API key \(key.name) expires \(Self.time(key.expiresAt))", body: """
-                Your API key \(key.name) expires soon.
+            let message = MailMessage(
+                to: email, subject: "[keyward] API key \(key.name) expires \(Self.time(key.expiresAt))",
+                body: """
+                    Your API key \(key.name) expires soon.
 
-                  API key   \(key.id)
-                  name      \(key.name)
-                  expires   \(Self.time(key.expiresAt))
-                  scopes    \(key.scopes.isEmpty ? "every path" : key.scopes.joined(separator: " "))
+                      API key   \(key.id)
+                      name      \(key.name)
+                      expires   \(Self.time(key.expiresAt))
+                      scopes    \(key.scopes.isEmpty ? "every path" : key.scopes.joined(separator: " "))
 
-                Renew it before then (`keyward key renew \(key.id) --expires 30d`, or through the admin API),
-                or ask an administrator to. Its secret stays the same.
-                """)
+                    Renew it before then (`keyward key renew \(key.id) --expires 30d`, or through the admin API),
+                    or ask an administrator to. Its secret stays the same.
+                    """)
             do {
                 try Mailer(settings: mail).send(message, now: now)
                 try change("key.expiry.notify", target: "user:\(key.user)", credential: key.id, detail: "expires:\(key.expiresAt ?? 0)") {}
@@ -276,8 +296,10 @@ extension Admin {
                 sent += 1
             } catch {
                 try? store.releaseExpiryNotice(key.id)
-                notices.append(MailNotice(user: key.user, address: email, about: "key.expiring", result: "failed",
-                                          error: AdminError.from(error)?.message ?? "\(error)"))
+                notices.append(
+                    MailNotice(
+                        user: key.user, address: email, about: "key.expiring", result: "failed",
+                        error: AdminError.from(error)?.message ?? "\(error)"))
             }
         }
         return sent
@@ -337,8 +359,10 @@ extension Admin {
             try Mailer(settings: mail).send(try message(email), now: clock.now)
             notices.append(MailNotice(user: user, address: email, about: about, result: "sent"))
         } catch {
-            notices.append(MailNotice(user: user, address: email, about: about, result: "failed",
-                                      error: AdminError.from(error)?.message ?? "\(error)"))
+            notices.append(
+                MailNotice(
+                    user: user, address: email, about: about, result: "failed",
+                    error: AdminError.from(error)?.message ?? "\(error)"))
         }
     }
 
@@ -347,7 +371,9 @@ extension Admin {
     func checkNote(_ text: String?, _ what: String) throws -> String? {
         let maxNoteLength = limits.maxNoteLength
         guard let text, !text.allSatisfy(\.isWhitespace) else { return nil }
-        guard text.count <= maxNoteLength, PrintableText.isPrintable(text) else { throw AdminError.invalid("a \(what) is at most \(maxNoteLength) printable characters on one line") }
+        guard text.count <= maxNoteLength, PrintableText.isPrintable(text) else {
+            throw AdminError.invalid("a \(what) is at most \(maxNoteLength) printable characters on one line")
+        }
         return text
     }
 
@@ -370,10 +396,13 @@ extension Admin {
     /// transaction as the audit record (`access.reveal`, by `anonymous`, naming the key, never the
     /// secret). Needs no login: the link is the capability. Throws `linkGone` (410) for a used,
     /// expired, unknown or malformed token, or one whose key was deleted.
-    public static func reveal(store: any AdminStore, keyFile: KeyFile, clock: any Clock, token: String,
-                              sourceIP: String? = nil) throws -> (keyId: String, secret: String) {
-        let admin = Admin(store: store, keyFile: keyFile, clock: clock,
-                          actor: .user(Identity.anonymousUser, privileges: [], credential: nil), sourceIP: sourceIP)
+    public static func reveal(
+        store: any AdminStore, keyFile: KeyFile, clock: any Clock, token: String,
+        sourceIP: String? = nil
+    ) throws -> (keyId: String, secret: String) {
+        let admin = Admin(
+            store: store, keyFile: keyFile, clock: clock,
+            actor: .user(Identity.anonymousUser, privileges: [], credential: nil), sourceIP: sourceIP)
         let taken: (keyId: String, secret: String)? = try store.transaction {
             guard let link = try store.takeRevealLink(token: token, sealer: admin.sealer, now: clock.now) else { return nil }
             let owner = try? store.key(link.keyId).user

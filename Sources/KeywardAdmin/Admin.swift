@@ -129,8 +129,10 @@ public final class Admin {
     public internal(set) var notices: [MailNotice] = []
 
     /// The operations over `store` for `actor`; the store's audit key is set from `keyFile`.
-    public init(store: any AdminStore, keyFile: KeyFile, clock: any Clock, actor: Actor, sourceIP: String? = nil,
-                limits: Limits = Limits()) {
+    public init(
+        store: any AdminStore, keyFile: KeyFile, clock: any Clock, actor: Actor, sourceIP: String? = nil,
+        limits: Limits = Limits()
+    ) {
         self.limits = limits
         self.store = store
         self.keyFile = keyFile
@@ -158,8 +160,10 @@ public final class Admin {
 
     /// Runs `body` in one transaction and appends one audit record for it in the same transaction.
     @discardableResult
-    public func change<T>(_ action: String, target: String? = nil, credential: String? = nil, detail: String? = nil,
-                          _ body: () throws -> T) throws -> T {
+    public func change<T>(
+        _ action: String, target: String? = nil, credential: String? = nil, detail: String? = nil,
+        _ body: () throws -> T
+    ) throws -> T {
         try store.transaction {
             let result = try body()
             try audit(action, target: target, credential: credential, detail: detail)
@@ -174,18 +178,22 @@ public final class Admin {
         // The credential field names the credential acted on; the one the actor signed in with
         // (an API user's key, a session) goes into the detail.
         let via = actor.credential.map { "via \($0)" }
-        try store.appendAudit([AuditEvent(at: clock.now, actor: actor.auditName, action: action, target: target,
-                                          credential: credential, sourceIP: sourceIP,
-                                          detail: [detail, via].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)])
+        try store.appendAudit([
+            AuditEvent(
+                at: clock.now, actor: actor.auditName, action: action, target: target,
+                credential: credential, sourceIP: sourceIP,
+                detail: [detail, via].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)
+        ])
     }
 
     /// Validates a name for users, groups, roles and resources: letters, digits and `. _ @ -`, at
     /// most 64, and not dots alone: a user name reaches backends as `REMOTE_USER`, and one that
     /// reads as `.` or `..` in a path (`/home/$REMOTE_USER`) names another directory.
     public static func validName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count) && !name.utf8.allSatisfy({ $0 == UInt8(ascii: ".") }) && name.utf8.allSatisfy { c in
-            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || ".-_@".utf8.contains(c)
-        }
+        (1...64).contains(name.utf8.count) && !name.utf8.allSatisfy({ $0 == UInt8(ascii: ".") })
+            && name.utf8.allSatisfy { c in
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || ".-_@".utf8.contains(c)
+            }
     }
 
     func requireValidName(_ name: String, _ what: String) throws {

@@ -31,11 +31,13 @@ extension Admin {
         let expiry = expires.expiry(from: now)
         let secret = OpaqueSecret.generate(.clientSecret)
         try change("client.create", target: "user:\(user)", credential: secret.id) {
-            try store.insertClient(id: secret.id, user: user, name: name, secretHash: secret.hash(with: HMACKey(keyFile.pepper)),
-                                   now: now, expiresAt: expiry, scopes: scopes)
+            try store.insertClient(
+                id: secret.id, user: user, name: name, secretHash: secret.hash(with: HMACKey(keyFile.pepper)),
+                now: now, expiresAt: expiry, scopes: scopes)
         }
-        return CreatedClient(clientId: secret.id, clientSecret: secret.token, user: user, name: name, expiresAt: expiry,
-                             scopes: scopes.map(\.description))
+        return CreatedClient(
+            clientId: secret.id, clientSecret: secret.token, user: user, name: name, expiresAt: expiry,
+            scopes: scopes.map(\.description))
     }
 
     /// Clients, oldest first: everyone's (or one user's) for admins, one's own otherwise.
@@ -78,8 +80,9 @@ extension Admin {
             try store.clients.revokeTokens(issuedFrom: id, now: clock.now)
         }
         let row = try store.client(id)
-        return CreatedClient(clientId: id, clientSecret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
-                             scopes: row.scopes)
+        return CreatedClient(
+            clientId: id, clientSecret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
+            scopes: row.scopes)
     }
 
     /// The client's owner, when the actor may manage it; others' clients look absent.

@@ -26,11 +26,13 @@ public struct MailSettings: Sendable, Equatable {
     /// Validated settings. `sendmail` is a command line split at spaces (default
     /// `/usr/sbin/sendmail -t -i`); `from` defaults to `keyward@<hostname>`; `publicURL` must be
     /// `http://` or `https://`. Throws `invalid_argument` naming the bad setting.
-    public init(sendmail: String? = nil, from: String? = nil, publicURL: String? = nil, secretInline: Bool = false,
-                timeoutSeconds: Int = 30) throws {
+    public init(
+        sendmail: String? = nil, from: String? = nil, publicURL: String? = nil, secretInline: Bool = false,
+        timeoutSeconds: Int = 30
+    ) throws {
         let words = (sendmail ?? Self.defaultSendmail).split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard let program = words.first, program.hasPrefix("/"),
-              words.allSatisfy({ $0.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F } })
+            words.allSatisfy({ $0.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F } })
         else { throw AdminError.invalid("sendmail must be an absolute path, optionally followed by arguments") }
         command = words + ["-t", "-i"].filter { !words.dropFirst().contains($0) }
         if let from {
@@ -42,7 +44,7 @@ public struct MailSettings: Sendable, Equatable {
         if var url = publicURL {
             while url.hasSuffix("/") { url.removeLast() }
             guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.count > 8, url.count <= 1_000,
-                  url.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && !"\"<>\\^`{|}".unicodeScalars.contains($0) })
+                url.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && !"\"<>\\^`{|}".unicodeScalars.contains($0) })
             else { throw AdminError.invalid("public_url must be an http:// or https:// URL without spaces or quotes") }
             self.publicURL = url
         } else {
@@ -64,8 +66,9 @@ public struct MailSettings: Sendable, Equatable {
             default: throw AdminError.invalid("mail_secret_inline must be true or false")
             }
         }
-        try self.init(sendmail: sendmail ?? config["sendmail"], from: config["mail_from"], publicURL: config["public_url"],
-                      secretInline: inline)
+        try self.init(
+            sendmail: sendmail ?? config["sendmail"], from: config["mail_from"], publicURL: config["public_url"],
+            secretInline: inline)
     }
 
     /// The one-time link for a reveal token, nil without a public URL.
@@ -204,12 +207,14 @@ public struct Mailer: Sendable {
 
     /// One header line's value: every control character (CR and LF above all) becomes a space.
     static func headerValue(_ value: String) -> String {
-        String(String.UnicodeScalarView(value.unicodeScalars.map { scalar -> Unicode.Scalar in
-            switch scalar.value {
-            case 0..<0x20, 0x7F..<0xA0, 0x2028, 0x2029: " "
-            default: scalar
-            }
-        }))
+        String(
+            String.UnicodeScalarView(
+                value.unicodeScalars.map { scalar -> Unicode.Scalar in
+                    switch scalar.value {
+                    case 0..<0x20, 0x7F..<0xA0, 0x2028, 0x2029: " "
+                    default: scalar
+                    }
+                }))
     }
 
     /// ASCII subjects as they are; others as RFC 2047 `=?UTF-8?B?...?=` words of at most 75 characters.

@@ -73,7 +73,7 @@ extension Admin {
         if !actor.isAdmin {
             guard actor.user == name else { throw AdminError.forbidden() }
             guard let current, let stored = try store.userPassword(name), let hash = try? PasswordHash(encoded: stored),
-                  hash.verify(current)
+                hash.verify(current)
             else { throw AdminError.forbidden("Changing your password needs your current password.") }
         }
         try Self.checkPassword(password)
@@ -93,8 +93,8 @@ extension Admin {
     static func checkEmail(_ email: String) throws {
         let bytes = Array(email.utf8)
         guard (3...254).contains(bytes.count), bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ",") }),
-              bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1, bytes.first != UInt8(ascii: "@"),
-              bytes.last != UInt8(ascii: "@"), bytes.first != UInt8(ascii: "-")
+            bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1, bytes.first != UInt8(ascii: "@"),
+            bytes.last != UInt8(ascii: "@"), bytes.first != UInt8(ascii: "-")
         else { throw AdminError.invalid("invalid e-mail address") }
     }
 }
@@ -115,11 +115,14 @@ extension Admin {
         let expiry = expires.expiry(from: now)
         let secret = OpaqueSecret.generate(.apiKey)
         try change("key.create", target: "user:\(user)", credential: secret.id) {
-            try store.insertKey(NewKey(id: secret.id, user: user, name: name, secretHash: secret.hash(with: HMACKey(keyFile.pepper)),
-                                       createdAt: now, expiresAt: expiry, scopes: scopes, allowedNetworks: networks))
+            try store.insertKey(
+                NewKey(
+                    id: secret.id, user: user, name: name, secretHash: secret.hash(with: HMACKey(keyFile.pepper)),
+                    createdAt: now, expiresAt: expiry, scopes: scopes, allowedNetworks: networks))
         }
-        return CreatedKey(id: secret.id, secret: secret.token, user: user, name: name, expiresAt: expiry,
-                          scopes: scopes.map(\.description), allowIps: networks.map(\.description))
+        return CreatedKey(
+            id: secret.id, secret: secret.token, user: user, name: name, expiresAt: expiry,
+            scopes: scopes.map(\.description), allowIps: networks.map(\.description))
     }
 
     /// Keys, oldest first: everyone's (or one user's) for admins, one's own otherwise.
@@ -165,8 +168,9 @@ extension Admin {
             try store.apiKeys.revokeTokens(issuedFrom: id, now: clock.now)
         }
         let row = try store.key(id)
-        return CreatedKey(id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
-                          scopes: row.scopes, allowIps: row.allowIPs)
+        return CreatedKey(
+            id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
+            scopes: row.scopes, allowIps: row.allowIPs)
     }
 
     /// The key's owner, when the actor may manage it; others' keys look absent.
@@ -340,10 +344,12 @@ extension Admin {
             else { throw AdminError.forbidden("You may explain decisions for your own credentials only.") }
         }
         let sink = CollectingSink()
-        let authenticator = Authenticator(keys: lookup, pepper: HMACKey(keyFile.pepper), clock: clock, usage: sink, audit: sink,
-                                          throttle: FailureThrottle(limit: 0, windowSeconds: 1), limits: limits)
-        let request = CheckRequest(method: method.uppercased(), path: PathNormalizer.normalize(requestURI: path, limits: limits),
-                                   remoteAddress: ip)
+        let authenticator = Authenticator(
+            keys: lookup, pepper: HMACKey(keyFile.pepper), clock: clock, usage: sink, audit: sink,
+            throttle: FailureThrottle(limit: 0, windowSeconds: 1), limits: limits)
+        let request = CheckRequest(
+            method: method.uppercased(), path: PathNormalizer.normalize(requestURI: path, limits: limits),
+            remoteAddress: ip)
         return try authenticator.explain(credentialId: credential, request: request)
     }
 }

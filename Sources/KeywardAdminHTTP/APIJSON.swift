@@ -28,11 +28,13 @@ extension AdminError {
     static func unauthenticated(_ message: String = "Sign in, or present an API key.") -> AdminError {
         AdminError(.unauthenticated, message)
     }
-    static let csrfFailed = AdminError(.csrfFailed,
-                                       "A signed-in request that changes something needs the X-CSRF-Token header from sign-in.")
+    static let csrfFailed = AdminError(
+        .csrfFailed,
+        "A signed-in request that changes something needs the X-CSRF-Token header from sign-in.")
     static let invalidJSON = AdminError(.invalidJSON, "The body is not a JSON object in UTF-8.")
-    static let unsupportedMediaType = AdminError(.unsupportedMediaType,
-                                                 "The body must be JSON: Content-Type: application/json.")
+    static let unsupportedMediaType = AdminError(
+        .unsupportedMediaType,
+        "The body must be JSON: Content-Type: application/json.")
     static let bodyTooLarge = AdminError(.bodyTooLarge, "The body is too large.")
     static let noSuchEndpoint = AdminError(.notFound, "No such endpoint.")
     static let internalError = AdminError(.internalError, "Internal error.")
@@ -129,7 +131,7 @@ struct Query {
 
     private static func decode(_ text: Substring) -> String? {
         guard let bytes = PercentDecoding.decode(text, plusAsSpace: true), let s = String(validating: bytes, as: UTF8.self),
-              !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
         else { return nil }
         return s
     }
@@ -169,8 +171,9 @@ struct Page {
             limit = limits.defaultPageSize
         }
         if let cursor {
-            guard cursor.utf8.count <= limits.maxCursorBytes, let bytes = Base64URL.decode(cursor), let text = String(validating: bytes, as: UTF8.self),
-                  text.hasPrefix(list + ":")
+            guard cursor.utf8.count <= limits.maxCursorBytes, let bytes = Base64URL.decode(cursor),
+                let text = String(validating: bytes, as: UTF8.self),
+                text.hasPrefix(list + ":")
             else { throw .invalid("cursor is not one this list gave out") }
             after = String(text.dropFirst(list.count + 1))
         } else {

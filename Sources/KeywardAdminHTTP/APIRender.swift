@@ -91,12 +91,16 @@ enum Render {
     static func decided(_ r: AccessRequestRow, _ admin: Admin) -> JSON {
         .object([
             ("request", accessRequest(r)),
-            ("mail", .array(admin.notices.map { n in
-                .object([
-                    ("user", .optional(n.user)), ("address", .optional(admin.actor.isAdmin || n.user == admin.actor.user ? n.address : nil)),
-                    ("about", .string(n.about)), ("result", .string(n.result)), ("error", .optional(n.error)),
-                ])
-            })),
+            (
+                "mail",
+                .array(
+                    admin.notices.map { n in
+                        .object([
+                            ("user", .optional(n.user)), ("address", .optional(admin.actor.isAdmin || n.user == admin.actor.user ? n.address : nil)),
+                            ("about", .string(n.about)), ("result", .string(n.result)), ("error", .optional(n.error)),
+                        ])
+                    })
+            ),
         ])
     }
 
@@ -105,10 +109,13 @@ enum Render {
         case .allow(let identity):
             return .object([
                 ("decision", .string("allow")), ("status", .int(200)), ("reason", .null),
-                ("identity", .object([
-                    ("user", .string(identity.user)), ("credential", .string(identity.credential)),
-                    ("method", .string(identity.method.rawValue)), ("scopes", .strings(identity.scopes)),
-                ])),
+                (
+                    "identity",
+                    .object([
+                        ("user", .string(identity.user)), ("credential", .string(identity.credential)),
+                        ("method", .string(identity.method.rawValue)), ("scopes", .strings(identity.scopes)),
+                    ])
+                ),
                 ("steps", .strings(steps)),
             ])
         case .deny(let denial):

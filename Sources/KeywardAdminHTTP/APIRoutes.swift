@@ -69,18 +69,21 @@ extension AdminAPI {
 
     func openAPI(_ request: APIRequest) throws -> Response {
         _ = try request.query([])
-        return Response(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-cache")],
-                        body: OpenAPI.document)
+        return Response(
+            status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-cache")],
+            body: OpenAPI.document)
     }
 
     func me(_ request: APIRequest, _ admin: Admin) throws -> Response {
         _ = try request.query([])
         guard let caller = request.caller else { throw AdminError.unauthenticated() }
         let user = try admin.user(caller.user)
-        return APIResponse.json(200, .object([
-            ("user", Render.user(user)), ("privileges", .strings(caller.privileges.sorted())),
-            ("auth", .string(caller.via == .apiKey ? "api-key" : "session")), ("credential", .string(caller.credential)),
-        ]))
+        return APIResponse.json(
+            200,
+            .object([
+                ("user", Render.user(user)), ("privileges", .strings(caller.privileges.sorted())),
+                ("auth", .string(caller.via == .apiKey ? "api-key" : "session")), ("credential", .string(caller.credential)),
+            ]))
     }
 
     // MARK: Users
@@ -410,8 +413,9 @@ extension AdminAPI {
     /// capability (no sign-in, no CSRF token: nothing but the link's holder can use it).
     func revealLink(_ request: APIRequest, token: String) throws -> Response {
         let (store, _) = try opened()
-        let admin = Admin(store: store, keyFile: config.keyFile, clock: clock, actor: .user("anonymous", privileges: [], credential: nil),
-                          sourceIP: request.address, limits: config.limits)
+        let admin = Admin(
+            store: store, keyFile: config.keyFile, clock: clock, actor: .user("anonymous", privileges: [], credential: nil),
+            sourceIP: request.address, limits: config.limits)
         let wantsJSON = request.accept.map { $0.lowercased().contains("application/json") } ?? false
         return admin.revealResponse(method: request.method, token: token, wantsJSON: wantsJSON)
     }

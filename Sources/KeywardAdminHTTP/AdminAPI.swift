@@ -24,9 +24,11 @@ public struct AdminAPIConfig: Sendable {
     public var mail: MailSettings?
 
     /// Settings under `limits`; `sessionLifetime`, when given, overrides the limits' own.
-    public init(databasePath: String, keyFile: KeyFile, mount: String = "", secureCookies: Bool = false,
-                sessionLifetime: Int64? = nil, limits: Limits = Limits(), client: ClientAddressRule = ClientAddressRule(),
-                mail: MailSettings? = nil) {
+    public init(
+        databasePath: String, keyFile: KeyFile, mount: String = "", secureCookies: Bool = false,
+        sessionLifetime: Int64? = nil, limits: Limits = Limits(), client: ClientAddressRule = ClientAddressRule(),
+        mail: MailSettings? = nil
+    ) {
         self.databasePath = databasePath
         self.keyFile = keyFile
         self.mount = mount.hasSuffix("/") ? String(mount.dropLast()) : mount
@@ -63,8 +65,10 @@ public final class AdminAPI: AdminEndpoint {
     /// scrypt slots (nil: this API's own, for a process with one worker); `audit` receives refused
     /// authentications; `usage` the uses of API keys (last use, count); `log` gets one line per
     /// infrastructure failure.
-    public init(config: AdminAPIConfig, clock: any Clock, throttle: FailureThrottle, audit: any AuditSink,
-                usage: any UsageRecorder, signIns: SignInGuard? = nil, log: @escaping @Sendable (String) -> Void) {
+    public init(
+        config: AdminAPIConfig, clock: any Clock, throttle: FailureThrottle, audit: any AuditSink,
+        usage: any UsageRecorder, signIns: SignInGuard? = nil, log: @escaping @Sendable (String) -> Void
+    ) {
         self.usage = usage
         self.config = config
         self.clock = clock
@@ -138,13 +142,14 @@ public final class AdminAPI: AdminEndpoint {
                     // says where it comes from (Fetch Metadata, Origin): both must hold.
                     try request.requireSameOrigin()
                     guard let token = request.csrfToken ?? request.formCSRFToken,
-                          ConstantTime.equals(Digest.sha256(token), csrfHash)
+                        ConstantTime.equals(Digest.sha256(token), csrfHash)
                     else { throw AdminError.csrfFailed }
                 }
                 request.caller = caller
-                let admin = Admin(store: store, keyFile: config.keyFile, clock: clock,
-                                  actor: .user(caller.user, privileges: caller.privileges, credential: caller.credential),
-                                  sourceIP: request.address, limits: config.limits)
+                let admin = Admin(
+                    store: store, keyFile: config.keyFile, clock: clock,
+                    actor: .user(caller.user, privileges: caller.privileges, credential: caller.credential),
+                    sourceIP: request.address, limits: config.limits)
                 admin.mail = config.mail
                 return try handler(self)(request, admin)
             }
@@ -160,8 +165,10 @@ public final class AdminAPI: AdminEndpoint {
     /// `authenticateKey`.
     func authenticate(_ request: APIRequest) throws -> Caller {
         let now = clock.now
-        if let (presented, _) = CredentialExtractor.extract(authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
-                                                            queryString: nil, limits: config.limits) {
+        if let (presented, _) = CredentialExtractor.extract(
+            authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
+            queryString: nil, limits: config.limits)
+        {
             return try authenticateKey(presented, request, now: now)
         }
         let cookies = request.sessionCookies
@@ -183,8 +190,10 @@ public final class AdminAPI: AdminEndpoint {
     private func authenticateKey(_ presented: PresentedCredential, _ request: APIRequest, now: Int64) throws -> Caller {
         let (store, authenticator) = try opened()
         func refuse(_ reason: String, credential: String?, user: String? = nil, detail: String = "api-key") {
-            audit.record(AuditEvent(at: now, actor: user ?? "anonymous", action: "admin.auth.deny", credential: credential,
-                                    sourceIP: request.address, reason: reason, detail: detail))
+            audit.record(
+                AuditEvent(
+                    at: now, actor: user ?? "anonymous", action: "admin.auth.deny", credential: credential,
+                    sourceIP: request.address, reason: reason, detail: detail))
         }
         var secret: OpaqueSecret? = nil
         if case .opaque(let presentedSecret) = presented { secret = presentedSecret }
@@ -202,9 +211,11 @@ public final class AdminAPI: AdminEndpoint {
             throw AdminError.unauthenticated("The API key is invalid.")
         }
         let adminPath = config.mount + request.path
-        let decision = authenticator.authorize(verified: key, for: CheckRequest(
-            method: request.method, path: PathNormalizer.normalize(requestURI: adminPath, limits: config.limits),
-            remoteAddress: request.address))
+        let decision = authenticator.authorize(
+            verified: key,
+            for: CheckRequest(
+                method: request.method, path: PathNormalizer.normalize(requestURI: adminPath, limits: config.limits),
+                remoteAddress: request.address))
         if case .deny(let denial) = decision, denial.reason.kind == .challenge {
             refuse(denial.reason.rawValue, credential: key.id, user: key.userName)
             if let address = request.address { throttle.recordFailure(address, now: now) }
@@ -217,8 +228,10 @@ public final class AdminAPI: AdminEndpoint {
         }
         if case .deny(let denial) = decision {
             refuse(denial.reason.rawValue, credential: key.id, user: key.userName)
-            throw AdminError.forbidden(denial.reason == .addressNotAllowed ? "This API key may not be used from this address."
-                                       : "The API key's scopes do not cover \(request.method) \(adminPath).")
+            throw AdminError.forbidden(
+                denial.reason == .addressNotAllowed
+                    ? "This API key may not be used from this address."
+                    : "The API key's scopes do not cover \(request.method) \(adminPath).")
         }
         usage.recordUse(credential: key.id, at: now, from: request.address)
         return Caller(user: key.userName, privileges: privileges, via: .apiKey, credential: key.id)

@@ -49,8 +49,10 @@ enum DeviceCookie {
 
     /// The `Set-Cookie` value: sent only to the sign-in endpoint, kept for the trust period.
     static func setCookie(_ value: String, config: AdminAPIConfig, https: Bool) -> String {
-        var parts = ["\(name)=\(value)", "HttpOnly", "SameSite=Strict", "Path=\(config.mount)/admin/api/session",
-                     "Max-Age=\(config.limits.signInTrustSeconds)"]
+        var parts = [
+            "\(name)=\(value)", "HttpOnly", "SameSite=Strict", "Path=\(config.mount)/admin/api/session",
+            "Max-Age=\(config.limits.signInTrustSeconds)",
+        ]
         if config.secureCookies || https { parts.append("Secure") }
         return parts.joined(separator: "; ")
     }

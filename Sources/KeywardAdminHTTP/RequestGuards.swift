@@ -76,8 +76,8 @@ struct FormBody {
         for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let nameBytes = PercentDecoding.decode(parts[0], plusAsSpace: true),
-                  let valueBytes = PercentDecoding.decode(parts.count > 1 ? parts[1] : "", plusAsSpace: true),
-                  let name = String(validating: nameBytes, as: UTF8.self), let value = String(validating: valueBytes, as: UTF8.self)
+                let valueBytes = PercentDecoding.decode(parts.count > 1 ? parts[1] : "", plusAsSpace: true),
+                let name = String(validating: nameBytes, as: UTF8.self), let value = String(validating: valueBytes, as: UTF8.self)
             else { throw .invalid("the form has a broken escape or is not UTF-8") }
             guard allowed.contains(name) else {
                 if ignoringOthers { continue }
@@ -111,8 +111,9 @@ struct FormBody {
 extension AdminError {
     /// A browser's state-changing request from another origin: refused as a CSRF failure
     /// (DESIGN.md, "Admin pages"), with its own message.
-    static let crossOrigin = AdminError(.csrfFailed,
-                                        "The request comes from another site; use Keyward's own pages.")
+    static let crossOrigin = AdminError(
+        .csrfFailed,
+        "The request comes from another site; use Keyward's own pages.")
 }
 
 extension AdminErrorCode {

@@ -1,7 +1,7 @@
 import Foundation
+import KeywardAdmin
 import KeywardCore
 import KeywardCrypto
-import KeywardAdmin
 import KeywardGateway
 import KeywardStore
 
@@ -19,10 +19,16 @@ extension Admin {
             case "GET", "HEAD":
                 guard let keyId = try store.revealLinkKey(token: token, now: clock.now) else { return Self.gone(wantsJSON) }
                 if wantsJSON {
-                    return Self.json(200, .object([("key_id", .string(keyId)),
-                                                    ("reveal", .string("POST to this URL to see the secret; it works once"))]))
+                    return Self.json(
+                        200,
+                        .object([
+                            ("key_id", .string(keyId)),
+                            ("reveal", .string("POST to this URL to see the secret; it works once")),
+                        ]))
                 }
-                return Self.html(200, title: "Reveal API key \(keyId)", """
+                return Self.html(
+                    200, title: "Reveal API key \(keyId)",
+                    """
                     <p>This link shows the secret of API key <code>\(Self.escape(keyId))</code> <strong>once</strong>.
                     After that it is gone, so have somewhere safe to keep the secret ready.</p>
                     <form method="post"><button type="submit">Show the secret</button></form>
@@ -30,13 +36,16 @@ extension Admin {
             case "POST":
                 let (keyId, secret) = try Self.reveal(store: store, keyFile: keyFile, clock: clock, token: token, sourceIP: sourceIP)
                 if wantsJSON { return Self.json(200, .object([("key_id", .string(keyId)), ("secret", .string(secret))])) }
-                return Self.html(200, title: "API key \(keyId)", """
+                return Self.html(
+                    200, title: "API key \(keyId)",
+                    """
                     <p>The secret of API key <code>\(Self.escape(keyId))</code>, shown only now:</p>
                     <p><code class="secret">\(Self.escape(secret))</code></p>
                     <p>Send it as <code>Authorization: Bearer &lt;secret&gt;</code>. This link no longer works.</p>
                     """)
             default:
-                var response = wantsJSON
+                var response =
+                    wantsJSON
                     ? Self.json(405, ErrorBody(code: "method_not_allowed", "Use GET or POST.").json)
                     : Self.html(405, title: "Method not allowed", "<p>Use GET or POST.</p>")
                 response.headers.append(("Allow", "GET, HEAD, POST"))
@@ -54,7 +63,9 @@ extension Admin {
     static func gone(_ wantsJSON: Bool) -> Response {
         let error = AdminError.linkGone
         if wantsJSON { return json(error.status, error.body.json) }
-        return html(error.status, title: "Link used or expired", """
+        return html(
+            error.status, title: "Link used or expired",
+            """
             <p>\(escape(error.message))</p>
             <p>Ask the owner of the API or an administrator for a new secret (<code>keyward key regenerate</code>).</p>
             """)

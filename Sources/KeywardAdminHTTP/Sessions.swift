@@ -110,16 +110,20 @@ extension AdminAPI {
         let body = try request.json(["user", "password"])
         let name = try body.requiredString("user")
         let password = try body.requiredString("password")
-        guard password.utf8.count <= config.limits.maxPasswordBytes, name.utf8.count <= config.limits.maxSignInNameBytes else { throw AdminError.invalid("user or password too long") }
+        guard password.utf8.count <= config.limits.maxPasswordBytes, name.utf8.count <= config.limits.maxSignInNameBytes else {
+            throw AdminError.invalid("user or password too long")
+        }
         let guarded = signIns.throttle
         let device = request.deviceCookies.lazy.compactMap {
             DeviceCookie.verify($0, user: name, now: now, lifetime: self.config.limits.signInTrustSeconds, key: self.deviceKey)
         }.first
         let standing = guarded.standing(account: name, address: request.address, device: device, now: now)
         func deny(_ reason: DenyReason, detail: String = "password") {
-            audit.record(AuditEvent(at: now, actor: "anonymous", action: "session.deny",
-                                    target: Admin.validName(name) ? "user:\(name)" : nil, sourceIP: request.address,
-                                    reason: reason.rawValue, detail: detail))
+            audit.record(
+                AuditEvent(
+                    at: now, actor: "anonymous", action: "session.deny",
+                    target: Admin.validName(name) ? "user:\(name)" : nil, sourceIP: request.address,
+                    reason: reason.rawValue, detail: detail))
         }
         if let wait = guarded.retryAfter(account: name, address: request.address, standing: standing, now: now) {
             // Audited at the client's 1st, 2nd, 4th... refusal of the window, like the check's.
@@ -156,9 +160,10 @@ extension AdminAPI {
         let idHash = Sessions.hash(token)
         let expiresAt = now + config.sessionLifetime
         let privileges = try store.privileges(of: name)
-        let admin = Admin(store: store, keyFile: config.keyFile, clock: clock,
-                          actor: .user(name, privileges: privileges, credential: Sessions.publicId(idHash)), sourceIP: request.address,
-                          limits: config.limits)
+        let admin = Admin(
+            store: store, keyFile: config.keyFile, clock: clock,
+            actor: .user(name, privileges: privileges, credential: Sessions.publicId(idHash)), sourceIP: request.address,
+            limits: config.limits)
         try admin.change("session.create", target: "user:\(name)") {
             try store.deleteExpiredSessions(now: now)
             try store.insertSession(idHash: idHash, user: name, csrfHash: Sessions.hash(csrf), now: now, expiresAt: expiresAt)
@@ -166,11 +171,16 @@ extension AdminAPI {
         // The same device keeps its id (its failure count follows it); a new one gets a fresh id.
         let deviceId = device.flatMap(DeviceCookie.rawId) ?? SecureRandom.bytes(DeviceCookie.idBytes)
         let deviceCookie = DeviceCookie.issue(user: name, id: deviceId, now: now, key: deviceKey)
-        return APIResponse.json(201, .object([
-            ("user", .string(name)), ("privileges", .strings(privileges.sorted())), ("csrf_token", .string(csrf)),
-            ("expires_at", .int(expiresAt)),
-        ]), headers: [("Set-Cookie", Sessions.cookie(token, config: config, https: request.https)),
-                      ("Set-Cookie", DeviceCookie.setCookie(deviceCookie, config: config, https: request.https))])
+        return APIResponse.json(
+            201,
+            .object([
+                ("user", .string(name)), ("privileges", .strings(privileges.sorted())), ("csrf_token", .string(csrf)),
+                ("expires_at", .int(expiresAt)),
+            ]),
+            headers: [
+                ("Set-Cookie", Sessions.cookie(token, config: config, https: request.https)),
+                ("Set-Cookie", DeviceCookie.setCookie(deviceCookie, config: config, https: request.https)),
+            ])
     }
 
     /// `DELETE /admin/api/session`: ends the caller's session and clears the cookie.
@@ -189,10 +199,13 @@ extension AdminAPI {
     func authenticateSession(_ cookie: String, _ request: APIRequest, now: Int64) throws -> Caller {
         let (store, _) = try opened()
         let idHash = Sessions.hash(cookie)
-        guard cookie.utf8.count <= config.limits.maxSessionCookieBytes, let session = try store.session(idHash: idHash, now: now), session.userStatus == .active else {
+        guard cookie.utf8.count <= config.limits.maxSessionCookieBytes, let session = try store.session(idHash: idHash, now: now),
+            session.userStatus == .active
+        else {
             throw AdminError.unauthenticated("The session has ended; sign in again.")
         }
-        return Caller(user: session.user, privileges: try store.privileges(of: session.user),
-                      via: .session(idHash: idHash, csrfHash: session.csrfHash), credential: Sessions.publicId(idHash))
+        return Caller(
+            user: session.user, privileges: try store.privileges(of: session.user),
+            via: .session(idHash: idHash, csrfHash: session.csrfHash), credential: Sessions.publicId(idHash))
     }
 }

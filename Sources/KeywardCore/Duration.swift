@@ -5,7 +5,10 @@ public enum Lifetime: Sendable, Equatable {
 
     /// Parses the DESIGN.md duration syntax; nil for anything else (including zero or negative).
     public init?(_ text: String) {
-        if text == "never" { self = .never; return }
+        if text == "never" {
+            self = .never
+            return
+        }
         guard let unit = text.last, let n = Int64(text.dropLast()), n > 0, text.dropLast().allSatisfy(\.isNumber)
         else { return nil }
         let scale: Int64

@@ -32,8 +32,10 @@ public struct CredentialRecord: Sendable, Equatable {
     public var tokensValidAfter: Int64?
 
     /// A record from stored columns; empty `scopes` or `allowedNetworks` mean unrestricted.
-    public init(id: String, name: String, userName: String, userStatus: Status, status: Status, secretHash: [UInt8],
-                expiresAt: Int64?, scopes: [PathScope], allowedNetworks: [CIDR], tokensValidAfter: Int64? = nil) {
+    public init(
+        id: String, name: String, userName: String, userStatus: Status, status: Status, secretHash: [UInt8],
+        expiresAt: Int64?, scopes: [PathScope], allowedNetworks: [CIDR], tokensValidAfter: Int64? = nil
+    ) {
         self.tokensValidAfter = tokensValidAfter
         self.id = id
         self.name = name
@@ -78,8 +80,10 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var detail: String?
 
     /// An event from its parts; leave out what does not apply.
-    public init(at: Int64, actor: String, action: String, target: String? = nil, credential: String? = nil,
-                sourceIP: String? = nil, reason: String? = nil, detail: String? = nil) {
+    public init(
+        at: Int64, actor: String, action: String, target: String? = nil, credential: String? = nil,
+        sourceIP: String? = nil, reason: String? = nil, detail: String? = nil
+    ) {
         self.at = at
         self.actor = actor
         self.action = action
@@ -115,7 +119,10 @@ public enum AuditChain {
             for shift in stride(from: (width - 1) * 8, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
         }
         func field(_ text: String?) {
-            guard let text else { bytes.append(0); return }
+            guard let text else {
+                bytes.append(0)
+                return
+            }
             bytes.append(1)
             let utf8 = Array(text.utf8)
             append(UInt64(utf8.count), width: 4)

@@ -88,7 +88,10 @@ public indirect enum JSON: Sendable, Equatable {
             }
         case .string(let s): Self.quote(s, escaping: escaping, into: &out)
         case .array(let items):
-            guard !items.isEmpty else { out += "[]"; return }
+            guard !items.isEmpty else {
+                out += "[]"
+                return
+            }
             out += "["
             for (i, item) in items.enumerated() {
                 if i > 0 { out += "," }
@@ -98,7 +101,10 @@ public indirect enum JSON: Sendable, Equatable {
             Self.newline(&out, indent)
             out += "]"
         case .object(let members):
-            guard !members.isEmpty else { out += "{}"; return }
+            guard !members.isEmpty else {
+                out += "{}"
+                return
+            }
             out += "{"
             for (i, (name, value)) in members.enumerated() {
                 if i > 0 { out += "," }

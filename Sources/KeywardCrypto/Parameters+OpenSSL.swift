@@ -24,7 +24,9 @@ enum OpenSSLParameters {
     static func with<R>(_ entries: [(StaticString, Value)], _ body: (UnsafeMutablePointer<OSSL_PARAM>) -> R) -> R {
         var allocations: [UnsafeMutableRawBufferPointer] = unsafe []
         defer {
-            for unsafe a in unsafe allocations {
+            // An index loop: swift-format 6.3 mangles `for unsafe a in`.
+            for index in unsafe allocations.indices {
+                let a = unsafe allocations[index]
                 unsafe OPENSSL_cleanse(a.baseAddress, a.count)
                 unsafe a.deallocate()
             }
@@ -47,9 +49,9 @@ enum OpenSSLParameters {
                 unsafe params.append(OSSL_PARAM_construct_octet_string(key, copy(bytes).baseAddress, bytes.count))
             case .bigEndianInteger(let bytes):
                 #if _endian(little)
-                let native = unsafe copy(bytes.reversed())
+                    let native = unsafe copy(bytes.reversed())
                 #else
-                let native = copy(bytes)
+                    let native = copy(bytes)
                 #endif
                 unsafe params.append(OSSL_PARAM_construct_BN(key, native.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count))
             case .uint64(let number):

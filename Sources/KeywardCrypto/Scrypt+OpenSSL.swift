@@ -6,7 +6,9 @@ enum Scrypt {
     /// Callers bound the parameters first; libcrypto's `maxmem_bytes` is set to exactly what they
     /// need, since its 32 MiB default is just below what N = 2^15, r = 8 takes.
     static func derive(password: [UInt8], salt: [UInt8], n: UInt64, r: UInt64, p: UInt64, length: Int) throws(CryptoError) -> [UInt8] {
-        guard let kdf = unsafe EVP_KDF_fetch(nil, OpenSSLParameters.cString("SCRYPT"), nil) else { CryptoError.trap("SCRYPT unavailable in libcrypto") }
+        guard let kdf = unsafe EVP_KDF_fetch(nil, OpenSSLParameters.cString("SCRYPT"), nil) else {
+            CryptoError.trap("SCRYPT unavailable in libcrypto")
+        }
         defer { unsafe EVP_KDF_free(kdf) }
         guard let ctx = unsafe EVP_KDF_CTX_new(kdf) else { CryptoError.trap("EVP_KDF_CTX_new failed") }
         defer { unsafe EVP_KDF_CTX_free(ctx) }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where to listen: a unix socket path or a TCP host and port.
@@ -61,8 +61,10 @@ public enum Listener {
     }
 
     /// A listening socket for `address`; refuses to take over a unix socket a live server answers on.
-    public static func open(_ address: ListenAddress, unix options: UnixOptions = UnixOptions(),
-                            backlog: Int32 = 1024) throws(ListenError) -> Int32 {
+    public static func open(
+        _ address: ListenAddress, unix options: UnixOptions = UnixOptions(),
+        backlog: Int32 = 1024
+    ) throws(ListenError) -> Int32 {
         switch address {
         case .unix(let path): try openUnix(path: path, options: options, backlog: backlog)
         case .tcp(let host, let port): try openTCP(host: host, port: port, backlog: backlog)
@@ -107,7 +109,7 @@ public enum Listener {
             do throws(SystemError) {
                 try Syscall.check("lstat \(path)") { unsafe lstat(path, &info) }
                 return true
-            } catch where error.code == ENOENT {
+            } catch  where error.code == ENOENT {
                 return false
             }
         }

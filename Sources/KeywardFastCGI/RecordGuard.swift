@@ -111,7 +111,10 @@ enum RecordGuard {
                 if range < ranges.count { index = ranges[range].lowerBound }
             }
             guard range < ranges.count else { return nil }
-            defer { index += 1; consumed += 1 }
+            defer {
+                index += 1
+                consumed += 1
+            }
             return bytes[index]
         }
         func skip(_ n: Int) {

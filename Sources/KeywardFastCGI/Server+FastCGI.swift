@@ -3,8 +3,9 @@ import Foundation
 import KeywardCore
 import KeywardGateway
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The FastCGI server: worker threads that serve requests, and one dispatcher thread that holds
@@ -47,8 +48,10 @@ import Glibc
 
     /// `gateways` has one entry per worker thread; each is used by its thread only. At most
     /// `maxConnections` connections wait for a request at once (beyond those being served).
-    public init(listenFD: Int32, gateways: [Gateway], maxConnections: Int = 4_096, limits: Limits,
-                log: @escaping @Sendable (String) -> Void) {
+    public init(
+        listenFD: Int32, gateways: [Gateway], maxConnections: Int = 4_096, limits: Limits,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.limits = limits
         self.listenFD = listenFD
         self.gateways = gateways
@@ -94,7 +97,7 @@ import Glibc
     @discardableResult
     public func run(grace: TimeInterval = 10) -> Bool {
         guard FCGX_Init() == 0, let w = Pipe.make(nonBlocking: false), let r = Pipe.make(nonBlocking: true),
-              let p = Pipe.make(nonBlocking: true)
+            let p = Pipe.make(nonBlocking: true)
         else {
             log("keyward[KW0401]: cannot set up FastCGI (FCGX_Init or pipe failed)")
             return false
@@ -179,9 +182,15 @@ import Glibc
             guard var fd = nextConnection(&buffer) else { continue }
             // Serve it, and again while its next request is already there.
             while let kept = unsafe serve(fd, request, gateway) {
-                if isStopping() { Syscall.closeAfterUse(kept); break }
+                if isStopping() {
+                    Syscall.closeAfterUse(kept)
+                    break
+                }
                 let arrival = Self.arrival(kept, &buffer)
-                if arrival == .complete { fd = kept; continue }
+                if arrival == .complete {
+                    fd = kept
+                    continue
+                }
                 settle(kept, arrival, idle: true)
                 break
             }
@@ -191,9 +200,11 @@ import Glibc
     /// A connection whose whole request is in: one the dispatcher readied, or a newly accepted
     /// one. Nil when there is none (the caller loops); what is not ready yet goes to the dispatcher.
     private func nextConnection(_ buffer: inout [UInt8]) -> Int32? {
-        var fds = [pollfd(fd: ready.read, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: ready.read, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0),
+        ]
         do {
             let n = try Syscall.check("poll") { unsafe poll(&fds, 3, -1) }
             guard n > 0, fds[2].revents == 0 else { return nil }
@@ -332,8 +343,14 @@ import Glibc
         enum Kind: Int32 { case new, idle, partial, closing }
         var fd: Int32
         var rawKind: Int32
-        init(fd: Int32, kind: Kind) { self.fd = fd; self.rawKind = kind.rawValue }
-        init() { fd = -1; rawKind = 0 }
+        init(fd: Int32, kind: Kind) {
+            self.fd = fd
+            self.rawKind = kind.rawValue
+        }
+        init() {
+            fd = -1
+            rawKind = 0
+        }
         var kind: Kind { Kind(rawValue: rawKind) ?? .closing }
     }
 
@@ -491,7 +508,10 @@ final class DropLog: @unchecked Sendable {
         lock.lock()
         count += 1
         let now = Date()
-        guard now.timeIntervalSince(last) >= 1 else { lock.unlock(); return }
+        guard now.timeIntervalSince(last) >= 1 else {
+            lock.unlock()
+            return
+        }
         let n = count
         count = 0
         last = now

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A system call that failed: its name (and what it was called on) and `errno`.
@@ -63,9 +63,9 @@ enum Syscall {
     static func ignore(signal: Int32) throws(SystemError) {
         var action = sigaction()
         #if canImport(Glibc)
-        unsafe action.__sigaction_handler.sa_handler = SIG_IGN
+            unsafe action.__sigaction_handler.sa_handler = SIG_IGN
         #else
-        action.__sigaction_u.__sa_handler = SIG_IGN
+            action.__sigaction_u.__sa_handler = SIG_IGN
         #endif
         try check("sigaction \(signal)") { unsafe sigemptyset(&action.sa_mask) }
         try check("sigaction \(signal)") { unsafe sigaction(signal, &action, nil) }

@@ -14,15 +14,19 @@ enum CheckResponder {
         let scopes = id.scopes.joined(separator: " ")
         switch flavour {
         case .nginx:
-            return Response(status: 200, headers: [
-                ("X-Auth-User", id.user), ("X-Auth-Subject", id.subject), ("X-Auth-Credential", id.credential),
-                ("X-Auth-Method", id.method.rawValue), ("X-Auth-Scopes", scopes), ("Content-Length", "0"),
-            ])
+            return Response(
+                status: 200,
+                headers: [
+                    ("X-Auth-User", id.user), ("X-Auth-Subject", id.subject), ("X-Auth-Credential", id.credential),
+                    ("X-Auth-Method", id.method.rawValue), ("X-Auth-Scopes", scopes), ("Content-Length", "0"),
+                ])
         case .authorizer:
-            return Response(status: 200, headers: [
-                ("Variable-REMOTE_USER", id.user), ("Variable-AUTH_CREDENTIAL", id.credential),
-                ("Variable-AUTH_METHOD", id.method.rawValue), ("Variable-AUTH_SCOPES", scopes),
-            ])
+            return Response(
+                status: 200,
+                headers: [
+                    ("Variable-REMOTE_USER", id.user), ("Variable-AUTH_CREDENTIAL", id.credential),
+                    ("Variable-AUTH_METHOD", id.method.rawValue), ("Variable-AUTH_SCOPES", scopes),
+                ])
         }
     }
 

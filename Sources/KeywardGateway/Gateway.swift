@@ -43,8 +43,10 @@ public final class Gateway {
     /// `authenticator` must hold that thread's key lookup; `tokenService` (nil: no token endpoints)
     /// that thread's signing keys; `admin` (nil: no admin paths) serves everything under `/admin/`;
     /// `log` gets one line per infrastructure failure, tagged with a stable `KW` id.
-    public init(config: GatewayConfig, authenticator: Authenticator, tokenService: TokenService? = nil,
-                admin: (any AdminEndpoint)? = nil, log: @escaping @Sendable (String) -> Void) {
+    public init(
+        config: GatewayConfig, authenticator: Authenticator, tokenService: TokenService? = nil,
+        admin: (any AdminEndpoint)? = nil, log: @escaping @Sendable (String) -> Void
+    ) {
         self.config = config
         self.authenticator = authenticator
         self.tokenService = tokenService

@@ -85,9 +85,10 @@ extension CheckRequest {
         } else if let q = value("QUERY_STRING") {
             query = q[...]
         }
-        self.init(method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: client.address(params),
-                  authorization: params.unambiguous("HTTP_AUTHORIZATION"), apiKeyHeader: params.unambiguous("HTTP_X_API_KEY"),
-                  query: query, source: ParamRequestSource(params))
+        self.init(
+            method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: client.address(params),
+            authorization: params.unambiguous("HTTP_AUTHORIZATION"), apiKeyHeader: params.unambiguous("HTTP_X_API_KEY"),
+            query: query, source: ParamRequestSource(params))
     }
 }
 
@@ -100,8 +101,9 @@ struct ParamRequestSource<P: ParamSource>: RequestSource {
 
     var target: RequestTarget {
         let https = params.param("HTTPS").map { $0.lowercased() == "on" } ?? false
-        return RequestTarget(scheme: https ? "https" : params.param("REQUEST_SCHEME").flatMap { $0.isEmpty ? nil : $0.lowercased() },
-                             authority: params.unambiguous("HTTP_HOST"), raw: params.param("REQUEST_URI"))
+        return RequestTarget(
+            scheme: https ? "https" : params.param("REQUEST_SCHEME").flatMap { $0.isEmpty ? nil : $0.lowercased() },
+            authority: params.unambiguous("HTTP_HOST"), raw: params.param("REQUEST_URI"))
     }
 
     /// `Content-Type` and `Content-Length` are meta-variables of their own (RFC 3875 §4.1.2-3);

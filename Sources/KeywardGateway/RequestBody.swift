@@ -19,9 +19,10 @@ struct BodyParameters {
 
     /// Reads and parses the body by its `CONTENT_TYPE`.
     static func read(_ params: some ParamSource, limits: Limits) throws(Refusal) -> BodyParameters {
-        let type = (params.param("CONTENT_TYPE") ?? "").split(separator: ";").first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        } ?? ""
+        let type =
+            (params.param("CONTENT_TYPE") ?? "").split(separator: ";").first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            } ?? ""
         guard let body = params.readBody(limit: limits.maxBodyBytes) else { throw .tooLarge }
         switch type {
         case "application/x-www-form-urlencoded":
@@ -65,8 +66,8 @@ struct BodyParameters {
     private static func decode(_ bytes: some Collection<UInt8>) -> String? {
         let text = String(decoding: bytes, as: UTF8.self)
         guard let decoded = PercentDecoding.decode(text[...], plusAsSpace: true),
-              let string = String(validating: decoded, as: UTF8.self),
-              !string.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" })
+            let string = String(validating: decoded, as: UTF8.self),
+            !string.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" })
         else { return nil }
         return string
     }
@@ -77,9 +78,9 @@ struct BodyParameters {
 func basicCredentials(_ header: String?) -> (id: String, secret: String)?? {
     guard let header, header.count > 6, header.prefix(6).lowercased() == "basic " else { return nil }
     guard let raw = Base64.decode(header.dropFirst(6).trimmingCharacters(in: .whitespaces)),
-          let text = String(validating: raw, as: UTF8.self), let colon = text.firstIndex(of: ":"),
-          let id = PercentDecoding.decode(text[..<colon], plusAsSpace: true).flatMap({ String(validating: $0, as: UTF8.self) }),
-          let secret = PercentDecoding.decode(text[text.index(after: colon)...], plusAsSpace: true)
+        let text = String(validating: raw, as: UTF8.self), let colon = text.firstIndex(of: ":"),
+        let id = PercentDecoding.decode(text[..<colon], plusAsSpace: true).flatMap({ String(validating: $0, as: UTF8.self) }),
+        let secret = PercentDecoding.decode(text[text.index(after: colon)...], plusAsSpace: true)
             .flatMap({ String(validating: $0, as: UTF8.self) })
     else { return .some(nil) }
     return .some((id, secret))

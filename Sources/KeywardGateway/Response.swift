@@ -33,8 +33,9 @@ public struct Response: Sendable, Equatable {
 
     /// A JSON response from text `JSON` already wrote.
     static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> Response {
-        Response(status: status, headers: headers + [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
-                 body: Array((text + "\n").utf8))
+        Response(
+            status: status, headers: headers + [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+            body: Array((text + "\n").utf8))
     }
 
     /// An error as JSON (`ErrorBody.json`), `no-store`.

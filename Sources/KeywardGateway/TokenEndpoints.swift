@@ -115,14 +115,16 @@ extension Gateway {
             guard let token = body["token"] else { throw OAuthError.invalidRequest }
             // Only the token's own client, or a client of the same owner, learns about it (RFC 7662 §4).
             guard let (claims, parent) = try activeToken(token),
-                  claims.clientId == client.id || claims.subject == client.userName
+                claims.clientId == client.id || claims.subject == client.userName
             else { return .json(200, .object([("active", .bool(false))])) }
-            return .json(200, .object([
-                ("active", .bool(true)), ("scope", .string(claims.scopeText)), ("client_id", .string(claims.clientId)),
-                ("username", .string(parent.userName)), ("token_type", .string("Bearer")), ("exp", .int(claims.expiresAt)),
-                ("iat", .int(claims.issuedAt)), ("nbf", .int(claims.issuedAt)), ("sub", .string(claims.subject)),
-                ("aud", .string(claims.audience)), ("iss", .string(claims.issuer)), ("jti", .string(claims.id)),
-            ]))
+            return .json(
+                200,
+                .object([
+                    ("active", .bool(true)), ("scope", .string(claims.scopeText)), ("client_id", .string(claims.clientId)),
+                    ("username", .string(parent.userName)), ("token_type", .string("Bearer")), ("exp", .int(claims.expiresAt)),
+                    ("iat", .int(claims.issuedAt)), ("nbf", .int(claims.issuedAt)), ("sub", .string(claims.subject)),
+                    ("aud", .string(claims.audience)), ("iss", .string(claims.issuer)), ("jti", .string(claims.id)),
+                ]))
         } catch let error as OAuthError {
             return oauthError(error, xml: false)
         } catch let throttled as OAuthThrottled {
@@ -145,9 +147,10 @@ extension Gateway {
             // The client's own secret as the token revokes its grant: every token issued to it so far.
             if let secret = OpaqueSecret(parsing: Substring(token)), secret.matches(client, pepper: authenticator.pepper) {
                 try service.revoker.revokeGrant(credentialId: client.id, now: now)
-                authenticator.audit.record(AuditEvent(
-                    at: now, actor: client.userName, action: "token.revoke-grant", credential: client.id,
-                    sourceIP: config.client.address(params)))
+                authenticator.audit.record(
+                    AuditEvent(
+                        at: now, actor: client.userName, action: "token.revoke-grant", credential: client.id,
+                        sourceIP: config.client.address(params)))
                 return Response(status: 200, headers: [("Cache-Control", "no-store"), ("Content-Length", "0")])
             }
             // An invalid or unknown token needs no revoking, and gets 200 all the same (§2.2).
@@ -157,9 +160,10 @@ extension Gateway {
                 }
                 // Kept until the verifier itself would refuse the token (exp plus the clock-skew leeway).
                 try service.revoker.revoke(tokenId: claims.id, expiresAt: claims.expiresAt + service.issuer.policy.leeway + 1, now: now)
-                authenticator.audit.record(AuditEvent(
-                    at: now, actor: client.userName, action: "token.revoke", target: "token:\(claims.id)",
-                    credential: client.id, sourceIP: config.client.address(params)))
+                authenticator.audit.record(
+                    AuditEvent(
+                        at: now, actor: client.userName, action: "token.revoke", target: "token:\(claims.id)",
+                        credential: client.id, sourceIP: config.client.address(params)))
             }
             return Response(status: 200, headers: [("Cache-Control", "no-store"), ("Content-Length", "0")])
         } catch let error as OAuthError {
@@ -178,8 +182,9 @@ extension Gateway {
         guard let service = tokenService else { return Self.notFound }
         do {
             let keys = try service.issuer.keys.publishedKeys().map { $0.jwk() }
-            return Response(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "public, max-age=60")],
-                            body: Array((JSONWebKey.set(keys) + "\n").utf8))
+            return Response(
+                status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "public, max-age=60")],
+                body: Array((JSONWebKey.set(keys) + "\n").utf8))
         } catch {
             log("keyward[KW0305]: JWKS failed: \(error)")
             return Self.internalError
@@ -192,16 +197,18 @@ extension Gateway {
         guard let service = tokenService else { return Self.notFound }
         let base = service.baseURL.hasSuffix("/") ? String(service.baseURL.dropLast()) : service.baseURL
         let authMethods = ["client_secret_basic", "client_secret_post"]
-        return .json(200, .object([
-            ("issuer", .string(service.baseURL)), ("token_endpoint", .string(base + "/token")),
-            ("jwks_uri", .string(base + "/.well-known/jwks.json")),
-            ("introspection_endpoint", .string(base + "/introspect")), ("revocation_endpoint", .string(base + "/revoke")),
-            ("grant_types_supported", .strings([Grant.clientCredentials, Grant.tokenExchange])),
-            ("response_types_supported", .strings([])),
-            ("token_endpoint_auth_methods_supported", .strings(authMethods)),
-            ("introspection_endpoint_auth_methods_supported", .strings(authMethods)),
-            ("revocation_endpoint_auth_methods_supported", .strings(authMethods)),
-        ]), headers: [])
+        return .json(
+            200,
+            .object([
+                ("issuer", .string(service.baseURL)), ("token_endpoint", .string(base + "/token")),
+                ("jwks_uri", .string(base + "/.well-known/jwks.json")),
+                ("introspection_endpoint", .string(base + "/introspect")), ("revocation_endpoint", .string(base + "/revoke")),
+                ("grant_types_supported", .strings([Grant.clientCredentials, Grant.tokenExchange])),
+                ("response_types_supported", .strings([])),
+                ("token_endpoint_auth_methods_supported", .strings(authMethods)),
+                ("introspection_endpoint_auth_methods_supported", .strings(authMethods)),
+                ("revocation_endpoint_auth_methods_supported", .strings(authMethods)),
+            ]), headers: [])
     }
 
     // MARK: Parts
@@ -229,10 +236,11 @@ extension Gateway {
             pair = (id, secret)
         }
         guard let secret = OpaqueSecret(parsing: Substring(pair.secret)), secret.id == pair.id,
-              let client = try authenticator.verified(secret, as: .clientSecret)
+            let client = try authenticator.verified(secret, as: .clientSecret)
         else {
-            throw refuse(.invalidClient, params, credential: OpaqueSecret.isCredentialId(pair.id, kind: .clientSecret) ? pair.id : nil,
-                         address: address, now: now)
+            throw refuse(
+                .invalidClient, params, credential: OpaqueSecret.isCredentialId(pair.id, kind: .clientSecret) ? pair.id : nil,
+                address: address, now: now)
         }
         guard CredentialPolicy.standing(of: client, now: now) == nil else {
             // The genuine secret of a client that may not be used: its own answer (no guess), counted all the same.
@@ -262,9 +270,10 @@ extension Gateway {
         guard !address.isEmpty else { return deny(error, params, credential: credential) }
         if let wait = authenticator.throttle.retryAfter(address, now: now) {
             if let n = authenticator.throttle.auditedRefusal(address, now: now) {
-                authenticator.audit.record(AuditEvent(
-                    at: now, actor: "anonymous", action: "token.deny", credential: credential, sourceIP: address,
-                    reason: DenyReason.tooManyFailures.rawValue, detail: "refusal \(n) of the window"))
+                authenticator.audit.record(
+                    AuditEvent(
+                        at: now, actor: "anonymous", action: "token.deny", credential: credential, sourceIP: address,
+                        reason: DenyReason.tooManyFailures.rawValue, detail: "refusal \(n) of the window"))
             }
             return OAuthThrottled(retryAfter: wait)
         }
@@ -272,8 +281,10 @@ extension Gateway {
         return deny(error, params, credential: credential)
     }
 
-    private func issue(_ service: TokenService, for parent: CredentialRecord, scope: String?, exchange: Bool,
-                       xml: Bool) throws -> Response {
+    private func issue(
+        _ service: TokenService, for parent: CredentialRecord, scope: String?, exchange: Bool,
+        xml: Bool
+    ) throws -> Response {
         let now = authenticator.clock.now
         let issued: (token: String, claims: AccessTokenClaims)
         do {
@@ -285,8 +296,10 @@ extension Gateway {
         var fields: [(String, JSON)] = [("access_token", .string(issued.token))]
         // RFC 8693 §2.2.1: issued_token_type belongs to a token exchange answer only.
         if exchange { fields.append(("issued_token_type", .string(Grant.accessTokenType))) }
-        fields += [("token_type", .string("Bearer")), ("expires_in", .int(issued.claims.expiresAt - now)),
-                   ("scope", .string(issued.claims.scopeText))]
+        fields += [
+            ("token_type", .string("Bearer")), ("expires_in", .int(issued.claims.expiresAt - now)),
+            ("scope", .string(issued.claims.scopeText)),
+        ]
         if xml { return Self.xml(200, root: "AccessTokenResponse", fields, headers: [("Pragma", "no-cache")]) }
         return .json(200, .object(fields), headers: [("Pragma", "no-cache")])
     }
@@ -295,17 +308,18 @@ extension Gateway {
     private func activeToken(_ token: String) throws -> (AccessTokenClaims, CredentialRecord)? {
         let now = authenticator.clock.now
         guard let tokens = authenticator.tokens, case .success(let claims) = try tokens.verify(token, now: now),
-              let parent = try CredentialPolicy.parent(of: claims, in: authenticator.keys),
-              CredentialPolicy.standing(of: parent, now: now, viaToken: true) == nil
+            let parent = try CredentialPolicy.parent(of: claims, in: authenticator.keys),
+            CredentialPolicy.standing(of: parent, now: now, viaToken: true) == nil
         else { return nil }
         return (claims, parent)
     }
 
     /// Audits a refused token request and returns the error to throw.
     private func deny(_ error: OAuthError, _ params: some ParamSource, credential: String?) -> OAuthError {
-        authenticator.audit.record(AuditEvent(
-            at: authenticator.clock.now, actor: "anonymous", action: "token.deny", credential: credential,
-            sourceIP: config.client.address(params), reason: error.rawValue))
+        authenticator.audit.record(
+            AuditEvent(
+                at: authenticator.clock.now, actor: "anonymous", action: "token.deny", credential: credential,
+                sourceIP: config.client.address(params), reason: error.rawValue))
         return error
     }
 
@@ -347,8 +361,12 @@ extension Gateway {
             text += "<\(name)>\(escape(shown))</\(name)>"
         }
         text += "</\(root)>\n"
-        return Response(status: status, headers: headers + [("Content-Type", "application/xml; charset=utf-8"),
-                                                            ("Cache-Control", "no-store")],
-                        body: Array(text.utf8))
+        return Response(
+            status: status,
+            headers: headers + [
+                ("Content-Type", "application/xml; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+            ],
+            body: Array(text.utf8))
     }
 }

@@ -65,10 +65,12 @@ extension Store {
 
     /// The id of `user`'s pending request for `resource`, if there is one.
     public func pendingAccessRequest(user: String, resource: String) throws -> Int64? {
-        try db.statement("""
+        try db.statement(
+            """
             SELECT a.id FROM access_requests a JOIN users u ON u.id = a.user_id JOIN resources r ON r.id = a.resource_id
             WHERE u.name = ? AND r.name = ? AND a.status = 'pending'
-            """).first([.text(user), .text(resource)]) { $0.int64(0) }
+            """
+        ).first([.text(user), .text(resource)]) { $0.int64(0) }
     }
 
     private static let requestColumns = """
@@ -89,28 +91,35 @@ extension Store {
 
     /// Records the decision on a pending request; false (and nothing written) when it is no longer pending.
     public func decideAccessRequest(_ id: Int64, status: String, at: Int64, by: String, keyId: String?, expiresAt: Int64?) throws -> Bool {
-        try db.statement("""
+        try db.statement(
+            """
             UPDATE access_requests SET status = ?, decided_at = ?, decided_by = ?, key_id = ?, expires_at = ?
             WHERE id = ? AND status = 'pending'
-            """).run([.text(status), .integer(at), .text(by), keyId.map(SQLValue.text) ?? .null,
-                      expiresAt.map(SQLValue.integer) ?? .null, .integer(id)])
+            """
+        ).run([
+            .text(status), .integer(at), .text(by), keyId.map(SQLValue.text) ?? .null,
+            expiresAt.map(SQLValue.integer) ?? .null, .integer(id),
+        ])
         return db.changes == 1
     }
 
     /// Active users holding `admin` (directly or through a group) who have an e-mail address, by name.
     public func adminEmails() throws -> [(user: String, email: String)] {
-        try db.statement("""
+        try db.statement(
+            """
             SELECT DISTINCT u.name, u.email FROM users u
             JOIN role_grants rg ON rg.user_id = u.id OR rg.group_id IN (SELECT group_id FROM group_members WHERE user_id = u.id)
             JOIN role_privileges p ON p.role_id = rg.role_id AND p.privilege = ?
             WHERE u.email IS NOT NULL AND u.status = 'active' ORDER BY u.name
-            """).map([.text(Privilege.admin)]) { (user: $0.text(0), email: $0.text(1)) }
+            """
+        ).map([.text(Privilege.admin)]) { (user: $0.text(0), email: $0.text(1)) }
     }
 
     private static func requestRecord(_ s: Statement) -> AccessRequestRow {
-        AccessRequestRow(id: s.int64(0), user: s.text(1), resource: s.text(2), note: s.optionalText(3), status: s.text(4),
-                            createdAt: s.int64(5), decidedAt: s.optionalInt64(6), decidedBy: s.optionalText(7),
-                            keyId: s.optionalText(8), expiresAt: s.optionalInt64(9))
+        AccessRequestRow(
+            id: s.int64(0), user: s.text(1), resource: s.text(2), note: s.optionalText(3), status: s.text(4),
+            createdAt: s.int64(5), decidedAt: s.optionalInt64(6), decidedBy: s.optionalText(7),
+            keyId: s.optionalText(8), expiresAt: s.optionalInt64(9))
     }
 
     // MARK: One-time reveal links
@@ -152,8 +161,10 @@ extension Store {
         guard try revealLinkKey(token: token, now: now) != nil else { return nil }
         return try db.transaction {
             try purgeRevealLinks(now: now)
-            guard let (keyId, sealed) = try db.statement("SELECT key_id, sealed_secret FROM reveal_links WHERE token_hash = ?")
-                .first([.blob(hash)], { ($0.text(0), $0.blob(1)) }) else { return nil }
+            guard
+                let (keyId, sealed) = try db.statement("SELECT key_id, sealed_secret FROM reveal_links WHERE token_hash = ?")
+                    .first([.blob(hash)], { ($0.text(0), $0.blob(1)) })
+            else { return nil }
             try db.statement("DELETE FROM reveal_links WHERE token_hash = ?").run([.blob(hash)])
             guard try db.statement("SELECT 1 FROM api_keys WHERE id = ?").first([.text(keyId)], { _ in true }) == true else { return nil }
             let plain = try sealer.open(sealed, boundTo: Self.revealBinding(keyId, hash))
@@ -186,12 +197,14 @@ extension Store {
     /// Active keys of active users that expire after `now` and no later than `until`, not yet
     /// notified about their current expiry, soonest first.
     public func keysToNotify(now: Int64, until: Int64) throws -> [ExpiringKey] {
-        let ids = try db.statement("""
+        let ids = try db.statement(
+            """
             SELECT k.id, u.email FROM api_keys k JOIN users u ON u.id = k.user_id
             WHERE k.status = 'active' AND u.status = 'active' AND k.expires_at > ? AND k.expires_at <= ?
               AND k.expiry_notified_at IS NULL
             ORDER BY k.expires_at, k.id
-            """).map([.integer(now), .integer(until)]) { ($0.text(0), $0.optionalText(1)) }
+            """
+        ).map([.integer(now), .integer(until)]) { ($0.text(0), $0.optionalText(1)) }
         return try ids.map { ExpiringKey(key: try key($0.0), email: $0.1) }
     }
 

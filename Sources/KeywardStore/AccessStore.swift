@@ -85,8 +85,10 @@ public struct ResourceSpec: Sendable {
     public var allowedNetworks: [CIDR]?
 
     /// A spec from its parts; `path` carries the methods (`GET,POST:/prefix/`).
-    public init(path: PathScope? = nil, anonymous: Bool? = nil, audience: [Principal]? = nil, owner: String?? = nil,
-                allowedNetworks: [CIDR]? = nil) {
+    public init(
+        path: PathScope? = nil, anonymous: Bool? = nil, audience: [Principal]? = nil, owner: String?? = nil,
+        allowedNetworks: [CIDR]? = nil
+    ) {
         self.path = path
         self.anonymous = anonymous
         self.audience = audience
@@ -110,11 +112,13 @@ extension Store {
     /// Every group with its members and roles, by name; only the one `named` when given.
     public func groups(named: String?) throws -> [GroupRow] {
         let name: [SQLValue] = [named.map(SQLValue.text) ?? .null]
-        let members = try pairs("""
+        let members = try pairs(
+            """
             SELECT g.name, u.name FROM group_members m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id
             WHERE ?1 IS NULL OR g.name = ?1
             """, name)
-        let roles = try pairs("""
+        let roles = try pairs(
+            """
             SELECT g.name, r.name FROM role_grants rg JOIN groups g ON g.id = rg.group_id JOIN roles r ON r.id = rg.role_id
             WHERE ?1 IS NULL OR g.name = ?1
             """, name)
@@ -171,10 +175,12 @@ extension Store {
     /// Every role with its privileges and grants, by name; only the one `named` when given.
     public func roles(named: String?) throws -> [RoleRow] {
         let name: [SQLValue] = [named.map(SQLValue.text) ?? .null]
-        let privileges = try pairs("""
+        let privileges = try pairs(
+            """
             SELECT r.name, p.privilege FROM role_privileges p JOIN roles r ON r.id = p.role_id WHERE ?1 IS NULL OR r.name = ?1
             """, name)
-        let grants = try pairs("""
+        let grants = try pairs(
+            """
             SELECT r.name, CASE WHEN rg.group_id IS NOT NULL THEN 'group:' || g.name ELSE 'user:' || u.name END
             FROM role_grants rg JOIN roles r ON r.id = rg.role_id
             LEFT JOIN groups g ON g.id = rg.group_id LEFT JOIN users u ON u.id = rg.user_id
@@ -182,8 +188,9 @@ extension Store {
             """, name)
         return try db.statement("SELECT name, created_at FROM roles WHERE ?1 IS NULL OR name = ?1 ORDER BY name").map(name) { s in
             let name = s.text(0)
-            return RoleRow(name: name, createdAt: s.int64(1), privileges: (privileges[name] ?? []).sorted(),
-                           grantedTo: (grants[name] ?? []).sorted())
+            return RoleRow(
+                name: name, createdAt: s.int64(1), privileges: (privileges[name] ?? []).sorted(),
+                grantedTo: (grants[name] ?? []).sorted())
         }
     }
 
@@ -221,11 +228,14 @@ extension Store {
     /// The privileges `user` holds now, through roles granted to them or their groups.
     public func privileges(of user: String) throws -> Set<String> {
         _ = try userId(user)
-        return Set(try db.statement("""
-            SELECT p.privilege FROM role_privileges p JOIN role_grants rg ON rg.role_id = p.role_id
-            JOIN users u ON u.name = ?1
-            WHERE rg.user_id = u.id OR rg.group_id IN (SELECT group_id FROM group_members WHERE user_id = u.id)
-            """).map([.text(user)]) { $0.text(0) })
+        return Set(
+            try db.statement(
+                """
+                SELECT p.privilege FROM role_privileges p JOIN role_grants rg ON rg.role_id = p.role_id
+                JOIN users u ON u.name = ?1
+                WHERE rg.user_id = u.id OR rg.group_id IN (SELECT group_id FROM group_members WHERE user_id = u.id)
+                """
+            ).map([.text(user)]) { $0.text(0) })
     }
 
     // MARK: Resources
@@ -236,11 +246,15 @@ extension Store {
         guard let scope = spec.path.map(Self.canonical) else { throw AccessRefusal.noSuchResource(name) }
         let ownerId = try (spec.owner ?? nil).map { try userId($0) }
         do {
-            try db.statement("""
+            try db.statement(
+                """
                 INSERT INTO resources (name, path, methods, anonymous, owner_id, allow_ips, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """).run([.text(name), .text(scope.prefix), .text(scope.methods.joined(separator: ",")),
-                          .integer(spec.anonymous == true ? 1 : 0), ownerId.map(SQLValue.integer) ?? .null,
-                          .text((spec.allowedNetworks ?? []).map(\.description).joined(separator: "\n")), .integer(now)])
+                """
+            ).run([
+                .text(name), .text(scope.prefix), .text(scope.methods.joined(separator: ",")),
+                .integer(spec.anonymous == true ? 1 : 0), ownerId.map(SQLValue.integer) ?? .null,
+                .text((spec.allowedNetworks ?? []).map(\.description).joined(separator: "\n")), .integer(now),
+            ])
         } catch let error as StoreError where error.isConstraint {
             throw AccessRefusal.resourceExists(name)
         }
@@ -275,11 +289,13 @@ extension Store {
     public func addAudience(resource: String, _ principal: Principal, until: Int64?) throws {
         let resourceId = try resourceId(resource)
         let (column, id) = try principalColumn(principal)
-        try db.statement("""
+        try db.statement(
+            """
             INSERT INTO resource_audience (resource_id, \(column), expires_at) VALUES (?1, ?2, ?3)
             ON CONFLICT (resource_id, \(column)) WHERE \(column) IS NOT NULL DO UPDATE SET expires_at =
                 CASE WHEN expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL ELSE \(dialect.greatest("expires_at", "excluded.expires_at")) END
-            """).run([.integer(resourceId), .integer(id), until.map(SQLValue.integer) ?? .null])
+            """
+        ).run([.integer(resourceId), .integer(id), until.map(SQLValue.integer) ?? .null])
     }
 
     /// `/api` and `/api/` cover the same paths; resources are stored with the trailing `/`, so the
@@ -295,24 +311,29 @@ extension Store {
         let name: SQLValue = named.map(SQLValue.text) ?? .null
         var audience: [String: [String]] = [:]
         var until: [String: [String: Int64]] = [:]
-        try db.statement("""
+        try db.statement(
+            """
             SELECT r.name, CASE WHEN a.group_id IS NOT NULL THEN 'group:' || g.name ELSE 'user:' || u.name END, a.expires_at
             FROM resource_audience a JOIN resources r ON r.id = a.resource_id
             LEFT JOIN groups g ON g.id = a.group_id LEFT JOIN users u ON u.id = a.user_id
             WHERE (a.expires_at IS NULL OR a.expires_at > ?1) AND (?2 IS NULL OR r.name = ?2)
-            """).forEach([.integer(now), name]) { s in
+            """
+        ).forEach([.integer(now), name]) { s in
             audience[s.text(0), default: []].append(s.text(1))
             if let end = s.optionalInt64(2) { until[s.text(0), default: [:]][s.text(1)] = end }
         }
-        return try db.statement("""
+        return try db.statement(
+            """
             SELECT r.name, r.path, r.methods, r.anonymous, u.name, r.allow_ips, r.created_at
             FROM resources r LEFT JOIN users u ON u.id = r.owner_id WHERE ?1 IS NULL OR r.name = ?1 ORDER BY r.name
-            """).map([name]) { s in
+            """
+        ).map([name]) { s in
             let name = s.text(0)
-            return ResourceRow(name: name, path: s.text(1), methods: s.text(2).split(separator: ",").map(String.init),
-                               anonymous: s.int64(3) != 0, audience: (audience[name] ?? []).sorted(),
-                               audienceUntil: until[name] ?? [:], owner: s.optionalText(4),
-                               allowIPs: Self.lines(s.text(5)), createdAt: s.int64(6))
+            return ResourceRow(
+                name: name, path: s.text(1), methods: s.text(2).split(separator: ",").map(String.init),
+                anonymous: s.int64(3) != 0, audience: (audience[name] ?? []).sorted(),
+                audienceUntil: until[name] ?? [:], owner: s.optionalText(4),
+                allowIPs: Self.lines(s.text(5)), createdAt: s.int64(6))
         }
     }
 
@@ -336,38 +357,49 @@ extension Store {
     public static func accessModel(_ db: Connection, now: Int64) throws -> AccessModel {
         var store: [String: [Principal]] = [:]
         var validUntil: Int64? = nil
-        try db.statement("""
+        try db.statement(
+            """
             SELECT r.name, g.name, u.name, a.expires_at FROM resource_audience a JOIN resources r ON r.id = a.resource_id
             LEFT JOIN groups g ON g.id = a.group_id LEFT JOIN users u ON u.id = a.user_id
             WHERE a.expires_at IS NULL OR a.expires_at > ?
-            """).forEach([.integer(now)]) { s in
+            """
+        ).forEach([.integer(now)]) { s in
             store[s.text(0), default: []].append(s.isNull(1) ? .user(s.text(2)) : .group(s.text(1)))
             if let end = s.optionalInt64(3) { validUntil = min(validUntil ?? end, end) }
         }
-        let resources = try db.statement("""
+        let resources = try db.statement(
+            """
             SELECT r.name, r.path, r.methods, r.anonymous, u.name, r.allow_ips FROM resources r LEFT JOIN users u ON u.id = r.owner_id
-            """).map { s -> Resource in
+            """
+        ).map { s -> Resource in
             let name = s.text(0), methods = s.text(2)
             let networkLines = lines(s.text(5))
             let networks = networkLines.compactMap(CIDR.init)
             guard let scope = PathScope(prefix: s.text(1), methods: methods.split(separator: ",").map(String.init)),
-                  networks.count == networkLines.count else {
+                networks.count == networkLines.count
+            else {
                 throw StoreError(code: 1, message: "resource \(name) has a stored path or network that does not parse")
             }
-            return Resource(name: name, scope: scope, anonymous: s.int64(3) != 0, audience: store[name] ?? [],
-                            owner: s.optionalText(4), allowedNetworks: networks)
+            return Resource(
+                name: name, scope: scope, anonymous: s.int64(3) != 0, audience: store[name] ?? [],
+                owner: s.optionalText(4), allowedNetworks: networks)
         }
-        let memberships = try db.statement("""
+        let memberships = try db.statement(
+            """
             SELECT u.name, g.name FROM group_members m JOIN users u ON u.id = m.user_id JOIN groups g ON g.id = m.group_id
-            """).map { (user: $0.text(0), group: $0.text(1)) }
-        let grants = try db.statement("""
+            """
+        ).map { (user: $0.text(0), group: $0.text(1)) }
+        let grants = try db.statement(
+            """
             SELECT r.name, g.name, u.name FROM role_grants rg JOIN roles r ON r.id = rg.role_id
             LEFT JOIN groups g ON g.id = rg.group_id LEFT JOIN users u ON u.id = rg.user_id
-            """).map { (role: $0.text(0), to: $0.isNull(1) ? Principal.user($0.text(2)) : Principal.group($0.text(1))) }
+            """
+        ).map { (role: $0.text(0), to: $0.isNull(1) ? Principal.user($0.text(2)) : Principal.group($0.text(1))) }
         let privileges = try db.statement("SELECT r.name, p.privilege FROM role_privileges p JOIN roles r ON r.id = p.role_id")
             .map { (role: $0.text(0), privilege: $0.text(1)) }
-        return AccessModel(resources: resources, memberships: memberships, grants: grants, rolePrivileges: privileges,
-                           validUntil: validUntil)
+        return AccessModel(
+            resources: resources, memberships: memberships, grants: grants, rolePrivileges: privileges,
+            validUntil: validUntil)
     }
 
     /// The access model over this store's connection, as of `now`.

@@ -23,8 +23,10 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
 
     /// A writer for the database at `path`, flushing every `interval` seconds once started; `log` gets failed writes.
     /// At most `limits.bufferedEvents` events wait; past that they are counted and the drop is audited.
-    public init(path: String, auditKey: [UInt8], interval: TimeInterval = 1.0, limits: Limits = Limits(),
-                log: @escaping @Sendable (String) -> Void) {
+    public init(
+        path: String, auditKey: [UInt8], interval: TimeInterval = 1.0, limits: Limits = Limits(),
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.maxEvents = limits.bufferedEvents
         self.auditKey = auditKey
         self.path = path
@@ -71,7 +73,11 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
         flushing.lock()
         defer { flushing.unlock() }
         var (u, e, d, workers) = lock.withLock { () -> ([String: UsageDelta], [AuditEvent], Int, [UsageBuffer]) in
-            defer { usage.removeAll(keepingCapacity: true); events.removeAll(keepingCapacity: true); dropped = 0 }
+            defer {
+                usage.removeAll(keepingCapacity: true)
+                events.removeAll(keepingCapacity: true)
+                dropped = 0
+            }
             return (usage, events, dropped, buffers)
         }
         for worker in workers {
@@ -80,8 +86,10 @@ public final class BufferedWriter: AuditSink, @unchecked Sendable {
         guard !u.isEmpty || !e.isEmpty || d > 0 else { return }
         var all = e
         if d > 0 {
-            all.append(AuditEvent(at: e.last?.at ?? 0, actor: "keyward", action: "audit.dropped",
-                                  detail: "\(d) events dropped: buffer full"))
+            all.append(
+                AuditEvent(
+                    at: e.last?.at ?? 0, actor: "keyward", action: "audit.dropped",
+                    detail: "\(d) events dropped: buffer full"))
         }
         do {
             let store = try writerStore()

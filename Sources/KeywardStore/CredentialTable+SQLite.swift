@@ -63,11 +63,13 @@ final class SQLCredentialTable: CredentialRepository {
     /// The revocation epoch moves to `now`, or one past the current epoch when that is not
     /// earlier (two revocations in one second still leave the tokens issued between them behind).
     func revokeTokens(issuedFrom id: String, now: Int64) throws {
-        try db.statement("""
+        try db.statement(
+            """
             UPDATE \(table) SET tokens_valid_after =
                 CASE WHEN tokens_valid_after >= ? THEN tokens_valid_after + 1 ELSE ? END
             WHERE id = ?
-            """).run([.integer(now), .integer(now), .text(id)])
+            """
+        ).run([.integer(now), .integer(now), .text(id)])
         if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
     }
 
@@ -80,14 +82,17 @@ final class SQLCredentialTable: CredentialRepository {
         guard !usage.isEmpty else { return }
         let latest = dialect.greatest("coalesce(last_used_at, 0)", "?")
         if schema.hasNetworks {
-            let s = try db.statement("""
+            let s = try db.statement(
+                """
                 UPDATE \(table) SET use_count = use_count + ?, last_used_at = \(latest),
                     last_used_ip = CASE WHEN ? >= coalesce(last_used_at, 0) THEN ? ELSE last_used_ip END
                 WHERE id = ?
                 """)
             for (id, delta) in usage {
-                try s.run([.integer(delta.count), .integer(delta.lastAt), .integer(delta.lastAt),
-                           delta.lastIP.map(SQLValue.text) ?? .null, .text(id)])
+                try s.run([
+                    .integer(delta.count), .integer(delta.lastAt), .integer(delta.lastAt),
+                    delta.lastIP.map(SQLValue.text) ?? .null, .text(id),
+                ])
             }
         } else {
             let s = try db.statement("UPDATE \(table) SET use_count = use_count + ?, last_used_at = \(latest) WHERE id = ?")

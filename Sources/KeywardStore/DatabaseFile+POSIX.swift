@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The files of one database (`<db>`, its `-wal` and `-shm`, its `.generation` stamp) and who may
@@ -29,13 +29,15 @@ public enum DatabaseFile {
             let fd = try Syscall.check("cannot create \(path)") { unsafe open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
             defer { Syscall.closeAfterUse(fd) }  // nothing was written through it
             try Syscall.check("cannot chmod 600 \(path)") { fchmod(fd, 0o600) }  // open() applied the umask
-        } catch where error.code == EEXIST {
+        } catch  where error.code == EEXIST {
             // It exists: its mode is checked below.
         } catch {
             throw DatabaseFileError(error)
         }
         for (file, mode) in try modes(forDatabase: path) where mode & 0o007 != 0 {
-            do throws(SystemError) { try Syscall.check("cannot chmod 600 \(file)") { unsafe chmod(file, 0o600) } } catch { throw DatabaseFileError(error) }
+            do throws(SystemError) { try Syscall.check("cannot chmod 600 \(file)") { unsafe chmod(file, 0o600) } } catch {
+                throw DatabaseFileError(error)
+            }
         }
     }
 
@@ -43,8 +45,9 @@ public enum DatabaseFile {
     /// `keyward serve` will not start on one.
     public static func requirePrivate(_ path: String) throws {
         for (file, mode) in try modes(forDatabase: path) where mode & 0o007 != 0 {
-            throw DatabaseFileError(description: "\(file) is open to other users (mode \(String(mode, radix: 8))); "
-                                    + "it holds password and key hashes: chmod o-rwx it, or run keyward init")
+            throw DatabaseFileError(
+                description: "\(file) is open to other users (mode \(String(mode, radix: 8))); "
+                    + "it holds password and key hashes: chmod o-rwx it, or run keyward init")
         }
     }
 

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import KeywardCrypto
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A change stamp shared by every Keyward process using one database, so workers can tell with
 /// one small read whether any decision-relevant row changed since they cached it.
@@ -24,7 +25,7 @@ public final class Generation: @unchecked Sendable {
         do throws(SystemError) {
             do throws(SystemError) {
                 fd = try Syscall.check("cannot open \(path)") { unsafe open(path, flags) }
-            } catch where error.code == ENOENT {
+            } catch  where error.code == ENOENT {
                 fd = try Self.create(path, like: databasePath, flags: flags)
             }
         } catch {
@@ -43,7 +44,7 @@ public final class Generation: @unchecked Sendable {
         let fd: Int32
         do throws(SystemError) {
             fd = try Syscall.check("cannot create \(path)") { unsafe open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
-        } catch where error.code == EEXIST {
+        } catch  where error.code == EEXIST {
             return try Syscall.check("cannot open \(path)") { unsafe open(path, flags) }
         }
         do throws(SystemError) {

@@ -1,7 +1,8 @@
 import Foundation
 import KeywardCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The server's secrets, kept beside (never inside) the database: the master key for AES-256-GCM
@@ -30,9 +31,9 @@ public struct KeyFile: Sendable, CustomStringConvertible {
             throw KeyFileError(error.description)
         }
         guard let data = FileManager.default.contents(atPath: path),
-              let fields = try? JSONDecoder().decode(Stored.self, from: data), fields.version == 1,
-              let master = Base64.decode(fields.master_key), master.count == 32,
-              let pepper = Base64.decode(fields.pepper), pepper.count == 32
+            let fields = try? JSONDecoder().decode(Stored.self, from: data), fields.version == 1,
+            let master = Base64.decode(fields.master_key), master.count == 32,
+            let pepper = Base64.decode(fields.pepper), pepper.count == 32
         else { throw KeyFileError("key file \(path) is damaged") }
         return KeyFile(masterKey: master, pepper: pepper)
     }
@@ -76,8 +77,9 @@ public struct KeyFile: Sendable, CustomStringConvertible {
     }
 
     private static func tooOpen(_ path: String, _ mode: mode_t) -> KeyFileError {
-        KeyFileError("key file \(path) is open to other users (mode \(String(mode & 0o777, radix: 8))); "
-                     + "it must be 0600: chmod 600 it, or run keyward init")
+        KeyFileError(
+            "key file \(path) is open to other users (mode \(String(mode & 0o777, radix: 8))); "
+                + "it must be 0600: chmod 600 it, or run keyward init")
     }
 
     /// Takes group and other users' permissions off an existing key file (`keyward init`): one
@@ -98,6 +100,8 @@ public struct KeyFile: Sendable, CustomStringConvertible {
 
     private struct Stored: Decodable {
         let version: Int
+        // The key file's member name.
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let master_key: String
         let pepper: String
     }

@@ -54,8 +54,9 @@ public protocol APIKeyRepository: AnyObject {
 
 /// OAuth2 clients.
 public protocol ClientRepository: AnyObject {
-    func insertClient(id: String, user: String, name: String, secretHash: [UInt8], now: Int64, expiresAt: Int64?,
-                      scopes: [PathScope]) throws
+    func insertClient(
+        id: String, user: String, name: String, secretHash: [UInt8], now: Int64, expiresAt: Int64?,
+        scopes: [PathScope]) throws
     func clients(user: String?) throws -> [ClientRow]
     func client(_ id: String) throws -> ClientRow
 }
@@ -129,7 +130,8 @@ public protocol SessionRepository: AnyObject {
 
 /// Everything the admin operations and the CLI write and read, behind one seam.
 public protocol AdminStore: Transactions, UserRepository, APIKeyRepository, ClientRepository, SigningKeyRepository,
-    RevocationRepository, AuditRepository, AccessRepository, AccessRequestRepository, SessionRepository {
+    RevocationRepository, AuditRepository, AccessRepository, AccessRequestRepository, SessionRepository
+{
     /// API keys' shared credential writes.
     var apiKeys: any CredentialRepository { get }
     /// OAuth2 clients' shared credential writes.

@@ -28,19 +28,24 @@ extension Store {
     /// Stores a new session by the hashes of its cookie value and CSRF token; throws `noSuchUser`.
     public func insertSession(idHash: [UInt8], user: String, csrfHash: [UInt8], now: Int64, expiresAt: Int64) throws {
         let userId = try userId(user)
-        try db.statement("""
+        try db.statement(
+            """
             INSERT INTO sessions (id_hash, user_id, csrf_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
-            """).run([.blob(idHash), .integer(userId), .blob(csrfHash), .integer(now), .integer(expiresAt)])
+            """
+        ).run([.blob(idHash), .integer(userId), .blob(csrfHash), .integer(now), .integer(expiresAt)])
     }
 
     /// The unexpired session whose cookie hashes to `idHash`, or nil.
     public func session(idHash: [UInt8], now: Int64) throws -> SessionRow? {
-        try db.statement("""
+        try db.statement(
+            """
             SELECT u.name, u.status, s.csrf_hash, s.created_at, s.expires_at
             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?
-            """).first([.blob(idHash), .integer(now)]) { s in
-            SessionRow(user: s.text(0), userStatus: Status(rawValue: s.text(1)) ?? .disabled, csrfHash: s.blob(2),
-                       createdAt: s.int64(3), expiresAt: s.int64(4))
+            """
+        ).first([.blob(idHash), .integer(now)]) { s in
+            SessionRow(
+                user: s.text(0), userStatus: Status(rawValue: s.text(1)) ?? .disabled, csrfHash: s.blob(2),
+                createdAt: s.int64(3), expiresAt: s.int64(4))
         }
     }
 
@@ -66,17 +71,25 @@ extension Store {
 
     /// Audit records with ids above `afterId`, oldest first, at most `limit`, filtered like `audit`:
     /// by time, by the user they concern (as actor or target) and by action.
-    public func auditRecords(afterId: Int64, since: Int64?, user: String?, action: String?,
-                             limit: Int) throws -> [AuditRecord] {
-        try db.statement("""
+    public func auditRecords(
+        afterId: Int64, since: Int64?, user: String?, action: String?,
+        limit: Int
+    ) throws -> [AuditRecord] {
+        try db.statement(
+            """
             SELECT id, at, actor, action, target, credential, source_ip, reason, detail FROM audit
             WHERE id > ?1 AND at >= ?2 AND (?3 IS NULL OR actor = ?3 OR target = 'user:' || ?3) AND (?4 IS NULL OR action = ?4)
             ORDER BY id LIMIT ?5
-            """).map([.integer(afterId), .integer(since ?? Int64.min), user.map(SQLValue.text) ?? .null,
-                      action.map(SQLValue.text) ?? .null, .integer(Int64(limit))]) { s in
-            AuditRecord(id: s.int64(0), event: AuditEvent(
-                at: s.int64(1), actor: s.text(2), action: s.text(3), target: s.optionalText(4), credential: s.optionalText(5),
-                sourceIP: s.optionalText(6), reason: s.optionalText(7), detail: s.optionalText(8)))
+            """
+        ).map([
+            .integer(afterId), .integer(since ?? Int64.min), user.map(SQLValue.text) ?? .null,
+            action.map(SQLValue.text) ?? .null, .integer(Int64(limit)),
+        ]) { s in
+            AuditRecord(
+                id: s.int64(0),
+                event: AuditEvent(
+                    at: s.int64(1), actor: s.text(2), action: s.text(3), target: s.optionalText(4), credential: s.optionalText(5),
+                    sourceIP: s.optionalText(6), reason: s.optionalText(7), detail: s.optionalText(8)))
         }
     }
 }

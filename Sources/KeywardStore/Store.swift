@@ -79,8 +79,10 @@ public struct NewKey: Sendable {
     public var allowedNetworks: [CIDR]
 
     /// A key to insert; pass the hash, never the secret.
-    public init(id: String, user: String, name: String, secretHash: [UInt8], createdAt: Int64, expiresAt: Int64?,
-                scopes: [PathScope], allowedNetworks: [CIDR]) {
+    public init(
+        id: String, user: String, name: String, secretHash: [UInt8], createdAt: Int64, expiresAt: Int64?,
+        scopes: [PathScope], allowedNetworks: [CIDR]
+    ) {
         self.id = id
         self.user = user
         self.name = name
@@ -161,12 +163,15 @@ public final class Store: AdminStore {
 
     /// Every user, by name, with their key counts; only the one `named` when given.
     public func users(named: String?) throws -> [UserRow] {
-        try db.statement("""
+        try db.statement(
+            """
             SELECT u.name, u.status, u.created_at, (SELECT count(*) FROM api_keys k WHERE k.user_id = u.id), u.email
             FROM users u WHERE ?1 IS NULL OR u.name = ?1 ORDER BY u.name
-            """).map([named.map(SQLValue.text) ?? .null]) { s in
-            UserRow(name: s.text(0), status: Status(rawValue: s.text(1)) ?? .disabled, createdAt: s.int64(2),
-                    keyCount: Int(s.int64(3)), email: s.optionalText(4))
+            """
+        ).map([named.map(SQLValue.text) ?? .null]) { s in
+            UserRow(
+                name: s.text(0), status: Status(rawValue: s.text(1)) ?? .disabled, createdAt: s.int64(2),
+                keyCount: Int(s.int64(3)), email: s.optionalText(4))
         }
     }
 
@@ -213,15 +218,17 @@ public final class Store: AdminStore {
     public func insertKey(_ key: NewKey) throws {
         let userId = try userId(key.user)
         do {
-            try db.statement("""
+            try db.statement(
+                """
                 INSERT INTO api_keys (id, user_id, name, secret_hash, created_at, expires_at, scopes, allow_ips)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """).run([
-                    .text(key.id), .integer(userId), .text(key.name), .blob(key.secretHash), .integer(key.createdAt),
-                    key.expiresAt.map(SQLValue.integer) ?? .null,
-                    .text(key.scopes.map(\.description).joined(separator: "\n")),
-                    .text(key.allowedNetworks.map(\.description).joined(separator: "\n")),
-                ])
+                """
+            ).run([
+                .text(key.id), .integer(userId), .text(key.name), .blob(key.secretHash), .integer(key.createdAt),
+                key.expiresAt.map(SQLValue.integer) ?? .null,
+                .text(key.scopes.map(\.description).joined(separator: "\n")),
+                .text(key.allowedNetworks.map(\.description).joined(separator: "\n")),
+            ])
         } catch let error as StoreError where error.code == StoreError.uniqueViolation {
             throw StoreRefusal.keyNameTaken(user: key.user, name: key.name)
         }
@@ -260,7 +267,6 @@ public final class Store: AdminStore {
     }
 
 
-
     /// Adds buffered usage to the credentials that still exist, each kind to its own rows.
     public func applyUsage(_ usage: [String: UsageDelta]) throws {
         guard !usage.isEmpty else { return }
@@ -279,17 +285,21 @@ public final class Store: AdminStore {
         guard let key = auditKey else { throw StoreError(code: 1, message: "the audit key is not set") }
         // BEGIN IMMEDIATE serialises appenders across processes, so each link sees the last one.
         try db.transaction {
-            var previous = try db.statement("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").first { $0.blob(0) }
+            var previous =
+                try db.statement("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").first { $0.blob(0) }
                 ?? AuditChain.genesis
-            let s = try db.statement("""
+            let s = try db.statement(
+                """
                 INSERT INTO audit (at, actor, action, target, credential, source_ip, reason, detail, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for e in events {
                 func opt(_ v: String?) -> SQLValue { v.map(SQLValue.text) ?? .null }
                 previous = AuditChain.link(after: previous, e, key: key)
-                try s.run([.integer(e.at), .text(e.actor), .text(e.action), opt(e.target), opt(e.credential),
-                           opt(e.sourceIP), opt(e.reason), opt(e.detail), .blob(previous)])
+                try s.run([
+                    .integer(e.at), .text(e.actor), .text(e.action), opt(e.target), opt(e.credential),
+                    opt(e.sourceIP), opt(e.reason), opt(e.detail), .blob(previous),
+                ])
             }
         }
     }
@@ -301,14 +311,17 @@ public final class Store: AdminStore {
         var previous = AuditChain.genesis
         var count = 0
         var broken: Int64? = nil
-        try db.statement("""
+        try db.statement(
+            """
             SELECT id, at, actor, action, target, credential, source_ip, reason, detail, hash FROM audit ORDER BY id
-            """).forEach { s in
+            """
+        ).forEach { s in
             guard broken == nil else { return }
             count += 1
-            let event = AuditEvent(at: s.int64(1), actor: s.text(2), action: s.text(3), target: s.optionalText(4),
-                                   credential: s.optionalText(5), sourceIP: s.optionalText(6), reason: s.optionalText(7),
-                                   detail: s.optionalText(8))
+            let event = AuditEvent(
+                at: s.int64(1), actor: s.text(2), action: s.text(3), target: s.optionalText(4),
+                credential: s.optionalText(5), sourceIP: s.optionalText(6), reason: s.optionalText(7),
+                detail: s.optionalText(8))
             let expected = AuditChain.link(after: previous, event, key: key)
             let stored = s.blob(9)
             if stored != expected { broken = s.int64(0) }
@@ -319,17 +332,22 @@ public final class Store: AdminStore {
 
     /// Audit events, oldest first, filtered by time, by the user they concern and by action.
     public func auditEvents(since: Int64?, user: String?, action: String?, limit: Int) throws -> [AuditEvent] {
-        try db.statement("""
+        try db.statement(
+            """
             SELECT at, actor, action, target, credential, source_ip, reason, detail FROM (
                 SELECT * FROM audit
                 WHERE at >= ?1 AND (?2 IS NULL OR actor = ?2 OR target = 'user:' || ?2) AND (?4 IS NULL OR action = ?4)
                 ORDER BY id DESC LIMIT ?3
             ) ORDER BY id
-            """).map([.integer(since ?? 0), user.map(SQLValue.text) ?? .null, .integer(Int64(limit)),
-                      action.map(SQLValue.text) ?? .null]) { s in
-            AuditEvent(at: s.int64(0), actor: s.text(1), action: s.text(2), target: s.optionalText(3),
-                       credential: s.optionalText(4), sourceIP: s.optionalText(5), reason: s.optionalText(6),
-                       detail: s.optionalText(7))
+            """
+        ).map([
+            .integer(since ?? 0), user.map(SQLValue.text) ?? .null, .integer(Int64(limit)),
+            action.map(SQLValue.text) ?? .null,
+        ]) { s in
+            AuditEvent(
+                at: s.int64(0), actor: s.text(1), action: s.text(2), target: s.optionalText(3),
+                credential: s.optionalText(4), sourceIP: s.optionalText(5), reason: s.optionalText(6),
+                detail: s.optionalText(7))
         }
     }
 
@@ -342,9 +360,10 @@ public final class Store: AdminStore {
     }
 
     private static func keyRow(_ s: Statement) -> KeyRow {
-        KeyRow(id: s.text(0), user: s.text(1), name: s.text(2), status: Status(rawValue: s.text(3)) ?? .disabled,
-               createdAt: s.int64(4), expiresAt: s.optionalInt64(5), scopes: lines(s.text(6)), allowIPs: lines(s.text(7)),
-               lastUsedAt: s.optionalInt64(8), lastUsedIP: s.optionalText(9), useCount: s.int64(10))
+        KeyRow(
+            id: s.text(0), user: s.text(1), name: s.text(2), status: Status(rawValue: s.text(3)) ?? .disabled,
+            createdAt: s.int64(4), expiresAt: s.optionalInt64(5), scopes: lines(s.text(6)), allowIPs: lines(s.text(7)),
+            lastUsedAt: s.optionalInt64(8), lastUsedIP: s.optionalText(9), useCount: s.int64(10))
     }
 
     static func lines(_ text: String) -> [String] {

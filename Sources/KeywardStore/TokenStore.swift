@@ -43,15 +43,21 @@ extension Store {
     // MARK: OAuth2 clients
 
     /// Adds a client; the secret is hashed before it gets here.
-    public func insertClient(id: String, user: String, name: String, secretHash: [UInt8], now: Int64, expiresAt: Int64?,
-                             scopes: [PathScope]) throws {
+    public func insertClient(
+        id: String, user: String, name: String, secretHash: [UInt8], now: Int64, expiresAt: Int64?,
+        scopes: [PathScope]
+    ) throws {
         let userId = try userId(user)
         do {
-            try db.statement("""
+            try db.statement(
+                """
                 INSERT INTO oauth_clients (id, user_id, name, secret_hash, created_at, expires_at, scopes)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """).run([.text(id), .integer(userId), .text(name), .blob(secretHash), .integer(now),
-                          expiresAt.map(SQLValue.integer) ?? .null, .text(scopes.map(\.description).joined(separator: "\n"))])
+                """
+            ).run([
+                .text(id), .integer(userId), .text(name), .blob(secretHash), .integer(now),
+                expiresAt.map(SQLValue.integer) ?? .null, .text(scopes.map(\.description).joined(separator: "\n")),
+            ])
         } catch let error as StoreError where error.code == StoreError.uniqueViolation {
             throw StoreRefusal.keyNameTaken(user: user, name: name)
         }
@@ -63,9 +69,10 @@ extension Store {
         """
 
     private static func clientRow(_ s: Statement) -> ClientRow {
-        ClientRow(clientId: s.text(0), user: s.text(1), name: s.text(2), status: Status(rawValue: s.text(3)) ?? .disabled,
-                  createdAt: s.int64(4), expiresAt: s.optionalInt64(5), scopes: lines(s.text(6)),
-                  lastUsedAt: s.optionalInt64(7), useCount: s.int64(8))
+        ClientRow(
+            clientId: s.text(0), user: s.text(1), name: s.text(2), status: Status(rawValue: s.text(3)) ?? .disabled,
+            createdAt: s.int64(4), expiresAt: s.optionalInt64(5), scopes: lines(s.text(6)),
+            lastUsedAt: s.optionalInt64(7), useCount: s.int64(8))
     }
 
     /// Clients, of one user or of all.
@@ -84,8 +91,6 @@ extension Store {
         else { throw StoreRefusal.noSuchKey(id) }
         return row
     }
-
-
 
 
     // MARK: Revoked access tokens
@@ -107,24 +112,33 @@ extension Store {
     public func addSigningKey(_ key: PrivateSigningKey, sealer: KeySealer, now: Int64, retireOthersAfter: Int64) throws {
         let sealed = try sealer.seal(key.pkcs8(), boundTo: Array(key.keyID.utf8))
         try db.transaction {
-            try db.statement("""
+            try db.statement(
+                """
                 UPDATE signing_keys SET retired_at = ?, published_until = ? WHERE retired_at IS NULL
-                """).run([.integer(now), .integer(now + retireOthersAfter)])
-            try db.statement("""
+                """
+            ).run([.integer(now), .integer(now + retireOthersAfter)])
+            try db.statement(
+                """
                 INSERT INTO signing_keys (kid, alg, public_key, private_sealed, created_at) VALUES (?, ?, ?, ?, ?)
-                """).run([.text(key.keyID), .text(key.algorithm.rawValue), .blob(key.publicKey.subjectPublicKeyInfo()),
-                          .blob(sealed), .integer(now)])
+                """
+            ).run([
+                .text(key.keyID), .text(key.algorithm.rawValue), .blob(key.publicKey.subjectPublicKeyInfo()),
+                .blob(sealed), .integer(now),
+            ])
         }
     }
 
     /// Signing keys, newest first, with their state at `now`.
     public func signingKeys(now: Int64) throws -> [SigningKeyRow] {
-        try db.statement("""
+        try db.statement(
+            """
             SELECT kid, alg, created_at, retired_at, published_until FROM signing_keys
             ORDER BY created_at DESC, \(dialect.insertionOrder) DESC
-            """).map { s in
-            SigningKeyRow(kid: s.text(0), alg: s.text(1), status: s.isNull(3) ? "active" : "retired",
-                          createdAt: s.int64(2), retiredAt: s.optionalInt64(3), publishedUntil: s.optionalInt64(4))
+            """
+        ).map { s in
+            SigningKeyRow(
+                kid: s.text(0), alg: s.text(1), status: s.isNull(3) ? "active" : "retired",
+                createdAt: s.int64(2), retiredAt: s.optionalInt64(3), publishedUntil: s.optionalInt64(4))
         }
     }
 }
@@ -177,10 +191,12 @@ public final class StoreKeyRing: SigningKeyRing {
         var nextEnd = now + 60
         var keys: [String: PublicVerificationKey] = [:]
         var newest: (kid: String, alg: SigningAlgorithm, sealed: [UInt8])? = nil
-        try db.statement("""
+        try db.statement(
+            """
             SELECT kid, alg, public_key, private_sealed, retired_at, published_until FROM signing_keys
             ORDER BY created_at DESC, \(dialect.insertionOrder) DESC
-            """).forEach { s in
+            """
+        ).forEach { s in
             guard let alg = SigningAlgorithm(rawValue: s.text(1)) else { return }
             let retired = !s.isNull(4)
             if retired, let until = s.optionalInt64(5) {

@@ -8,15 +8,18 @@ enum GroupCommands {
         "add": CommandSpec(usage: "group add GROUP", summary: "Add an empty group. Names: letters, digits and . _ @ -, at most 64."),
         "list": CommandSpec(usage: "group list", summary: "List groups with their members and roles."),
         "show": CommandSpec(usage: "group show GROUP", summary: "Show one group: members and the roles granted to it."),
-        "delete": CommandSpec(usage: "group delete GROUP",
-                              summary: "Delete a group; its members lose what it gave them from the next request on."),
-        "member": CommandSpec(usage: "group member add|remove GROUP USER",
-                              summary: "Put a user into a group or take them out; takes effect on the next request."),
+        "delete": CommandSpec(
+            usage: "group delete GROUP",
+            summary: "Delete a group; its members lose what it gave them from the next request on."),
+        "member": CommandSpec(
+            usage: "group member add|remove GROUP USER",
+            summary: "Put a user into a group or take them out; takes effect on the next request."),
     ]
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "group", verbs: verbs),
-              let args = try CLI.parse(rest, spec) else { return }
+            let args = try CLI.parse(rest, spec)
+        else { return }
         let admin = try context.admin()
         switch verb {
         case "add":
@@ -26,9 +29,13 @@ enum GroupCommands {
             _ = try args.positional()
             let rows = try admin.groups()
             try context.emit(rows) {
-                rows.isEmpty ? "no groups" : table(["NAME", "MEMBERS", "ROLES", "CREATED"], rows.map {
-                    [$0.name, list($0.members), list($0.roles), Time.iso($0.createdAt)]
-                })
+                rows.isEmpty
+                    ? "no groups"
+                    : table(
+                        ["NAME", "MEMBERS", "ROLES", "CREATED"],
+                        rows.map {
+                            [$0.name, list($0.members), list($0.roles), Time.iso($0.createdAt)]
+                        })
             }
         case "show":
             let row = try admin.group(try args.positional("GROUP")[0])
@@ -67,12 +74,14 @@ enum RoleCommands {
         "list": CommandSpec(usage: "role list", summary: "List roles with their privileges and grantees."),
         "show": CommandSpec(usage: "role show ROLE", summary: "Show one role."),
         "delete": CommandSpec(usage: "role delete ROLE", summary: "Delete a role and its grants; takes effect on the next request."),
-        "grant": CommandSpec(usage: "role grant ROLE --group G | --user U",
-                             summary: "Grant a role to a group (all its members) or a user; takes effect on the next request.",
-                             options: grantOptions),
-        "revoke": CommandSpec(usage: "role revoke ROLE --group G | --user U",
-                              summary: "Revoke a role from a group or a user; takes effect on the next request.",
-                              options: grantOptions),
+        "grant": CommandSpec(
+            usage: "role grant ROLE --group G | --user U",
+            summary: "Grant a role to a group (all its members) or a user; takes effect on the next request.",
+            options: grantOptions),
+        "revoke": CommandSpec(
+            usage: "role revoke ROLE --group G | --user U",
+            summary: "Revoke a role from a group or a user; takes effect on the next request.",
+            options: grantOptions),
     ]
 
     static let grantOptions: [CommandSpec.Option] = [
@@ -82,7 +91,8 @@ enum RoleCommands {
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "role", verbs: verbs),
-              let args = try CLI.parse(rest, spec) else { return }
+            let args = try CLI.parse(rest, spec)
+        else { return }
         let admin = try context.admin()
         switch verb {
         case "add":
@@ -95,9 +105,13 @@ enum RoleCommands {
             _ = try args.positional()
             let rows = try admin.roles()
             try context.emit(rows) {
-                rows.isEmpty ? "no roles" : table(["NAME", "PRIVILEGES", "GRANTED TO", "CREATED"], rows.map {
-                    [$0.name, list($0.privileges), list($0.grantedTo), Time.iso($0.createdAt)]
-                })
+                rows.isEmpty
+                    ? "no roles"
+                    : table(
+                        ["NAME", "PRIVILEGES", "GRANTED TO", "CREATED"],
+                        rows.map {
+                            [$0.name, list($0.privileges), list($0.grantedTo), Time.iso($0.createdAt)]
+                        })
             }
         case "show":
             let row = try admin.role(try args.positional("ROLE")[0])
@@ -140,7 +154,8 @@ enum ResourceCommands {
 
     static let verbs: [String: CommandSpec] = [
         "add": CommandSpec(
-            usage: "resource add NAME --path /PREFIX/ [--method M ...] [--anonymous] [--audience group:G|user:U ...] [--owner U] [--allow-ip CIDR ...]",
+            usage:
+                "resource add NAME --path /PREFIX/ [--method M ...] [--anonymous] [--audience group:G|user:U ...] [--owner U] [--allow-ip CIDR ...]",
             summary: """
                 Add a protected API. A request under its path is allowed for its owner, its audience and holders of
                 access:NAME (always within the key's own scopes), or for everyone when --anonymous.
@@ -162,13 +177,15 @@ enum ResourceCommands {
             ]),
         "list": CommandSpec(usage: "resource list", summary: "List resources."),
         "show": CommandSpec(usage: "resource show NAME", summary: "Show one resource."),
-        "delete": CommandSpec(usage: "resource delete NAME",
-                              summary: "Delete a resource and the access:NAME privileges; its paths fall back to the key scopes alone."),
+        "delete": CommandSpec(
+            usage: "resource delete NAME",
+            summary: "Delete a resource and the access:NAME privileges; its paths fall back to the key scopes alone."),
     ]
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "resource", verbs: verbs),
-              let args = try CLI.parse(rest, spec) else { return }
+            let args = try CLI.parse(rest, spec)
+        else { return }
         let admin = try context.admin()
         switch verb {
         case "add":
@@ -187,10 +204,16 @@ enum ResourceCommands {
             _ = try args.positional()
             let rows = try admin.resources()
             try context.emit(rows) {
-                rows.isEmpty ? "no resources" : table(["NAME", "PATH", "METHODS", "ANONYMOUS", "OWNER", "AUDIENCE", "ALLOW-IP"], rows.map {
-                    [$0.name, $0.path, $0.methods.isEmpty ? "*" : $0.methods.joined(separator: ","), $0.anonymous ? "yes" : "no",
-                     $0.owner ?? "-", list($0.audience), $0.allowIPs.isEmpty ? "any" : $0.allowIPs.joined(separator: " ")]
-                })
+                rows.isEmpty
+                    ? "no resources"
+                    : table(
+                        ["NAME", "PATH", "METHODS", "ANONYMOUS", "OWNER", "AUDIENCE", "ALLOW-IP"],
+                        rows.map {
+                            [
+                                $0.name, $0.path, $0.methods.isEmpty ? "*" : $0.methods.joined(separator: ","), $0.anonymous ? "yes" : "no",
+                                $0.owner ?? "-", list($0.audience), $0.allowIPs.isEmpty ? "any" : $0.allowIPs.joined(separator: " "),
+                            ]
+                        })
             }
         case "show":
             let row = try admin.resource(try args.positional("NAME")[0])
@@ -332,15 +355,18 @@ enum ExplainCommand {
         let explained: Explained
         switch decision {
         case .allow(let identity):
-            explained = Explained(allowed: true, status: 200, code: nil, message: nil, user: identity.user,
-                                  credential: identity.credential.isEmpty ? nil : identity.credential, steps: steps)
+            explained = Explained(
+                allowed: true, status: 200, code: nil, message: nil, user: identity.user,
+                credential: identity.credential.isEmpty ? nil : identity.credential, steps: steps)
         case .deny(let denial):
-            explained = Explained(allowed: false, status: denial.reason.kind.status, code: denial.reason.rawValue,
-                                  message: denial.reason.message, user: denial.user, credential: denial.credential, steps: steps)
+            explained = Explained(
+                allowed: false, status: denial.reason.kind.status, code: denial.reason.rawValue,
+                message: denial.reason.message, user: denial.user, credential: denial.credential, steps: steps)
         }
         try context.emit(explained) {
             steps.enumerated().map { "\($0.offset + 1). \($0.element)" }.joined(separator: "\n") + "\n"
-                + (explained.allowed ? "decision: allow (200)"
+                + (explained.allowed
+                    ? "decision: allow (200)"
                     : "decision: deny (\(explained.status) \(explained.code ?? "")): \(explained.message ?? "")")
         }
         return explained.allowed ? 0 : 1

@@ -6,7 +6,8 @@ import KeywardStore
 /// `keyward access ...`: consumers ask for a resource, its owner or an admin approves (a key
 /// scoped to it, mailed as a one-time link) or rejects.
 enum AccessRequestCommands {
-    static let sendmail = CommandSpec.Option("sendmail", value: "PATH", "sendmail program (default: `sendmail` in the config file, else /usr/sbin/sendmail -t -i)")
+    static let sendmail = CommandSpec.Option(
+        "sendmail", value: "PATH", "sendmail program (default: `sendmail` in the config file, else /usr/sbin/sendmail -t -i)")
 
     static let verbs: [String: CommandSpec] = [
         "request": CommandSpec(
@@ -18,8 +19,9 @@ enum AccessRequestCommands {
                 .init("note", value: "TEXT", "why, for the approver (at most 500 characters, one line)"),
                 sendmail,
             ]),
-        "list": CommandSpec(usage: "access list [--status pending|approved|rejected]", summary: "List access requests, oldest first.",
-                            options: [.init("status", value: "S", "only requests in this state")]),
+        "list": CommandSpec(
+            usage: "access list [--status pending|approved|rejected]", summary: "List access requests, oldest first.",
+            options: [.init("status", value: "S", "only requests in this state")]),
         "show": CommandSpec(usage: "access show ID", summary: "Show one access request."),
         "approve": CommandSpec(
             usage: "access approve ID [--expires 30d|never] [--sendmail PATH]",
@@ -29,9 +31,10 @@ enum AccessRequestCommands {
                 the approver and the owner get a confirmation without the secret.
                 """,
             options: [.init("expires", value: "DURATION", "lifetime of the issued key: 45s, 30m, 12h, 30d or never (default 30d)"), sendmail]),
-        "reject": CommandSpec(usage: "access reject ID [--reason TEXT] [--sendmail PATH]",
-                              summary: "Reject a pending request and mail the requester.",
-                              options: [.init("reason", value: "TEXT", "told to the requester (at most 500 characters, one line)"), sendmail]),
+        "reject": CommandSpec(
+            usage: "access reject ID [--reason TEXT] [--sendmail PATH]",
+            summary: "Reject a pending request and mail the requester.",
+            options: [.init("reason", value: "TEXT", "told to the requester (at most 500 characters, one line)"), sendmail]),
     ]
 
     /// `access request|approve|reject --json`: the request and what became of each mail.
@@ -42,7 +45,8 @@ enum AccessRequestCommands {
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "access", verbs: verbs),
-              let args = try CLI.parse(rest, spec) else { return }
+            let args = try CLI.parse(rest, spec)
+        else { return }
         let admin = try admin(context, args)
         switch verb {
         case "request":
@@ -57,11 +61,16 @@ enum AccessRequestCommands {
             _ = try args.positional()
             let rows = try admin.accessRequests(status: args.value("status"))
             try context.emit(rows) {
-                rows.isEmpty ? "no access requests" : table(["ID", "USER", "RESOURCE", "STATUS", "ASKED", "DECIDED BY", "KEY", "EXPIRES", "NOTE"],
-                    rows.map {
-                        ["\($0.id)", $0.user, $0.resource, $0.status, Time.iso($0.createdAt), $0.decidedBy ?? "-", $0.keyId ?? "-",
-                         $0.keyId == nil ? "-" : Time.iso($0.expiresAt), $0.note ?? ""]
-                    })
+                rows.isEmpty
+                    ? "no access requests"
+                    : table(
+                        ["ID", "USER", "RESOURCE", "STATUS", "ASKED", "DECIDED BY", "KEY", "EXPIRES", "NOTE"],
+                        rows.map {
+                            [
+                                "\($0.id)", $0.user, $0.resource, $0.status, Time.iso($0.createdAt), $0.decidedBy ?? "-", $0.keyId ?? "-",
+                                $0.keyId == nil ? "-" : Time.iso($0.expiresAt), $0.note ?? "",
+                            ]
+                        })
             }
         case "show":
             let row = try admin.accessRequest(try requestId(args))
@@ -71,7 +80,8 @@ enum AccessRequestCommands {
             let expires = try CredentialArguments.lifetime(args.value("expires"), default: .seconds(try context.limits().defaultKeyLifetime))
             let row = try admin.approveAccess(id, expires: expires)
             try context.emit(Decided(request: row, mail: admin.notices)) {
-                var text = "access request #\(id) approved: key \(row.keyId ?? "-") for \(row.user) on \(row.resource), "
+                var text =
+                    "access request #\(id) approved: key \(row.keyId ?? "-") for \(row.user) on \(row.resource), "
                     + "expires \(Time.iso(row.expiresAt))\n" + mailLines(admin.notices)
                 if let notice = admin.notices.first(where: { $0.about == "access.approve" }), notice.result != "sent", let key = row.keyId {
                     text += "\n\(row.user) has not got the secret: hand out a new one with `keyward key regenerate \(key)`"

@@ -82,8 +82,9 @@ struct ParsedArguments {
     /// Exactly `count` positionals, named in the error.
     func positional(_ names: String...) throws -> [String] {
         guard positionals.count == names.count else {
-            throw UsageError(positionals.count < names.count
-                ? "missing \(names[positionals.count])" : "unexpected argument \(positionals[names.count])")
+            throw UsageError(
+                positionals.count < names.count
+                    ? "missing \(names[positionals.count])" : "unexpected argument \(positionals[names.count])")
         }
         return positionals
     }

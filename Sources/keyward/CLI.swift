@@ -52,8 +52,9 @@ enum CLI {
             }
             let config = try configPath.map { try Config(path: $0) } ?? Config()
             let dbPath = db ?? config["db"] ?? "/var/lib/keyward/keyward.db"
-            let context = Context(dbPath: dbPath, keyFilePath: config["key_file"] ?? KeyFile.defaultPath(forDatabase: dbPath),
-                                  json: json, config: config)
+            let context = Context(
+                dbPath: dbPath, keyFilePath: config["key_file"] ?? KeyFile.defaultPath(forDatabase: dbPath),
+                json: json, config: config)
             guard let command = rest.first, command != "--help", command != "-h", command != "help" else {
                 print(topHelp)
                 return rest.isEmpty ? 2 : 0
@@ -112,7 +113,8 @@ enum CLI {
 
 /// `keyward init`.
 enum InitCommand {
-    static let spec = CommandSpec(usage: "init", summary: "Create the database, its key file (mode 0600) and the first signing key (Ed25519), or check existing ones.")
+    static let spec = CommandSpec(
+        usage: "init", summary: "Create the database, its key file (mode 0600) and the first signing key (Ed25519), or check existing ones.")
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let args = try CLI.parse(words, spec) else { return }
@@ -139,8 +141,10 @@ enum InitCommand {
         if try admin.signingKeys().isEmpty {
             try admin.rotateSigningKey(.edDSA, retireOthersAfter: 0)
         }
-        try context.emit(["database": context.dbPath, "key_file": context.keyFilePath,
-                          "migrations_applied": String(applied), "key_file_created": String(!keyFileExisted)]) {
+        try context.emit([
+            "database": context.dbPath, "key_file": context.keyFilePath,
+            "migrations_applied": String(applied), "key_file_created": String(!keyFileExisted),
+        ]) {
             "database \(context.dbPath) ready (\(applied) migration\(applied == 1 ? "" : "s") applied)\n"
                 + "key file \(context.keyFilePath) \(keyFileExisted ? "present" : "created")"
         }

@@ -64,7 +64,10 @@ struct SnakeKey: CodingKey {
         let chars = Array(key.replacingOccurrences(of: "IPs", with: "Ips"))
         var out = ""
         for (i, c) in chars.enumerated() {
-            guard c.isUppercase else { out.append(c); continue }
+            guard c.isUppercase else {
+                out.append(c)
+                continue
+            }
             let afterLower = i > 0 && (chars[i - 1].isLowercase || chars[i - 1].isNumber)
             let wordStart = i > 0 && chars[i - 1].isUppercase && i + 1 < chars.count && chars[i + 1].isLowercase
             if afterLower || wordStart { out += "_" }

@@ -119,8 +119,10 @@ private struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
         try encodeTree(value, into: slot.member(SnakeKey(key.stringValue).stringValue), codingPath: codingPath + [key])
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type,
-                                                       forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type,
+        forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
         superEncoder(forKey: key).container(keyedBy: keyType)
     }
 

@@ -14,24 +14,30 @@ enum KeyCommands {
                 .init("user", value: "U", "owner of the key"),
                 .init("name", value: "N", "a name unique among the user's keys"),
                 .init("expires", value: "DURATION", "45s, 30m, 12h, 30d or never (default 30d)"),
-                .init("scope", value: "[METHODS:]PREFIX", repeatable: true, "allowed path prefix, e.g. /api/ or GET,HEAD:/api/ro/ (default: every path)"),
+                .init(
+                    "scope", value: "[METHODS:]PREFIX", repeatable: true, "allowed path prefix, e.g. /api/ or GET,HEAD:/api/ro/ (default: every path)"
+                ),
                 .init("allow-ip", value: "CIDR", repeatable: true, "allowed client network, IPv4 or IPv6 (default: any)"),
             ]),
-        "list": CommandSpec(usage: "key list [--user U]", summary: "List keys (never their secrets).",
-                            options: [.init("user", value: "U", "only this user's keys")]),
+        "list": CommandSpec(
+            usage: "key list [--user U]", summary: "List keys (never their secrets).",
+            options: [.init("user", value: "U", "only this user's keys")]),
         "show": CommandSpec(usage: "key show ID", summary: "Show one key."),
         "disable": CommandSpec(usage: "key disable ID", summary: "Disable a key; it fails from the next request on."),
         "enable": CommandSpec(usage: "key enable ID", summary: "Enable a disabled key."),
-        "renew": CommandSpec(usage: "key renew ID [--expires 30d|never]", summary: "Give a key a new expiry; the secret stays.",
-                             options: [.init("expires", value: "DURATION", "new lifetime from now (default 30d)")]),
-        "regenerate": CommandSpec(usage: "key regenerate ID",
-                                  summary: "Replace a key's secret (same id, name, scopes and addresses) and print it once; access tokens exchanged from it are revoked."),
+        "renew": CommandSpec(
+            usage: "key renew ID [--expires 30d|never]", summary: "Give a key a new expiry; the secret stays.",
+            options: [.init("expires", value: "DURATION", "new lifetime from now (default 30d)")]),
+        "regenerate": CommandSpec(
+            usage: "key regenerate ID",
+            summary: "Replace a key's secret (same id, name, scopes and addresses) and print it once; access tokens exchanged from it are revoked."),
         "delete": CommandSpec(usage: "key delete ID", summary: "Delete a key."),
     ]
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "key", verbs: verbs),
-              let args = try CLI.parse(rest, spec) else { return }
+            let args = try CLI.parse(rest, spec)
+        else { return }
         let admin = try context.admin()
         let now = context.clock.now
         switch verb {
@@ -53,10 +59,16 @@ enum KeyCommands {
             _ = try args.positional()
             let rows = try admin.keys(user: args.value("user"))
             try context.emit(rows) {
-                rows.isEmpty ? "no keys" : table(["ID", "USER", "NAME", "STATUS", "EXPIRES", "LAST USED", "USES"], rows.map {
-                    [$0.id, $0.user, $0.name, status($0, now: now), Time.iso($0.expiresAt),
-                     $0.lastUsedAt.map(Time.iso) ?? "-", String($0.useCount)]
-                })
+                rows.isEmpty
+                    ? "no keys"
+                    : table(
+                        ["ID", "USER", "NAME", "STATUS", "EXPIRES", "LAST USED", "USES"],
+                        rows.map {
+                            [
+                                $0.id, $0.user, $0.name, status($0, now: now), Time.iso($0.expiresAt),
+                                $0.lastUsedAt.map(Time.iso) ?? "-", String($0.useCount),
+                            ]
+                        })
             }
         case "show":
             let row = try admin.key(try keyId(args))
@@ -112,14 +124,17 @@ enum KeyCommands {
 /// `keyward audit ...`.
 enum AuditCommands {
     static let verbs: [String: CommandSpec] = [
-        "list": CommandSpec(usage: "audit list [--since 1h|TIME] [--user U] [--action A] [--limit N]",
-                            summary: "List audit events, oldest first (--json for an array).",
-                            options: listOptions),
-        "export": CommandSpec(usage: "audit export [--since 1h|TIME] [--user U] [--action A] [--limit N]",
-                              summary: "Print audit events as JSON lines, one object per event, oldest first.",
-                              options: listOptions),
-        "verify": CommandSpec(usage: "audit verify",
-                              summary: "Check the audit trail's hash chain; exit 1 naming the first record that was changed, inserted or removed."),
+        "list": CommandSpec(
+            usage: "audit list [--since 1h|TIME] [--user U] [--action A] [--limit N]",
+            summary: "List audit events, oldest first (--json for an array).",
+            options: listOptions),
+        "export": CommandSpec(
+            usage: "audit export [--since 1h|TIME] [--user U] [--action A] [--limit N]",
+            summary: "Print audit events as JSON lines, one object per event, oldest first.",
+            options: listOptions),
+        "verify": CommandSpec(
+            usage: "audit verify",
+            summary: "Check the audit trail's hash chain; exit 1 naming the first record that was changed, inserted or removed."),
     ]
 
     static let listOptions: [CommandSpec.Option] = [
@@ -161,7 +176,8 @@ enum AuditCommands {
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "audit", verbs: verbs),
-              let args = try CLI.parse(rest, spec) else { return }
+            let args = try CLI.parse(rest, spec)
+        else { return }
         _ = try args.positional()
         if verb == "verify" {
             let key = HMACKey(AuditChain.key(masterKey: try context.loadKeys().masterKey))
@@ -169,7 +185,11 @@ enum AuditCommands {
             if let broken {
                 throw Refusal("audit chain broken at record \(broken): it or the record before it was changed, inserted or removed")
             }
-            struct Verified: Encodable { let records: Int; let intact: Bool; let head: String }
+            struct Verified: Encodable {
+                let records: Int
+                let intact: Bool
+                let head: String
+            }
             try context.emit(Verified(records: records, intact: true, head: Hex.encode(head))) {
                 "audit chain intact: \(records) records, head \(Hex.encode(head)) (keep it elsewhere to notice records cut off the end)"
             }
@@ -179,23 +199,34 @@ enum AuditCommands {
             guard let t = Time.parseSince(text, now: context.clock.now) else { throw UsageError("invalid --since \(text)") }
             return t
         }
-        let limit = try args.value("limit").map { text in
-            guard let n = Int(text), n > 0 else { throw UsageError("invalid --limit \(text)") }
-            return n
-        } ?? 1000
-        let events = try context.openStore().audit(since: since, user: args.value("user"), action: args.value("action"),
-                                                   limit: limit).map {
-            Shown(at: $0.at, time: Time.iso($0.at), actor: $0.actor, action: $0.action, target: $0.target,
-                  credential: $0.credential, sourceIp: $0.sourceIP, reason: $0.reason, detail: $0.detail)
+        let limit =
+            try args.value("limit").map { text in
+                guard let n = Int(text), n > 0 else { throw UsageError("invalid --limit \(text)") }
+                return n
+            } ?? 1000
+        let events = try context.openStore().audit(
+            since: since, user: args.value("user"), action: args.value("action"),
+            limit: limit
+        ).map {
+            Shown(
+                at: $0.at, time: Time.iso($0.at), actor: $0.actor, action: $0.action, target: $0.target,
+                credential: $0.credential, sourceIp: $0.sourceIP, reason: $0.reason, detail: $0.detail)
         }
         if verb == "export" {
             for event in events { print(try JSONOutput.line(event)) }
             return
         }
         try context.emit(events) {
-            events.isEmpty ? "no events" : table(["TIME", "ACTOR", "ACTION", "TARGET", "CREDENTIAL", "FROM", "REASON", "DETAIL"],
-                events.map { [$0.time, $0.actor, $0.action, $0.target ?? "-", $0.credential ?? "-", $0.sourceIp ?? "-",
-                              $0.reason ?? "-", $0.detail ?? ""] })
+            events.isEmpty
+                ? "no events"
+                : table(
+                    ["TIME", "ACTOR", "ACTION", "TARGET", "CREDENTIAL", "FROM", "REASON", "DETAIL"],
+                    events.map {
+                        [
+                            $0.time, $0.actor, $0.action, $0.target ?? "-", $0.credential ?? "-", $0.sourceIp ?? "-",
+                            $0.reason ?? "-", $0.detail ?? "",
+                        ]
+                    })
         }
     }
 }

@@ -1,13 +1,14 @@
 import Foundation
-import KeywardCore
 import KeywardAdmin
 import KeywardAdminHTTP
+import KeywardCore
 import KeywardCrypto
 import KeywardFastCGI
 import KeywardGateway
 import KeywardStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `keyward serve`: the FastCGI server (or, run by a web server as CGI, one request).
@@ -23,7 +24,10 @@ enum ServeCommand {
         options: [
             .init("listen", value: "ADDR", "unix:/run/keyward/keyward.sock or 127.0.0.1:9010"),
             .init("threads", value: "N", "worker threads (default 8)"),
-            .init("max-connections", value: "N", "FastCGI connections that may wait for a request at once; past it the oldest is closed (default 4096, fewer when the open-file limit is lower)"),
+            .init(
+                "max-connections", value: "N",
+                "FastCGI connections that may wait for a request at once; past it the oldest is closed (default 4096, fewer when the open-file limit is lower)"
+            ),
             .init("socket-mode", value: "OCTAL", "mode of a unix socket (default 0660)"),
             .init("socket-group", value: "G", "group of a unix socket (e.g. www-data)"),
             .init("mount", value: "PREFIX", "path prefix the endpoints are mounted under (default none)"),
@@ -33,11 +37,14 @@ enum ServeCommand {
             .init("audience", value: "AUD", "the tokens' aud (default keyward)"),
             .init("token-lifetime", value: "DURATION", "access token lifetime (default 15m)"),
             .init("token-leeway", value: "DURATION", "clock skew tolerated on exp/nbf/iat (default 30s)"),
-            .init("trusted-proxy", value: "CIDR", repeatable: true,
-                  "a proxy whose header names the client (config: comma-separated)"),
+            .init(
+                "trusted-proxy", value: "CIDR", repeatable: true,
+                "a proxy whose header names the client (config: comma-separated)"),
             .init("real-ip-header", value: "NAME", "that header: X-Forwarded-For (default) or X-Real-IP"),
             .init("session-lifetime", value: "DURATION", "admin API sign-in session lifetime (default 8h)"),
-            .init("sendmail", value: "PATH", "sendmail for access-request mail from the admin API (config: sendmail, mail_from, public_url, mail_secret_inline)"),
+            .init(
+                "sendmail", value: "PATH",
+                "sendmail for access-request mail from the admin API (config: sendmail, mail_from, public_url, mail_secret_inline)"),
         ])
 
     static let log: @Sendable (String) -> Void = { line in
@@ -49,10 +56,11 @@ enum ServeCommand {
         _ = try args.positional()
         func option(_ name: String) -> String? { args.value(name) ?? context.config[name] }
 
-        let threads = try option("threads").map { text in
-            guard let n = Int(text), (1...1024).contains(n) else { throw UsageError("--threads must be 1 to 1024") }
-            return n
-        } ?? 8
+        let threads =
+            try option("threads").map { text in
+                guard let n = Int(text), (1...1024).contains(n) else { throw UsageError("--threads must be 1 to 1024") }
+                return n
+            } ?? 8
         let requestedConnections = try option("max-connections").map { text in
             guard let n = Int(text), (1...1_000_000).contains(n) else { throw UsageError("--max-connections must be 1 to 1000000") }
             return n
@@ -76,21 +84,25 @@ enum ServeCommand {
         let throttle = FailureThrottle(limits: limits)
         // A sign-in waiting for an scrypt slot holds a worker: at most a quarter of them wait.
         let signIns = SignInGuard(throttle: throttle, limits: limits, maxWaiting: max(1, threads / 4))
-        let proxyTexts = args.all("trusted-proxy") + (context.config["trusted-proxy"].map {
-            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        } ?? [])
+        let proxyTexts =
+            args.all("trusted-proxy")
+            + (context.config["trusted-proxy"].map {
+                $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            } ?? [])
         let trustedProxies = try proxyTexts.map { text in
             guard let cidr = CIDR(text) else { throw UsageError("invalid --trusted-proxy \(text): want a CIDR range or address") }
             return cidr
         }
-        let header = try option("real-ip-header").map { text in
-            guard let header = ClientAddress.Header(rawValue: text.lowercased()) else {
-                throw UsageError("invalid --real-ip-header \(text): X-Forwarded-For or X-Real-IP")
-            }
-            return header
-        } ?? .forwardedFor
-        let gatewayConfig = GatewayConfig(mount: option("mount") ?? "", limits: limits,
-                                          client: ClientAddressRule(trustedProxies: trustedProxies, header: header))
+        let header =
+            try option("real-ip-header").map { text in
+                guard let header = ClientAddress.Header(rawValue: text.lowercased()) else {
+                    throw UsageError("invalid --real-ip-header \(text): X-Forwarded-For or X-Real-IP")
+                }
+                return header
+            } ?? .forwardedFor
+        let gatewayConfig = GatewayConfig(
+            mount: option("mount") ?? "", limits: limits,
+            client: ClientAddressRule(trustedProxies: trustedProxies, header: header))
         let policy = try tokenPolicy(option, mount: gatewayConfig.mount)
         let mail: MailSettings
         do {
@@ -100,9 +112,10 @@ enum ServeCommand {
         } catch let error as AdminError {
             throw UsageError("mail settings: \(error.message)")
         }
-        let adminConfig = AdminAPIConfig(databasePath: context.dbPath, keyFile: keys, mount: gatewayConfig.mount,
-                                         secureCookies: policy.issuer.hasPrefix("https://") || mail.publicURL?.hasPrefix("https://") == true,
-                                         limits: limits, client: gatewayConfig.client, mail: mail)
+        let adminConfig = AdminAPIConfig(
+            databasePath: context.dbPath, keyFile: keys, mount: gatewayConfig.mount,
+            secureCookies: policy.issuer.hasPrefix("https://") || mail.publicURL?.hasPrefix("https://") == true,
+            limits: limits, client: gatewayConfig.client, mail: mail)
         func makeGateway() throws -> Gateway {
             let clock = SystemClock()
             let ring = try StoreKeyRing(path: context.dbPath, masterKey: keys.masterKey, clock: clock)
@@ -110,12 +123,15 @@ enum ServeCommand {
                 keys: try KeyLookup(path: context.dbPath, clock: clock, limits: limits), pepper: HMACKey(keys.pepper), clock: clock,
                 usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits,
                 tokens: TokenVerifier(keys: ring, policy: policy, limits: limits))
-            return Gateway(config: gatewayConfig, authenticator: authenticator,
-                           tokenService: TokenService(issuer: TokenIssuer(keys: ring, policy: policy),
-                                                      revoker: StoreRevoker(path: context.dbPath)),
-                           admin: AdminAPI(config: adminConfig, clock: clock, throttle: throttle, audit: writer,
-                                          usage: writer.makeUsageRecorder(), signIns: signIns, log: log),
-                           log: log)
+            return Gateway(
+                config: gatewayConfig, authenticator: authenticator,
+                tokenService: TokenService(
+                    issuer: TokenIssuer(keys: ring, policy: policy),
+                    revoker: StoreRevoker(path: context.dbPath)),
+                admin: AdminAPI(
+                    config: adminConfig, clock: clock, throttle: throttle, audit: writer,
+                    usage: writer.makeUsageRecorder(), signIns: signIns, log: log),
+                log: log)
         }
 
         let fd: Int32

@@ -5,20 +5,23 @@ import KeywardStore
 /// `keyward user ...`, on the admin operations the admin API shares.
 enum UserCommands {
     static let verbs: [String: CommandSpec] = [
-        "add": CommandSpec(usage: "user add NAME [--email ADDR]",
-                           summary: "Add a user. Names: letters, digits and . _ @ -, at most 64; `anonymous` is reserved.",
-                           options: [.init("email", value: "ADDR", "where notifications to the user go")]),
+        "add": CommandSpec(
+            usage: "user add NAME [--email ADDR]",
+            summary: "Add a user. Names: letters, digits and . _ @ -, at most 64; `anonymous` is reserved.",
+            options: [.init("email", value: "ADDR", "where notifications to the user go")]),
         "list": CommandSpec(usage: "user list", summary: "List users."),
         "show": CommandSpec(usage: "user show NAME", summary: "Show a user, their e-mail address, groups, roles and keys."),
-        "email": CommandSpec(usage: "user email NAME ADDR | user email NAME --clear",
-                             summary: "Set or clear the user's e-mail address (for notifications).",
-                             options: [.init("clear", "remove the address")]),
+        "email": CommandSpec(
+            usage: "user email NAME ADDR | user email NAME --clear",
+            summary: "Set or clear the user's e-mail address (for notifications).",
+            options: [.init("clear", "remove the address")]),
         "disable": CommandSpec(usage: "user disable NAME", summary: "Disable a user: all their credentials stop working on the next request."),
         "enable": CommandSpec(usage: "user enable NAME", summary: "Enable a disabled user."),
         "delete": CommandSpec(usage: "user delete NAME", summary: "Delete a user and all their keys."),
-        "passwd": CommandSpec(usage: "user passwd NAME --password-stdin",
-                              summary: "Set the user's password (for the admin pages and API) from the first line of stdin; stored as a salted scrypt hash.",
-                              options: [.init("password-stdin", "read the password from standard input (the only way: never on the command line)")]),
+        "passwd": CommandSpec(
+            usage: "user passwd NAME --password-stdin",
+            summary: "Set the user's password (for the admin pages and API) from the first line of stdin; stored as a salted scrypt hash.",
+            options: [.init("password-stdin", "read the password from standard input (the only way: never on the command line)")]),
     ]
 
     /// `user show --json`: the user, their groups and roles (direct or through a group), and keys.
@@ -31,7 +34,8 @@ enum UserCommands {
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let (verb, rest, spec) = try CLI.verb(words, group: "user", verbs: verbs),
-              let args = try CLI.parse(rest, spec) else { return }
+            let args = try CLI.parse(rest, spec)
+        else { return }
         let admin = try context.admin()
         switch verb {
         case "add":
@@ -42,8 +46,11 @@ enum UserCommands {
             _ = try args.positional()
             let users = try admin.users()
             try context.emit(users) {
-                users.isEmpty ? "no users" : table(["NAME", "STATUS", "KEYS", "CREATED", "EMAIL"],
-                    users.map { [$0.name, $0.status.rawValue, String($0.keyCount), Time.iso($0.createdAt), $0.email ?? "-"] })
+                users.isEmpty
+                    ? "no users"
+                    : table(
+                        ["NAME", "STATUS", "KEYS", "CREATED", "EMAIL"],
+                        users.map { [$0.name, $0.status.rawValue, String($0.keyCount), Time.iso($0.createdAt), $0.email ?? "-"] })
             }
         case "show":
             let name = try args.positional("NAME")[0]

@@ -1,11 +1,12 @@
 import Foundation
-import Testing
-import KeywardCrypto
 import KeywardCore
+import KeywardCrypto
 import KeywardGateway
-@testable import KeywardStore
+import Testing
+
 @testable import KeywardAdmin
 @testable import KeywardAdminHTTP
+@testable import KeywardStore
 
 /// A clock the test moves.
 final class SteppingClock: Clock, @unchecked Sendable {
@@ -26,14 +27,17 @@ struct CapturingSendmail {
         dir = parent + "/mail-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         script = dir + "/sendmail"
-        let body = exitStatus == 0 ? """
+        let body =
+            exitStatus == 0
+            ? """
             #!/bin/sh
             dir=$(dirname "$0")
             n=$(ls "$dir" | grep -c '\\.eml$')
             n=$((n + 1))
             printf '%s\\n' "$@" > "$dir/$n.args"
             cat > "$dir/$n.eml"
-            """ : """
+            """
+            : """
             #!/bin/sh
             exit \(exitStatus)
             """
@@ -96,10 +100,13 @@ struct ApprovalFixture {
     /// The decision of the real check for `secret` on `method path`.
     func check(_ secret: String, _ method: String, _ path: String) throws -> Decision {
         let lookup = try f.store.credentialLookup(clock: clock, limits: Limits())
-        let checker = Authenticator(keys: lookup, pepper: HMACKey(f.keyFile.pepper), clock: clock, usage: CollectingSink(),
-                                    audit: CollectingSink(), throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
-        return try checker.check(CheckRequest(method: method, path: .success(path), remoteAddress: "10.0.0.1",
-                                              authorization: "Bearer \(secret)"))
+        let checker = Authenticator(
+            keys: lookup, pepper: HMACKey(f.keyFile.pepper), clock: clock, usage: CollectingSink(),
+            audit: CollectingSink(), throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
+        return try checker.check(
+            CheckRequest(
+                method: method, path: .success(path), remoteAddress: "10.0.0.1",
+                authorization: "Bearer \(secret)"))
     }
 
     func revealRows() throws -> Int64 {
@@ -108,7 +115,10 @@ struct ApprovalFixture {
 }
 
 func code(_ body: () throws -> Void) -> String? {
-    do { try body(); return nil } catch { return AdminError.from(error)?.code ?? "\(error)" }
+    do {
+        try body()
+        return nil
+    } catch { return AdminError.from(error)?.code ?? "\(error)" }
 }
 
 func token(inLinkOf message: String) -> String? {
@@ -192,9 +202,14 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         // The issued key works on the resource's path and methods, and nowhere else.
         if case .allow(let identity) = try x.check(secret, "GET", "/billing/invoices/1") {
             #expect(identity.user == "alice" && identity.credential == keyId)
-        } else { Issue.record("the approved key is refused on its resource") }
+        } else {
+            Issue.record("the approved key is refused on its resource")
+        }
         for (method, path) in [("DELETE", "/billing/x"), ("GET", "/reports/x"), ("GET", "/other")] {
-            guard case .deny(let denial) = try x.check(secret, method, path) else { Issue.record("\(method) \(path) allowed"); continue }
+            guard case .deny(let denial) = try x.check(secret, method, path) else {
+                Issue.record("\(method) \(path) allowed")
+                continue
+            }
             #expect(denial.reason.kind == .forbid)
         }
         #expect(try x.f.store.resource("billing").audience == ["user:alice"])
@@ -244,11 +259,15 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         let approved = try root.approveAccess(request.id, expires: .seconds(3_600))
         let toAlice = x.sendmail.messages[1]
         let keyId = try #require(approved.keyId)
-        let secret = try #require(toAlice.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            .first { $0.hasPrefix(keyId + "_") })
+        let secret = try #require(
+            toAlice.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .first { $0.hasPrefix(keyId + "_") })
         #expect(try x.revealRows() == 0)
         #expect(token(inLinkOf: toAlice) == nil)
-        guard case .allow = try x.check(secret, "POST", "/billing/x") else { Issue.record("inline secret refused"); return }
+        guard case .allow = try x.check(secret, "POST", "/billing/x") else {
+            Issue.record("inline secret refused")
+            return
+        }
         #expect(!x.sendmail.messages[2].contains(String(secret.suffix(38))))
     }
 
@@ -273,7 +292,8 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(code { _ = try alice.requestAccess(user: "alice", resource: "billing", note: nil) } == "conflict")
         #expect(code { _ = try carol.requestAccess(user: "alice", resource: "reports", note: nil) } == "forbidden")
         #expect(code { _ = try alice.requestAccess(user: "alice", resource: "nope", note: nil) } == "not_found")
-        #expect(code { _ = try alice.requestAccess(user: "alice", resource: "reports", note: String(repeating: "x", count: 501)) } == "invalid_argument")
+        #expect(
+            code { _ = try alice.requestAccess(user: "alice", resource: "reports", note: String(repeating: "x", count: 501)) } == "invalid_argument")
         #expect(code { _ = try alice.requestAccess(user: "alice", resource: "reports", note: "two\nlines") } == "invalid_argument")
         #expect(code { _ = try alice.requestAccess(user: "alice", resource: "reports", note: "bell\u{7}") } == "invalid_argument")
 
@@ -386,25 +406,34 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
     @Test(arguments: StoreBackend.allCases) func headersCannotBeInjected(_ backend: StoreBackend) throws {
         let x = try ApprovalFixture(backend)
         let mailer = Mailer(settings: x.settings)
-        for to in ["alice@example.com\r\nBcc: evil@example.net", "alice@example.com\nBcc: evil@example.net", "a@b, evil@example.net",
-                   "Evil <evil@example.net>", "\"a\"@example.com", "(x)a@example.com", "group:a@example.com;", ""] {
+        for to in [
+            "alice@example.com\r\nBcc: evil@example.net", "alice@example.com\nBcc: evil@example.net", "a@b, evil@example.net",
+            "Evil <evil@example.net>", "\"a\"@example.com", "(x)a@example.com", "group:a@example.com;", "",
+        ] {
             #expect(code { _ = try mailer.render(MailMessage(to: to, subject: "s", body: "b"), now: 0) } == "invalid_argument", "\(to)")
         }
-        let rendered = String(decoding: try mailer.render(MailMessage(to: "alice@example.com", subject: "hi\r\nBcc: evil@example.net\nX: y",
-                                                                      body: "body\r\n.\nBcc: not a header\n"), now: 0), as: UTF8.self)
+        let rendered = String(
+            decoding: try mailer.render(
+                MailMessage(
+                    to: "alice@example.com", subject: "hi\r\nBcc: evil@example.net\nX: y",
+                    body: "body\r\n.\nBcc: not a header\n"), now: 0), as: UTF8.self)
         let head = rendered.components(separatedBy: "\n\n")[0]
         #expect(!head.split(separator: "\n").contains { $0.hasPrefix("Bcc") || $0.hasPrefix("X:") })
         #expect(header(rendered, "Subject") == "hi  Bcc: evil@example.net X: y")
         #expect(header(rendered, "Date") == "Thu, 01 Jan 1970 00:00:00 +0000")
         #expect(!rendered.contains("\r"))
         #expect(head.split(separator: "\n").count == 9)
-        let utf8 = String(decoding: try mailer.render(MailMessage(to: "a@b.example", subject: "Zugriff für Ärger", body: "ü"), now: 0),
-                          as: UTF8.self)
+        let utf8 = String(
+            decoding: try mailer.render(MailMessage(to: "a@b.example", subject: "Zugriff für Ärger", body: "ü"), now: 0),
+            as: UTF8.self)
         #expect(header(utf8, "Subject") == "=?UTF-8?B?" + Base64.encode(Array("Zugriff für Ärger".utf8)) + "?=")
 
-        let long = String(decoding: try mailer.render(MailMessage(to: "a@b.example", subject: "s",
-                                                                  body: "note " + String(repeating: "é", count: 1_500) + "\nend"), now: 0),
-                          as: UTF8.self)
+        let long = String(
+            decoding: try mailer.render(
+                MailMessage(
+                    to: "a@b.example", subject: "s",
+                    body: "note " + String(repeating: "é", count: 1_500) + "\nend"), now: 0),
+            as: UTF8.self)
         #expect(long.split(separator: "\n").allSatisfy { $0.utf8.count <= 998 })
         #expect(long.replacingOccurrences(of: "\n", with: "").contains("note " + String(repeating: "é", count: 1_500) + "end"))
 
@@ -413,8 +442,10 @@ func text(_ r: Response) -> String { String(decoding: r.body, as: UTF8.self) }
         #expect(code { _ = try MailSettings(publicURL: "javascript:alert(1)") } == "invalid_argument")
         #expect(code { _ = try MailSettings(publicURL: "https://x.example/\"><script>") } == "invalid_argument")
         #expect(code { _ = try MailSettings(config: ["mail_secret_inline": "maybe"]) } == "invalid_argument")
-        let configured = try MailSettings(config: ["sendmail": "/usr/sbin/sendmail -oi -f bounce@example.com", "mail_from": "k@example.com",
-                                                   "public_url": "https://api.example.com/kw/", "mail_secret_inline": "yes"])
+        let configured = try MailSettings(config: [
+            "sendmail": "/usr/sbin/sendmail -oi -f bounce@example.com", "mail_from": "k@example.com",
+            "public_url": "https://api.example.com/kw/", "mail_secret_inline": "yes",
+        ])
         #expect(configured.command == ["/usr/sbin/sendmail", "-oi", "-f", "bounce@example.com", "-t", "-i"])
         #expect(configured.publicURL == "https://api.example.com/kw" && configured.secretInline && configured.from == "k@example.com")
         #expect(try MailSettings().command == ["/usr/sbin/sendmail", "-t", "-i"])

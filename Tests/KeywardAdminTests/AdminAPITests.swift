@@ -1,11 +1,12 @@
 import Foundation
-import Testing
-import KeywardCrypto
 import KeywardCore
+import KeywardCrypto
 import KeywardGateway
-@testable import KeywardStore
+import Testing
+
 @testable import KeywardAdmin
 @testable import KeywardAdminHTTP
+@testable import KeywardStore
 
 /// A clock the test moves.
 final class TestClock: Clock, @unchecked Sendable {
@@ -43,14 +44,18 @@ final class APIHarness {
         rootKey = try cli.createKey(user: "root", name: "automation", expires: .never, scopes: [], networks: [])
         var limits = Limits()
         limits.maxBodyBytes = bodyLimit
-        api = AdminAPI(config: AdminAPIConfig(databasePath: f.path, keyFile: f.keyFile, mount: "/keyward/", secureCookies: secureCookies,
-                                              sessionLifetime: sessionLifetime, limits: limits),
-                       clock: clock, throttle: FailureThrottle(limit: failureLimit, windowSeconds: 60), audit: sink, usage: sink, log: { _ in })
+        api = AdminAPI(
+            config: AdminAPIConfig(
+                databasePath: f.path, keyFile: f.keyFile, mount: "/keyward/", secureCookies: secureCookies,
+                sessionLifetime: sessionLifetime, limits: limits),
+            clock: clock, throttle: FailureThrottle(limit: failureLimit, windowSeconds: 60), audit: sink, usage: sink, log: { _ in })
     }
 
     /// Calls `method path` (with its query) as `key` (an API key secret), or with `headers` alone when nil.
-    func call(_ method: String, _ path: String, key: String? = nil, json: String? = nil, body: [UInt8]? = nil,
-              contentType: String? = "application/json", headers: [String: String] = [:], address: String = "10.0.0.5") -> Reply {
+    func call(
+        _ method: String, _ path: String, key: String? = nil, json: String? = nil, body: [UInt8]? = nil,
+        contentType: String? = "application/json", headers: [String: String] = [:], address: String = "10.0.0.5"
+    ) -> Reply {
         var values = ["REQUEST_METHOD": method, "REQUEST_URI": "/keyward" + path, "REMOTE_ADDR": address]
         if let key { values["HTTP_AUTHORIZATION"] = "Bearer " + key }
         let bytes = body ?? json.map { Array($0.utf8) } ?? []
@@ -96,8 +101,10 @@ final class APIHarness {
         #expect(r.header("WWW-Authenticate") == #"Bearer realm="keyward""#)
         #expect(r.json.keys.sorted() == ["error", "message"])
         #expect(h.call("GET", "/admin/api/openapi.json").status == 200)
-        for (method, path) in [("GET", "/admin/api/me"), ("POST", "/admin/api/groups"), ("DELETE", "/admin/api/session"),
-                               ("GET", "/admin/api/audit"), ("GET", "/admin/api/explain?path=/x")] {
+        for (method, path) in [
+            ("GET", "/admin/api/me"), ("POST", "/admin/api/groups"), ("DELETE", "/admin/api/session"),
+            ("GET", "/admin/api/audit"), ("GET", "/admin/api/explain?path=/x"),
+        ] {
             #expect(h.call(method, path, json: "{}").status == 401, "\(method) \(path)")
         }
     }
@@ -144,8 +151,11 @@ final class APIHarness {
         #expect(h.call("GET", "/admin/api/me", key: fenced.secret, address: "10.0.0.5").status == 403)
 
         let denials = h.sink.events.filter { $0.action == "admin.auth.deny" }
-        #expect(Set(denials.compactMap(\.reason)) == ["privilege_missing", "invalid_credential", "credential_disabled",
-                                                      "user_disabled", "credential_expired", "ip_not_allowed"])
+        #expect(
+            Set(denials.compactMap(\.reason)) == [
+                "privilege_missing", "invalid_credential", "credential_disabled",
+                "user_disabled", "credential_expired", "ip_not_allowed",
+            ])
         #expect(denials.contains { $0.credential == h.rootKey.id && $0.reason == "invalid_credential" })
         #expect(!denials.contains { e in [e.actor, e.detail, e.credential].contains { $0?.contains(h.rootKey.secret.suffix(20)) == true } })
     }
@@ -194,10 +204,12 @@ final class APIHarness {
 
         let noToken = h.call("POST", "/admin/api/groups", json: #"{"name":"ops"}"#, headers: asCookie)
         #expect(noToken.status == 403 && noToken.error == "csrf_failed")
-        let badToken = h.call("POST", "/admin/api/groups", json: #"{"name":"ops"}"#, headers: asCookie.merging(["HTTP_X_CSRF_TOKEN": csrf + "x"]) { $1 })
+        let badToken = h.call(
+            "POST", "/admin/api/groups", json: #"{"name":"ops"}"#, headers: asCookie.merging(["HTTP_X_CSRF_TOKEN": csrf + "x"]) { $1 })
         #expect(badToken.status == 403 && badToken.error == "csrf_failed")
-        let otherToken = h.call("POST", "/admin/api/groups", json: #"{"name":"ops"}"#,
-                                headers: asCookie.merging(["HTTP_X_CSRF_TOKEN": try h.signIn().csrf]) { $1 })
+        let otherToken = h.call(
+            "POST", "/admin/api/groups", json: #"{"name":"ops"}"#,
+            headers: asCookie.merging(["HTTP_X_CSRF_TOKEN": try h.signIn().csrf]) { $1 })
         #expect(otherToken.status == 403)
         let withToken = asCookie.merging(["HTTP_X_CSRF_TOKEN": csrf]) { $1 }
         #expect(h.call("POST", "/admin/api/groups", json: #"{"name":"ops"}"#, headers: withToken).status == 201)
@@ -225,9 +237,11 @@ final class APIHarness {
         try h.f.admin().setPassword("gone", "a long enough one")
         try h.f.admin().setUser("gone", .disable)
         var answers: [String] = []
-        for body in [#"{"user":"root","password":"wrong password"}"#, #"{"user":"nobody","password":"wrong password"}"#,
-                     #"{"user":"nopassword","password":"wrong password"}"#, #"{"user":"gone","password":"a long enough one"}"#,
-                     #"{"user":"bad name!","password":"x"}"#] {
+        for body in [
+            #"{"user":"root","password":"wrong password"}"#, #"{"user":"nobody","password":"wrong password"}"#,
+            #"{"user":"nopassword","password":"wrong password"}"#, #"{"user":"gone","password":"a long enough one"}"#,
+            #"{"user":"bad name!","password":"x"}"#,
+        ] {
             let r = h.call("POST", "/admin/api/session", json: body)
             #expect(r.status == 401)
             #expect(r.header("Set-Cookie") == nil)
@@ -241,12 +255,14 @@ final class APIHarness {
         try h.f.admin().setUser("root", .disable)
         #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 401)
         try h.f.admin().setUser("root", .enable)
-        #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 401,
-                "disabling a user ends their sessions for good")
+        #expect(
+            h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(cookie)"]).status == 401,
+            "disabling a user ends their sessions for good")
         let (again, _) = try h.signIn()
         #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(again)"]).status == 200)
-        #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(again); keyward_session=\(again)"]).status == 401,
-                "two session cookies (one planted by a sibling domain) are refused")
+        #expect(
+            h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(again); keyward_session=\(again)"]).status == 401,
+            "two session cookies (one planted by a sibling domain) are refused")
         h.clock.now += 8 * 3_600
         #expect(h.call("GET", "/admin/api/me", headers: ["HTTP_COOKIE": "keyward_session=\(again)"]).status == 401)
     }
@@ -256,8 +272,9 @@ final class APIHarness {
         let r = secure.call("POST", "/admin/api/session", json: #"{"user":"root","password":"\#(APIHarness.rootPassword)"}"#)
         #expect(r.header("Set-Cookie")?.hasSuffix("; Max-Age=600; Secure") == true)
         let plain = try APIHarness()
-        let overTLS = plain.call("POST", "/admin/api/session", json: #"{"user":"root","password":"\#(APIHarness.rootPassword)"}"#,
-                                 headers: ["HTTPS": "on"])
+        let overTLS = plain.call(
+            "POST", "/admin/api/session", json: #"{"user":"root","password":"\#(APIHarness.rootPassword)"}"#,
+            headers: ["HTTPS": "on"])
         #expect(overTLS.header("Set-Cookie")?.hasSuffix("; Secure") == true)
     }
 
@@ -271,11 +288,13 @@ final class APIHarness {
             #expect(r.json["message"] is String, sourceLocation: sourceLocation)
         }
         let key = h.rootKey.secret
-        expect(h.call("POST", "/admin/api/groups", key: key, json: #"name=ops"#, contentType: "application/x-www-form-urlencoded"),
-               415, "unsupported_media_type")
+        expect(
+            h.call("POST", "/admin/api/groups", key: key, json: #"name=ops"#, contentType: "application/x-www-form-urlencoded"),
+            415, "unsupported_media_type")
         expect(h.call("POST", "/admin/api/groups", key: key, json: #"{"name":"ops"}"#, contentType: nil), 415, "unsupported_media_type")
-        expect(h.call("POST", "/admin/api/groups", key: key, json: #"{"name":"ops"}"#, contentType: "application/json; charset=latin1"),
-               415, "unsupported_media_type")
+        expect(
+            h.call("POST", "/admin/api/groups", key: key, json: #"{"name":"ops"}"#, contentType: "application/json; charset=latin1"),
+            415, "unsupported_media_type")
         expect(h.call("POST", "/admin/api/groups", key: key, json: #"{"name":"ops""#), 400, "invalid_json")
         expect(h.call("POST", "/admin/api/groups", key: key, json: #"["ops"]"#), 400, "invalid_json")
         expect(h.call("POST", "/admin/api/groups", key: key, json: ""), 400, "invalid_json")
@@ -286,8 +305,9 @@ final class APIHarness {
         expect(h.call("POST", "/admin/api/groups", key: key, json: #"{}"#), 400, "invalid_argument")
         expect(h.call("POST", "/admin/api/roles", key: key, json: #"{"name":"r","privileges":"admin"}"#), 400, "invalid_argument")
         expect(h.call("POST", "/admin/api/roles", key: key, json: #"{"name":"r","privileges":[1]}"#), 400, "invalid_argument")
-        expect(h.call("POST", "/admin/api/groups", key: key, json: #"{"name":"\#(String(repeating: "x", count: 2000))"}"#),
-               413, "body_too_large")
+        expect(
+            h.call("POST", "/admin/api/groups", key: key, json: #"{"name":"\#(String(repeating: "x", count: 2000))"}"#),
+            413, "body_too_large")
         expect(h.call("GET", "/admin/api/nothing", key: key), 404, "not_found")
         expect(h.call("GET", "/admin/api/users/", key: key), 404, "not_found")
         expect(h.call("GET", "/admin/pages", key: key), 404, "not_found")
@@ -339,8 +359,10 @@ final class APIHarness {
         #expect(second.items.compactMap { $0["name"] as? String } == ["g3", "g4"])
         #expect(h.root("GET", "/admin/api/groups").items.count == 6)
 
-        for bad in ["limit=0", "limit=501", "limit=abc", "limit=-1", "limit=", "cursor=%%%", "cursor=bm9wZQ",
-                    "cursor=" + Base64URL.encode("users:g1")] where bad != "limit=" {
+        for bad in [
+            "limit=0", "limit=501", "limit=abc", "limit=-1", "limit=", "cursor=%%%", "cursor=bm9wZQ",
+            "cursor=" + Base64URL.encode("users:g1"),
+        ] where bad != "limit=" {
             let r = h.root("GET", "/admin/api/groups?" + bad)
             #expect(r.status == 400 && r.error == "invalid_argument", "\(bad)")
         }
@@ -452,9 +474,11 @@ final class APIHarness {
         #expect(h.root("POST", "/admin/api/groups/finance/members", json: #"{"user":"alice"}"#).error == "conflict")
 
         // Resources
-        let billing = h.root("POST", "/admin/api/resources", json: """
-            {"name":"billing","path":"/billing/","methods":["GET","POST"],"audience":["group:finance"],"owner":"alice","allow_ips":["10.0.0.0/8"]}
-            """)
+        let billing = h.root(
+            "POST", "/admin/api/resources",
+            json: """
+                {"name":"billing","path":"/billing/","methods":["GET","POST"],"audience":["group:finance"],"owner":"alice","allow_ips":["10.0.0.0/8"]}
+                """)
         #expect(billing.status == 201, "\(billing.text)")
         #expect((billing.json["methods"] as? [String]) == ["GET", "POST"] && billing.json["owner"] as? String == "alice")
         #expect(h.root("POST", "/admin/api/resources", json: #"{"name":"bad","path":"billing"}"#).error == "invalid_argument")
@@ -548,11 +572,13 @@ final class APIHarness {
         var routed: Set<String> = []
         for route in AdminAPI.routes() {
             var n = 0
-            let path = "/admin/api/" + route.pattern.map { part -> String in
-                guard part == "{}" else { return part }
-                n += 1
-                return "{\(n)}"
-            }.joined(separator: "/")
+            let path =
+                "/admin/api/"
+                + route.pattern.map { part -> String in
+                    guard part == "{}" else { return part }
+                    n += 1
+                    return "{\(n)}"
+                }.joined(separator: "/")
             routed.insert(route.method + " " + path)
         }
         let normalise: (String) -> String = { $0.replacingOccurrences(of: #"\{[a-z_]+\}"#, with: "{}", options: .regularExpression) }
@@ -571,8 +597,9 @@ final class APIHarness {
         let h = try APIHarness()
         let sendmail = try CapturingSendmail(in: h.f.dir)
         let settings = try MailSettings(sendmail: sendmail.script, from: "keyward@example.com", publicURL: "https://api.example.com/keyward")
-        let api = AdminAPI(config: AdminAPIConfig(databasePath: h.f.path, keyFile: h.f.keyFile, mount: "/keyward", mail: settings),
-                           clock: h.clock, throttle: FailureThrottle(limit: 0, windowSeconds: 60), audit: h.sink, usage: h.sink, log: { _ in })
+        let api = AdminAPI(
+            config: AdminAPIConfig(databasePath: h.f.path, keyFile: h.f.keyFile, mount: "/keyward", mail: settings),
+            clock: h.clock, throttle: FailureThrottle(limit: 0, windowSeconds: 60), audit: h.sink, usage: h.sink, log: { _ in })
         h.api = api
         let cli = h.f.admin()
         _ = try cli.addUser("alice", email: "alice@example.com")
@@ -622,9 +649,10 @@ final class APIHarness {
 
         // The mailed link reveals the secret once: GET shows a button, POST the secret, then 410.
         let message = try #require(sendmail.messages.first { $0.contains("/admin/reveal/") })
-        let token = try #require(message.range(of: "https://api.example.com/keyward/admin/reveal/").map {
-            String(message[$0.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
-        })
+        let token = try #require(
+            message.range(of: "https://api.example.com/keyward/admin/reveal/").map {
+                String(message[$0.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+            })
         let page = h.call("GET", "/admin/reveal/\(token)")
         #expect(page.status == 200 && page.header("Content-Type")?.hasPrefix("text/html") == true && page.text.contains("<form method=\"post\">"))
         let shown = h.call("POST", "/admin/reveal/\(token)", headers: ["HTTP_ACCEPT": "application/json"])
@@ -659,10 +687,16 @@ final class APIHarness {
         #expect(withKey.status == 403, "an API key alone cannot change its user's password")
         let session = ["HTTP_COOKIE": "keyward_session=\(second)", "HTTP_X_CSRF_TOKEN": csrf]
         #expect(h.call("PUT", "/admin/api/users/dana/password", json: #"{"password":"new password 123"}"#, headers: session).status == 403)
-        #expect(h.call("PUT", "/admin/api/users/dana/password",
-                       json: #"{"password":"new password 123","current_password":"wrong one!"}"#, headers: session).status == 403)
-        #expect(h.call("PUT", "/admin/api/users/dana/password",
-                       json: #"{"password":"new password 123","current_password":"dana's first password"}"#, headers: session).status == 204)
+        #expect(
+            h.call(
+                "PUT", "/admin/api/users/dana/password",
+                json: #"{"password":"new password 123","current_password":"wrong one!"}"#, headers: session
+            ).status == 403)
+        #expect(
+            h.call(
+                "PUT", "/admin/api/users/dana/password",
+                json: #"{"password":"new password 123","current_password":"dana's first password"}"#, headers: session
+            ).status == 204)
         #expect(me(second) == 200, "the session that changed it goes on")
         #expect(me(first) == 401, "every other session ends")
         _ = try h.signIn("dana", "new password 123")

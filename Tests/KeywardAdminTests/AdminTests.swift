@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import KeywardCrypto
 import KeywardCore
+import KeywardCrypto
 import KeywardStore
+import Testing
+
 @testable import KeywardAdmin
 @testable import KeywardAdminHTTP
 
@@ -42,12 +43,15 @@ struct AdminFixture {
         _ = try root.addRole("billing-reader", privileges: [Privilege.access("billing")])
 
         let lookup = try KeyLookup(path: f.path, clock: FixedClock(1_000_000))
-        let checker = Authenticator(keys: lookup, pepper: HMACKey(f.keyFile.pepper), clock: FixedClock(1_000_000),
-                                    usage: CollectingSink(), audit: CollectingSink(),
-                                    throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
+        let checker = Authenticator(
+            keys: lookup, pepper: HMACKey(f.keyFile.pepper), clock: FixedClock(1_000_000),
+            usage: CollectingSink(), audit: CollectingSink(),
+            throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
         func allowed() throws -> Bool {
-            let d = try checker.check(CheckRequest(method: "GET", path: .success("/billing/x"), remoteAddress: "10.0.0.1",
-                                                   authorization: "Bearer \(key.secret)"))
+            let d = try checker.check(
+                CheckRequest(
+                    method: "GET", path: .success("/billing/x"), remoteAddress: "10.0.0.1",
+                    authorization: "Bearer \(key.secret)"))
             if case .allow = d { return true }
             return false
         }
@@ -86,7 +90,9 @@ struct AdminFixture {
         _ = try root.addUser("carol")
         let carols = try root.createKey(user: "carol", name: "c", expires: .never, scopes: [], networks: [])
         #expect(throws: AdminError.self) { try bob.setKey(carols.id, .disable) }
-        #expect(throws: AdminError.self) { try bob.createKey(user: "carol", name: "x", expires: .never, scopes: [PathScope("/reports/")!], networks: []) }
+        #expect(throws: AdminError.self) {
+            try bob.createKey(user: "carol", name: "x", expires: .never, scopes: [PathScope("/reports/")!], networks: [])
+        }
         try bob.setKey(own.id, .disable)
         #expect(try f.store.key(own.id).status == .disabled)
 
@@ -98,14 +104,28 @@ struct AdminFixture {
     @Test(arguments: StoreBackend.allCases) func refusalsCarryStableCodes(_ backend: StoreBackend) throws {
         let f = try AdminFixture(backend)
         let root = f.admin()
-        #expect(throws: AdminError.invalid("invalid group name (letters, digits, . _ @ -, not dots alone; at most 64)")) { try root.addGroup("bad name") }
+        #expect(throws: AdminError.invalid("invalid group name (letters, digits, . _ @ -, not dots alone; at most 64)")) {
+            try root.addGroup("bad name")
+        }
         _ = try root.addGroup("ops")
-        do { _ = try root.addGroup("ops"); Issue.record("duplicate accepted") } catch { #expect(AdminError.from(error)?.code == "conflict") }
-        do { try root.deleteRole("nope"); Issue.record("unknown role deleted") } catch { #expect(AdminError.from(error)?.status == 404) }
-        do { _ = try root.addRole("r", privileges: ["fly"]); Issue.record("unknown privilege accepted") } catch {
+        do {
+            _ = try root.addGroup("ops")
+            Issue.record("duplicate accepted")
+        } catch { #expect(AdminError.from(error)?.code == "conflict") }
+        do {
+            try root.deleteRole("nope")
+            Issue.record("unknown role deleted")
+        } catch { #expect(AdminError.from(error)?.status == 404) }
+        do {
+            _ = try root.addRole("r", privileges: ["fly"])
+            Issue.record("unknown privilege accepted")
+        } catch {
             #expect(AdminError.from(error)?.code == "invalid_argument")
         }
-        do { _ = try root.addRole("r", privileges: ["access:nothing"]); Issue.record("unknown resource accepted") } catch {
+        do {
+            _ = try root.addRole("r", privileges: ["access:nothing"])
+            Issue.record("unknown resource accepted")
+        } catch {
             #expect(AdminError.from(error)?.status == 404)
         }
     }

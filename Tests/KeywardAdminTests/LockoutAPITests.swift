@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import KeywardCrypto
 import KeywardCore
+import KeywardCrypto
 import KeywardGateway
+import Testing
+
 @testable import KeywardAdmin
 @testable import KeywardAdminHTTP
 
@@ -14,14 +15,16 @@ extension APIHarness {
         config.limits.failuresPerWindow = limit
         config.limits.signInFailuresPerClient = perClient
         let throttle = FailureThrottle(limit: limit, windowSeconds: 60)
-        api = AdminAPI(config: config, clock: clock, throttle: throttle, audit: sink, usage: sink,
-                       signIns: SignInGuard(throttle: throttle, limits: config.limits), log: { _ in })
+        api = AdminAPI(
+            config: config, clock: clock, throttle: throttle, audit: sink, usage: sink,
+            signIns: SignInGuard(throttle: throttle, limits: config.limits), log: { _ in })
     }
 
     /// `POST /admin/api/session` from `address`, with `cookie` (a `Cookie` header value) when given.
     func signInReply(_ user: String, _ password: String, from address: String, cookie: String? = nil) -> Reply {
-        call("POST", "/admin/api/session", json: #"{"user": "\#(user)", "password": "\#(password)"}"#,
-             headers: cookie.map { ["HTTP_COOKIE": $0] } ?? [:], address: address)
+        call(
+            "POST", "/admin/api/session", json: #"{"user": "\#(user)", "password": "\#(password)"}"#,
+            headers: cookie.map { ["HTTP_COOKIE": $0] } ?? [:], address: address)
     }
 }
 
@@ -171,7 +174,7 @@ extension Reply {
         until { slots.waitingCount == 1 }
         DispatchQueue.global().async(group: group) { results.set("admin", slots.run(client: "admin", priority: false) { true } ?? false) }
         until { results.get("waiter") != nil }
-        #expect(results.get("waiter") == false)   // displaced: answered 429 at once
+        #expect(results.get("waiter") == false)  // displaced: answered 429 at once
         release.signal()
         release.signal()
         #expect(group.wait(timeout: .now() + 10) == .success)

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import KeywardCore
+import Testing
+
 @testable import KeywardAdmin
 @testable import KeywardAdminHTTP
 
@@ -33,11 +34,14 @@ import KeywardCore
         let h = try APIHarness()
         let (cookie, csrf, key) = try session(h)
         func disable(_ extra: [String: String]) -> Reply {
-            h.call("POST", "/admin/api/keys/\(key)/disable", json: "{}",
-                   headers: cookie.merging(["HTTP_X_CSRF_TOKEN": csrf]) { $1 }.merging(extra) { $1 })
+            h.call(
+                "POST", "/admin/api/keys/\(key)/disable", json: "{}",
+                headers: cookie.merging(["HTTP_X_CSRF_TOKEN": csrf]) { $1 }.merging(extra) { $1 })
         }
-        for origin in ["https://evil.example", "null", "https://keys.example.com.evil.example", "https://user@keys.example.com",
-                       "file://", "https://keys.example.com:8443"] {
+        for origin in [
+            "https://evil.example", "null", "https://keys.example.com.evil.example", "https://user@keys.example.com",
+            "file://", "https://keys.example.com:8443",
+        ] {
             let r = disable(["HTTP_ORIGIN": origin])
             #expect(r.status == 403 && r.error == "csrf_failed", "Origin: \(origin)")
         }

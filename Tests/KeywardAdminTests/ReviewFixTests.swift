@@ -1,7 +1,8 @@
-import Testing
 import KeywardCore
 import KeywardCrypto
 import KeywardStore
+import Testing
+
 @testable import KeywardAdmin
 @testable import KeywardAdminHTTP
 
@@ -17,8 +18,10 @@ import KeywardStore
         let bob = try x.user("bob")
         let changed = try bob.updateResource("billing", ResourceSpec(audience: [.user("carol")]))
         #expect(changed.audience == ["user:carol"])
-        for spec in [ResourceSpec(path: PathScope("/secret/inner/")), ResourceSpec(anonymous: true),
-                     ResourceSpec(owner: .some("carol")), ResourceSpec(allowedNetworks: [])] {
+        for spec in [
+            ResourceSpec(path: PathScope("/secret/inner/")), ResourceSpec(anonymous: true),
+            ResourceSpec(owner: .some("carol")), ResourceSpec(allowedNetworks: []),
+        ] {
             #expect(code { _ = try bob.updateResource("billing", spec) } == "forbidden")
         }
         #expect(try x.f.store.resource("billing").path == "/billing/")
@@ -32,8 +35,13 @@ import KeywardStore
         try root.setGrant(role: "self", .user("alice"), grant: true)
         try x.f.store.addAudience(resource: "reports", .user("alice"), until: nil)
         let alice = try x.user("alice")
-        #expect(code { _ = try alice.createKey(user: "alice", name: "k", expires: .never, scopes: [PathScope("/reports/")!], networks: []) } == "forbidden")
-        #expect(code { _ = try alice.createKey(user: "alice", name: "k", expires: .seconds(91 * 86_400), scopes: [PathScope("/reports/")!], networks: []) } == "forbidden")
+        #expect(
+            code { _ = try alice.createKey(user: "alice", name: "k", expires: .never, scopes: [PathScope("/reports/")!], networks: []) }
+                == "forbidden")
+        #expect(
+            code {
+                _ = try alice.createKey(user: "alice", name: "k", expires: .seconds(91 * 86_400), scopes: [PathScope("/reports/")!], networks: [])
+            } == "forbidden")
         let key = try alice.createKey(user: "alice", name: "k", expires: .seconds(90 * 86_400), scopes: [PathScope("/reports/")!], networks: [])
         try root.setKey(key.id, .disable)
         #expect(code { try alice.setKey(key.id, .enable) } == "forbidden")
@@ -63,11 +71,15 @@ import KeywardStore
         let key = try root.createKey(user: "alice", name: "k", expires: .never, scopes: [], networks: [])
         try x.f.store.addAudience(resource: "billing", .user("alice"), until: x.clock.now + 10)
         let lookup = try KeyLookup(path: x.f.path, clock: x.clock)
-        let checker = Authenticator(keys: lookup, pepper: HMACKey(x.f.keyFile.pepper), clock: x.clock, usage: CollectingSink(),
-                                    audit: CollectingSink(), throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
+        let checker = Authenticator(
+            keys: lookup, pepper: HMACKey(x.f.keyFile.pepper), clock: x.clock, usage: CollectingSink(),
+            audit: CollectingSink(), throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
         func check() throws -> Bool {
-            allowed(try checker.check(CheckRequest(method: "GET", path: .success("/billing/a"), remoteAddress: "10.0.0.1",
-                                                   authorization: "Bearer \(key.secret)")))
+            allowed(
+                try checker.check(
+                    CheckRequest(
+                        method: "GET", path: .success("/billing/a"), remoteAddress: "10.0.0.1",
+                        authorization: "Bearer \(key.secret)")))
         }
         #expect(try check())
         x.clock.advance(9)
@@ -100,7 +112,8 @@ import KeywardStore
 
     @Test(arguments: StoreBackend.allCases) func notesRefuseFormatCharacters(_ backend: StoreBackend) throws {
         let x = try ApprovalFixture(backend)
-        #expect(code { _ = try x.user("alice").requestAccess(user: "alice", resource: "billing", note: "pay \u{202E}lanigiro") } == "invalid_argument")
+        #expect(
+            code { _ = try x.user("alice").requestAccess(user: "alice", resource: "billing", note: "pay \u{202E}lanigiro") } == "invalid_argument")
     }
 
     @Test(arguments: StoreBackend.allCases) func othersSeeWhichResourcesExistButNotWhoMayCallThem(_ backend: StoreBackend) throws {

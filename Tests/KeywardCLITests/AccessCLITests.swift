@@ -94,9 +94,10 @@ import Testing
     @Test func resourcesAddShowUpdateDelete() throws {
         let cli = try setUp()
         try cli.run("group", "add", "ops")
-        let added = try cli.run("resource", "add", "billing", "--path", "/billing/", "--method", "get", "--method", "POST",
-                                "--audience", "group:ops", "--audience", "user:bob", "--owner", "alice",
-                                "--allow-ip", "10.0.0.0/8", "--allow-ip", "2001:db8::/32", "--json")
+        let added = try cli.run(
+            "resource", "add", "billing", "--path", "/billing/", "--method", "get", "--method", "POST",
+            "--audience", "group:ops", "--audience", "user:bob", "--owner", "alice",
+            "--allow-ip", "10.0.0.0/8", "--allow-ip", "2001:db8::/32", "--json")
         expect(added, 0)
         let row = try #require(added.json as? [String: Any])
         #expect(row["path"] as? String == "/billing/" && row["methods"] as? [String] == ["GET", "POST"])
@@ -104,16 +105,18 @@ import Testing
         #expect(row["anonymous"] as? Bool == false && (row["allow_ips"] as? [String])?.count == 2)
 
         // Refusals: usage (2) before the store is asked, the store's rules (1) after.
-        for (args, message) in [(["resource", "add", "x"], "--path is required"),
-                                (["resource", "add", "x", "--path", "relative/"], "invalid --path"),
-                                (["resource", "add", "x", "--path", "/a/../b/"], "invalid --path"),
-                                (["resource", "add", "x", "--path", "/x/", "--method", "G-T"], "invalid --method"),
-                                (["resource", "add", "x", "--path", "/x/", "--audience", "ops"], "invalid --audience"),
-                                (["resource", "add", "x", "--path", "/x/", "--allow-ip", "10.0.0.0/40"], "invalid --allow-ip"),
-                                (["resource", "add", "x", "--path", "/x/", "--bogus"], "unknown option"),
-                                (["resource", "update", "billing"], "nothing to change"),
-                                (["resource", "update", "billing", "--anonymous", "--no-anonymous"], "exclude each other"),
-                                (["resource", "update", "billing", "--audience", "user:bob", "--clear-audience"], "exclude each other")] {
+        for (args, message) in [
+            (["resource", "add", "x"], "--path is required"),
+            (["resource", "add", "x", "--path", "relative/"], "invalid --path"),
+            (["resource", "add", "x", "--path", "/a/../b/"], "invalid --path"),
+            (["resource", "add", "x", "--path", "/x/", "--method", "G-T"], "invalid --method"),
+            (["resource", "add", "x", "--path", "/x/", "--audience", "ops"], "invalid --audience"),
+            (["resource", "add", "x", "--path", "/x/", "--allow-ip", "10.0.0.0/40"], "invalid --allow-ip"),
+            (["resource", "add", "x", "--path", "/x/", "--bogus"], "unknown option"),
+            (["resource", "update", "billing"], "nothing to change"),
+            (["resource", "update", "billing", "--anonymous", "--no-anonymous"], "exclude each other"),
+            (["resource", "update", "billing", "--audience", "user:bob", "--clear-audience"], "exclude each other"),
+        ] {
             expect(try cli.run(args[0], Array(args.dropFirst())), 2, message)
         }
         expect(try cli.run("resource", "add", "billing", "--path", "/other/"), 1, "already exists: billing")
@@ -128,11 +131,15 @@ import Testing
         #expect(updated["path"] as? String == "/billing/" && updated["methods"] as? [String] == ["DELETE"])
         #expect(updated["anonymous"] as? Bool == true && updated["owner"] as? String == "alice")
         #expect(updated["audience"] as? [String] == ["group:ops", "user:bob"])
-        updated = try #require(try cli.run("resource", "update", "billing", "--path", "/bills/", "--audience", "user:carol", "--json").json as? [String: Any])
+        updated = try #require(
+            try cli.run("resource", "update", "billing", "--path", "/bills/", "--audience", "user:carol", "--json").json as? [String: Any])
         #expect(updated["path"] as? String == "/bills/" && updated["methods"] as? [String] == ["DELETE"])
         #expect(updated["audience"] as? [String] == ["user:carol"])
-        updated = try #require(try cli.run("resource", "update", "billing", "--any-method", "--no-anonymous", "--clear-audience",
-                                           "--no-owner", "--clear-allow-ip", "--json").json as? [String: Any])
+        updated = try #require(
+            try cli.run(
+                "resource", "update", "billing", "--any-method", "--no-anonymous", "--clear-audience",
+                "--no-owner", "--clear-allow-ip", "--json"
+            ).json as? [String: Any])
         #expect(updated["methods"] as? [String] == [] && updated["anonymous"] as? Bool == false)
         #expect(updated["audience"] as? [String] == [] && updated["owner"] == nil && updated["allow_ips"] as? [String] == [])
 
@@ -195,14 +202,17 @@ import Testing
         #expect(unknown.status == 1 && unknown.out.contains("no credential has the id kwk_0000000000000000"))
 
         // Bad usage: exit 2; a pasted secret is named by its id and never echoed.
-        let secret = try #require((try cli.run("key", "create", "--user", "carol", "--name", "s", "--json").json as? [String: Any])?["secret"] as? String)
+        let secret = try #require(
+            (try cli.run("key", "create", "--user", "carol", "--name", "s", "--json").json as? [String: Any])?["secret"] as? String)
         let pasted = try cli.run("explain", "--credential", secret, "--path", "/x")
         expect(pasted, 2, String(secret.prefix(20)))
         #expect(!pasted.err.contains(secret) && !pasted.out.contains(secret))
-        for (args, message) in [(["explain"], "--path is required"), (["explain", "--path", "x"], "invalid --path"),
-                                (["explain", "--credential", "nope", "--path", "/x"], "not a credential id"),
-                                (["explain", "--path", "/x", "--ip", "10.0.0.300"], "invalid --ip"),
-                                (["explain", "--path", "/x", "--method", "G T"], "invalid --method")] {
+        for (args, message) in [
+            (["explain"], "--path is required"), (["explain", "--path", "x"], "invalid --path"),
+            (["explain", "--credential", "nope", "--path", "/x"], "not a credential id"),
+            (["explain", "--path", "/x", "--ip", "10.0.0.300"], "invalid --ip"),
+            (["explain", "--path", "/x", "--method", "G T"], "invalid --method"),
+        ] {
             expect(try cli.run(args[0], Array(args.dropFirst())), 2, message)
         }
         // explain records nothing.
@@ -232,9 +242,11 @@ import Testing
 
     @Test func helpForTheNewCommands() throws {
         let cli = try CLI()
-        for args in [["group", "--help"], ["group", "member", "--help"], ["role", "--help"], ["role", "add", "--help"],
-                     ["role", "grant", "--help"], ["resource", "--help"], ["resource", "add", "--help"],
-                     ["resource", "update", "--help"], ["explain", "--help"], ["user", "email", "--help"]] {
+        for args in [
+            ["group", "--help"], ["group", "member", "--help"], ["role", "--help"], ["role", "add", "--help"],
+            ["role", "grant", "--help"], ["resource", "--help"], ["resource", "add", "--help"],
+            ["resource", "update", "--help"], ["explain", "--help"], ["user", "email", "--help"],
+        ] {
             let r = try cli.run(args[0], Array(args.dropFirst()))
             #expect(r.status == 0 && r.out.contains("usage: keyward"), "\(args)")
         }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs the built `keyward` binary the way an administrator does.
@@ -12,7 +13,9 @@ struct CLI {
     static let binary: String = {
         // The test bundle sits beside the products of the same build: .build/<triple>/debug/.
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.path.hasSuffix(".xctest/Contents/MacOS") { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+        if dir.path.hasSuffix(".xctest/Contents/MacOS") {
+            dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        }
         return dir.appendingPathComponent("keyward").path
     }()
 
@@ -86,8 +89,9 @@ struct CLI {
         #expect(try cli.run("user", "add", "alice").status == 0)
         let dup = try cli.run("user", "add", "alice")
         #expect(dup.status == 1 && dup.err.hasPrefix("keyward: user already exists") && dup.err.split(separator: "\n").count == 1)
-        let created = try cli.run("key", "create", "--user", "alice", "--name", "ci", "--scope", "/api/", "--scope", "GET:/ro/",
-                                  "--allow-ip", "10.0.0.0/8", "--expires", "12h", "--json")
+        let created = try cli.run(
+            "key", "create", "--user", "alice", "--name", "ci", "--scope", "/api/", "--scope", "GET:/ro/",
+            "--allow-ip", "10.0.0.0/8", "--expires", "12h", "--json")
         #expect(created.status == 0)
         let obj = try #require(created.json as? [String: Any])
         let id = try #require(obj["id"] as? String), secret = try #require(obj["secret"] as? String)
@@ -100,8 +104,10 @@ struct CLI {
         #expect(try cli.run("key", "create", "--user", "nobody", "--name", "x").status == 1)
 
         // Listings and audit never contain a secret.
-        for args in [["key", "list"], ["key", "list", "--json"], ["key", "show", id], ["key", "show", id, "--json"],
-                     ["user", "show", "alice", "--json"], ["audit", "list", "--json"], ["audit", "list"]] {
+        for args in [
+            ["key", "list"], ["key", "list", "--json"], ["key", "show", id], ["key", "show", id, "--json"],
+            ["user", "show", "alice", "--json"], ["audit", "list", "--json"], ["audit", "list"],
+        ] {
             let r = try cli.run(args[0], Array(args.dropFirst()))
             #expect(r.status == 0, "\(args)")
             #expect(!r.out.contains(secret) && !r.out.contains(String(secret.dropFirst(21))), "\(args)")
@@ -137,7 +143,10 @@ struct CLI {
         // Tamper with a record behind Keyward's back.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update audit set actor='someone' where id=2\"); c.commit()", cli.db]
+        p.arguments = [
+            "python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update audit set actor='someone' where id=2\"); c.commit()", cli.db,
+        ]
         try p.run()
         p.waitUntilExit()
         let broken = try cli.run("audit", "verify")
@@ -148,7 +157,7 @@ struct CLI {
         let cli = try CLI()
         try cli.run("init")
         try cli.run("user", "add", "alice")
-        #expect(try cli.run("user", "passwd", "alice").status == 2)          // never without --password-stdin
+        #expect(try cli.run("user", "passwd", "alice").status == 2)  // never without --password-stdin
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
         p.arguments = ["--db", cli.db, "user", "passwd", "alice", "--password-stdin"]
@@ -162,7 +171,9 @@ struct CLI {
         #expect(p.terminationStatus == 0)
         let dump = Process()
         dump.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        dump.arguments = ["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select password from users').fetchone()[0])", cli.db]
+        dump.arguments = [
+            "python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select password from users').fetchone()[0])", cli.db,
+        ]
         let out = Pipe()
         dump.standardOutput = out
         try dump.run()
@@ -170,7 +181,7 @@ struct CLI {
         dump.waitUntilExit()
         #expect(stored.hasPrefix("scrypt$") && !stored.contains("correct horse"))
         #expect(try !cli.run("audit", "list").out.contains("correct horse"))
-        let short = try cli.run("user", "passwd", "alice", "--password-stdin")   // stdin is /dev/null: no line
+        let short = try cli.run("user", "passwd", "alice", "--password-stdin")  // stdin is /dev/null: no line
         #expect(short.status == 1)
     }
 
@@ -178,12 +189,14 @@ struct CLI {
         let cli = try CLI()
         try cli.run("init")
         try cli.run("user", "add", "alice")
-        for args in [["nope"], ["key"], ["key", "frobnicate"], ["key", "create", "--user", "alice"],
-                     ["key", "create", "--user", "alice", "--name", "x", "--expires", "soon"],
-                     ["key", "create", "--user", "alice", "--name", "x", "--scope", "relative/"],
-                     ["key", "create", "--user", "alice", "--name", "x", "--allow-ip", "10.0.0.0/99"],
-                     ["key", "show", "not-an-id"], ["user", "add"], ["user", "add", "a", "b"], ["key", "list", "--bogus"],
-                     ["serve", "--listen", ":9000"], ["serve", "--threads", "0"]] {
+        for args in [
+            ["nope"], ["key"], ["key", "frobnicate"], ["key", "create", "--user", "alice"],
+            ["key", "create", "--user", "alice", "--name", "x", "--expires", "soon"],
+            ["key", "create", "--user", "alice", "--name", "x", "--scope", "relative/"],
+            ["key", "create", "--user", "alice", "--name", "x", "--allow-ip", "10.0.0.0/99"],
+            ["key", "show", "not-an-id"], ["user", "add"], ["user", "add", "a", "b"], ["key", "list", "--bogus"],
+            ["serve", "--listen", ":9000"], ["serve", "--threads", "0"],
+        ] {
             let r = try cli.run(args[0], Array(args.dropFirst()))
             #expect(r.status == 2, "\(args): \(r.err)")
             #expect(r.err.hasPrefix("keyward: "), "\(args)")
@@ -193,8 +206,10 @@ struct CLI {
 
     @Test func helpEverywhere() throws {
         let cli = try CLI()
-        for args in [["--help"], ["init", "--help"], ["serve", "--help"], ["user", "--help"], ["key", "--help"],
-                     ["key", "create", "--help"], ["key", "renew", "--help"], ["audit", "list", "--help"], ["user", "add", "--help"]] {
+        for args in [
+            ["--help"], ["init", "--help"], ["serve", "--help"], ["user", "--help"], ["key", "--help"],
+            ["key", "create", "--help"], ["key", "renew", "--help"], ["audit", "list", "--help"], ["user", "add", "--help"],
+        ] {
             let r = try cli.run(args[0], Array(args.dropFirst()))
             #expect(r.status == 0 && r.out.contains("usage: keyward"), "\(args)")
         }
@@ -220,9 +235,11 @@ struct CLI {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
         p.arguments = ["user", "add", "mallory"]
-        p.environment = ["KEYWARD_DB": cli.db, "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
-                         "REQUEST_URI": "/cgi/keyward?user+add+mallory", "QUERY_STRING": "user+add+mallory",
-                         "PATH_INFO": "/healthz", "PATH": "/usr/bin:/bin"]
+        p.environment = [
+            "KEYWARD_DB": cli.db, "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
+            "REQUEST_URI": "/cgi/keyward?user+add+mallory", "QUERY_STRING": "user+add+mallory",
+            "PATH_INFO": "/healthz", "PATH": "/usr/bin:/bin",
+        ]
         let out = Pipe()
         p.standardOutput = out
         p.standardInput = FileHandle.nullDevice
@@ -298,8 +315,11 @@ struct CLI {
             unsafe withUnsafeMutableBytes(of: &addr.sun_path) { raw in
                 unsafe raw.copyBytes(from: UnsafeRawBufferPointer(start: path, count: strlen(path)))
             }
-            _ = unsafe withUnsafePointer(to: &addr) { unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                unsafe bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            _ = unsafe withUnsafePointer(to: &addr) {
+                unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    unsafe bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
             return s
         }
         close(fd)

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `keyward init` under a permissive (or odd) umask leaves every file it makes the owner's, it
@@ -39,7 +40,10 @@ import Glibc
         for args in [["user", "list"], ["key", "list"], ["serve", "--listen", "unix:\(cli.dir)/s.sock"]] {
             let r = try run(cli, arguments: args)
             #expect(r.status == 1, "\(args)")
-            #expect(r.err == "keyward: \(cli.db) is open to other users (mode 644); it holds password and key hashes: chmod o-rwx it, or run keyward init\n", "\(args)")
+            #expect(
+                r.err
+                    == "keyward: \(cli.db) is open to other users (mode 644); it holds password and key hashes: chmod o-rwx it, or run keyward init\n",
+                "\(args)")
         }
         #expect(!FileManager.default.fileExists(atPath: "\(cli.dir)/s.sock"))
         #expect(try cli.run("init").status == 0)
@@ -60,7 +64,9 @@ import Glibc
         for args in [["user", "list"], ["serve", "--listen", "unix:\(cli.dir)/s.sock"]] {
             let r = try run(cli, arguments: args)
             #expect(r.status == 1, "\(args)")
-            #expect(r.err == "keyward: key file \(cli.db).key is open to other users (mode 644); it must be 0600: chmod 600 it, or run keyward init\n", "\(args)")
+            #expect(
+                r.err == "keyward: key file \(cli.db).key is open to other users (mode 644); it must be 0600: chmod 600 it, or run keyward init\n",
+                "\(args)")
         }
         #expect(try cli.run("init").status == 0)
         #expect(mode(cli.db + ".key") == 0o600)

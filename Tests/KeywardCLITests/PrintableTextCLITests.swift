@@ -26,9 +26,11 @@ import Testing
         // A refused check through CGI mode: its path, with a bidi override and a C1 control, lands in the audit.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.environment = ["KEYWARD_DB": cli.db, "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "KEYWARD_CHECK": "1",
-                         "REQUEST_URI": "/api/%E2%80%AEtxt.exe", "HTTP_AUTHORIZATION": "Bearer kwk_nope", "REMOTE_ADDR": "192.0.2.1",
-                         "PATH": "/usr/bin:/bin"]
+        p.environment = [
+            "KEYWARD_DB": cli.db, "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "KEYWARD_CHECK": "1",
+            "REQUEST_URI": "/api/%E2%80%AEtxt.exe", "HTTP_AUTHORIZATION": "Bearer kwk_nope", "REMOTE_ADDR": "192.0.2.1",
+            "PATH": "/usr/bin:/bin",
+        ]
         p.standardOutput = Pipe()
         p.standardInput = FileHandle.nullDevice
         try p.run()

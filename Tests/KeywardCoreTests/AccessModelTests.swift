@@ -1,5 +1,6 @@
-import Testing
 import KeywardCrypto
+import Testing
+
 @testable import KeywardCore
 
 /// Resources, audience, groups and roles in the decision: effective access = key scopes ∩ the
@@ -10,18 +11,24 @@ import KeywardCrypto
     let sink = CollectingSink()
 
     func keys(scopes: [String] = [], user: String = "alice", model: AccessModel) -> InMemoryKeys {
-        let keys = InMemoryKeys([CredentialRecord(
-            id: secret.id, name: "k", userName: user, userStatus: .active, status: .active, secretHash: secret.hash(with: pepper),
-            expiresAt: nil, scopes: scopes.compactMap(PathScope.init), allowedNetworks: [])])
+        let keys = InMemoryKeys([
+            CredentialRecord(
+                id: secret.id, name: "k", userName: user, userStatus: .active, status: .active, secretHash: secret.hash(with: pepper),
+                expiresAt: nil, scopes: scopes.compactMap(PathScope.init), allowedNetworks: [])
+        ])
         keys.access = model
         return keys
     }
 
     func check(_ keys: InMemoryKeys, path: String, method: String = "GET", ip: String = "10.0.0.5", credential: Bool = true) throws -> Decision {
-        try Authenticator(keys: keys, pepper: pepper, clock: FixedClock(1_000), usage: sink, audit: sink,
-                          throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
-            .check(CheckRequest(method: method, path: .success(path), remoteAddress: ip,
-                                authorization: credential ? "Bearer \(secret.token)" : nil))
+        try Authenticator(
+            keys: keys, pepper: pepper, clock: FixedClock(1_000), usage: sink, audit: sink,
+            throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits()
+        )
+        .check(
+            CheckRequest(
+                method: method, path: .success(path), remoteAddress: ip,
+                authorization: credential ? "Bearer \(secret.token)" : nil))
     }
 
     func reason(_ d: Decision) -> DenyReason? {
@@ -29,10 +36,13 @@ import KeywardCrypto
         return nil
     }
 
-    static func resource(_ name: String, _ scope: String, anonymous: Bool = false, audience: [String] = [], owner: String? = nil,
-                         ips: [String] = []) -> Resource {
-        Resource(name: name, scope: PathScope(scope)!, anonymous: anonymous, audience: audience.compactMap(Principal.init),
-                 owner: owner, allowedNetworks: ips.compactMap(CIDR.init))
+    static func resource(
+        _ name: String, _ scope: String, anonymous: Bool = false, audience: [String] = [], owner: String? = nil,
+        ips: [String] = []
+    ) -> Resource {
+        Resource(
+            name: name, scope: PathScope(scope)!, anonymous: anonymous, audience: audience.compactMap(Principal.init),
+            owner: owner, allowedNetworks: ips.compactMap(CIDR.init))
     }
 
     @Test func pathsUnderNoResourceKeepTheKeyScopes() throws {
@@ -44,27 +54,32 @@ import KeywardCrypto
 
     @Test func audienceGroupsAndRolesGrantAccess() throws {
         let r = Self.resource("billing", "/billing/", audience: ["group:finance", "user:carol"])
-        func model(_ memberships: [(user: String, group: String)] = [], grants: [(role: String, to: Principal)] = [],
-                   privileges: [(role: String, privilege: String)] = []) -> AccessModel {
+        func model(
+            _ memberships: [(user: String, group: String)] = [], grants: [(role: String, to: Principal)] = [],
+            privileges: [(role: String, privilege: String)] = []
+        ) -> AccessModel {
             AccessModel(resources: [r], memberships: memberships, grants: grants, rolePrivileges: privileges)
         }
         #expect(reason(try check(keys(model: model()), path: "/billing/a")) == .resourceNotAllowed)
         #expect(reason(try check(keys(model: model([(user: "alice", group: "finance")])), path: "/billing/a")) == nil)
         #expect(reason(try check(keys(user: "carol", model: model()), path: "/billing/a")) == nil)
-        let viaRole = model([(user: "alice", group: "ops")], grants: [(role: "reader", to: .group("ops"))],
-                            privileges: [(role: "reader", privilege: Privilege.access("billing"))])
+        let viaRole = model(
+            [(user: "alice", group: "ops")], grants: [(role: "reader", to: .group("ops"))],
+            privileges: [(role: "reader", privilege: Privilege.access("billing"))])
         #expect(reason(try check(keys(model: viaRole), path: "/billing/a")) == nil)
         #expect(viaRole.grant(for: "alice", to: r) == "access:billing through role reader granted to group:ops")
-        let wrongPrivilege = model([(user: "alice", group: "ops")], grants: [(role: "reader", to: .group("ops"))],
-                                   privileges: [(role: "reader", privilege: Privilege.admin)])
+        let wrongPrivilege = model(
+            [(user: "alice", group: "ops")], grants: [(role: "reader", to: .group("ops"))],
+            privileges: [(role: "reader", privilege: Privilege.admin)])
         #expect(reason(try check(keys(model: wrongPrivilege), path: "/billing/a")) == .resourceNotAllowed)
         let owner = AccessModel(resources: [Self.resource("billing", "/billing/", owner: "alice")], memberships: [], grants: [], rolePrivileges: [])
         #expect(reason(try check(keys(model: owner), path: "/billing/a")) == nil)
     }
 
     @Test func keyScopesIntersectWithTheGrant() throws {
-        let model = AccessModel(resources: [Self.resource("billing", "GET,POST:/billing/", audience: ["user:alice"])],
-                                memberships: [], grants: [], rolePrivileges: [])
+        let model = AccessModel(
+            resources: [Self.resource("billing", "GET,POST:/billing/", audience: ["user:alice"])],
+            memberships: [], grants: [], rolePrivileges: [])
         #expect(reason(try check(keys(scopes: ["/billing/reports/"], model: model), path: "/billing/invoices")) == .pathNotAllowed)
         #expect(reason(try check(keys(scopes: ["/billing/reports/"], model: model), path: "/billing/reports/1")) == nil)
         #expect(reason(try check(keys(model: model), path: "/billing/x", method: "DELETE")) == .methodNotAllowed)
@@ -72,24 +87,31 @@ import KeywardCrypto
     }
 
     @Test func theMostSpecificResourceDecides() throws {
-        let model = AccessModel(resources: [Self.resource("api", "/api/", audience: ["user:alice"]),
-                                            Self.resource("admin", "/api/admin/"),
-                                            Self.resource("public", "/api/public/", anonymous: true)],
-                                memberships: [], grants: [], rolePrivileges: [])
+        let model = AccessModel(
+            resources: [
+                Self.resource("api", "/api/", audience: ["user:alice"]),
+                Self.resource("admin", "/api/admin/"),
+                Self.resource("public", "/api/public/", anonymous: true),
+            ],
+            memberships: [], grants: [], rolePrivileges: [])
         #expect(model.resource(covering: "/api/admin/x")?.name == "admin")
         #expect(model.resource(covering: "/api/adminx")?.name == "api")
         #expect(reason(try check(keys(model: model), path: "/api/x")) == nil)
         #expect(reason(try check(keys(model: model), path: "/api/admin/x")) == .resourceNotAllowed)
-        #expect(try check(keys(model: model), path: "/api/public/x", credential: false)
+        #expect(
+            try check(keys(model: model), path: "/api/public/x", credential: false)
                 == .allow(Identity(user: "anonymous", subject: "anonymous", credential: "", method: .anonymous, scopes: ["/api/public/"])))
         #expect(reason(try check(keys(model: model), path: "/api/x", credential: false)) == .missingCredential)
         #expect(sink.uses == [secret.id], "anonymous allows record no credential use")
     }
 
     @Test func theIndexFindsRootAndSlashlessPrefixes() {
-        let model = AccessModel(resources: [Self.resource("root", "/"), Self.resource("api", "/api"),
-                                            Self.resource("v1", "/api/v1/"), Self.resource("other", "/apix/")],
-                                memberships: [], grants: [], rolePrivileges: [])
+        let model = AccessModel(
+            resources: [
+                Self.resource("root", "/"), Self.resource("api", "/api"),
+                Self.resource("v1", "/api/v1/"), Self.resource("other", "/apix/"),
+            ],
+            memberships: [], grants: [], rolePrivileges: [])
         #expect(model.resource(covering: "/api")?.name == "api")
         #expect(model.resource(covering: "/api/v2/x")?.name == "api")
         #expect(model.resource(covering: "/api/v1")?.name == "v1")
@@ -97,13 +119,15 @@ import KeywardCrypto
         #expect(model.resource(covering: "/apix/1")?.name == "other")
         #expect(model.resource(covering: "/apiz")?.name == "root")
         #expect(model.resource(covering: "/")?.name == "root")
-        #expect(AccessModel(resources: [Self.resource("api", "/api/")], memberships: [], grants: [], rolePrivileges: [])
+        #expect(
+            AccessModel(resources: [Self.resource("api", "/api/")], memberships: [], grants: [], rolePrivileges: [])
                 .resource(covering: "/") == nil)
     }
 
     @Test func resourceNetworksApplyWithAndWithoutCredentials() throws {
-        let model = AccessModel(resources: [Self.resource("intranet", "/intra/", anonymous: true, ips: ["10.0.0.0/8", "2001:db8::/32"])],
-                                memberships: [], grants: [], rolePrivileges: [])
+        let model = AccessModel(
+            resources: [Self.resource("intranet", "/intra/", anonymous: true, ips: ["10.0.0.0/8", "2001:db8::/32"])],
+            memberships: [], grants: [], rolePrivileges: [])
         #expect(reason(try check(keys(model: model), path: "/intra/x", ip: "10.9.9.9", credential: false)) == nil)
         #expect(reason(try check(keys(model: model), path: "/intra/x", ip: "2001:db8::1", credential: false)) == nil)
         #expect(reason(try check(keys(model: model), path: "/intra/x", ip: "192.0.2.1", credential: false)) == .addressNotAllowed)
@@ -111,16 +135,20 @@ import KeywardCrypto
     }
 
     @Test func explainNamesTheResourceScopeAndGrant() throws {
-        let model = AccessModel(resources: [Self.resource("billing", "/billing/", audience: ["group:finance"])],
-                                memberships: [(user: "alice", group: "finance")], grants: [], rolePrivileges: [])
-        let a = Authenticator(keys: keys(scopes: ["GET:/billing/"], model: model), pepper: pepper, clock: FixedClock(1_000),
-                              usage: sink, audit: sink, throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
-        let (decision, steps) = try a.explain(credentialId: secret.id, request: CheckRequest(method: "GET", path: .success("/billing/x"), remoteAddress: nil))
+        let model = AccessModel(
+            resources: [Self.resource("billing", "/billing/", audience: ["group:finance"])],
+            memberships: [(user: "alice", group: "finance")], grants: [], rolePrivileges: [])
+        let a = Authenticator(
+            keys: keys(scopes: ["GET:/billing/"], model: model), pepper: pepper, clock: FixedClock(1_000),
+            usage: sink, audit: sink, throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
+        let (decision, steps) = try a.explain(
+            credentialId: secret.id, request: CheckRequest(method: "GET", path: .success("/billing/x"), remoteAddress: nil))
         #expect(reason(decision) == nil)
         #expect(steps.contains("path /billing/x is under resource billing (/billing/)"))
         #expect(steps.contains("scope GET:/billing/ allows GET /billing/x"))
         #expect(steps.contains("user alice may call resource billing: audience group:finance of resource billing"))
-        let (denied, why) = try a.explain(credentialId: secret.id, request: CheckRequest(method: "POST", path: .success("/billing/x"), remoteAddress: nil))
+        let (denied, why) = try a.explain(
+            credentialId: secret.id, request: CheckRequest(method: "POST", path: .success("/billing/x"), remoteAddress: nil))
         #expect(reason(denied) == .methodNotAllowed)
         #expect(why.last?.hasPrefix("denied: the scopes covering /billing/x") == true)
         #expect(sink.events.isEmpty && sink.uses.isEmpty, "explain records nothing")

@@ -1,5 +1,6 @@
-import Testing
 import KeywardCrypto
+import Testing
+
 @testable import KeywardCore
 
 /// A credential kind the chain did not know, added as one authenticator: `Authorization: Test
@@ -41,15 +42,17 @@ struct TestSource: RequestSource {
     let sink = CollectingSink()
 
     func record(scopes: [String] = []) -> CredentialRecord {
-        CredentialRecord(id: key.id, name: "k", userName: "alice", userStatus: .active, status: .active,
-                         secretHash: key.hash(with: pepper), expiresAt: nil, scopes: scopes.compactMap(PathScope.init), allowedNetworks: [])
+        CredentialRecord(
+            id: key.id, name: "k", userName: "alice", userStatus: .active, status: .active,
+            secretHash: key.hash(with: pepper), expiresAt: nil, scopes: scopes.compactMap(PathScope.init), allowedNetworks: [])
     }
 
     func checker(_ keys: InMemoryKeys) -> Authenticator {
         let standard = Authenticator.standardChain(keys: keys, pepper: pepper, tokens: nil)
-        return Authenticator(keys: keys, pepper: pepper, clock: FixedClock(1_000), usage: sink, audit: sink,
-                             throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits(),
-                             authenticators: standard + [SignedTestAuthenticator(keys: keys, secretFor: { Array($0.utf8) })])
+        return Authenticator(
+            keys: keys, pepper: pepper, clock: FixedClock(1_000), usage: sink, audit: sink,
+            throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits(),
+            authenticators: standard + [SignedTestAuthenticator(keys: keys, secretFor: { Array($0.utf8) })])
     }
 
     func signed(_ body: String, date: String, id: String? = nil) -> String {
@@ -58,20 +61,23 @@ struct TestSource: RequestSource {
     }
 
     func request(_ authorization: String?, body: String = "{}", date: String = "today", path: String = "/api/x") -> CheckRequest {
-        CheckRequest(method: "POST", path: .success(path), remoteAddress: "10.0.0.1", authorization: authorization,
-                     source: TestSource(headers: ["x-date": date], bodyBytes: Array(body.utf8)))
+        CheckRequest(
+            method: "POST", path: .success(path), remoteAddress: "10.0.0.1", authorization: authorization,
+            source: TestSource(headers: ["x-date": date], bodyBytes: Array(body.utf8)))
     }
 
     @Test func aNewKindIsOneMoreAuthenticatorAndThePolicyStillApplies() throws {
         let keys = InMemoryKeys([record(scopes: ["/api/"])])
         let a = checker(keys)
-        #expect(try a.check(request(signed("{}", date: "today")))
+        #expect(
+            try a.check(request(signed("{}", date: "today")))
                 == .allow(Identity(user: "alice", subject: "alice", credential: key.id, method: .hmac, scopes: ["/api/"])))
         // The signature covers the body and the header: change either and it no longer proves anything.
         #expect(try a.check(request(signed("{}", date: "today"), body: "{\"a\":1}")) == .deny(Denial(.invalidCredential, credential: key.id)))
         #expect(try a.check(request(signed("{}", date: "today"), date: "tomorrow")) == .deny(Denial(.invalidCredential, credential: key.id)))
         // What the credential may do is the policy's: out of scope, disabled.
-        #expect(try a.check(request(signed("{}", date: "today"), path: "/other/x"))
+        #expect(
+            try a.check(request(signed("{}", date: "today"), path: "/other/x"))
                 == .deny(Denial(.pathNotAllowed, credential: key.id, user: "alice")))
         keys.records[key.id]?.status = .disabled
         #expect(try a.check(request(signed("{}", date: "today"))) == .deny(Denial(.credentialDisabled, credential: key.id, user: "alice")))
@@ -89,8 +95,9 @@ struct TestSource: RequestSource {
         r.authorization = "Bearer garbage"
         #expect(try a.check(r) == .deny(Denial(.invalidCredential)))
         // Without the test authenticator in the chain, its scheme is foreign and skipped.
-        let standardOnly = Authenticator(keys: keys, pepper: pepper, clock: FixedClock(1_000), usage: sink, audit: sink,
-                                         throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
+        let standardOnly = Authenticator(
+            keys: keys, pepper: pepper, clock: FixedClock(1_000), usage: sink, audit: sink,
+            throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
         r.authorization = signed("{}", date: "today")
         #expect(try standardOnly.check(r) == allowed)
         #expect(try a.check(r) == .allow(Identity(user: "alice", subject: "alice", credential: key.id, method: .hmac, scopes: ["*"])))
@@ -101,7 +108,8 @@ struct TestSource: RequestSource {
         #expect(found.map(\.source) == [.authorization, .apiKeyHeader, .query])
         #expect(found[0].scheme == "HMAC" && found[0].value == "abc" && found[0].isForeignScheme && found[0].secret == nil)
         #expect(found[1].secret == key && !found[1].isForeignScheme)
-        #expect(CredentialExtractor.candidates(authorization: "bearer  x.y.z ", apiKeyHeader: nil, queryString: nil)
+        #expect(
+            CredentialExtractor.candidates(authorization: "bearer  x.y.z ", apiKeyHeader: nil, queryString: nil)
                 == [Candidate(source: .bearer, scheme: "bearer", value: "x.y.z")])
     }
 

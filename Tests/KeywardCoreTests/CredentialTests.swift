@@ -1,5 +1,6 @@
-import Testing
 import KeywardCrypto
+import Testing
+
 @testable import KeywardCore
 
 @Suite struct OpaqueSecretTests {
@@ -31,15 +32,15 @@ import KeywardCrypto
     }
 
     @Test(arguments: [
-        "",                                                            // empty
-        "kwk_",                                                        // prefix only
-        "kwx_AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000", // unknown prefix
-        "kwk-AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000", // wrong separator
-        "kwk_AAAAAAAAAAAAAAA!_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000", // non-base62 id
+        "",  // empty
+        "kwk_",  // prefix only
+        "kwx_AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000",  // unknown prefix
+        "kwk-AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000",  // wrong separator
+        "kwk_AAAAAAAAAAAAAAA!_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000",  // non-base62 id
         "kwk_AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA00000",  // one short
-        "kwk_AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA0000000", // one long
+        "kwk_AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA0000000",  // one long
         "kwk_AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAé00000",  // non-ASCII
-        "kwk_AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\u{0}00000", // NUL
+        "kwk_AAAAAAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\u{0}00000",  // NUL
     ])
     func hostileShapesAreRefused(_ text: String) {
         #expect(OpaqueSecret(parsing: Substring(text)) == nil)

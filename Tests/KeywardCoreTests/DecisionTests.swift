@@ -1,5 +1,6 @@
-import Testing
 import KeywardCrypto
+import Testing
+
 @testable import KeywardCore
 
 final class MovableClock: Clock, @unchecked Sendable {
@@ -15,8 +16,9 @@ final class MovableClock: Clock, @unchecked Sendable {
     let sink = CollectingSink()
 
     func record(_ edit: (inout CredentialRecord) -> Void = { _ in }) -> CredentialRecord {
-        var r = CredentialRecord(id: secret.id, name: "n1", userName: "alice", userStatus: .active, status: .active,
-                             secretHash: secret.hash(with: pepper), expiresAt: 1_000_100, scopes: [], allowedNetworks: [])
+        var r = CredentialRecord(
+            id: secret.id, name: "n1", userName: "alice", userStatus: .active, status: .active,
+            secretHash: secret.hash(with: pepper), expiresAt: 1_000_100, scopes: [], allowedNetworks: [])
         edit(&r)
         return r
     }
@@ -24,13 +26,15 @@ final class MovableClock: Clock, @unchecked Sendable {
     func authenticator(_ r: CredentialRecord? = nil, failureLimit: Int = 100) -> Authenticator {
         var limits = Limits()
         limits.failuresPerWindow = failureLimit
-        return Authenticator(keys: InMemoryKeys([r ?? record()]), pepper: pepper, clock: clock, usage: sink, audit: sink,
-                             throttle: FailureThrottle(limit: failureLimit, windowSeconds: 60), limits: limits)
+        return Authenticator(
+            keys: InMemoryKeys([r ?? record()]), pepper: pepper, clock: clock, usage: sink, audit: sink,
+            throttle: FailureThrottle(limit: failureLimit, windowSeconds: 60), limits: limits)
     }
 
     func request(_ auth: String? = nil, path: String = "/api/x", method: String = "GET", ip: String? = "127.0.0.1") -> CheckRequest {
-        CheckRequest(method: method, path: PathNormalizer.normalize(requestURI: path, limits: Limits()), remoteAddress: ip,
-                     authorization: auth ?? "Bearer \(secret.token)")
+        CheckRequest(
+            method: method, path: PathNormalizer.normalize(requestURI: path, limits: Limits()), remoteAddress: ip,
+            authorization: auth ?? "Bearer \(secret.token)")
     }
 
     func reason(_ d: Decision) -> DenyReason? {

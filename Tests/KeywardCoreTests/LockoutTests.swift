@@ -1,5 +1,6 @@
-import Testing
 import KeywardCrypto
+import Testing
+
 @testable import KeywardCore
 
 /// A lookup that counts what the check asks of the store.
@@ -19,8 +20,10 @@ final class CountingKeys: CredentialLookup {
 
 /// Issue 8, item 5: one client is one count however its address is written (IPv6 per /64).
 @Suite struct ClientKeyTests {
-    @Test(arguments: ["2001:DB8::5", "2001:db8:0::5", "2001:0db8:0000:0000:0000:0000:0000:0005", "2001:db8::ffff:1:2",
-                      "2001:db8:0:0:1:2:3:4"])
+    @Test(arguments: [
+        "2001:DB8::5", "2001:db8:0::5", "2001:0db8:0000:0000:0000:0000:0000:0005", "2001:db8::ffff:1:2",
+        "2001:db8:0:0:1:2:3:4",
+    ])
     func ipv6CountsPerSlash64(_ text: String) {
         #expect(ClientAddress.key(text) == "2001:db8:0:0::/64")
     }
@@ -45,7 +48,7 @@ final class CountingKeys: CredentialLookup {
         #expect(t.retryAfter("2001:db8::77", now: 0) == nil)
         t.recordFailure("2001:db8::ffff:1", now: 0)
         #expect(t.retryAfter("2001:db8::5", now: 10) == 50)
-        #expect(t.retryAfter("2001:db8:0:1::5", now: 10) == nil)   // the next /64 is someone else
+        #expect(t.retryAfter("2001:db8:0:1::5", now: 10) == nil)  // the next /64 is someone else
 
         let v4 = FailureThrottle(limit: 2, windowSeconds: 60)
         v4.recordFailure("::ffff:198.51.100.5", now: 0)
@@ -62,7 +65,7 @@ final class CountingKeys: CredentialLookup {
         c.record("a", now: 130)
         #expect(c.failures("a", now: 130) == 2)
         #expect(c.retryAfter("a", now: 130) == 30)
-        #expect(c.retryAfter("a", now: 160) == nil)   // the window ended
+        #expect(c.retryAfter("a", now: 160) == nil)  // the window ended
         c.record("b", now: 0)
         c.record("b", now: 0)
         c.reset("b")
@@ -94,30 +97,36 @@ final class CountingKeys: CredentialLookup {
 
     func setUp(limit: Int = 3) -> (Authenticator, CountingKeys) {
         func record(_ s: OpaqueSecret, _ status: Status) -> CredentialRecord {
-            CredentialRecord(id: s.id, name: "n", userName: "alice", userStatus: .active, status: status,
-                             secretHash: s.hash(with: pepper), expiresAt: nil, scopes: [PathScope("/api/")!], allowedNetworks: [])
+            CredentialRecord(
+                id: s.id, name: "n", userName: "alice", userStatus: .active, status: status,
+                secretHash: s.hash(with: pepper), expiresAt: nil, scopes: [PathScope("/api/")!], allowedNetworks: [])
         }
         let keys = CountingKeys([record(secret, .active), record(disabled, .disabled)])
         var limits = Limits()
         limits.failuresPerWindow = limit
-        return (Authenticator(keys: keys, pepper: pepper, clock: clock, usage: sink, audit: sink,
-                              throttle: FailureThrottle(limit: limit, windowSeconds: 60), limits: limits), keys)
+        return (
+            Authenticator(
+                keys: keys, pepper: pepper, clock: clock, usage: sink, audit: sink,
+                throttle: FailureThrottle(limit: limit, windowSeconds: 60), limits: limits), keys
+        )
     }
 
     func request(_ auth: String?, ip: String = "2001:db8::5", path: String = "/api/x") -> CheckRequest {
-        CheckRequest(method: "GET", path: PathNormalizer.normalize(requestURI: path, limits: Limits()), remoteAddress: ip,
-                     authorization: auth)
+        CheckRequest(
+            method: "GET", path: PathNormalizer.normalize(requestURI: path, limits: Limits()), remoteAddress: ip,
+            authorization: auth)
     }
 
     @Test func validCredentialsPassBadOnesGet429() throws {
         let (a, keys) = setUp()
         let unknown = OpaqueSecret.generate(.apiKey)
-        for ip in ["2001:DB8::5", "2001:db8:0::5", "2001:db8::9"] {   // one /64: one client
+        for ip in ["2001:DB8::5", "2001:db8:0::5", "2001:db8::9"] {  // one /64: one client
             #expect(try a.check(request("Bearer \(unknown.token)", ip: ip)) == .deny(Denial(.invalidCredential, credential: unknown.id)))
         }
         // Past the limit: the valid key is served, from any spelling of the address.
         for ip in ["2001:db8::5", "2001:DB8:0:0::1"] {
-            #expect(try a.check(request("Bearer \(secret.token)", ip: ip))
+            #expect(
+                try a.check(request("Bearer \(secret.token)", ip: ip))
                     == .allow(Identity(user: "alice", subject: "alice", credential: secret.id, method: .apiKey, scopes: ["/api/"])))
         }
         // A well-formed key that does not verify: 429, after one lookup.
@@ -130,14 +139,16 @@ final class CountingKeys: CredentialLookup {
         var typo = Array(secret.token)
         typo[30] = typo[30] == "A" ? "B" : "A"
         for garbage in ["Bearer \(String(typo))", "Bearer kwk_nope", "Bearer a.b.c", "x"] {
-            if case .deny(let d) = try a.check(request(garbage)), d.reason == .tooManyFailures, d.retryAfter == 60 {} else {
+            if case .deny(let d) = try a.check(request(garbage)), d.reason == .tooManyFailures, d.retryAfter == 60 {
+            } else {
                 Issue.record("\(garbage) was not refused with 429")
             }
         }
-        #expect(keys.refreshes == refreshes + 1 && keys.lookups == lookups)   // only the JWT path refreshed (no verifier)
+        #expect(keys.refreshes == refreshes + 1 && keys.lookups == lookups)  // only the JWT path refreshed (no verifier)
         // A genuine but disabled key is no guess: it gets its own answer; so does a path out of scope.
         #expect(try a.check(request("Bearer \(disabled.token)")) == .deny(Denial(.credentialDisabled, credential: disabled.id, user: "alice")))
-        #expect(try a.check(request("Bearer \(secret.token)", path: "/other/")) == .deny(Denial(.pathNotAllowed, credential: secret.id, user: "alice")))
+        #expect(
+            try a.check(request("Bearer \(secret.token)", path: "/other/")) == .deny(Denial(.pathNotAllowed, credential: secret.id, user: "alice")))
         // No credential is no attempt.
         #expect(try a.check(request(nil)) == .deny(Denial(.missingCredential)))
         // Other clients are untouched; the window ends.
@@ -177,8 +188,9 @@ final class CountingKeys: CredentialLookup {
 /// that proved itself for the account is held to its own failures only.
 @Suite struct SignInThrottleTests {
     func make(account: Int = 5, perClient: Int = 3, clientLimit: Int = 100) -> SignInThrottle {
-        SignInThrottle(clients: FailureThrottle(limit: clientLimit, windowSeconds: 60), perClientLimit: perClient,
-                       accountLimit: account, windowSeconds: 60, trustSeconds: 1_000)
+        SignInThrottle(
+            clients: FailureThrottle(limit: clientLimit, windowSeconds: 60), perClientLimit: perClient,
+            accountLimit: account, windowSeconds: 60, trustSeconds: 1_000)
     }
 
     @Test func manyAddressesLockStrangersOutButNotProvenClients() {
@@ -223,7 +235,7 @@ final class CountingKeys: CredentialLookup {
     @Test func perAccountAndClientLimit() {
         let t = make(account: 100, perClient: 3)
         for _ in 0..<3 { t.recordFailure(account: "root", address: "2001:db8::1", standing: .stranger, now: 0) }
-        #expect(t.retryAfter(account: "root", address: "2001:DB8::2", standing: .stranger, now: 0) == 60)   // same /64
+        #expect(t.retryAfter(account: "root", address: "2001:DB8::2", standing: .stranger, now: 0) == 60)  // same /64
         #expect(t.retryAfter(account: "alice", address: "2001:db8::1", standing: .stranger, now: 0) == nil)
         #expect(t.retryAfter(account: "root", address: "2001:db8:1::1", standing: .stranger, now: 0) == nil)
         // Strangers' failures count toward the shared per-client throttle; a proven device's do not.
@@ -268,10 +280,10 @@ final class CountingKeys: CredentialLookup {
         #expect(a1.admission == .run && b1.admission == .run)
         let c1 = q.arrive(client: "c", priority: false)
         #expect(c1.admission == .wait)
-        let d1 = q.arrive(client: "d", priority: false)   // equals: first come, first served
+        let d1 = q.arrive(client: "d", priority: false)  // equals: first come, first served
         #expect(d1.admission == .refused && d1.displaced == nil)
         #expect(q.finish(a1.ticket) == c1.ticket && q.isRunning(c1.ticket))
-        q.abandon(c1.ticket)   // not waiting: nothing happens
+        q.abandon(c1.ticket)  // not waiting: nothing happens
         #expect(q.isRunning(c1.ticket))
     }
 
@@ -293,7 +305,7 @@ final class CountingKeys: CredentialLookup {
         let w2 = q.arrive(client: "z", priority: false)
         let owner = q.arrive(client: "w", priority: true)
         #expect(owner.admission == .wait && owner.displaced == w2.ticket)
-        let other = q.arrive(client: "v", priority: true)   // priority does not displace priority
+        let other = q.arrive(client: "v", priority: true)  // priority does not displace priority
         #expect(other.displaced == w1.ticket)
         let third = q.arrive(client: "u", priority: true)
         #expect(third.admission == .refused)

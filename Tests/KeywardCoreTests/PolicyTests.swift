@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KeywardCore
 
 @Suite struct PathNormalizerTests {
@@ -84,15 +85,22 @@ import Testing
     /// nginx judged `/api/reports/other` (its `$uri`) while Tomcat served `/api/other` from the
     /// raw target: the server's path is judged only when the raw target reads the same everywhere.
     @Test func theServersPathIsJudgedOnlyWhenTheRawTargetIsUnambiguous() {
-        #expect(PathNormalizer.checkedPath(serverPath: "/api/reports/other", requestURI: "/api/reports/.;/../other",
-                                           limits: limits) == .failure(.pathParameters))
-        #expect(PathNormalizer.checkedPath(serverPath: "/api/other", requestURI: "/api/reports/../other",
-                                           limits: limits) == .failure(.dotSegment))
-        #expect(PathNormalizer.checkedPath(serverPath: "/api/reports/x", requestURI: "/api/reports/x?APIKey=k",
-                                           limits: limits) == .success("/api/reports/x"))
+        #expect(
+            PathNormalizer.checkedPath(
+                serverPath: "/api/reports/other", requestURI: "/api/reports/.;/../other",
+                limits: limits) == .failure(.pathParameters))
+        #expect(
+            PathNormalizer.checkedPath(
+                serverPath: "/api/other", requestURI: "/api/reports/../other",
+                limits: limits) == .failure(.dotSegment))
+        #expect(
+            PathNormalizer.checkedPath(
+                serverPath: "/api/reports/x", requestURI: "/api/reports/x?APIKey=k",
+                limits: limits) == .success("/api/reports/x"))
         // An internal redirect or rewrite changes the server's path; the raw target is still clean.
-        #expect(PathNormalizer.checkedPath(serverPath: "/api/index.html", requestURI: "/api/", limits: limits)
-            == .success("/api/index.html"))
+        #expect(
+            PathNormalizer.checkedPath(serverPath: "/api/index.html", requestURI: "/api/", limits: limits)
+                == .success("/api/index.html"))
         #expect(PathNormalizer.checkedPath(serverPath: nil, requestURI: "/api/a//b", limits: limits) == .success("/api/a/b"))
         #expect(PathNormalizer.checkedPath(serverPath: "/api/x", requestURI: nil, limits: limits) == .success("/api/x"))
     }
@@ -130,9 +138,11 @@ import Testing
     }
 
     /// From "/api/self/ /admin/" on: they would read as two scopes, or hide what they say (issue 8, item 3).
-    @Test(arguments: ["", "api/", "/api/../x", "/a//b", "GET:", ":/x", "G3T:/x", "/a\\b", "/api/x;y",
-                      "/api/self/ /admin/", "/api/a,/admin/", "GET:/a\t/b", "/a\u{85}/b", "/a\u{202E}b", "/a\u{A0}b",
-                      "/a\u{2028}b", "/a\u{9B}b", "/a\nb"])
+    @Test(arguments: [
+        "", "api/", "/api/../x", "/a//b", "GET:", ":/x", "G3T:/x", "/a\\b", "/api/x;y",
+        "/api/self/ /admin/", "/api/a,/admin/", "GET:/a\t/b", "/a\u{85}/b", "/a\u{202E}b", "/a\u{A0}b",
+        "/a\u{2028}b", "/a\u{9B}b", "/a\nb",
+    ])
     func invalidScopes(_ text: String) {
         #expect(PathScope(text) == nil)
     }
@@ -159,8 +169,10 @@ import Testing
         #expect(try #require(IPAddress("fe80::1:2")).description == "fe80:0:0:0:0:0:1:2")
     }
 
-    @Test(arguments: ["", "10.0.0.0/33", "10.0.0/8", "256.1.1.1", "01.2.3.4", "1.2.3.4/-1", "::1/129", "1:2:3:4:5:6:7:8:9",
-                      "1::2::3", "12345::", "10.0.0.0/8x", "g::1", "abc"])
+    @Test(arguments: [
+        "", "10.0.0.0/33", "10.0.0/8", "256.1.1.1", "01.2.3.4", "1.2.3.4/-1", "::1/129", "1:2:3:4:5:6:7:8:9",
+        "1::2::3", "12345::", "10.0.0.0/8x", "g::1", "abc",
+    ])
     func invalid(_ text: String) {
         #expect(CIDR(text) == nil)
     }

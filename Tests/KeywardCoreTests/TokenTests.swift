@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import KeywardCrypto
+import Testing
+
 @testable import KeywardCore
 
 /// A fixed key ring: one signing key, optionally more published keys.
@@ -29,8 +30,9 @@ enum Forge {
     let now: Int64 = 1_800_000_000
 
     func parent(scopes: [String] = ["/api/"], expires: Int64? = nil) -> CredentialRecord {
-        CredentialRecord(id: "kwc_AAAAAAAAAAAAAAAA", name: "c", userName: "alice", userStatus: .active, status: .active,
-                         secretHash: [], expiresAt: expires, scopes: scopes.compactMap(PathScope.init), allowedNetworks: [])
+        CredentialRecord(
+            id: "kwc_AAAAAAAAAAAAAAAA", name: "c", userName: "alice", userStatus: .active, status: .active,
+            secretHash: [], expiresAt: expires, scopes: scopes.compactMap(PathScope.init), allowedNetworks: [])
     }
 
     @Test(arguments: SigningAlgorithm.allCases)
@@ -44,7 +46,8 @@ enum Forge {
         #expect(try verifier.verify(token, now: now + 900 + 31) == .failure(.tokenExpired))
         let headerBytes = try #require(Base64URL.decode(token.split(separator: ".")[0]))
         let header = try #require(JSONText.parseObject(headerBytes))
-        #expect(header["typ"] as? String == "at+jwt" && header["alg"] as? String == alg.rawValue
+        #expect(
+            header["typ"] as? String == "at+jwt" && header["alg"] as? String == alg.rawValue
                 && header["kid"] as? String == ring.signer.keyID)
     }
 
@@ -124,7 +127,8 @@ enum Forge {
         try refused(Forge.token(header: #"{"alg":"ES256","typ":"at+jwt","kid":"../../etc/passwd"}"#, payload: payload), "kid path")
         // jku / jwk / x5u are never fetched or trusted: a token signed by an embedded key is refused.
         let attacker = try PrivateSigningKey.generate(.es256)
-        let embedded = Forge.b64(#"{"alg":"ES256","typ":"at+jwt","kid":"\#(kid)","jwk":\#(attacker.publicKey.jwk().json),"jku":"https://evil/jwks"}"#)
+        let embedded =
+            Forge.b64(#"{"alg":"ES256","typ":"at+jwt","kid":"\#(kid)","jwk":\#(attacker.publicKey.jwk().json),"jku":"https://evil/jwks"}"#)
             + "." + parts[1]
         try refused(embedded + "." + Base64URL.encode(attacker.sign(Array(embedded.utf8))), "embedded jwk / jku")
     }
@@ -133,8 +137,9 @@ enum Forge {
         let ring = FixedRing(try PrivateSigningKey.generate())
         let verifier = TokenVerifier(keys: ring, policy: policy, limits: Limits())
         func signed(_ edit: (inout AccessTokenClaims) -> Void) -> String {
-            var c = AccessTokenClaims(issuer: policy.issuer, subject: "alice", audience: "api", clientId: "kwc_AAAAAAAAAAAAAAAA",
-                                      scope: ["/api/"], issuedAt: now, expiresAt: now + 100, id: "j1")
+            var c = AccessTokenClaims(
+                issuer: policy.issuer, subject: "alice", audience: "api", clientId: "kwc_AAAAAAAAAAAAAAAA",
+                scope: ["/api/"], issuedAt: now, expiresAt: now + 100, id: "j1")
             edit(&c)
             return JWS.sign(c, with: ring.signer)
         }
@@ -146,8 +151,10 @@ enum Forge {
         #expect(try verifier.verify(signed { $0.expiresAt = now - 10 }, now: now).map(\.id) == .success("j1"))  // leeway
         // A token from another key with the same kid text is refused by the signature.
         let other = FixedRing(try PrivateSigningKey.generate())
-        let foreign = JWS.sign(AccessTokenClaims(issuer: policy.issuer, subject: "alice", audience: "api", clientId: "kwc_AAAAAAAAAAAAAAAA",
-                                                 scope: ["*"], issuedAt: now, expiresAt: now + 100, id: "x"), with: other.signer)
+        let foreign = JWS.sign(
+            AccessTokenClaims(
+                issuer: policy.issuer, subject: "alice", audience: "api", clientId: "kwc_AAAAAAAAAAAAAAAA",
+                scope: ["*"], issuedAt: now, expiresAt: now + 100, id: "x"), with: other.signer)
         #expect(try verifier.verify(foreign, now: now) == .failure(.invalidCredential))
     }
 
@@ -157,36 +164,55 @@ enum Forge {
         let pepper = HMACKey(Array(repeating: 3, count: 32))
         let keys = InMemoryKeys([parent(scopes: ["/api/"])])
         let sink = CollectingSink()
-        let auth = Authenticator(keys: keys, pepper: pepper, clock: FixedClock(now), usage: sink, audit: sink,
-                                 throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits(),
-                                 tokens: TokenVerifier(keys: ring, policy: policy, limits: Limits()))
+        let auth = Authenticator(
+            keys: keys, pepper: pepper, clock: FixedClock(now), usage: sink, audit: sink,
+            throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits(),
+            tokens: TokenVerifier(keys: ring, policy: policy, limits: Limits()))
         let issuer = TokenIssuer(keys: ring, policy: policy)
         let (token, claims) = try issuer.issue(for: parent(), requestedScope: "/api/reports/", now: now)
         func check(_ path: String) throws -> Decision {
             try auth.check(CheckRequest(method: "GET", path: .success(path), remoteAddress: "127.0.0.1", authorization: "Bearer \(token)"))
         }
-        #expect(try check("/api/reports/1") == .allow(Identity(user: "alice", subject: "alice", credential: "kwc_AAAAAAAAAAAAAAAA",
-                                                              method: .jwt, scopes: ["/api/reports/"])))
-        guard case .deny(let outside) = try check("/api/other") else { Issue.record("allowed outside the token scope"); return }
+        #expect(
+            try check("/api/reports/1")
+                == .allow(
+                    Identity(
+                        user: "alice", subject: "alice", credential: "kwc_AAAAAAAAAAAAAAAA",
+                        method: .jwt, scopes: ["/api/reports/"])))
+        guard case .deny(let outside) = try check("/api/other") else {
+            Issue.record("allowed outside the token scope")
+            return
+        }
         #expect(outside.reason == .pathNotAllowed)
         keys.records["kwc_AAAAAAAAAAAAAAAA"]!.status = .disabled
-        guard case .deny(let disabled) = try check("/api/reports/1") else { Issue.record("allowed with a disabled parent"); return }
+        guard case .deny(let disabled) = try check("/api/reports/1") else {
+            Issue.record("allowed with a disabled parent")
+            return
+        }
         #expect(disabled.reason == .credentialDisabled)
         keys.records["kwc_AAAAAAAAAAAAAAAA"]!.status = .active
         keys.revoked.insert(claims.id)
-        guard case .deny(let revoked) = try check("/api/reports/1") else { Issue.record("allowed a revoked token"); return }
+        guard case .deny(let revoked) = try check("/api/reports/1") else {
+            Issue.record("allowed a revoked token")
+            return
+        }
         #expect(revoked.reason == .invalidCredential)
         // A revoked grant (or a regenerated secret) revokes the tokens issued before it.
         keys.revoked.removeAll()
         keys.records["kwc_AAAAAAAAAAAAAAAA"]!.tokensValidAfter = now  // revoked in the token's own second
-        guard case .deny(let grant) = try check("/api/reports/1") else { Issue.record("allowed after the grant was revoked"); return }
+        guard case .deny(let grant) = try check("/api/reports/1") else {
+            Issue.record("allowed after the grant was revoked")
+            return
+        }
         #expect(grant.reason == .invalidCredential)
         // A token issued after the revocation, in that same second, works (issue 8, item 10);
         // a second revocation in the same second moves the epoch on and revokes it too.
         let (fresh, _) = try issuer.issue(for: keys.records["kwc_AAAAAAAAAAAAAAAA"]!, requestedScope: "/api/reports/", now: now)
         func allowsFresh() throws -> Bool {
-            let d = try auth.check(CheckRequest(method: "GET", path: .success("/api/reports/1"), remoteAddress: "127.0.0.1",
-                                                authorization: "Bearer \(fresh)"))
+            let d = try auth.check(
+                CheckRequest(
+                    method: "GET", path: .success("/api/reports/1"), remoteAddress: "127.0.0.1",
+                    authorization: "Bearer \(fresh)"))
             if case .allow = d { return true }
             return false
         }
@@ -197,7 +223,10 @@ enum Forge {
         // A parent that narrowed after issue (scopes are the parent's current ones) narrows the token too.
         keys.revoked.removeAll()
         keys.records["kwc_AAAAAAAAAAAAAAAA"]!.scopes = [PathScope("/api/reports/private/")!]
-        guard case .deny(let narrowed) = try check("/api/reports/1") else { Issue.record("parent narrowing ignored"); return }
+        guard case .deny(let narrowed) = try check("/api/reports/1") else {
+            Issue.record("parent narrowing ignored")
+            return
+        }
         #expect(narrowed.reason == .pathNotAllowed)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KeywardCrypto
 
 @Suite struct Base64URLTests {

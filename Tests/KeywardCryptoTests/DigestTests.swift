@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import KeywardCrypto
 
 struct RFC4231: Decodable {
@@ -7,7 +8,9 @@ struct RFC4231: Decodable {
         let `case`: Int
         let key: String
         let data: String
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let hmac_sha256: String
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let truncated_bits: Int?
     }
     let cases: [Case]

@@ -1,10 +1,12 @@
 import Testing
+
 @testable import KeywardCrypto
 
 /// Known answers from RFC 7515 Appendix A, RFC 8037 Appendix A and RFC 7638 §3.1.
 @Suite struct JWSVectorTests {
     struct HS256: Decodable {
         let k: String
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let signing_input: String
         let signature: String
     }
@@ -71,6 +73,7 @@ import Testing
 
     struct Thumbprint: Decodable {
         let jwk: [String: String]
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let canonical_json: String
         let thumbprint: String
     }

@@ -1,10 +1,12 @@
 import Testing
+
 @testable import KeywardCrypto
 
 @Suite struct PasswordHashTests {
     struct RFC7914: Decodable {
         struct Case: Decodable {
             let password, salt: String
+            // swift-format-ignore: AlwaysUseLowerCamelCase
             let N, r, p: UInt64
             let dk: String
         }

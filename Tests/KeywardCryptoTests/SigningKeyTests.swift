@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import KeywardCrypto
 
 /// Round trips of generated keys, and the refusals RFC 7518, RFC 8725 and RFC 7517 call for.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import KeywardCrypto
 
 /// Loads `Vectors/<name>.json` from the test bundle.
@@ -15,8 +16,10 @@ struct JWSExample: Decodable {
     let pkcs8: String
     let spki: String
     let thumbprint: String
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     let signing_input: String
     let signature: String
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     let signature_der: String?
 
     var publicJWK: [String: String] { jwk.filter { !JSONWebKey.privateMemberNames.contains($0.key) } }

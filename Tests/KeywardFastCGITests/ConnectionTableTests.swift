@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KeywardFastCGI
 
 @Suite struct ConnectionTableTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KeywardFastCGI
 
 /// FastCGI 1.0 records, built the way a web server sends them.
@@ -35,7 +36,8 @@ enum Records {
         // Params split over several records; the authorizer role.
         let authorizer = Records.record(1, [0, 2, 0, 0, 0, 0, 0, 0])
         #expect(verdict(authorizer + Records.record(4, pairs) + Records.record(4, [])) == .valid)
-        let split = Records.begin + Records.record(4, Array(pairs[0..<5]))
+        let split =
+            Records.begin + Records.record(4, Array(pairs[0..<5]))
             + Records.record(4, Array(pairs[5...])) + Records.record(4, [])
         #expect(verdict(split) == .valid)
     }
@@ -59,19 +61,19 @@ enum Records {
     @Test func otherProtocolViolations() {
         let pairs = Records.pair("A", "B")
         func invalid(_ bytes: [UInt8]) -> Bool { if case .invalid = verdict(bytes) { true } else { false } }
-        #expect(invalid([2] + Records.head(pairs).dropFirst()))                       // version 2
-        #expect(invalid(Records.record(4, pairs) + Records.record(4, [])))           // params before begin
-        #expect(invalid(Records.begin + Records.begin))                                // two begins
-        #expect(invalid(Records.record(1, [0, 1, 0])))                                 // short begin
-        #expect(invalid(Records.begin + Records.record(5, [1, 2, 3])))                 // stdin before params end
+        #expect(invalid([2] + Records.head(pairs).dropFirst()))  // version 2
+        #expect(invalid(Records.record(4, pairs) + Records.record(4, [])))  // params before begin
+        #expect(invalid(Records.begin + Records.begin))  // two begins
+        #expect(invalid(Records.record(1, [0, 1, 0])))  // short begin
+        #expect(invalid(Records.begin + Records.record(5, [1, 2, 3])))  // stdin before params end
         #expect(invalid(Records.head(Records.pair("A", String(repeating: "v", count: 5000)))))  // over the limit
         // What libfcgi would handle on paths Keyward cannot guard.
         #expect(invalid(Records.record(9, Records.pair("FCGI_MAX_CONNS", ""), id: 0) + Records.head(pairs)))  // management record
-        #expect(invalid(Records.begin + Records.record(4, pairs, id: 2) + Records.record(4, [])))            // params of another id
-        #expect(invalid(Records.begin + Records.record(4, pairs) + Records.record(4, [], id: 2)))             // end of another id
+        #expect(invalid(Records.begin + Records.record(4, pairs, id: 2) + Records.record(4, [])))  // params of another id
+        #expect(invalid(Records.begin + Records.record(4, pairs) + Records.record(4, [], id: 2)))  // end of another id
         #expect(invalid(Records.record(1, [0, 1, 0, 0, 0, 0, 0, 0], id: 0) + Records.record(4, [], id: 0)))  // id 0
-        #expect(invalid(Records.record(1, [0, 3, 0, 0, 0, 0, 0, 0]) + Records.record(4, [])))               // filter role
-        #expect(invalid(Records.record(1, [0, 9, 0, 0, 0, 0, 0, 0]) + Records.record(4, [])))               // unknown role
-        #expect(invalid(Records.begin + Records.record(2, []) + Records.record(4, [])))                      // abort
+        #expect(invalid(Records.record(1, [0, 3, 0, 0, 0, 0, 0, 0]) + Records.record(4, [])))  // filter role
+        #expect(invalid(Records.record(1, [0, 9, 0, 0, 0, 0, 0, 0]) + Records.record(4, [])))  // unknown role
+        #expect(invalid(Records.begin + Records.record(2, []) + Records.record(4, [])))  // abort
     }
 }

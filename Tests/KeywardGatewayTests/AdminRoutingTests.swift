@@ -1,6 +1,7 @@
-import Testing
 import KeywardCore
 import KeywardCrypto
+import Testing
+
 @testable import KeywardGateway
 
 /// Records what the gateway hands to the admin endpoint.
@@ -14,9 +15,10 @@ final class RecordingAdmin: AdminEndpoint {
 
 @Suite struct AdminRoutingTests {
     func gateway(admin: (any AdminEndpoint)?) -> Gateway {
-        let authenticator = Authenticator(keys: InMemoryKeys(), pepper: HMACKeyFixture.pepper, clock: FixedClock(1_000),
-                                          usage: CollectingSink(), audit: CollectingSink(),
-                                          throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
+        let authenticator = Authenticator(
+            keys: InMemoryKeys(), pepper: HMACKeyFixture.pepper, clock: FixedClock(1_000),
+            usage: CollectingSink(), audit: CollectingSink(),
+            throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
         return Gateway(config: GatewayConfig(mount: "/keyward"), authenticator: authenticator, admin: admin, log: { _ in })
     }
 
@@ -31,16 +33,18 @@ final class RecordingAdmin: AdminEndpoint {
         #expect(admin.calls.allSatisfy { $0.method == "POST" })
         // Not below /admin/, and never a check: the endpoint is not consulted.
         #expect(g.handle(DictionaryParams(["REQUEST_METHOD": "GET", "REQUEST_URI": "/keyward/administrator"]), role: .responder).status == 404)
-        let check = g.handle(DictionaryParams(["KEYWARD_CHECK": "1", "REQUEST_METHOD": "GET", "REQUEST_URI": "/keyward/admin/api/me"]),
-                             role: .responder)
+        let check = g.handle(
+            DictionaryParams(["KEYWARD_CHECK": "1", "REQUEST_METHOD": "GET", "REQUEST_URI": "/keyward/admin/api/me"]),
+            role: .responder)
         #expect(check.status == 401)
         #expect(g.handle(DictionaryParams(["REQUEST_URI": "/keyward/admin/api/me"]), role: .authorizer).status == 401)
         #expect(admin.calls.count == 3)
     }
 
     @Test func withoutAnEndpointAdminPathsAreNotFound() {
-        let r = gateway(admin: nil).handle(DictionaryParams(["REQUEST_METHOD": "GET", "REQUEST_URI": "/keyward/admin/api/me"]),
-                                           role: .responder)
+        let r = gateway(admin: nil).handle(
+            DictionaryParams(["REQUEST_METHOD": "GET", "REQUEST_URI": "/keyward/admin/api/me"]),
+            role: .responder)
         #expect(r.status == 404)
     }
 }

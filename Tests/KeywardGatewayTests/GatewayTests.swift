@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import KeywardCrypto
 import KeywardCore
+import KeywardCrypto
+import Testing
+
 @testable import KeywardGateway
 
 /// Params recorded from each server, replayed through the gateway with a real decision behind it.
@@ -15,10 +16,11 @@ struct Fixture: Decodable {
     }
 
     func params(key: String, uri: String, path: String) -> DictionaryParams {
-        DictionaryParams(params.mapValues {
-            $0.replacingOccurrences(of: "$KEY", with: key).replacingOccurrences(of: "$URI", with: uri)
-                .replacingOccurrences(of: "$PATH", with: path)
-        })
+        DictionaryParams(
+            params.mapValues {
+                $0.replacingOccurrences(of: "$KEY", with: key).replacingOccurrences(of: "$URI", with: uri)
+                    .replacingOccurrences(of: "$PATH", with: path)
+            })
     }
 }
 
@@ -32,9 +34,10 @@ final class GatewayHarness {
     init(failureLimit: Int = 100) {
         let pepper = self.pepper
         func record(_ s: OpaqueSecret, _ user: String, _ scopes: [String]) -> CredentialRecord {
-            CredentialRecord(id: s.id, name: "k", userName: user, userStatus: .active, status: .active,
-                         secretHash: s.hash(with: pepper), expiresAt: nil, scopes: scopes.compactMap(PathScope.init),
-                         allowedNetworks: [])
+            CredentialRecord(
+                id: s.id, name: "k", userName: user, userStatus: .active, status: .active,
+                secretHash: s.hash(with: pepper), expiresAt: nil, scopes: scopes.compactMap(PathScope.init),
+                allowedNetworks: [])
         }
         var limits = Limits()
         limits.failuresPerWindow = failureLimit
@@ -94,7 +97,8 @@ final class GatewayHarness {
         #expect(outside.header("X-Auth-Error-Code") == "path_not_allowed")
         #expect(outside.header("WWW-Authenticate")!.contains("error=\"insufficient_scope\""))
         // Traversal out of the scope, raw (lighttpd: Keyward normalises) or already resolved by the server.
-        #expect(h.run(f, key: h.limited.token, uri: "/api/limited/../data.txt", path: f.params["AUTH_PATH"] == nil ? nil : "/api/data.txt").status == 403)
+        #expect(
+            h.run(f, key: h.limited.token, uri: "/api/limited/../data.txt", path: f.params["AUTH_PATH"] == nil ? nil : "/api/data.txt").status == 403)
         #expect(h.run(f, key: h.limited.token, uri: "/api/limited/%2e%2e/data.txt").status == 403)
     }
 
@@ -170,14 +174,17 @@ final class GatewayHarness {
 
 @Suite struct ClientAddressRuleTests {
     let proxies = [CIDR("127.0.0.1")!, CIDR("10.0.0.0/8")!]
-    let params = DictionaryParams(["REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "10.9.9.9, 198.51.100.4",
-                                   "HTTP_X_REAL_IP": "203.0.113.9"])
+    let params = DictionaryParams([
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "10.9.9.9, 198.51.100.4",
+        "HTTP_X_REAL_IP": "203.0.113.9",
+    ])
 
     @Test func onlyTheConfiguredHeaderCounts() {
         #expect(ClientAddressRule().address(params) == "127.0.0.1")
         #expect(ClientAddressRule(trustedProxies: proxies).address(params) == "198.51.100.4")
-        #expect(ClientAddressRule(trustedProxies: proxies, header: .realIP).address(params) == "203.0.113.9",
-                "with X-Real-IP configured, a client's own X-Forwarded-For is ignored")
+        #expect(
+            ClientAddressRule(trustedProxies: proxies, header: .realIP).address(params) == "203.0.113.9",
+            "with X-Real-IP configured, a client's own X-Forwarded-For is ignored")
         #expect(ClientAddressRule(trustedProxies: proxies).address(DictionaryParams(["REMOTE_ADDR": ""])) == nil)
     }
 }
@@ -202,8 +209,10 @@ struct RepeatingParams: ParamSource {
         let h = GatewayHarness()
         let f = try Fixture.load(name)
         let serverPath: String? = f.params["AUTH_PATH"] == nil ? nil : "/api/limited/data.txt"
-        for raw in ["/api/limited/.;/../data.txt", "/api/limited/;jsessionid=1/../data.txt", "/api/limited/x/.;/../../data.txt",
-                    "/api/limited/%2e%2e/data.txt", "/api/limited/x%252F..%252F..%252Fdata.txt"] {
+        for raw in [
+            "/api/limited/.;/../data.txt", "/api/limited/;jsessionid=1/../data.txt", "/api/limited/x/.;/../../data.txt",
+            "/api/limited/%2e%2e/data.txt", "/api/limited/x%252F..%252F..%252Fdata.txt",
+        ] {
             let r = h.run(f, key: h.limited.token, uri: raw, path: serverPath)
             #expect(r.status == 403, "\(name) \(raw)")
             #expect(r.header("X-Auth-Error-Code") == "path_rejected", "\(name) \(raw)")
@@ -242,10 +251,12 @@ struct RepeatingParams: ParamSource {
 
 @Suite struct RequestSourceTests {
     @Test func headersTargetAndBodyComeFromTheParamsWhenAsked() {
-        let params = RepeatingParams(base: DictionaryParams([
-            "REQUEST_METHOD": "POST", "REQUEST_URI": "/api/x?y=1", "HTTPS": "on", "HTTP_HOST": "api.example.com",
-            "HTTP_SIGNATURE_INPUT": "sig1=()", "CONTENT_TYPE": "application/json", "HTTP_X_TWICE": "a", "REMOTE_ADDR": "10.0.0.1",
-        ], body: Array("{}".utf8)), repeated: ["HTTP_X_TWICE"])
+        let params = RepeatingParams(
+            base: DictionaryParams(
+                [
+                    "REQUEST_METHOD": "POST", "REQUEST_URI": "/api/x?y=1", "HTTPS": "on", "HTTP_HOST": "api.example.com",
+                    "HTTP_SIGNATURE_INPUT": "sig1=()", "CONTENT_TYPE": "application/json", "HTTP_X_TWICE": "a", "REMOTE_ADDR": "10.0.0.1",
+                ], body: Array("{}".utf8)), repeated: ["HTTP_X_TWICE"])
         let request = CheckRequest(params: params, limits: Limits())
         #expect(request.header("Signature-Input") == "sig1=()")
         #expect(request.header("content-type") == "application/json")

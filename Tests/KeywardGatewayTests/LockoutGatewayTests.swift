@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import KeywardCore
 import KeywardCrypto
+import Testing
+
 @testable import KeywardGateway
 
 /// The token endpoints and the check over a client's failure limit (issue 8, item 5 (a)): valid
@@ -15,32 +16,40 @@ final class ThrottledTokenHarness {
     init(limit: Int) throws {
         let pepper = self.pepper
         func record(_ s: OpaqueSecret) -> CredentialRecord {
-            CredentialRecord(id: s.id, name: "c", userName: "alice", userStatus: .active, status: .active,
-                             secretHash: s.hash(with: pepper), expiresAt: nil, scopes: [], allowedNetworks: [])
+            CredentialRecord(
+                id: s.id, name: "c", userName: "alice", userStatus: .active, status: .active,
+                secretHash: s.hash(with: pepper), expiresAt: nil, scopes: [], allowedNetworks: [])
         }
         let ring = try OneKeyRing()
         let policy = TokenPolicy(issuer: "https://auth.example/keyward", audience: "api")
         let sink = CollectingSink()
         var limits = Limits()
         limits.failuresPerWindow = limit
-        let auth = Authenticator(keys: InMemoryKeys([record(client), record(apiKey)]), pepper: pepper, clock: FixedClock(1_800_000_000),
-                                 usage: sink, audit: sink, throttle: FailureThrottle(limit: limit, windowSeconds: 60), limits: limits,
-                                 tokens: TokenVerifier(keys: ring, policy: policy, limits: limits))
-        gateway = Gateway(config: GatewayConfig(mount: "/keyward", limits: limits), authenticator: auth,
-                          tokenService: TokenService(issuer: TokenIssuer(keys: ring, policy: policy), revoker: RecordingRevoker()),
-                          log: { _ in })
+        let auth = Authenticator(
+            keys: InMemoryKeys([record(client), record(apiKey)]), pepper: pepper, clock: FixedClock(1_800_000_000),
+            usage: sink, audit: sink, throttle: FailureThrottle(limit: limit, windowSeconds: 60), limits: limits,
+            tokens: TokenVerifier(keys: ring, policy: policy, limits: limits))
+        gateway = Gateway(
+            config: GatewayConfig(mount: "/keyward", limits: limits), authenticator: auth,
+            tokenService: TokenService(issuer: TokenIssuer(keys: ring, policy: policy), revoker: RecordingRevoker()),
+            log: { _ in })
     }
 
     func post(_ path: String, body: String, address: String, headers: [String: String] = [:]) -> Response {
-        var values = ["REQUEST_METHOD": "POST", "REQUEST_URI": "/keyward" + path, "REMOTE_ADDR": address,
-                      "CONTENT_TYPE": "application/x-www-form-urlencoded"]
+        var values = [
+            "REQUEST_METHOD": "POST", "REQUEST_URI": "/keyward" + path, "REMOTE_ADDR": address,
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        ]
         values.merge(headers) { $1 }
         return gateway.handle(DictionaryParams(values, body: Array(body.utf8)), role: .responder)
     }
 
     func check(_ key: String, address: String) -> Response {
-        gateway.handle(DictionaryParams(["KEYWARD_CHECK": "1", "REQUEST_METHOD": "GET", "REQUEST_URI": "/api/x", "REMOTE_ADDR": address,
-                                         "HTTP_AUTHORIZATION": "Bearer " + key]), role: .responder)
+        gateway.handle(
+            DictionaryParams([
+                "KEYWARD_CHECK": "1", "REQUEST_METHOD": "GET", "REQUEST_URI": "/api/x", "REMOTE_ADDR": address,
+                "HTTP_AUTHORIZATION": "Bearer " + key,
+            ]), role: .responder)
     }
 
     func clientBody(_ secret: String) -> String {
@@ -74,8 +83,11 @@ final class ThrottledTokenHarness {
         // Valid credentials from the same client are served.
         let ok = h.post("/token", body: h.clientBody(h.client.token), address: ip)
         #expect(ok.status == 200 && ok.json["token_type"] as? String == "Bearer")
-        #expect(h.post("/token", body: "grant_type=client_credentials", address: ip,
-                       headers: ["HTTP_AUTHORIZATION": "Basic " + Base64.encode(Array("\(h.client.id):\(h.client.token)".utf8))]).status == 200)
+        #expect(
+            h.post(
+                "/token", body: "grant_type=client_credentials", address: ip,
+                headers: ["HTTP_AUTHORIZATION": "Basic " + Base64.encode(Array("\(h.client.id):\(h.client.token)".utf8))]
+            ).status == 200)
         #expect(h.post("/token", body: exchange + "&subject_token=\(h.apiKey.token)", address: ip).status == 200)
         let token = try #require(ok.json["access_token"] as? String)
         let intro = h.post("/introspect", body: h.clientBody(h.client.token) + "&token=\(token)", address: ip)

@@ -1,8 +1,10 @@
 import Foundation
 import Testing
+
 @testable import KeywardStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The database holds every password and key hash: its files are the owner's whatever the umask
@@ -18,7 +20,7 @@ import Glibc
         defer { umask(previous) }
         let t = try TempDB()
         let store = try Store(path: t.path)
-        try store.addUser("alice", now: 1)   // a write: the WAL and its index exist now
+        try store.addUser("alice", now: 1)  // a write: the WAL and its index exist now
         for file in [t.path, t.path + "-wal", t.path + "-shm", Generation.path(forDatabase: t.path)] {
             #expect(mode(file) == 0o600, "\(file)")
         }

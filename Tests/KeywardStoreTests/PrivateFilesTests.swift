@@ -1,8 +1,10 @@
 import Foundation
 import Testing
+
 @testable import KeywardStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `keyward init` creates beside the database (the key file, the generation stamp) is the
@@ -64,7 +66,7 @@ import Glibc
 
     @Test func everyFileOfTheDatabaseThatOthersMayUseIsRefusedInOneLine() throws {
         let t = try TempDB()
-        _ = try Store(path: t.path)   // makes the generation stamp
+        _ = try Store(path: t.path)  // makes the generation stamp
         for file in [t.path, Generation.path(forDatabase: t.path)] {
             for open: mode_t in [0o644, 0o604, 0o602, 0o601] {
                 unsafe chmod(file, open)
@@ -80,7 +82,7 @@ import Glibc
         #expect(FileManager.default.createFile(atPath: wal, contents: Data()))
         unsafe chmod(wal, 0o644)
         #expect(throws: DatabaseFileError.self) { try DatabaseFile.requirePrivate(t.path) }
-        try DatabaseFile.prepare(t.path)   // what init does first (SQLite then removes an empty WAL)
+        try DatabaseFile.prepare(t.path)  // what init does first (SQLite then removes an empty WAL)
         #expect(mode(wal) == 0o600)
         #expect(throws: Never.self) { try DatabaseFile.requirePrivate(t.path) }
     }
@@ -91,7 +93,7 @@ import Glibc
         unsafe chmod(t.path, 0o640)
         try withUmask(mask) {
             let store = try Store(path: t.path)
-            try store.addUser("alice", now: 1)   // the WAL and its index exist while `store` is open
+            try store.addUser("alice", now: 1)  // the WAL and its index exist while `store` is open
             #expect(mode(t.path + "-wal") == 0o640)
             #expect(mode(t.path + "-shm") == 0o640)
         }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import KeywardCrypto
 import KeywardCore
+import KeywardCrypto
+import Testing
+
 @testable import KeywardStore
 
 /// A fresh database file in its own temporary directory.
@@ -34,11 +35,15 @@ extension StoreBackend {
     }
 }
 
-func newKey(_ store: any APIKeyRepository, user: String = "alice", name: String = "n1", pepper: HMACKey = HMACKey([1, 2, 3]),
-            scopes: [String] = [], ips: [String] = []) throws -> OpaqueSecret {
+func newKey(
+    _ store: any APIKeyRepository, user: String = "alice", name: String = "n1", pepper: HMACKey = HMACKey([1, 2, 3]),
+    scopes: [String] = [], ips: [String] = []
+) throws -> OpaqueSecret {
     let s = OpaqueSecret.generate(.apiKey)
-    try store.insertKey(NewKey(id: s.id, user: user, name: name, secretHash: s.hash(with: pepper), createdAt: 100,
-                               expiresAt: 200, scopes: scopes.compactMap(PathScope.init), allowedNetworks: ips.compactMap(CIDR.init)))
+    try store.insertKey(
+        NewKey(
+            id: s.id, user: user, name: name, secretHash: s.hash(with: pepper), createdAt: 100,
+            expiresAt: 200, scopes: scopes.compactMap(PathScope.init), allowedNetworks: ips.compactMap(CIDR.init)))
     return s
 }
 
@@ -139,7 +144,8 @@ func newKey(_ store: any APIKeyRepository, user: String = "alice", name: String 
         #expect(try store.verifyAudit(key: key).0 == 6 && store.verifyAudit(key: key).1 == nil)
         try backend.tamper(store, "DELETE FROM audit WHERE id = 4")
         #expect(try store.verifyAudit(key: key).1 == 5)  // removing a record breaks the link after it
-        #expect(AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: nil), key: key)
+        #expect(
+            AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: nil), key: key)
                 != AuditChain.link(after: AuditChain.genesis, AuditEvent(at: 1, actor: "a", action: "b", target: ""), key: key))
         // A chain recomputed without the key does not verify.
         #expect(try store.verifyAudit(key: HMACKey([UInt8](repeating: 9, count: 32))).1 == 1)
@@ -179,13 +185,16 @@ extension KeyLookup {
         let admin = try Store(path: t.path)
         let generation = try Generation(databasePath: t.path, writable: false)
         var seen = generation.current
-        try admin.addUser("alice", now: 1)                               // autocommit write
+        try admin.addUser("alice", now: 1)  // autocommit write
         #expect(generation.current != seen)
         seen = generation.current
-        try admin.db.transaction { try admin.setUserStatus("alice", .disabled); try admin.setUserStatus("alice", .active) }
-        #expect(generation.current != seen)                               // one stamp per commit
+        try admin.db.transaction {
+            try admin.setUserStatus("alice", .disabled)
+            try admin.setUserStatus("alice", .active)
+        }
+        #expect(generation.current != seen)  // one stamp per commit
         seen = generation.current
-        _ = try admin.users()                                            // reads stamp nothing
+        _ = try admin.users()  // reads stamp nothing
         let s = try newKey(admin)
         seen = generation.current
         let writer = try Store(path: t.path, announcesChanges: false)

@@ -40,9 +40,9 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
             let bodyEnd = Self.length - Self.checksumLength
             guard Base62.matches(UInt64(CRC32.checksum(b[..<bodyEnd])), width: Self.checksumLength, b[bodyEnd...]) else { return nil }
             switch (b[0], b[1], b[2]) {
-            case (0x6B, 0x77, 0x6B): return .apiKey        // kwk
+            case (0x6B, 0x77, 0x6B): return .apiKey  // kwk
             case (0x6B, 0x77, 0x63): return .clientSecret  // kwc
-            case (0x6B, 0x77, 0x73): return .serviceKey    // kws
+            case (0x6B, 0x77, 0x73): return .serviceKey  // kws
             default: return nil
             }
         }()

@@ -59,8 +59,10 @@ public enum CredentialExtractor {
         if let header = authorization?.trimmed, !header.isEmpty {
             if let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) {
                 let scheme = header[..<space]
-                found.append(Candidate(source: isBearer(scheme.utf8) ? .bearer : .authorization, scheme: scheme,
-                                       value: header[header.utf8.index(after: space)...].trimmed))
+                found.append(
+                    Candidate(
+                        source: isBearer(scheme.utf8) ? .bearer : .authorization, scheme: scheme,
+                        value: header[header.utf8.index(after: space)...].trimmed))
             } else {
                 found.append(Candidate(source: .authorization, value: header))
             }
@@ -76,8 +78,10 @@ public enum CredentialExtractor {
 
     /// The credential, or nil when no location holds one: the first candidate that is not for a
     /// foreign `Authorization` scheme, classified as Keyward's own opaque secrets and tokens.
-    public static func extract(authorization: String?, apiKeyHeader: String?, queryString: Substring?,
-                               limits: Limits) -> (PresentedCredential, CredentialSource)? {
+    public static func extract(
+        authorization: String?, apiKeyHeader: String?, queryString: Substring?,
+        limits: Limits
+    ) -> (PresentedCredential, CredentialSource)? {
         let all = candidates(authorization: authorization, apiKeyHeader: apiKeyHeader, queryString: queryString)
         guard let first = all.first(where: { !$0.isForeignScheme }) else { return nil }
         return (classify(first.value, limits: limits, bearer: first.isBearer), first.source)

@@ -28,9 +28,11 @@ public struct Authenticator {
 
     /// Assembles a checker from its ports; `pepper` must be the key the stored hashes were made under.
     /// `authenticators` default to `standardChain`'s.
-    public init(keys: any CredentialLookup, pepper: HMACKey, clock: any Clock, usage: any UsageRecorder,
-                audit: any AuditSink, throttle: FailureThrottle, limits: Limits, tokens: TokenVerifier? = nil,
-                authenticators: [any CredentialAuthenticator]? = nil) {
+    public init(
+        keys: any CredentialLookup, pepper: HMACKey, clock: any Clock, usage: any UsageRecorder,
+        audit: any AuditSink, throttle: FailureThrottle, limits: Limits, tokens: TokenVerifier? = nil,
+        authenticators: [any CredentialAuthenticator]? = nil
+    ) {
         self.tokens = tokens
         self.chain = AuthenticatorChain(
             authenticators ?? Self.standardChain(keys: keys, pepper: pepper, tokens: tokens), limits: limits)
@@ -70,17 +72,20 @@ public struct Authenticator {
                 guard let n = throttle.auditedRefusal(address, now: now) else { break }
                 detail += " (refusal \(n) of the window)"
             }
-            audit.record(AuditEvent(
-                at: now, actor: denial.user ?? Identity.anonymousUser, action: "check.deny", credential: denial.credential,
-                sourceIP: request.remoteAddress, reason: denial.reason.rawValue, detail: detail))
+            audit.record(
+                AuditEvent(
+                    at: now, actor: denial.user ?? Identity.anonymousUser, action: "check.deny", credential: denial.credential,
+                    sourceIP: request.remoteAddress, reason: denial.reason.rawValue, detail: detail))
         }
         return decision
     }
 
     /// Every credential kind the check accepts, in the order they are asked. A new kind is one
     /// more authenticator here.
-    public static func standardChain(keys: any CredentialLookup, pepper: HMACKey,
-                                     tokens: TokenVerifier?) -> [any CredentialAuthenticator] {
+    public static func standardChain(
+        keys: any CredentialLookup, pepper: HMACKey,
+        tokens: TokenVerifier?
+    ) -> [any CredentialAuthenticator] {
         [
             AccessTokenAuthenticator(tokens: tokens, keys: keys),
             OpaqueSecretAuthenticator(kind: .apiKey, method: .apiKey, keys: keys, pepper: pepper),
@@ -133,7 +138,8 @@ public struct Authenticator {
         switch request.path {
         case .success(let path):
             if let resource = access.resource {
-                trace.note("path \(path) is under resource \(resource.name) (\(resource.scope.description)\(resource.anonymous ? ", anonymous" : ""))")
+                trace.note(
+                    "path \(path) is under resource \(resource.name) (\(resource.scope.description)\(resource.anonymous ? ", anonymous" : ""))")
             } else {
                 trace.note("path \(path) is under no resource: the credential's own scopes decide")
             }
@@ -152,8 +158,11 @@ public struct Authenticator {
             return (.deny(Denial(.invalidCredential, credential: credentialId)), trace.steps)
         }
         trace.note("credential \(record.id) (\(record.name)) of user \(record.userName)")
-        return (CredentialPolicy.authorize(VerifiedCredential(record: record, method: .apiKey), request: request, now: clock.now,
-                                           access: access, trace: trace), trace.steps)
+        return (
+            CredentialPolicy.authorize(
+                VerifiedCredential(record: record, method: .apiKey), request: request, now: clock.now,
+                access: access, trace: trace), trace.steps
+        )
     }
 
     /// The stored credential `secret` proves, when it is of `kind` and its hash matches in

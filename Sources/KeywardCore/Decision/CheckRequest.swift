@@ -20,9 +20,11 @@ public struct CheckRequest {
     public var source: (any RequestSource)?
 
     /// A request from facts already pulled out; the credential locations default to absent.
-    public init(method: String, path: Result<String, PathNormalizer.Refusal>, remoteAddress: String?,
-                authorization: String? = nil, apiKeyHeader: String? = nil, query: Substring? = nil,
-                source: (any RequestSource)? = nil) {
+    public init(
+        method: String, path: Result<String, PathNormalizer.Refusal>, remoteAddress: String?,
+        authorization: String? = nil, apiKeyHeader: String? = nil, query: Substring? = nil,
+        source: (any RequestSource)? = nil
+    ) {
         self.method = method
         self.path = path
         self.remoteAddress = remoteAddress

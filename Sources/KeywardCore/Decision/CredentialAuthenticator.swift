@@ -65,7 +65,8 @@ public struct AuthenticatorChain {
     /// nobody claims in any other location is malformed.
     public func route(_ request: CheckRequest) -> (candidate: Candidate, authenticator: (any CredentialAuthenticator)?)? {
         for candidate in CredentialExtractor.candidates(request) {
-            let claimant = candidate.value.utf8.count <= limits.maxCredentialBytes
+            let claimant =
+                candidate.value.utf8.count <= limits.maxCredentialBytes
                 ? authenticators.first(where: { $0.claims(candidate) }) : nil
             if claimant == nil && candidate.isForeignScheme { continue }
             return (candidate, claimant)

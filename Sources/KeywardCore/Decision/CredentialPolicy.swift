@@ -23,7 +23,7 @@ public enum CredentialPolicy {
     /// revoked since the token was issued. Its own rules are `standing`'s and `authorize`'s.
     public static func parent(of claims: AccessTokenClaims, in keys: any CredentialLookup) throws -> CredentialRecord? {
         guard !(try keys.isRevoked(tokenId: claims.id)), let parent = try keys.credential(id: claims.clientId),
-              parent.userName == claims.subject, parent.isCurrent(claims)
+            parent.userName == claims.subject, parent.isCurrent(claims)
         else { return nil }
         return parent
     }
@@ -31,8 +31,10 @@ public enum CredentialPolicy {
     /// The rules for a verified credential at a request: `standing`, then address, path and
     /// method against the credential's own scopes and, for a token, the token's too; then, under a
     /// resource, the resource's networks and methods and the user's grant to it.
-    public static func authorize(_ verified: VerifiedCredential, request: CheckRequest, now: Int64,
-                                 access: AccessContext = .none, trace: DecisionTrace? = nil) -> Decision {
+    public static func authorize(
+        _ verified: VerifiedCredential, request: CheckRequest, now: Int64,
+        access: AccessContext = .none, trace: DecisionTrace? = nil
+    ) -> Decision {
         let key = verified.record
         let tokenScopes = verified.tokenScopes
         func deny(_ reason: DenyReason, _ why: @autoclosure () -> String) -> Decision {
@@ -49,7 +51,10 @@ public enum CredentialPolicy {
         trace?.note("status active, user \(key.userName) active, " + (key.expiresAt.map { "expires at \($0)" } ?? "never expires"))
         if !key.allowedNetworks.isEmpty {
             guard admits(key.allowedNetworks, request.remoteAddress) else {
-                return deny(.addressNotAllowed, "\(request.remoteAddress ?? "no address") is outside the credential's networks \(key.allowedNetworks.map(\.description).joined(separator: ", "))")
+                return deny(
+                    .addressNotAllowed,
+                    "\(request.remoteAddress ?? "no address") is outside the credential's networks \(key.allowedNetworks.map(\.description).joined(separator: ", "))"
+                )
             }
             trace?.note("address \(request.remoteAddress ?? "") is inside the credential's networks")
         }
@@ -58,34 +63,47 @@ public enum CredentialPolicy {
             let covering = scopes.filter { $0.covers(path: path) }
             if covering.isEmpty { return deny(.pathNotAllowed, "no scope of \(scopes.map(\.description).joined(separator: " ")) covers \(path)") }
             guard let allowing = covering.first(where: { $0.allows(method: request.method) }) else {
-                return deny(.methodNotAllowed, "the scopes covering \(path) (\(covering.map(\.description).joined(separator: " "))) do not allow \(request.method)")
+                return deny(
+                    .methodNotAllowed,
+                    "the scopes covering \(path) (\(covering.map(\.description).joined(separator: " "))) do not allow \(request.method)")
             }
             trace?.note("scope \(allowing.description) allows \(request.method) \(path)")
         }
         if key.scopes.isEmpty && tokenScopes?.isEmpty ?? true { trace?.note("the credential has no scopes: every path") }
         if let resource = access.resource, let index = access.index {
             if !admits(resource.allowedNetworks, request.remoteAddress) {
-                return deny(.addressNotAllowed, "\(request.remoteAddress ?? "no address") is outside resource \(resource.name)'s networks \(resource.allowedNetworks.map(\.description).joined(separator: ", "))")
+                return deny(
+                    .addressNotAllowed,
+                    "\(request.remoteAddress ?? "no address") is outside resource \(resource.name)'s networks \(resource.allowedNetworks.map(\.description).joined(separator: ", "))"
+                )
             }
             if !resource.scope.allows(method: request.method) {
-                return deny(.methodNotAllowed, "resource \(resource.name) allows \(resource.scope.methods.joined(separator: ",")), not \(request.method)")
+                return deny(
+                    .methodNotAllowed, "resource \(resource.name) allows \(resource.scope.methods.joined(separator: ",")), not \(request.method)")
             }
             guard access.model.admits(key.userName, resourceAt: index) else {
-                return deny(.resourceNotAllowed, "user \(key.userName) is not the owner of resource \(resource.name), not in its audience \(resource.audience.map(\.description).joined(separator: " ")), and holds no \(Privilege.access(resource.name))")
+                return deny(
+                    .resourceNotAllowed,
+                    "user \(key.userName) is not the owner of resource \(resource.name), not in its audience \(resource.audience.map(\.description).joined(separator: " ")), and holds no \(Privilege.access(resource.name))"
+                )
             }
             trace?.note("user \(key.userName) may call resource \(resource.name): \(access.model.grant(for: key.userName, to: resource) ?? "?")")
         }
         let shown = tokenScopes.map { $0.map(\.description) } ?? (key.scopes.isEmpty ? ["*"] : key.scopes.map(\.description))
         trace?.note("allowed")
-        return .allow(Identity(user: key.userName, subject: key.userName, credential: key.id, method: verified.method,
-                               scopes: shown.isEmpty ? ["*"] : shown))
+        return .allow(
+            Identity(
+                user: key.userName, subject: key.userName, credential: key.id, method: verified.method,
+                scopes: shown.isEmpty ? ["*"] : shown))
     }
 
     /// A request without a credential on an anonymous resource: only its address and method rules apply.
     public static func admitAnonymous(_ resource: Resource, request: CheckRequest, trace: DecisionTrace? = nil) -> Decision {
         trace?.note("no credential presented; resource \(resource.name) allows anonymous access")
         if !admits(resource.allowedNetworks, request.remoteAddress) {
-            trace?.note("denied: \(request.remoteAddress ?? "no address") is outside the resource's networks \(resource.allowedNetworks.map(\.description).joined(separator: ", "))")
+            trace?.note(
+                "denied: \(request.remoteAddress ?? "no address") is outside the resource's networks \(resource.allowedNetworks.map(\.description).joined(separator: ", "))"
+            )
             return .deny(Denial(.addressNotAllowed))
         }
         if !resource.scope.allows(method: request.method) {
@@ -93,8 +111,10 @@ public enum CredentialPolicy {
             return .deny(Denial(.methodNotAllowed))
         }
         trace?.note("allowed anonymously")
-        return .allow(Identity(user: Identity.anonymousUser, subject: Identity.anonymousUser, credential: "", method: .anonymous,
-                               scopes: [resource.scope.description]))
+        return .allow(
+            Identity(
+                user: Identity.anonymousUser, subject: Identity.anonymousUser, credential: "", method: .anonymous,
+                scopes: [resource.scope.description]))
     }
 
     /// True when `networks` is empty or holds the address.

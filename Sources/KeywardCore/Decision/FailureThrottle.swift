@@ -6,7 +6,11 @@
 /// running windows, those keep counting and a newcomer goes uncounted until one ends, so a flood
 /// of fresh keys cannot wipe the counts that matter.
 public final class FailureCounter<Key: Hashable & Sendable>: @unchecked Sendable {
-    private struct Window { var start: Int64; var failures: Int; var refusals = 0 }
+    private struct Window {
+        var start: Int64
+        var failures: Int
+        var refusals = 0
+    }
     private final class Shard {
         let lock = Lock()
         var windows: [Key: Window] = [:]
@@ -112,8 +116,9 @@ public final class FailureThrottle: @unchecked Sendable {
     /// The throttle `limits` configure: `failuresPerWindow` per `failureWindowSeconds`, tracking
     /// `throttledClients` clients per shard.
     public init(limits: Limits) {
-        counter = FailureCounter(limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds,
-                                 maxTracked: limits.throttledClients)
+        counter = FailureCounter(
+            limit: limits.failuresPerWindow, windowSeconds: limits.failureWindowSeconds,
+            maxTracked: limits.throttledClients)
     }
 
     /// Seconds the client at `address` must wait, or nil when it is under its limit.

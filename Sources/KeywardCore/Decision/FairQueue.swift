@@ -83,7 +83,8 @@ public struct FairQueue: Sendable {
         }
         running.remove(at: i)
         guard !waiting.isEmpty else { return nil }
-        let next = waiting.firstIndex(where: \.priority)
+        let next =
+            waiting.firstIndex(where: \.priority)
             ?? waiting.indices.min { a, b in runs(waiting[a].client) < runs(waiting[b].client) }!
         let entry = waiting.remove(at: next)
         running.append(entry)

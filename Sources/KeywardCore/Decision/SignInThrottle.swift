@@ -44,8 +44,10 @@ public final class SignInThrottle: @unchecked Sendable {
     /// `accountLimit` from strangers altogether, per window of `windowSeconds`; a client is known
     /// for `trustSeconds` after a successful sign-in. `accountLimit` <= 0 turns the account and
     /// per-client limits off.
-    public init(clients: FailureThrottle, perClientLimit: Int, accountLimit: Int, windowSeconds: Int64,
-                trustSeconds: Int64, maxKnown: Int = 65_536) {
+    public init(
+        clients: FailureThrottle, perClientLimit: Int, accountLimit: Int, windowSeconds: Int64,
+        trustSeconds: Int64, maxKnown: Int = 65_536
+    ) {
         self.clients = clients
         let on = accountLimit > 0
         perClient = FailureCounter(limit: on ? max(1, perClientLimit) : 0, windowSeconds: windowSeconds)
@@ -57,9 +59,10 @@ public final class SignInThrottle: @unchecked Sendable {
     /// `limits`' sign-in limits, with the account limit and the window of `clients` (`--failure-limit`
     /// and `--failure-window`), so that turning that throttle off turns these off too.
     public convenience init(clients: FailureThrottle, limits: Limits) {
-        self.init(clients: clients, perClientLimit: limits.signInFailuresPerClient, accountLimit: clients.limit,
-                  windowSeconds: clients.windowSeconds, trustSeconds: limits.signInTrustSeconds,
-                  maxKnown: limits.knownSignInClients)
+        self.init(
+            clients: clients, perClientLimit: limits.signInFailuresPerClient, accountLimit: clients.limit,
+            windowSeconds: clients.windowSeconds, trustSeconds: limits.signInTrustSeconds,
+            maxKnown: limits.knownSignInClients)
     }
 
     /// The standing of a sign-in for `account` from `address`, presenting the verified device id

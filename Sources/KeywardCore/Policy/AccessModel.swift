@@ -5,9 +5,13 @@ public enum Principal: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Parses `user:NAME` or `group:NAME`; nil for anything else.
     public init?(_ text: String) {
-        if text.hasPrefix("user:"), text.utf8.count > 5 { self = .user(String(text.dropFirst(5))) }
-        else if text.hasPrefix("group:"), text.utf8.count > 6 { self = .group(String(text.dropFirst(6))) }
-        else { return nil }
+        if text.hasPrefix("user:"), text.utf8.count > 5 {
+            self = .user(String(text.dropFirst(5)))
+        } else if text.hasPrefix("group:"), text.utf8.count > 6 {
+            self = .group(String(text.dropFirst(6)))
+        } else {
+            return nil
+        }
     }
 
     /// `user:NAME` or `group:NAME`.
@@ -58,8 +62,10 @@ public final class Resource: Sendable, Equatable {
     public let allowedNetworks: [CIDR]
 
     /// A resource from its parts.
-    public init(name: String, scope: PathScope, anonymous: Bool = false, audience: [Principal] = [], owner: String? = nil,
-                allowedNetworks: [CIDR] = []) {
+    public init(
+        name: String, scope: PathScope, anonymous: Bool = false, audience: [Principal] = [], owner: String? = nil,
+        allowedNetworks: [CIDR] = []
+    ) {
         self.name = name
         self.scope = scope
         self.anonymous = anonymous
@@ -103,9 +109,11 @@ public final class AccessModel: Sendable {
 
     /// A snapshot from stored rows: `memberships` are (user, group), `grants` (role, grantee) and
     /// `rolePrivileges` (role, privilege).
-    public init(resources: [Resource], memberships: [(user: String, group: String)],
-                grants: [(role: String, to: Principal)], rolePrivileges: [(role: String, privilege: String)],
-                validUntil: Int64? = nil) {
+    public init(
+        resources: [Resource], memberships: [(user: String, group: String)],
+        grants: [(role: String, to: Principal)], rolePrivileges: [(role: String, privilege: String)],
+        validUntil: Int64? = nil
+    ) {
         self.validUntil = validUntil
         let sorted = resources.sorted { a, b in
             a.scope.prefix.utf8.count != b.scope.prefix.utf8.count
@@ -185,7 +193,8 @@ public final class AccessModel: Sendable {
     /// The index in `resources` of the most specific resource covering `path`.
     func match(_ path: String) -> Int? {
         if let segment = Self.firstSegment(path), let candidates = bySegment[Self.hash(segment)],
-           let hit = candidates.first(where: { resources[$0].scope.covers(path: path) }) {
+            let hit = candidates.first(where: { resources[$0].scope.covers(path: path) })
+        {
             return hit
         }
         return everywhere.first { resources[$0].scope.covers(path: path) }

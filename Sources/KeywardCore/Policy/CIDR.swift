@@ -22,7 +22,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         var out: [UInt8] = []
         for part in parts {
             guard (1...3).contains(part.count), part.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                  part.count == 1 || part.first != "0", let v = UInt8(part) else { return nil }
+                part.count == 1 || part.first != "0", let v = UInt8(part)
+            else { return nil }
             out.append(v)
         }
         return out
@@ -52,7 +53,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             return all
         }
         guard let head = groups(halves[0], allowV4Tail: false),
-              let tail = groups(halves[1], allowV4Tail: true), head.count + tail.count <= 14 else { return nil }
+            let tail = groups(halves[1], allowV4Tail: true), head.count + tail.count <= 14
+        else { return nil }
         return head + [UInt8](repeating: 0, count: 16 - head.count - tail.count) + tail
     }
 
@@ -129,7 +131,7 @@ public enum ClientAddress {
     /// `unparseable`, never to the proxy's own (typically trusted, internal) address.
     public static func resolve(peer: String?, header: Header, value: String?, trustedProxies: [CIDR]) -> String? {
         guard !trustedProxies.isEmpty, let peer, let peerIP = IPAddress(peer),
-              trustedProxies.contains(where: { $0.contains(peerIP) }), let value
+            trustedProxies.contains(where: { $0.contains(peerIP) }), let value
         else { return peer }
         func trusted(_ ip: IPAddress) -> Bool { trustedProxies.contains { $0.contains(ip) } }
         switch header {
@@ -151,13 +153,13 @@ public enum ClientAddress {
         var text = entry.drop(while: { $0 == " " || $0 == "\t" })
         while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
         if IPAddress(text) != nil { return String(text) }
-        if text.first == "[", let close = text.firstIndex(of: "]") {            // [v6] or [v6]:port
+        if text.first == "[", let close = text.firstIndex(of: "]") {  // [v6] or [v6]:port
             let inner = text[text.index(after: text.startIndex)..<close]
             let rest = text[text.index(after: close)...]
             guard rest.isEmpty || (rest.first == ":" && isPort(rest.dropFirst())), IPAddress(inner) != nil else { return nil }
             return String(inner)
         }
-        if let colon = text.lastIndex(of: ":"), isPort(text[text.index(after: colon)...]) {   // v4:port
+        if let colon = text.lastIndex(of: ":"), isPort(text[text.index(after: colon)...]) {  // v4:port
             let host = text[..<colon]
             guard IPAddress.parseIPv4(host) != nil else { return nil }
             return String(host)

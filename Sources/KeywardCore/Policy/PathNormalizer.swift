@@ -82,7 +82,7 @@ public enum PathNormalizer {
             switch c {
             case UInt8(ascii: "%"):
                 guard let h = it.next().flatMap(PercentDecoding.hexValue),
-                      let l = it.next().flatMap(PercentDecoding.hexValue)
+                    let l = it.next().flatMap(PercentDecoding.hexValue)
                 else { return .failure(.badEscape) }
                 let byte = h << 4 | l
                 if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") || byte == 0 { return .failure(.encodedSeparator) }
@@ -120,8 +120,10 @@ public enum PathNormalizer {
     /// The path of an origin-form (`/p`) or absolute-form (`http://host/p`, RFC 9112 §3.2.2) target.
     static func originForm(_ target: Substring) -> Substring? {
         if target.utf8.first == UInt8(ascii: "/") { return target }
-        for scheme in ["http://", "https://"] where target.utf8.count >= scheme.utf8.count
-            && zip(target.utf8, scheme.utf8).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) {
+        for scheme in ["http://", "https://"]
+        where target.utf8.count >= scheme.utf8.count
+            && zip(target.utf8, scheme.utf8).allSatisfy({ $0 | 0x20 == $1 | 0x20 })
+        {
             let authority = target.utf8.index(target.startIndex, offsetBy: scheme.utf8.count)
             return target[authority...].firstIndex(of: "/").map { target[$0...] } ?? "/"
         }

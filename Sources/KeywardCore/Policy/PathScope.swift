@@ -14,16 +14,18 @@ public struct PathScope: Sendable, Equatable, CustomStringConvertible {
         var path = Substring(text)
         if let colon = text.firstIndex(of: ":"), text.first != "/" {
             methods = text[..<colon].split(separator: ",").map { $0.uppercased() }
-            guard !methods.isEmpty, methods.allSatisfy({ m in
-                !m.isEmpty && m.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
-            }) else { return nil }
+            guard !methods.isEmpty,
+                methods.allSatisfy({ m in
+                    !m.isEmpty && m.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+                })
+            else { return nil }
             path = text[text.index(after: colon)...]
         }
         // One scope must read as one everywhere it is shown: `X-Auth-Scopes` joins scopes with
         // spaces, and backends split header lists on commas.
         guard !path.unicodeScalars.contains(where: Self.separatesOrHides) else { return nil }
         guard case .success(let normal) = PathNormalizer.normalize(serverPath: String(path), maxBytes: nil),
-              normal.utf8.elementsEqual(path.utf8) || (normal + "/").utf8.elementsEqual(path.utf8)
+            normal.utf8.elementsEqual(path.utf8) || (normal + "/").utf8.elementsEqual(path.utf8)
                 || normal.utf8.elementsEqual((path + "/").utf8)
         else { return nil }
         self.methods = methods

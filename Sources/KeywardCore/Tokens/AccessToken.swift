@@ -24,8 +24,10 @@ public struct AccessTokenClaims: Sendable, Equatable {
     public var epoch: Int64?
 
     /// Claims from their parts.
-    public init(issuer: String, subject: String, audience: String, clientId: String, scope: [String],
-                issuedAt: Int64, expiresAt: Int64, id: String, epoch: Int64? = nil) {
+    public init(
+        issuer: String, subject: String, audience: String, clientId: String, scope: [String],
+        issuedAt: Int64, expiresAt: Int64, id: String, epoch: Int64? = nil
+    ) {
         self.issuer = issuer
         self.subject = subject
         self.audience = audience
@@ -55,9 +57,9 @@ public struct AccessTokenClaims: Sendable, Equatable {
     /// Reads the claims from a payload; nil when a required claim is missing or of the wrong type.
     init?(json: [String: Any]) {
         guard let iss = json["iss"] as? String, let sub = json["sub"] as? String,
-              let exp = JSONText.integer(json["exp"]), let iat = JSONText.integer(json["iat"]),
-              let jti = json["jti"] as? String, let clientId = json["client_id"] as? String,
-              let scope = json["scope"] as? String
+            let exp = JSONText.integer(json["exp"]), let iat = JSONText.integer(json["iat"]),
+            let jti = json["jti"] as? String, let clientId = json["client_id"] as? String,
+            let scope = json["scope"] as? String
         else { return nil }
         let audience: String
         if let aud = json["aud"] as? String {
@@ -67,9 +69,10 @@ public struct AccessTokenClaims: Sendable, Equatable {
         } else {
             return nil
         }
-        self.init(issuer: iss, subject: sub, audience: audience, clientId: clientId,
-                  scope: scope.split(separator: " ").map(String.init), issuedAt: iat, expiresAt: exp, id: jti,
-                  epoch: JSONText.integer(json["kw_epoch"]))
+        self.init(
+            issuer: iss, subject: sub, audience: audience, clientId: clientId,
+            scope: scope.split(separator: " ").map(String.init), issuedAt: iat, expiresAt: exp, id: jti,
+            epoch: JSONText.integer(json["kw_epoch"]))
     }
 }
 

@@ -61,7 +61,10 @@ public struct JSONReader {
         i += 1
         var out: [String: Any] = [:]
         skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return out }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return out
+        }
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\""), let name = string() else { return nil }
@@ -72,8 +75,14 @@ public struct JSONReader {
             out[name] = v
             skipSpace()
             guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return out }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return out
+            }
             return nil
         }
     }
@@ -85,14 +94,23 @@ public struct JSONReader {
         i += 1
         var out: [Any] = []
         skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return out }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return out
+        }
         while true {
             guard let v = value() else { return nil }
             out.append(v)
             skipSpace()
             guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return out }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return out
+            }
             return nil
         }
     }
@@ -121,7 +139,10 @@ public struct JSONReader {
                 return s
             }
             if c < 0x20 { return nil }
-            if c != UInt8(ascii: "\\") { i += 1; continue }
+            if c != UInt8(ascii: "\\") {
+                i += 1
+                continue
+            }
             guard let pending = String(validating: bytes[run..<i], as: UTF8.self) else { return nil }
             scalars! += pending.unicodeScalars
             i += 1

@@ -17,8 +17,10 @@ public enum JWS {
 
     /// A signed compact JWS of `claims` under `key`.
     public static func sign(_ claims: AccessTokenClaims, with key: PrivateSigningKey) -> String {
-        let header = JSON.object([("alg", .string(key.algorithm.rawValue)), ("typ", .string(accessTokenType)),
-                                  ("kid", .string(key.keyID))]).text
+        let header = JSON.object([
+            ("alg", .string(key.algorithm.rawValue)), ("typ", .string(accessTokenType)),
+            ("kid", .string(key.keyID)),
+        ]).text
         let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(claims.json)
         return signingInput + "." + Base64URL.encode(key.sign(Array(signingInput.utf8)))
     }
@@ -43,18 +45,19 @@ public enum JWS {
         let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
         guard dots.count == 2 else { throw .malformed }
         guard let headerBytes = Base64URL.decode(symbols: bytes[0..<dots[0]]),
-              let payloadBytes = Base64URL.decode(symbols: bytes[(dots[0] + 1)..<dots[1]]),
-              let signature = Base64URL.decode(symbols: bytes[(dots[1] + 1)...]),
-              isUTF8Object(headerBytes), isUTF8Object(payloadBytes),
-              let header = JSONText.parseObject(headerBytes), let payload = JSONText.parseObject(payloadBytes)
+            let payloadBytes = Base64URL.decode(symbols: bytes[(dots[0] + 1)..<dots[1]]),
+            let signature = Base64URL.decode(symbols: bytes[(dots[1] + 1)...]),
+            isUTF8Object(headerBytes), isUTF8Object(payloadBytes),
+            let header = JSONText.parseObject(headerBytes), let payload = JSONText.parseObject(payloadBytes)
         else { throw .malformed }
         guard header["crit"] == nil, header["b64"] == nil,
-              let typ = header["typ"] as? String,
-              typ.lowercased() == accessTokenType || typ.lowercased() == "application/" + accessTokenType
+            let typ = header["typ"] as? String,
+            typ.lowercased() == accessTokenType || typ.lowercased() == "application/" + accessTokenType
         else { throw .unsupportedHeader }
         guard let kid = header["kid"] as? String, let alg = header["alg"] as? String else { throw .malformed }
-        return Parsed(keyId: kid, algorithm: alg, payload: payload, signingInput: Array(bytes[0..<dots[1]]),
-                      signature: signature)
+        return Parsed(
+            keyId: kid, algorithm: alg, payload: payload, signingInput: Array(bytes[0..<dots[1]]),
+            signature: signature)
     }
 
     /// JOSE JSON is UTF-8 (RFC 7515 §5.2, RFC 8725 §3.7): Foundation's parser would also take

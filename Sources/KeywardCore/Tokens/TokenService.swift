@@ -117,8 +117,8 @@ public final class TokenVerifier {
         guard let key = try keys.verificationKey(kid: parsed.keyId) else { return .failure(.invalidCredential) }
         do { try JWS.verify(parsed, with: key) } catch { return .failure(.invalidCredential) }
         guard let claims = AccessTokenClaims(json: parsed.payload), claims.issuer == policy.issuer,
-              claims.audience == policy.audience, claims.issuedAt <= now + policy.leeway,
-              JSONText.integer(parsed.payload["nbf"]).map({ $0 <= now + policy.leeway }) ?? true
+            claims.audience == policy.audience, claims.issuedAt <= now + policy.leeway,
+            JSONText.integer(parsed.payload["nbf"]).map({ $0 <= now + policy.leeway }) ?? true
         else { return .failure(.invalidCredential) }
         // Every scope word must be one Keyward issues: a dropped word must never widen the token.
         guard claims.scope == ["*"] || claims.scope.allSatisfy({ PathScope($0) != nil }), !claims.scope.isEmpty

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import KeywardStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Thread CPU time in nanoseconds: `openssl speed` counts operations per second of CPU time by
 /// default, so the figures compared with it are on the same basis (steal and preemption left out).

@@ -9,13 +9,14 @@
 //   JWTVERIFY <alg> <ops/s>     JWS.parse + JWS.verify of one token
 //   SIGVERIFY <alg> <ops/s>     PublicVerificationKey.verify of its signing input only
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import KeywardCore
 import KeywardCrypto
 import KeywardGateway
 import KeywardStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
 let dir = NSTemporaryDirectory() + "keyward-bench-\(ProcessInfo.processInfo.processIdentifier)"
@@ -28,8 +29,10 @@ let pepper = HMACKey(pepperBytes)
 let store = try Store(path: dbPath)
 try store.addUser("bench", now: 0)
 let secret = OpaqueSecret.generate(.apiKey)
-try store.insertKey(NewKey(id: secret.id, user: "bench", name: "bench", secretHash: secret.hash(with: pepper),
-                           createdAt: 0, expiresAt: nil, scopes: [PathScope("/b/")!], allowedNetworks: []))
+try store.insertKey(
+    NewKey(
+        id: secret.id, user: "bench", name: "bench", secretHash: secret.hash(with: pepper),
+        createdAt: 0, expiresAt: nil, scopes: [PathScope("/b/")!], allowedNetworks: []))
 
 struct NullSink: UsageRecorder, AuditSink {
     func recordUse(credential: String, at: Int64, from address: String?) {}
@@ -38,9 +41,12 @@ struct NullSink: UsageRecorder, AuditSink {
 let writer = BufferedWriter(path: dbPath, auditKey: SecureRandom.bytes(32), interval: 1, log: { print($0) })
 
 func gateway(cache: Bool) throws -> Gateway {
-    Gateway(config: GatewayConfig(), authenticator: Authenticator(
-        keys: try KeyLookup(path: dbPath, clock: SystemClock(), cache: cache), pepper: HMACKey(pepperBytes), clock: SystemClock(), usage: writer.makeUsageRecorder(),
-        audit: writer, throttle: FailureThrottle(limit: 100, windowSeconds: 60), limits: Limits()), log: { print($0) })
+    Gateway(
+        config: GatewayConfig(),
+        authenticator: Authenticator(
+            keys: try KeyLookup(path: dbPath, clock: SystemClock(), cache: cache), pepper: HMACKey(pepperBytes), clock: SystemClock(),
+            usage: writer.makeUsageRecorder(),
+            audit: writer, throttle: FailureThrottle(limit: 100, windowSeconds: 60), limits: Limits()), log: { print($0) })
 }
 
 // The params nginx sends for a check (nginx/keyward.conf), as the FastCGI adapter would see them.
@@ -103,8 +109,9 @@ print(String(format: "RATIO resource/no-model %.2fx  no-resource/no-model %.2fx"
 // StoreKeyRing; one OAuth2 client (scope /b/, like the API key) that the tokens name as client_id.
 let masterKey = SecureRandom.bytes(32)
 let client = OpaqueSecret.generate(.clientSecret)
-try store.insertClient(id: client.id, user: "bench", name: "bench", secretHash: client.hash(with: pepper), now: 0,
-                       expiresAt: nil, scopes: [PathScope("/b/")!])
+try store.insertClient(
+    id: client.id, user: "bench", name: "bench", secretHash: client.hash(with: pepper), now: 0,
+    expiresAt: nil, scopes: [PathScope("/b/")!])
 let algorithms: [SigningAlgorithm] = [.edDSA, .es256, .rs256]
 var signingKeys: [SigningAlgorithm: PrivateSigningKey] = [:]
 for alg in algorithms {
@@ -120,7 +127,10 @@ let limits = Limits()
 func measureTimed(_ label: String, seconds: Double = 0.7, _ body: () -> Void) -> Double {
     var n = 0
     let warmStart = DispatchTime.now().uptimeNanoseconds
-    while DispatchTime.now().uptimeNanoseconds - warmStart < 250_000_000 { body(); n += 1 }
+    while DispatchTime.now().uptimeNanoseconds - warmStart < 250_000_000 {
+        body()
+        n += 1
+    }
     let count = max(1, Int(Double(n) * seconds / 0.25))
     var bestCPU = Double.infinity, bestWall = Double.infinity
     for _ in 0..<3 {
@@ -131,18 +141,24 @@ func measureTimed(_ label: String, seconds: Double = 0.7, _ body: () -> Void) ->
         bestCPU = min(bestCPU, cpu)
         bestWall = min(bestWall, wall)
     }
-    print(String(format: "  %-34@ %9.0f ns/op  %10.0f ops/s  (cpu; wall %.0f ops/s, %d ops/run)",
-                 label as NSString, bestCPU, 1e9 / bestCPU, 1e9 / bestWall, count))
+    print(
+        String(
+            format: "  %-34@ %9.0f ns/op  %10.0f ops/s  (cpu; wall %.0f ops/s, %d ops/run)",
+            label as NSString, bestCPU, 1e9 / bestCPU, 1e9 / bestWall, count))
     return bestCPU
 }
 
 func jwtGateway() throws -> Gateway {
     let clock = SystemClock()
-    return Gateway(config: GatewayConfig(mount: "/keyward"), authenticator: Authenticator(
-        keys: try KeyLookup(path: dbPath, clock: clock), pepper: HMACKey(pepperBytes), clock: clock,
-        usage: writer.makeUsageRecorder(), audit: writer, throttle: FailureThrottle(limit: 100, windowSeconds: 60),
-        limits: limits, tokens: TokenVerifier(keys: try StoreKeyRing(path: dbPath, masterKey: masterKey, clock: clock),
-                                              policy: policy, limits: limits)), log: { print($0) })
+    return Gateway(
+        config: GatewayConfig(mount: "/keyward"),
+        authenticator: Authenticator(
+            keys: try KeyLookup(path: dbPath, clock: clock), pepper: HMACKey(pepperBytes), clock: clock,
+            usage: writer.makeUsageRecorder(), audit: writer, throttle: FailureThrottle(limit: 100, windowSeconds: 60),
+            limits: limits,
+            tokens: TokenVerifier(
+                keys: try StoreKeyRing(path: dbPath, masterKey: masterKey, clock: clock),
+                policy: policy, limits: limits)), log: { print($0) })
 }
 
 print("")
@@ -152,8 +168,9 @@ var cachedRatios: [String] = []
 for alg in algorithms {
     let key = signingKeys[alg]!
     let now = SystemClock().now
-    let claims = AccessTokenClaims(issuer: policy.issuer, subject: "bench", audience: policy.audience, clientId: client.id,
-                                   scope: ["/b/"], issuedAt: now, expiresAt: now + 3_600, id: Base62.random(count: 22))
+    let claims = AccessTokenClaims(
+        issuer: policy.issuer, subject: "bench", audience: policy.audience, clientId: client.id,
+        scope: ["/b/"], issuedAt: now, expiresAt: now + 3_600, id: Base62.random(count: 22))
     let token = JWS.sign(claims, with: key)
     let lastDot = token.utf8.lastIndex(of: UInt8(ascii: "."))!
     let signingInput = Array(token.utf8[..<lastDot])
@@ -182,8 +199,9 @@ for alg in algorithms {
         do { _ = try JWS.parse(token, limits: limits) } catch { fatalError("parse failed: \(error)") }
     }
     // The cache path alone: SHA-256 of the token and a dictionary hit (no store, no policy).
-    let verifier = TokenVerifier(keys: try StoreKeyRing(path: dbPath, masterKey: masterKey, clock: SystemClock()),
-                                 policy: policy, limits: limits)
+    let verifier = TokenVerifier(
+        keys: try StoreKeyRing(path: dbPath, masterKey: masterKey, clock: SystemClock()),
+        policy: policy, limits: limits)
     guard case .success = try verifier.verify(token, now: now) else { fatalError("\(alg.rawValue): TokenVerifier refused the token") }
     _ = measure("  token cache hit (TokenVerifier)", iterations: max(1, iterations / 4)) {
         guard case .success = try! verifier.verify(token, now: now) else { fatalError("cache hit refused") }
@@ -194,8 +212,11 @@ for alg in algorithms {
     machine.append(String(format: "JWTVERIFY %@ %.0f", alg.rawValue as NSString, 1e9 / full))
     machine.append(String(format: "SIGVERIFY %@ %.0f", alg.rawValue as NSString, 1e9 / sigOnly))
     cachedRatios.append(String(format: "%@ %.2fx", alg.rawValue as NSString, hotJWT / hot))
-    print(String(format: "    parse+verify / signature only %.2fx (parse %.0f%% of parse+verify); a repeated token's check costs %.1f%% of a first verification",
-                 full / sigOnly, 100 * parseOnly / full, 100 * hotJWT / full))
+    print(
+        String(
+            format:
+                "    parse+verify / signature only %.2fx (parse %.0f%% of parse+verify); a repeated token's check costs %.1f%% of a first verification",
+            full / sigOnly, 100 * parseOnly / full, 100 * hotJWT / full))
 }
 writer.stop()
 print("RATIO cached-jwt-check/cached-key-check " + cachedRatios.joined(separator: "  "))
