@@ -46,8 +46,18 @@ public enum Base64URL {
     }
 
     /// Decodes canonical unpadded base64url from its ASCII symbols (a JWT segment, without copying
-    /// it into a string first); nil on anything else.
+    /// it into a string first); nil on anything else. Not generic across the module boundary, so
+    /// the callers' loop is specialised here (a generic one runs each byte through witnesses).
+    public static func decode(symbols: ArraySlice<UInt8>) -> [UInt8]? {
+        decoded(symbols)
+    }
+
+    /// `decode(symbols:)` for any collection of symbols.
     public static func decode<Symbols: Collection<UInt8>>(symbols: Symbols) -> [UInt8]? {
+        decoded(symbols)
+    }
+
+    private static func decoded<Symbols: Collection<UInt8>>(_ symbols: Symbols) -> [UInt8]? {
         let count = symbols.count
         guard count % 4 != 1 else { return nil }
         var out: [UInt8] = []

@@ -9,6 +9,13 @@ public enum CRC32 {
         return c
     }
 
+    /// The CRC-32 of `bytes`, without a copy: the credential check runs this on every request.
+    public static func checksum(_ bytes: Span<UInt8>, upTo end: Int) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for i in 0..<end { crc = table[Int((crc ^ UInt32(bytes[i])) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+
     /// The CRC-32 of `bytes`.
     public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF

@@ -20,6 +20,19 @@ public enum Base62 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// True when `bytes[from...]` is `value` in base62, left-padded to the rest's length, without
+    /// building a string or copying the bytes.
+    public static func matches(_ value: UInt64, _ bytes: Span<UInt8>, from start: Int) -> Bool {
+        var v = value
+        var i = bytes.count
+        while i > start {
+            i -= 1
+            if bytes[i] != alphabet[Int(v % 62)] { return false }
+            v /= 62
+        }
+        return v == 0
+    }
+
     /// True when `symbols` is `value` in base62, left-padded to `width`, without building a string.
     public static func matches(_ value: UInt64, width: Int, _ symbols: some BidirectionalCollection<UInt8>) -> Bool {
         guard symbols.count == width else { return false }

@@ -32,24 +32,26 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
     /// Parses and checksums `text`; nil for anything that is not exactly this shape.
     public init?(parsing text: Substring) {
         guard text.utf8.count == Self.length else { return nil }
-        let b = Array(text.utf8)
-        let kind: SecretKind? = {
-            guard b[3] == UInt8(ascii: "_"), b[20] == UInt8(ascii: "_") else { return nil }
-            for i in 4..<20 where !Base62.isSymbol(b[i]) { return nil }
-            for i in 21..<Self.length where !Base62.isSymbol(b[i]) { return nil }
-            let bodyEnd = Self.length - Self.checksumLength
-            guard Base62.matches(UInt64(CRC32.checksum(b[..<bodyEnd])), width: Self.checksumLength, b[bodyEnd...]) else { return nil }
-            switch (b[0], b[1], b[2]) {
-            case (0x6B, 0x77, 0x6B): return .apiKey  // kwk
-            case (0x6B, 0x77, 0x63): return .clientSecret  // kwc
-            case (0x6B, 0x77, 0x73): return .serviceKey  // kws
-            default: return nil
-            }
-        }()
-        guard let kind else { return nil }
+        guard let kind = Self.kind(of: text.utf8.span) else { return nil }
         self.kind = kind
         self.token = String(text)
         self.id = String(token.utf8.prefix(20))!
+    }
+
+    /// The kind of a well-formed secret's bytes (exactly `length` of them), checksum verified;
+    /// nil otherwise. Reads the string's own storage (a span): the check runs this on every request.
+    private static func kind(of b: Span<UInt8>) -> SecretKind? {
+        guard b[3] == UInt8(ascii: "_"), b[20] == UInt8(ascii: "_") else { return nil }
+        for i in 4..<20 where !Base62.isSymbol(b[i]) { return nil }
+        for i in 21..<length where !Base62.isSymbol(b[i]) { return nil }
+        let bodyEnd = length - checksumLength
+        guard Base62.matches(UInt64(CRC32.checksum(b, upTo: bodyEnd)), b, from: bodyEnd) else { return nil }
+        switch (b[0], b[1], b[2]) {
+        case (0x6B, 0x77, 0x6B): return .apiKey  // kwk
+        case (0x6B, 0x77, 0x63): return .clientSecret  // kwc
+        case (0x6B, 0x77, 0x73): return .serviceKey  // kws
+        default: return nil
+        }
     }
 
     /// A new secret of `kind` with a fresh public id.

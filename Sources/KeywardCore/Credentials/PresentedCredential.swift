@@ -49,31 +49,52 @@ public struct Candidate: Sendable, Equatable {
 public enum CredentialExtractor {
     /// Every credential location that holds something, in the order DESIGN.md ranks them:
     /// `Authorization` (with or without a scheme), `X-API-Key`, then `APIKey` / `api_key` in the query.
-    public static func candidates(_ request: CheckRequest) -> [Candidate] {
-        candidates(authorization: request.authorization, apiKeyHeader: request.apiKeyHeader, queryString: request.query)
+    /// Lazily: a location is read only when the ones before it did not decide.
+    public static func candidates(_ request: CheckRequest) -> Candidates {
+        Candidates(authorization: request.authorization, apiKeyHeader: request.apiKeyHeader, query: request.query)
     }
 
-    /// `candidates(_:)` from the three locations.
+    /// `candidates(_:)` from the three locations, all of them.
     public static func candidates(authorization: String?, apiKeyHeader: String?, queryString: Substring?) -> [Candidate] {
-        var found: [Candidate] = []
-        if let header = authorization?.trimmed, !header.isEmpty {
-            if let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) {
-                let scheme = header[..<space]
-                found.append(
-                    Candidate(
+        Array(Candidates(authorization: authorization, apiKeyHeader: apiKeyHeader, query: queryString))
+    }
+
+    /// The candidates of one request, read location by location as they are asked for.
+    public struct Candidates: Sequence, IteratorProtocol {
+        let authorization: String?
+        let apiKeyHeader: String?
+        let query: Substring?
+        private var location = 0
+
+        init(authorization: String?, apiKeyHeader: String?, query: Substring?) {
+            self.authorization = authorization
+            self.apiKeyHeader = apiKeyHeader
+            self.query = query
+        }
+
+        public mutating func next() -> Candidate? {
+            while location < 3 {
+                location += 1
+                switch location {
+                case 1:
+                    guard let header = authorization?.trimmed, !header.isEmpty else { continue }
+                    guard let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) else {
+                        return Candidate(source: .authorization, value: header)
+                    }
+                    let scheme = header[..<space]
+                    return Candidate(
                         source: isBearer(scheme.utf8) ? .bearer : .authorization, scheme: scheme,
-                        value: header[header.utf8.index(after: space)...].trimmed))
-            } else {
-                found.append(Candidate(source: .authorization, value: header))
+                        value: header[header.utf8.index(after: space)...].trimmed)
+                case 2:
+                    guard let header = apiKeyHeader?.trimmed, !header.isEmpty else { continue }
+                    return Candidate(source: .apiKeyHeader, value: header)
+                default:
+                    guard let query, let value = queryValue(query, names: ["APIKey", "api_key"]), !value.isEmpty else { continue }
+                    return Candidate(source: .query, value: value[...])
+                }
             }
+            return nil
         }
-        if let header = apiKeyHeader?.trimmed, !header.isEmpty {
-            found.append(Candidate(source: .apiKeyHeader, value: header))
-        }
-        if let query = queryString, let value = queryValue(query, names: ["APIKey", "api_key"]), !value.isEmpty {
-            found.append(Candidate(source: .query, value: value[...]))
-        }
-        return found
     }
 
     /// The credential, or nil when no location holds one: the first candidate that is not for a
