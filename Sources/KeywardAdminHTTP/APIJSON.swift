@@ -16,7 +16,7 @@ enum APIResponse {
     }
 
     static func error(_ error: AdminError, headers: [(String, String)] = []) -> Response {
-        json(error.status, error.body.adminAPIJSON, headers: headers)
+        json(error.status, error.body.json, headers: headers)
     }
 }
 

@@ -98,8 +98,6 @@ public struct Response: Sendable, Equatable {
 /// Keyward's stable machine code (`path_not_allowed`, `not_found`, `link_used_or_expired`...),
 /// the member to branch on; `error_description` is for people and may change. The token
 /// endpoints' errors carry only RFC 6749 §5.2's `error` and `error_description` (`code` nil).
-/// The admin API writes the same error with its message under `message` (`adminAPIJSON`), the
-/// shape its OpenAPI document and clients have always had.
 public struct ErrorBody: Sendable, Equatable {
     /// `error`: the standard's code where one applies, else `code`.
     public var error: String
@@ -127,10 +125,5 @@ public struct ErrorBody: Sendable, Equatable {
         var members: [(String, JSON)] = [("error", .string(error)), ("error_description", .string(description))]
         if let code { members.append(("code", .string(code))) }
         return .object(members)
-    }
-
-    /// The admin API's form: `{"error": code, "message": description}`.
-    public var adminAPIJSON: JSON {
-        .object([("error", .string(code ?? error)), ("message", .string(description))])
     }
 }

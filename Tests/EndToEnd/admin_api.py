@@ -89,11 +89,11 @@ def client(key=None, header="bearer"):
 
 
 def expect_status(name, resp, status, code=None):
-    """The status, and for errors the {"error", "message"} shape with the code."""
+    """The status, and for errors the {"error", "error_description", "code"} shape with the code."""
     good = resp.status_code == status
     if code is not None:
         body = js(resp)
-        good = good and body.get("error") == code and isinstance(body.get("message"), str) and set(body) == {"error", "message"}
+        good = good and body.get("error") == code and body.get("code") == code and isinstance(body.get("error_description"), str) and set(body) == {"error", "error_description", "code"}
         good = good and resp.headers.get("Content-Type", "").startswith("application/json")
     return check(name, good, brief(resp))
 

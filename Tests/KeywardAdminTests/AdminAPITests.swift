@@ -99,7 +99,7 @@ final class APIHarness {
         #expect(r.status == 401)
         #expect(r.error == "unauthenticated")
         #expect(r.header("WWW-Authenticate") == #"Bearer realm="keyward""#)
-        #expect(r.json.keys.sorted() == ["error", "message"])
+        #expect(r.json.keys.sorted() == ["code", "error", "error_description"])
         #expect(h.call("GET", "/admin/api/openapi.json").status == 200)
         for (method, path) in [
             ("GET", "/admin/api/me"), ("POST", "/admin/api/groups"), ("DELETE", "/admin/api/session"),
@@ -142,7 +142,7 @@ final class APIHarness {
         try cli.setUser("ops", .enable)
         h.clock.now = 1_000_000 + 500
         let expired = h.call("GET", "/admin/api/me", key: ops.secret)
-        #expect(expired.status == 401 && expired.json["message"] as? String == "The API key has expired.")
+        #expect(expired.status == 401 && expired.json["error_description"] as? String == "The API key has expired.")
         h.clock.now = 1_000_100
 
         // The key's --allow-ip holds here too.
@@ -285,7 +285,7 @@ final class APIHarness {
         func expect(_ r: Reply, _ status: Int, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) {
             #expect(r.status == status, "\(r.text)", sourceLocation: sourceLocation)
             #expect(r.error == code, sourceLocation: sourceLocation)
-            #expect(r.json["message"] is String, sourceLocation: sourceLocation)
+            #expect(r.json["error_description"] is String, sourceLocation: sourceLocation)
         }
         let key = h.rootKey.secret
         expect(
