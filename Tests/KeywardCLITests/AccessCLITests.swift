@@ -141,7 +141,7 @@ import Testing
                 "--no-owner", "--clear-allow-ip", "--json"
             ).json as? [String: Any])
         #expect(updated["methods"] as? [String] == [] && updated["anonymous"] as? Bool == false)
-        #expect(updated["audience"] as? [String] == [] && updated["owner"] == nil && updated["allow_ips"] as? [String] == [])
+        #expect(updated["audience"] as? [String] == [] && updated["owner"] is NSNull && updated["allow_ips"] as? [String] == [])
 
         let text = try cli.run("resource", "show", "billing")
         #expect(text.status == 0 && text.out.contains("path       /bills/") && text.out.contains("methods    every method"))
@@ -236,7 +236,7 @@ import Testing
         #expect(try cli.run("user", "list").out.contains("alice@example.com"))
         expect(try cli.run("user", "email", "alice", "--clear"), 0)
         let alice = try #require(try cli.run("user", "show", "alice", "--json").json as? [String: Any])
-        #expect((alice["user"] as? [String: Any])?["email"] == nil)
+        #expect((alice["user"] as? [String: Any])?["email"] is NSNull)
         #expect(try cli.run("user", "show", "dave").out.contains("email    dave@example.com"))
     }
 
