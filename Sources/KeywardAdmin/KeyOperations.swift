@@ -1,0 +1,123 @@
+import KeywardCore
+import KeywardCrypto
+import KeywardStore
+
+/// A credential's secret, shown once: at creation or regeneration.
+public struct CreatedKey: Sendable, Equatable, Codable {
+    public var id: String
+    /// The whole secret; shown only in this answer, never stored or logged.
+    public var secret: String
+    public var user: String
+    public var name: String
+    public var expiresAt: Int64?
+    public var scopes: [String]
+    public var allowIps: [String]
+}
+
+// MARK: API keys
+
+extension Admin {
+    /// Creates an API key and returns its secret, once. Self-service users (holding
+    /// `manage-own-keys`) create keys for themselves only, scoped within resources they may call.
+    public func createKey(user: String, name: String, expires: Lifetime, scopes: [PathScope], networks: [CIDR]) throws -> CreatedKey {
+        try requireSelf(user, or: Privilege.manageOwnKeys)
+        try requireCredentialName(name)
+        if !actor.isAdmin {
+            try requireWithinAccess(user, scopes)
+            try requireSelfServiceLifetime(expires)
+        }
+        let now = clock.now
+        let expiry = expires.expiry(from: now)
+        let secret = OpaqueSecret.generate(.apiKey)
+        try change("key.create", target: "user:\(user)", credential: secret.id) {
+            try store.insertKey(
+                NewKey(
+                    id: secret.id, user: user, name: name, secretHash: secret.hash(with: HMACKey(keyFile.pepper)),
+                    createdAt: now, expiresAt: expiry, scopes: scopes, allowedNetworks: networks))
+        }
+        return CreatedKey(
+            id: secret.id, secret: secret.token, user: user, name: name, expiresAt: expiry,
+            scopes: scopes.map(\.description), allowIps: networks.map(\.description))
+    }
+
+    /// Keys, oldest first: everyone's (or one user's) for admins, one's own otherwise.
+    public func keys(user: String? = nil) throws -> [KeyRow] {
+        if actor.isAdmin { return try store.keys(user: user) }
+        guard let me = actor.user, user == nil || user == me else { throw AdminError.forbidden() }
+        return try store.keys(user: me)
+    }
+
+    /// One key; its owner or an admin.
+    public func key(_ id: String) throws -> KeyRow {
+        let row = try store.key(id)
+        guard actor.isAdmin || actor.user == row.user else { throw AdminError.notFound(StoreRefusal.noSuchKey(id).description) }
+        return row
+    }
+
+    /// Changes one key: an admin, or its owner holding `manage-own-keys`, who may disable,
+    /// delete and renew (up to `maxSelfServiceLifetime`) but not enable: a key an admin disabled
+    /// stays disabled.
+    public func setKey(_ id: String, _ command: CredentialChange) throws {
+        let owner = try ownKey(id)
+        if !actor.isAdmin {
+            if command == .enable { throw AdminError.forbidden("Enabling a disabled key needs the admin privilege.") }
+            if case .renew(let expires) = command { try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime)) }
+        }
+        try change("key.\(command.verb)", target: "user:\(owner)", credential: id) {
+            switch command {
+            case .enable: try store.apiKeys.setStatus(id, .active)
+            case .disable: try store.apiKeys.setStatus(id, .disabled)
+            case .delete: try store.apiKeys.delete(id)
+            case .renew(let expires):
+                try store.setKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
+            }
+        }
+    }
+
+    /// A new secret for the same key; tokens exchanged from the old one are revoked.
+    public func regenerateKey(_ id: String) throws -> CreatedKey {
+        let owner = try ownKey(id)
+        let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
+        try change("key.regenerate", target: "user:\(owner)", credential: id) {
+            try store.apiKeys.setSecretHash(id, secret.hash(with: HMACKey(keyFile.pepper)))
+            try store.apiKeys.revokeTokens(issuedFrom: id, now: clock.now)
+        }
+        let row = try store.key(id)
+        return CreatedKey(
+            id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
+            scopes: row.scopes, allowIps: row.allowIPs)
+    }
+
+    /// The key's owner, when the actor may manage it; others' keys look absent.
+    private func ownKey(_ id: String) throws -> String {
+        let owner = try store.key(id).user
+        if actor.isAdmin { return owner }
+        guard actor.user == owner else { throw AdminError.notFound(StoreRefusal.noSuchKey(id).description) }
+        try requireSelf(owner, or: Privilege.manageOwnKeys)
+        return owner
+    }
+
+    func requireSelfServiceLifetime(_ lifetime: Lifetime) throws {
+        guard case .seconds(let s) = lifetime, s <= limits.maxSelfServiceLifetime else {
+            throw AdminError.forbidden("Without the admin privilege, a key lives at most \(limits.maxSelfServiceLifetime / 86_400) days.")
+        }
+    }
+
+    /// A credential's name: 1 to 100 printable characters.
+    func requireCredentialName(_ name: String) throws {
+        guard (1...100).contains(name.count), PrintableText.isPrintable(name)
+        else { throw AdminError.invalid("a key name is 1 to 100 printable characters (no control or format characters)") }
+    }
+
+    /// A self-service credential must name scopes, each within a resource `user` may call: a
+    /// credential never grants more than its owner has.
+    func requireWithinAccess(_ user: String, _ scopes: [PathScope]) throws {
+        guard !scopes.isEmpty else { throw AdminError.forbidden("A key you create for yourself must name scopes within resources you may call.") }
+        let model = try store.accessModel(now: clock.now)
+        for scope in scopes {
+            guard model.resources.contains(where: { model.grant(for: user, to: $0) != nil && !$0.anonymous && scope.isWithin($0.scope) }) else {
+                throw AdminError.forbidden("The scope \(scope.description) is not within a resource you may call.")
+            }
+        }
+    }
+}
