@@ -49,46 +49,57 @@ public enum Base64URL {
     /// it into a string first); nil on anything else. Not generic across the module boundary, so
     /// the callers' loop is specialised here (a generic one runs each byte through witnesses).
     public static func decode(symbols: ArraySlice<UInt8>) -> [UInt8]? {
-        decoded(symbols)
+        decoded(symbols.span)
     }
 
     /// `decode(symbols:)` for any collection of symbols.
     public static func decode<Symbols: Collection<UInt8>>(symbols: Symbols) -> [UInt8]? {
-        decoded(symbols)
+        decoded(Array(symbols).span)
     }
 
-    private static func decoded<Symbols: Collection<UInt8>>(_ symbols: Symbols) -> [UInt8]? {
+    /// Reads the symbols through a span and writes the bytes into the array's own storage (an
+    /// output span): no per-byte witness or growth check, and no unsafe pointer.
+    private static func decoded(_ symbols: Span<UInt8>) -> [UInt8]? {
         let count = symbols.count
         guard count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(count / 4 * 3 + (count % 4 == 0 ? 0 : count % 4 - 1))
-        var n: UInt32 = 0
-        var i = 0
-        for symbol in symbols {
-            let v = table[Int(symbol)]
-            if v == 0xFF { return nil }
-            n = n << 6 | UInt32(v)
-            i += 1
-            if i & 3 == 0 {
-                out.append(UInt8(truncatingIfNeeded: n >> 16))
-                out.append(UInt8(truncatingIfNeeded: n >> 8))
-                out.append(UInt8(truncatingIfNeeded: n))
-                n = 0
+        let table = table.span
+        var valid = true
+        let out = [UInt8](capacity: count / 4 * 3 + (count % 4 == 0 ? 0 : count % 4 - 1)) { out in
+            var n: UInt32 = 0
+            for i in 0..<count {
+                let v = table[Int(symbols[i])]
+                if v == 0xFF {
+                    valid = false
+                    return
+                }
+                n = n << 6 | UInt32(v)
+                if i & 3 == 3 {
+                    out.append(UInt8(truncatingIfNeeded: n >> 16))
+                    out.append(UInt8(truncatingIfNeeded: n >> 8))
+                    out.append(UInt8(truncatingIfNeeded: n))
+                    n = 0
+                }
+            }
+            switch count & 3 {
+            case 2:
+                // 12 bits carry one byte; the low 4 must be zero.
+                guard n & 0xF == 0 else {
+                    valid = false
+                    return
+                }
+                out.append(UInt8(truncatingIfNeeded: n >> 4))
+            case 3:
+                // 18 bits carry two bytes; the low 2 must be zero.
+                guard n & 0x3 == 0 else {
+                    valid = false
+                    return
+                }
+                out.append(UInt8(truncatingIfNeeded: n >> 10))
+                out.append(UInt8(truncatingIfNeeded: n >> 2))
+            default: break
             }
         }
-        switch count & 3 {
-        case 2:
-            // 12 bits carry one byte; the low 4 must be zero.
-            guard n & 0xF == 0 else { return nil }
-            out.append(UInt8(truncatingIfNeeded: n >> 4))
-        case 3:
-            // 18 bits carry two bytes; the low 2 must be zero.
-            guard n & 0x3 == 0 else { return nil }
-            out.append(UInt8(truncatingIfNeeded: n >> 10))
-            out.append(UInt8(truncatingIfNeeded: n >> 2))
-        default: break
-        }
-        return out
+        return valid ? out : nil
     }
 
     /// Symbol values, 0xFF for bytes outside the URL-safe alphabet.
