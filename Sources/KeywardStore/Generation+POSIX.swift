@@ -62,11 +62,11 @@ public final class Generation: @unchecked Sendable {
 
     /// The current stamp, or nil when the file is short or unreadable (callers then reload).
     public var current: UInt64? {
-        var bytes = [UInt8](repeating: 0, count: 8)
-        // pread writes at most 8 bytes into the 8-byte buffer.
-        let n = try? Syscall.check("pread") { unsafe bytes.withUnsafeMutableBytes { unsafe pread(fd, $0.baseAddress, 8, 0) } }
-        guard n == 8 else { return nil }
-        return bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        // Read on every check: into a stack value, no allocation. pread writes at most the 8
+        // bytes of `value`; the stamp is only ever compared for equality, so byte order is moot.
+        var value: UInt64 = 0
+        let n = try? Syscall.check("pread") { unsafe withUnsafeMutableBytes(of: &value) { unsafe pread(fd, $0.baseAddress, 8, 0) } }
+        return n == 8 ? value : nil
     }
 
     /// Announces a committed change to every process.
