@@ -38,15 +38,18 @@ enum CheckResponder {
         if let error = reason.oauthError, reason.kind != .throttle {
             challenge += ", error=\"\(error)\", error_description=\"\(reason.message)\""
         }
-        let oauthError = reason.oauthError ?? "unauthorized"
+        // No credential presented: no error code, in the body as in the challenge (RFC 6750 §3.1),
+        // and no X-Auth-Oauth-Error for nginx's body either.
         var headers: [(String, String)] = [
             ("WWW-Authenticate", challenge),
             ("X-Auth-Error-Code", reason.rawValue),
             ("X-Auth-Error", reason.message),
-            ("X-Auth-Oauth-Error", oauthError),
-            ("X-Auth-Status", String(realStatus)),
         ]
+        if let oauthError = reason.oauthError { headers.append(("X-Auth-Oauth-Error", oauthError)) }
+        headers.append(("X-Auth-Status", String(realStatus)))
         if let wait = denial.retryAfter { headers.append(("Retry-After", String(max(1, wait)))) }
-        return .error(status, ErrorBody(code: reason.rawValue, reason.message, error: oauthError), headers: headers)
+        var body = ErrorBody(code: reason.rawValue, reason.message, error: reason.oauthError)
+        if reason.oauthError == nil { body.error = nil }
+        return .error(status, body, headers: headers)
     }
 }

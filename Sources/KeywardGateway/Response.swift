@@ -99,8 +99,9 @@ public struct Response: Sendable, Equatable {
 /// the member to branch on; `error_description` is for people and may change. The token
 /// endpoints' errors carry only RFC 6749 §5.2's `error` and `error_description` (`code` nil).
 public struct ErrorBody: Sendable, Equatable {
-    /// `error`: the standard's code where one applies, else `code`.
-    public var error: String
+    /// `error`: the standard's code where one applies, else `code`; nil (the member left out)
+    /// for a check without any credential, which RFC 6750 §3.1 answers with no error code.
+    public var error: String?
     /// `error_description`: the message for people.
     public var description: String
     /// `code`: Keyward's stable machine code; nil only for RFC 6749 token endpoint errors.
@@ -122,7 +123,8 @@ public struct ErrorBody: Sendable, Equatable {
 
     /// `{"error", "error_description", "code"}` (no `code` for an OAuth error).
     public var json: JSON {
-        var members: [(String, JSON)] = [("error", .string(error)), ("error_description", .string(description))]
+        var members: [(String, JSON)] = error.map { [("error", .string($0))] } ?? []
+        members.append(("error_description", .string(description)))
         if let code { members.append(("code", .string(code))) }
         return .object(members)
     }

@@ -286,6 +286,11 @@ deny() {
     expect_eq "$s: $name -> $status" "$status" "$CODE"
     [ "$CODE" = "$status" ] || { show_log "$T/logs/keyward-unix.log"; return; }
     expect_eq "$s: $name -> X-Auth-Error-Code $code" "$code" "$(hdr X-Auth-Error-Code)"
+    if [ "$code" = missing_credential ]; then
+        # RFC 6750 §3.1: no credential, no error code, in the body as in the challenge.
+        expect_eq "$s: $name -> no error member in the body" "" "$(jget "$T/r.body" error)"
+        expect_eq "$s: $name -> the body's code" "missing_credential" "$(jget "$T/r.body" code)"
+    fi
     if [ -n "$msg" ]; then
         expect_has "$s: $name -> message in body" "$(body)" "$msg"
         expect_eq "$s: $name -> X-Auth-Error header" "$msg" "$(hdr X-Auth-Error)"

@@ -339,7 +339,8 @@ start_nginx_site() {
         -e "$v6sub" -e "s#127.0.0.1:8080#127.0.0.1:$backend#" -e "s#/var/log/nginx/#$d/logs/#g" \
         -e "s#^\(    include keyward/keyward.conf;\)\$#\1$inc#" \
         "$REPO/nginx/example-site.conf" >"$d/example-site.conf"
-    left=$(grep -n -e '/run/keyward' -e 'listen .*:\?80;' -e ':8080' -e '/var/log' "$d/example-site.conf")
+    # Port 80 itself, not a moved port that ends in 80 (18380).
+    left=$(grep -n -e '/run/keyward' -e 'listen \(\[::\]:\)\?80;' -e ':8080' -e '/var/log' "$d/example-site.conf")
     [ -z "$left" ] || bail "nginx/example-site.conf has addresses this suite does not know how to move: $left"
     grep -q '^    include keyward/keyward.conf;$' "$d/example-site.conf" || bail "nginx/example-site.conf no longer includes keyward/keyward.conf at server level"
     {

@@ -84,6 +84,11 @@ final class GatewayHarness {
         #expect(missing.header("WWW-Authenticate") == "Bearer realm=\"keyward\"")
         #expect(missing.header("X-Auth-Error") == "A required header is missing in the request.")
         #expect(missing.header("X-Auth-Error-Code") == "missing_credential")
+        // RFC 6750 §3.1: no credential, no error code, in the body as in the challenge.
+        #expect(missing.header("X-Auth-Oauth-Error") == nil)
+        #expect(
+            String(decoding: missing.body, as: UTF8.self)
+                == #"{"error_description":"A required header is missing in the request.","code":"missing_credential"}"# + "\n")
 
         let bad = h.run(f, key: "kwk_nope", uri: "/api/x")
         #expect(bad.status == 401)
