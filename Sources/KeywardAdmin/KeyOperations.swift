@@ -42,59 +42,35 @@ extension Admin {
 
     /// Keys, oldest first: everyone's (or one user's) for admins, one's own otherwise.
     public func keys(user: String? = nil) throws -> [KeyRow] {
-        if actor.isAdmin { return try store.keys(user: user) }
-        guard let me = actor.user, user == nil || user == me else { throw AdminError.forbidden() }
-        return try store.keys(user: me)
+        try visible(user: user, store.keys(user:))
     }
 
     /// One key; its owner or an admin.
     public func key(_ id: String) throws -> KeyRow {
         let row = try store.key(id)
-        guard actor.isAdmin || actor.user == row.user else { throw AdminError.notFound(StoreRefusal.noSuchKey(id).description) }
-        return row
+        return try visible(row, id: id, owner: row.user)
     }
 
     /// Changes one key: an admin, or its owner holding `manage-own-keys`, who may disable,
     /// delete and renew (up to `maxSelfServiceLifetime`) but not enable: a key an admin disabled
     /// stays disabled.
     public func setKey(_ id: String, _ command: CredentialChange) throws {
-        let owner = try ownKey(id)
-        if !actor.isAdmin {
-            if command == .enable { throw AdminError.forbidden("Enabling a disabled key needs the admin privilege.") }
-            if case .renew(let expires) = command { try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime)) }
+        let owner = try manageable(id, owner: store.key(id).user)
+        if !actor.isAdmin, case .renew(let expires) = command {
+            try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime))
         }
-        try change("key.\(command.verb)", target: "user:\(owner)", credential: id) {
-            switch command {
-            case .enable: try store.apiKeys.setStatus(id, .active)
-            case .disable: try store.apiKeys.setStatus(id, .disabled)
-            case .delete: try store.apiKeys.delete(id)
-            case .renew(let expires):
-                try store.setKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
-            }
+        try change(command, id, owner: owner, noun: "key", in: store.apiKeys) { [self] expires in
+            try store.setKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
         }
     }
 
     /// A new secret for the same key; tokens exchanged from the old one are revoked.
     public func regenerateKey(_ id: String) throws -> CreatedKey {
-        let owner = try ownKey(id)
-        let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
-        try change("key.regenerate", target: "user:\(owner)", credential: id) {
-            try store.apiKeys.setSecretHash(id, secret.hash(with: HMACKey(keyFile.pepper)))
-            try store.apiKeys.revokeTokens(issuedFrom: id, now: clock.now)
-        }
+        let secret = try regenerate(id, owner: manageable(id, owner: store.key(id).user), noun: "key", in: store.apiKeys)
         let row = try store.key(id)
         return CreatedKey(
             id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt,
             scopes: row.scopes, allowIps: row.allowIPs)
-    }
-
-    /// The key's owner, when the actor may manage it; others' keys look absent.
-    private func ownKey(_ id: String) throws -> String {
-        let owner = try store.key(id).user
-        if actor.isAdmin { return owner }
-        guard actor.user == owner else { throw AdminError.notFound(StoreRefusal.noSuchKey(id).description) }
-        try requireSelf(owner, or: Privilege.manageOwnKeys)
-        return owner
     }
 
     func requireSelfServiceLifetime(_ lifetime: Lifetime) throws {

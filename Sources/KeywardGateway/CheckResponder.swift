@@ -48,8 +48,8 @@ enum CheckResponder {
         if let oauthError = reason.oauthError { headers.append(("X-Auth-Oauth-Error", oauthError)) }
         headers.append(("X-Auth-Status", String(realStatus)))
         if let wait = denial.retryAfter { headers.append(("Retry-After", String(max(1, wait)))) }
-        var body = ErrorBody(code: reason.rawValue, reason.message, error: reason.oauthError)
-        if reason.oauthError == nil { body.error = nil }
+        var body = ErrorBody(code: reason.rawValue, reason.message)
+        body.error = reason.oauthError
         return .error(status, body, headers: headers)
     }
 }
