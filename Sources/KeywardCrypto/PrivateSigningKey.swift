@@ -16,7 +16,7 @@ public final class PrivateSigningKey: Sendable, CustomStringConvertible, CustomD
     }
 
     /// A new key: Ed25519 by default; RSA keys are `rsaModulus` bits (2048 unless told).
-    public static func generate(_ algorithm: SigningAlgorithm = .edDSA, rsaModulus: RSAModulusSize = .bits2048) throws(CryptoError)
+    public static func generate(_ algorithm: SigningAlgorithm = .standard, rsaModulus: RSAModulusSize = .bits2048) throws(CryptoError)
         -> PrivateSigningKey
     {
         let family = algorithm.family

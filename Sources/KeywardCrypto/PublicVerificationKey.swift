@@ -37,7 +37,7 @@ public final class PublicVerificationKey: Sendable, CustomStringConvertible {
         let members = jwk.dictionary
         let algorithm: SigningAlgorithm
         switch (members["kty"], members["crv"]) {
-        case ("OKP", "Ed25519"): algorithm = .edDSA
+        case ("OKP", "Ed25519"): algorithm = members["alg"] == SigningAlgorithm.ed25519.rawValue ? .ed25519 : .edDSA
         case ("EC", "P-256"): algorithm = .es256
         case ("RSA", nil): algorithm = .rs256
         default: throw CryptoError(.invalidKey, "unsupported JWK kty/crv")

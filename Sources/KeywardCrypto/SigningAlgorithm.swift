@@ -3,19 +3,41 @@
 /// A key belongs to exactly one algorithm: a verifier takes the algorithm from its key, never from
 /// a token header (RFC 8725 §3.1), and a JWK whose `alg` names another algorithm is refused.
 /// The raw values are the JOSE `alg` names.
+///
+/// Ed25519 keys come under two names, which differ only in the `alg` they write: `Ed25519`, the
+/// fully specified name of RFC 9864, and `EdDSA`, the polymorphic name of RFC 8037 that RFC 9864
+/// deprecates but PyJWT and authlib still need. A key of either name verifies tokens under
+/// both, since the key fixes the curve (``accepts(_:)``).
 public enum SigningAlgorithm: String, Sendable, CaseIterable {
-    /// Ed25519 (RFC 8037 §3.1, RFC 8032 §5.1): 32-byte keys, 64-byte deterministic signatures.
-    /// The default for new keys: small, fast and without a nonce to get wrong.
-    case edDSA = "EdDSA"
     /// ECDSA on P-256 with SHA-256 (RFC 7518 §3.4): the signature is R || S, 64 bytes, not DER.
+    /// The default for new keys: the one asymmetric algorithm every common JOSE library verifies
+    /// with its default settings (joserfc refuses EdDSA and Ed25519 unless told otherwise; PyJWT
+    /// and authlib do not know `Ed25519`).
     case es256 = "ES256"
+    /// Ed25519 under its RFC 9864 name (RFC 8032 §5.1): 32-byte keys, 64-byte deterministic signatures.
+    case ed25519 = "Ed25519"
+    /// Ed25519 under the RFC 8037 §3.1 name `EdDSA`: the same key and signatures as ``ed25519``.
+    case edDSA = "EdDSA"
     /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3), modulus of at least 2048 bits.
     case rs256 = "RS256"
+
+    /// The algorithm of keys made when none is named: ``es256``.
+    public static let standard = SigningAlgorithm.es256
+
+    /// True when a token whose header says `alg` may be verified with a key of this algorithm:
+    /// its own name, or for an Ed25519 key either of the curve's two names (RFC 9864 §2.2: a
+    /// token issued as `EdDSA` before a key was renamed still verifies until it expires).
+    public func accepts(_ alg: String) -> Bool {
+        switch self {
+        case .ed25519, .edDSA: alg == "Ed25519" || alg == "EdDSA"
+        case .es256, .rs256: alg == rawValue
+        }
+    }
 
     /// The JWK `kty` of this algorithm's keys (RFC 7518 §6.1, RFC 8037 §2).
     public var keyType: String {
         switch self {
-        case .edDSA: "OKP"
+        case .ed25519, .edDSA: "OKP"
         case .es256: "EC"
         case .rs256: "RSA"
         }
@@ -24,7 +46,7 @@ public enum SigningAlgorithm: String, Sendable, CaseIterable {
     /// The JWK `crv` of this algorithm's keys, nil for RSA.
     public var curve: String? {
         switch self {
-        case .edDSA: "Ed25519"
+        case .ed25519, .edDSA: "Ed25519"
         case .es256: "P-256"
         case .rs256: nil
         }
@@ -34,7 +56,7 @@ public enum SigningAlgorithm: String, Sendable, CaseIterable {
     /// also the order of the RFC 7638 §3.2 thumbprint input.
     public var requiredPublicMembers: [String] {
         switch self {
-        case .edDSA: ["crv", "kty", "x"]
+        case .ed25519, .edDSA: ["crv", "kty", "x"]
         case .es256: ["crv", "kty", "x", "y"]
         case .rs256: ["e", "kty", "n"]
         }
@@ -42,7 +64,7 @@ public enum SigningAlgorithm: String, Sendable, CaseIterable {
 
     var family: any SigningFamily.Type {
         switch self {
-        case .edDSA: EdDSAFamily.self
+        case .ed25519, .edDSA: EdDSAFamily.self
         case .es256: ES256Family.self
         case .rs256: RS256Family.self
         }

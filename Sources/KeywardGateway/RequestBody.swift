@@ -11,14 +11,23 @@ struct BodyParameters {
     }
 
     private(set) var values: [String: String] = [:]
+    /// Every value of the parameters that may be repeated, in order.
+    private(set) var lists: [String: [String]] = [:]
 
     subscript(_ name: String) -> String? {
         guard let v = values[name], !v.isEmpty else { return nil }
         return v
     }
 
-    /// Reads and parses the body by its `CONTENT_TYPE`.
-    static func read(_ params: some ParamSource, limits: Limits) throws(Refusal) -> BodyParameters {
+    /// Every non-empty value of a repeatable parameter (the one value of any other).
+    func all(_ name: String) -> [String] {
+        (lists[name] ?? values[name].map { [$0] } ?? []).filter { !$0.isEmpty }
+    }
+
+    /// Reads and parses the body by its `CONTENT_TYPE`. Parameters named in `repeatable` may be
+    /// given more than once (RFC 8693 §2.1 `audience`, RFC 8707 §2 `resource`), as a JSON array
+    /// of strings in a JSON body; any other parameter given twice is refused.
+    static func read(_ params: some ParamSource, limits: Limits, repeatable: Set<String> = []) throws(Refusal) -> BodyParameters {
         let type =
             (params.param("CONTENT_TYPE") ?? "").split(separator: ";").first.map {
                 $0.trimmingCharacters(in: .whitespaces).lowercased()
@@ -26,9 +35,9 @@ struct BodyParameters {
         guard let body = params.readBody(limit: limits.maxBodyBytes) else { throw .tooLarge }
         switch type {
         case "application/x-www-form-urlencoded":
-            return try form(body)
+            return try form(body, repeatable: repeatable)
         case "application/json":
-            return try json(body)
+            return try json(body, repeatable: repeatable)
         case "":
             guard body.isEmpty else { throw .unsupportedType }
             return BodyParameters()
@@ -37,26 +46,39 @@ struct BodyParameters {
         }
     }
 
-    /// Parses a form; a parameter given twice is refused (RFC 6749 §3.2).
-    static func form(_ body: [UInt8]) throws(Refusal) -> BodyParameters {
+    /// Parses a form; a parameter given twice is refused (RFC 6749 §3.2) unless `repeatable`.
+    static func form(_ body: [UInt8], repeatable: Set<String> = []) throws(Refusal) -> BodyParameters {
         var out = BodyParameters()
         for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : []) else { throw .malformed }
+            if repeatable.contains(name) {
+                out.lists[name, default: []].append(value)
+                continue
+            }
             guard out.values[name] == nil else { throw .repeated(name) }
             out.values[name] = value
         }
         return out
     }
 
-    /// Parses a JSON object whose members are strings (numbers are taken as their text).
-    static func json(_ body: [UInt8]) throws(Refusal) -> BodyParameters {
+    /// Parses a JSON object whose members are strings (numbers are taken as their text), or
+    /// arrays of strings for `repeatable` members.
+    static func json(_ body: [UInt8], repeatable: Set<String> = []) throws(Refusal) -> BodyParameters {
         guard String(validating: body, as: UTF8.self) != nil, let object = JSONText.parseObject(body) else { throw .malformed }
         var out = BodyParameters()
         for (name, value) in object {
             switch value {
+            case let s as String where repeatable.contains(name): out.lists[name] = [s]
             case let s as String: out.values[name] = s
             case let n as Int: out.values[name] = String(n)
+            case let list as [Any] where repeatable.contains(name):
+                var strings: [String] = []
+                for item in list {
+                    guard let s = item as? String else { throw .malformed }
+                    strings.append(s)
+                }
+                out.lists[name] = strings
             default: throw .malformed
             }
         }

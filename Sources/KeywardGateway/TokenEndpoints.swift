@@ -17,25 +17,54 @@ public struct TokenService {
     }
 }
 
-/// OAuth2 token endpoint errors (RFC 6749 §5.2) and their statuses.
-enum OAuthError: String, Error {
-    case invalidRequest = "invalid_request"
-    case invalidClient = "invalid_client"
-    case invalidGrant = "invalid_grant"
-    case unauthorizedClient = "unauthorized_client"
-    case unsupportedGrantType = "unsupported_grant_type"
-    case invalidScope = "invalid_scope"
+/// An OAuth error answer (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 8693 §2.2.2, RFC 8707 §2): the
+/// code and a message that says which rule refused the request.
+struct OAuthError: Error, Equatable {
+    /// The registered error codes Keyward answers.
+    enum Code: String {
+        case invalidRequest = "invalid_request"
+        case invalidClient = "invalid_client"
+        case invalidGrant = "invalid_grant"
+        case unauthorizedClient = "unauthorized_client"
+        case unsupportedGrantType = "unsupported_grant_type"
+        case invalidScope = "invalid_scope"
+        case invalidTarget = "invalid_target"
+    }
 
-    var status: Int { self == .invalidClient ? 401 : 400 }
+    let code: Code
+    let message: String
 
-    var message: String {
-        switch self {
-        case .invalidRequest: "The request is missing a parameter, repeats one, or is not a form or JSON body."
-        case .invalidClient: "Client authentication failed."
-        case .invalidGrant: "The credential is invalid, expired or disabled."
-        case .unauthorizedClient: "The client may not do this."
-        case .unsupportedGrantType: "This grant type is not supported."
-        case .invalidScope: "The requested scope exceeds what the credential may access."
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    var status: Int { code == .invalidClient ? 401 : 400 }
+
+    static let invalidClient = OAuthError(.invalidClient, "Client authentication failed.")
+    static let invalidGrant = OAuthError(.invalidGrant, "The credential is invalid, expired or disabled.")
+    static let unsupportedGrantType = OAuthError(
+        .unsupportedGrantType, "This grant type is not supported: use client_credentials or urn:ietf:params:oauth:grant-type:token-exchange.")
+
+    /// A request without `name`.
+    static func missing(_ name: String) -> OAuthError { OAuthError(.invalidRequest, "The request lacks the \(name) parameter.") }
+
+    /// A body that could not be read as parameters.
+    init(_ refusal: BodyParameters.Refusal) {
+        switch refusal {
+        case .tooLarge: self.init(.invalidRequest, "The request body is too large.")
+        case .unsupportedType: self.init(.invalidRequest, "The body must be application/x-www-form-urlencoded or application/json.")
+        case .malformed: self.init(.invalidRequest, "The body is not a well-formed form or JSON object of strings.")
+        case .repeated(let name): self.init(.invalidRequest, "The \(name) parameter is repeated (RFC 6749 §3.2).")
+        }
+    }
+
+    /// An issuer's refusal under its own code.
+    init(_ refusal: IssueRefusal) {
+        switch refusal.code {
+        case .invalidGrant: self.init(.invalidGrant, refusal.message)
+        case .invalidScope: self.init(.invalidScope, refusal.message)
+        case .invalidTarget: self.init(.invalidTarget, refusal.message)
         }
     }
 }
@@ -52,29 +81,33 @@ enum Grant {
     static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
     static let apiKeyTokenType = "urn:keyward:params:oauth:token-type:api-key"
     static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+    /// Keyward's access tokens are JWTs, so a client may name them by their format too (RFC 8693 §3).
+    static let jwtTokenType = "urn:ietf:params:oauth:token-type:jwt"
 }
 
 extension Gateway {
-    /// `POST /token`: client credentials (RFC 6749 §4.4) and API-key exchange (RFC 8693).
+    /// `POST /token`: client credentials (RFC 6749 §4.4) and token exchange (RFC 8693) of an API
+    /// key or of one of Keyward's access tokens (down-scoping).
     func token(_ params: some ParamSource) -> Response {
         guard params.param("REQUEST_METHOD") == "POST" else { return Self.methodNotAllowed("POST") }
         guard let service = tokenService else { return Self.notFound }
         let xml = wantsXML(params)
         do {
             let body = try readForm(params)
-            guard let grant = body["grant_type"] else { throw OAuthError.invalidRequest }
+            guard let grant = body["grant_type"] else { throw OAuthError.missing("grant_type") }
+            var request = TokenRequest(
+                scope: body["scope"], audiences: body.all("audience"), resources: body.all("resource"),
+                requestOrigin: origin(params))
             let parent: CredentialRecord
             switch grant {
             case Grant.clientCredentials:
                 parent = try authenticateClient(params, body)
             case Grant.tokenExchange:
-                guard let subject = body["subject_token"], body["subject_token_type"] == Grant.apiKeyTokenType
-                else { throw OAuthError.invalidRequest }
-                parent = try verifyAPIKey(subject, params)
+                (parent, request.subject) = try exchangeSubject(body, params)
             default:
                 throw OAuthError.unsupportedGrantType
             }
-            return try issue(service, for: parent, scope: body["scope"], exchange: grant == Grant.tokenExchange, xml: xml)
+            return try issue(service, for: parent, request, exchange: grant == Grant.tokenExchange, xml: xml)
         } catch let error as OAuthError {
             return oauthError(error, xml: xml)
         } catch let throttled as OAuthThrottled {
@@ -85,6 +118,37 @@ extension Gateway {
         }
     }
 
+    /// The parent credential of a token exchange, and the access token exchanged if that is
+    /// what the subject is. Refusals follow RFC 8693 §2.2.2: a subject token that is missing,
+    /// of an unsupported type or invalid is `invalid_request`.
+    private func exchangeSubject(_ body: BodyParameters, _ params: some ParamSource) throws -> (CredentialRecord, AccessTokenClaims?) {
+        guard let subject = body["subject_token"] else { throw OAuthError.missing("subject_token") }
+        guard let type = body["subject_token_type"] else { throw OAuthError.missing("subject_token_type") }
+        guard body["actor_token"] == nil, body["actor_token_type"] == nil else {
+            throw OAuthError(.invalidRequest, "Delegation (actor_token) is not supported: exchange the subject token alone.")
+        }
+        if let wanted = body["requested_token_type"], wanted != Grant.accessTokenType, wanted != Grant.jwtTokenType {
+            throw OAuthError(.invalidRequest, "Only access tokens are issued: requested_token_type must be \(Grant.accessTokenType).")
+        }
+        switch type {
+        case Grant.apiKeyTokenType:
+            return (try verifyAPIKey(subject, params, refusal: .invalidRequest), nil)
+        case Grant.accessTokenType, Grant.jwtTokenType:
+            let now = authenticator.clock.now
+            guard let (claims, parent) = try activeToken(subject) else {
+                throw refuse(
+                    OAuthError(.invalidRequest, "The subject_token is not an active access token issued by this server."), params,
+                    credential: nil, address: config.client.address(params) ?? "", now: now)
+            }
+            return (parent, claims)
+        default:
+            throw OAuthError(
+                .invalidRequest,
+                "The subject_token_type is not supported: use \(Grant.apiKeyTokenType) for an API key or \(Grant.accessTokenType) for an access token of this server."
+            )
+        }
+    }
+
     /// `POST /api/ApiToken/GenerateAccessTokenFromApiToken`: the API key in `Authorization: Bearer`.
     func exchangeFromHeader(_ params: some ParamSource) -> Response {
         guard params.param("REQUEST_METHOD") == "POST" else { return Self.methodNotAllowed("POST") }
@@ -92,9 +156,9 @@ extension Gateway {
         let xml = wantsXML(params)
         do {
             guard let header = params.param("HTTP_AUTHORIZATION"), header.count > 7, header.prefix(7).lowercased() == "bearer "
-            else { throw OAuthError.invalidRequest }
-            let parent = try verifyAPIKey(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), params)
-            return try issue(service, for: parent, scope: nil, exchange: true, xml: xml)
+            else { throw OAuthError(.invalidRequest, "The request lacks an API key in Authorization: Bearer.") }
+            let parent = try verifyAPIKey(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), params, refusal: .invalidGrant)
+            return try issue(service, for: parent, TokenRequest(), exchange: true, xml: xml)
         } catch let error as OAuthError {
             return oauthError(error, xml: xml)
         } catch let throttled as OAuthThrottled {
@@ -112,7 +176,7 @@ extension Gateway {
         do {
             let body = try readForm(params)
             let client = try authenticateClient(params, body)
-            guard let token = body["token"] else { throw OAuthError.invalidRequest }
+            guard let token = body["token"] else { throw OAuthError.missing("token") }
             // Only the token's own client, or a client of the same owner, learns about it (RFC 7662 §4).
             guard let (claims, parent) = try activeToken(token),
                 claims.clientId == client.id || claims.subject == client.userName
@@ -135,14 +199,16 @@ extension Gateway {
         }
     }
 
-    /// `POST /revoke` (RFC 7009): a client revokes a token issued to it or to its owner's keys.
+    /// `POST /revoke` (RFC 7009): a client revokes a token issued to it, and only such a token
+    /// (§2.1: "the authorization server first validates the client credentials ... and then
+    /// verifies whether the token was issued to the client making the revocation request").
     func revoke(_ params: some ParamSource) -> Response {
         guard params.param("REQUEST_METHOD") == "POST" else { return Self.methodNotAllowed("POST") }
         guard let service = tokenService else { return Self.notFound }
         do {
             let body = try readForm(params)
             let client = try authenticateClient(params, body)
-            guard let token = body["token"] else { throw OAuthError.invalidRequest }
+            guard let token = body["token"] else { throw OAuthError.missing("token") }
             let now = authenticator.clock.now
             // The client's own secret as the token revokes its grant: every token issued to it so far.
             if let secret = OpaqueSecret(parsing: Substring(token)), secret.matches(client, pepper: authenticator.pepper) {
@@ -155,8 +221,10 @@ extension Gateway {
             }
             // An invalid or unknown token needs no revoking, and gets 200 all the same (§2.2).
             if case .success(let claims)? = try? authenticator.tokens?.verify(token, now: now) {
-                guard claims.clientId == client.id || claims.subject == client.userName else {
-                    throw OAuthError.unauthorizedClient
+                // Whatever the owner: a token exchanged from an API key, or issued to another client
+                // of the same user, is not this client's to revoke.
+                guard claims.clientId == client.id else {
+                    throw OAuthError(.unauthorizedClient, "The token was not issued to this client, which may not revoke it.")
                 }
                 // Kept until the verifier itself would refuse the token (exp plus the clock-skew leeway).
                 try service.revoker.revoke(tokenId: claims.id, expiresAt: claims.expiresAt + service.issuer.policy.leeway + 1, now: now)
@@ -204,7 +272,10 @@ extension Gateway {
                 ("jwks_uri", .string(base + "/.well-known/jwks.json")),
                 ("introspection_endpoint", .string(base + "/introspect")), ("revocation_endpoint", .string(base + "/revoke")),
                 ("grant_types_supported", .strings([Grant.clientCredentials, Grant.tokenExchange])),
-                ("response_types_supported", .strings([])),
+                // RFC 8414 §2 requires a non-empty list, and validators (authlib, idpyoidc) refuse `[]`.
+                // `none` (OAuth 2.0 Multiple Response Type Encoding Practices §4) is the one value
+                // that issues nothing: no authorization endpoint is named, no grant here uses one.
+                ("response_types_supported", .strings(["none"])),
                 ("token_endpoint_auth_methods_supported", .strings(authMethods)),
                 ("introspection_endpoint_auth_methods_supported", .strings(authMethods)),
                 ("revocation_endpoint_auth_methods_supported", .strings(authMethods)),
@@ -214,7 +285,16 @@ extension Gateway {
     // MARK: Parts
 
     private func readForm(_ params: some ParamSource) throws(OAuthError) -> BodyParameters {
-        do { return try BodyParameters.read(params, limits: config.limits) } catch { throw .invalidRequest }
+        do { return try BodyParameters.read(params, limits: config.limits, repeatable: ["audience", "resource"]) } catch {
+            throw OAuthError(error)
+        }
+    }
+
+    /// `scheme://authority` the request was sent to, as the server reported it; nil when unknown.
+    private func origin(_ params: some ParamSource) -> String? {
+        let target = ParamRequestSource(params).target
+        guard let scheme = target.scheme, let authority = target.authority else { return nil }
+        return scheme + "://" + authority
     }
 
     private func wantsXML(_ params: some ParamSource) -> Bool {
@@ -250,14 +330,18 @@ extension Gateway {
         return client
     }
 
-    /// The API key of an exchange, verified like a check verifies it (minus path rules).
-    private func verifyAPIKey(_ text: String, _ params: some ParamSource) throws -> CredentialRecord {
+    /// The API key of an exchange, verified like a check verifies it (minus path rules). One
+    /// that does not verify is refused with `refusal`: `invalid_request` for a token exchange's
+    /// subject_token (RFC 8693 §2.2.2), `invalid_grant` on the compatibility route.
+    private func verifyAPIKey(_ text: String, _ params: some ParamSource, refusal: OAuthError.Code) throws -> CredentialRecord {
         let now = authenticator.clock.now
         let address = config.client.address(params) ?? ""
+        let error = OAuthError(
+            refusal, refusal == .invalidRequest ? "The subject_token is not a valid API key that may be used." : OAuthError.invalidGrant.message)
         guard let secret = OpaqueSecret(parsing: Substring(text)), let key = try authenticator.verified(secret, as: .apiKey)
-        else { throw refuse(.invalidGrant, params, credential: OpaqueSecret(parsing: Substring(text))?.id, address: address, now: now) }
+        else { throw refuse(error, params, credential: OpaqueSecret(parsing: Substring(text))?.id, address: address, now: now) }
         if CredentialPolicy.admits(key, from: config.client.address(params), now: now) != nil {
-            throw deny(.invalidGrant, params, credential: key.id)
+            throw deny(error, params, credential: key.id)
         }
         return key
     }
@@ -282,15 +366,15 @@ extension Gateway {
     }
 
     private func issue(
-        _ service: TokenService, for parent: CredentialRecord, scope: String?, exchange: Bool,
-        xml: Bool
+        _ service: TokenService, for parent: CredentialRecord, _ request: TokenRequest, exchange: Bool, xml: Bool
     ) throws -> Response {
         let now = authenticator.clock.now
         let issued: (token: String, claims: AccessTokenClaims)
         do {
-            issued = try service.issuer.issue(for: parent, requestedScope: scope, now: now)
+            let resources = request.audiences.isEmpty ? [] : try authenticator.keys.accessModel().resources
+            issued = try service.issuer.issue(for: parent, request, resources: resources, now: now)
         } catch let refusal as IssueRefusal {
-            throw refusal == .invalidScope ? OAuthError.invalidScope : OAuthError.invalidGrant
+            throw OAuthError(refusal)
         }
         authenticator.usage.recordUse(credential: parent.id, at: now, from: nil)
         var fields: [(String, JSON)] = [("access_token", .string(issued.token))]
@@ -319,7 +403,7 @@ extension Gateway {
         authenticator.audit.record(
             AuditEvent(
                 at: authenticator.clock.now, actor: "anonymous", action: "token.deny", credential: credential,
-                sourceIP: config.client.address(params), reason: error.rawValue))
+                sourceIP: config.client.address(params), reason: error.code.rawValue))
         return error
     }
 
@@ -332,8 +416,8 @@ extension Gateway {
 
     private func oauthError(_ error: OAuthError, xml: Bool) -> Response {
         var headers = [("Pragma", "no-cache")]
-        if error == .invalidClient { headers.append(("WWW-Authenticate", "Basic realm=\"keyward\"")) }
-        let body = ErrorBody.oauth(error.rawValue, error.message)
+        if error.code == .invalidClient { headers.append(("WWW-Authenticate", "Basic realm=\"keyward\"")) }
+        let body = ErrorBody.oauth(error.code.rawValue, error.message)
         if xml { return Self.xml(error.status, root: "ErrorResponse", body, headers: headers) }
         return .error(error.status, body, headers: headers)
     }

@@ -114,7 +114,7 @@ enum CLI {
 /// `keyward init`.
 enum InitCommand {
     static let spec = CommandSpec(
-        usage: "init", summary: "Create the database, its key file (mode 0600) and the first signing key (Ed25519), or check existing ones.")
+        usage: "init", summary: "Create the database, its key file (mode 0600) and the first signing key (ES256), or check existing ones.")
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
         guard let args = try CLI.parse(words, spec) else { return }
@@ -139,7 +139,7 @@ enum InitCommand {
         let admin = try context.admin()
         if applied > 0 || !keyFileExisted { try admin.audit("init", detail: "schema migrations applied: \(applied)") }
         if try admin.signingKeys().isEmpty {
-            try admin.rotateSigningKey(.edDSA, retireOthersAfter: 0)
+            try admin.rotateSigningKey(.standard, retireOthersAfter: 0)
         }
         try context.emit([
             "database": context.dbPath, "key_file": context.keyFilePath,

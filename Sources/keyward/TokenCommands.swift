@@ -8,11 +8,13 @@ enum SigningKeyCommands {
     static let verbs: [String: CommandSpec] = [
         "list": CommandSpec(usage: "signing-key list", summary: "List signing keys: the active one signs, retired ones verify until unpublished."),
         "rotate": CommandSpec(
-            usage: "signing-key rotate [--alg EdDSA|ES256|RS256] [--retire-after 1h]",
+            usage: "signing-key rotate [--alg ES256|RS256|Ed25519|EdDSA] [--retire-after 1h]",
             summary:
                 "Make a new signing key the one that signs; the previous ones stay published (JWKS) and verify tokens until --retire-after has passed, which must exceed the token lifetime.",
             options: [
-                .init("alg", value: "ALG", "EdDSA (default), ES256 or RS256 (2048-bit)"),
+                .init(
+                    "alg", value: "ALG",
+                    "ES256 (default), RS256 (2048-bit), Ed25519 (RFC 9864 name) or EdDSA (the same key, the name older libraries know)"),
                 .init("retire-after", value: "DURATION", "how long rotated-out keys stay published (default 1h)"),
             ]),
     ]
@@ -26,9 +28,11 @@ enum SigningKeyCommands {
         if verb == "rotate" {
             let alg =
                 try args.value("alg").map { text in
-                    guard let alg = SigningAlgorithm(rawValue: text) else { throw UsageError("unknown --alg \(text): EdDSA, ES256 or RS256") }
+                    guard let alg = SigningAlgorithm(rawValue: text) else {
+                        throw UsageError("unknown --alg \(text): ES256, RS256, Ed25519 or EdDSA")
+                    }
                     return alg
-                } ?? .edDSA
+                } ?? .standard
             var keep: Int64 = 3_600
             if let text = args.value("retire-after") {
                 guard case .seconds(let s)? = Lifetime(text) else { throw UsageError("invalid --retire-after \(text)") }

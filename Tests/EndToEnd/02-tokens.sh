@@ -65,7 +65,7 @@ kw_init
 kw signing-key list --json >"$T/cli/signing-keys-0.json" || bail "signing-key list --json failed: $(tail -n 3 "$CLI_LOG")"
 count_keys() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d) if isinstance(d, list) else "not-a-list")' "$1" 2>/dev/null || echo unreadable; }
 expect_eq "keyward init creates one signing key" 1 "$(count_keys "$T/cli/signing-keys-0.json")"
-expect_eq "the first signing key is Ed25519 (alg EdDSA)" EdDSA "$(jget "$T/cli/signing-keys-0.json" 0.alg)"
+expect_eq "the first signing key is ES256" ES256 "$(jget "$T/cli/signing-keys-0.json" 0.alg)"
 expect_eq "the first signing key is active" active "$(jget "$T/cli/signing-keys-0.json" 0.status)"
 KID0=$(jget "$T/cli/signing-keys-0.json" 0.kid)
 [ -n "$KID0" ] && ok "the first signing key has a kid" || notok "the first signing key has a kid" "a kid" "none"

@@ -390,9 +390,9 @@ def jwks_document():
     rc, out, err = cli("signing-key", "list", "--json")
     listed = {k.get("kid") for k in json.loads(out)} if rc == 0 else set()
     expect_eq("the JWKS publishes exactly the signing keys of `signing-key list`", listed, {k.get("kid") for k in keys})
-    ed = [k for k in keys if k.get("alg") == "EdDSA"]
-    check("the EdDSA JWK is an OKP Ed25519 key", ed and ed[0].get("kty") == "OKP" and ed[0].get("crv") == "Ed25519",
-          f"got {ed[:1]}")
+    ec = [k for k in keys if k.get("alg") == "ES256"]
+    check("the ES256 JWK is an EC P-256 key", ec and ec[0].get("kty") == "EC" and ec[0].get("crv") == "P-256",
+          f"got {ec[:1]}")
     try:
         jwt.PyJWKSet.from_dict({"keys": keys})
         ok("PyJWT loads the JWKS (PyJWKSet)")
@@ -620,14 +620,15 @@ def token_exchange():
     for label, subject in (("unknown API key", unknown), ("wrong secret for a real key id", with_checksum(key[:-6][:-4] + "Zz9y")),
                            ("garbage subject_token", "not-a-key")):
         r = post_token(data={"grant_type": TE_GRANT, "subject_token": subject, "subject_token_type": API_KEY_TYPE})
-        expect_oauth_error(f"token exchange with {label}", r, 400, "invalid_grant")
+        # RFC 8693 §2.2.2: an invalid subject_token is invalid_request
+        expect_oauth_error(f"token exchange with {label}", r, 400, "invalid_request")
     r = post_token(data={"grant_type": TE_GRANT, "subject_token_type": API_KEY_TYPE})
     expect_oauth_error("token exchange without subject_token", r, 400, "invalid_request")
     r = post_token(data={"grant_type": TE_GRANT, "subject_token": key})
     expect_oauth_error("token exchange without subject_token_type", r, 400, "invalid_request")
     r = post_token(data={"grant_type": TE_GRANT, "subject_token": key, "subject_token_type": ACCESS_TOKEN_TYPE})
-    check("token exchange with an unsupported subject_token_type -> 400, no token",
-          r.status_code == 400 and "access_token" not in js(r), brief(r))
+    check("token exchange of an API key named an access_token -> 400 invalid_request, no token",
+          r.status_code == 400 and js(r).get("error") == "invalid_request" and "access_token" not in js(r), brief(r))
     # An access token is not an API key: exchanging one must not mint a fresh token.
     if STATE.get("exchanged"):
         r = post_token(data={"grant_type": TE_GRANT, "subject_token": STATE["exchanged"], "subject_token_type": API_KEY_TYPE})
@@ -733,7 +734,7 @@ def revocation():
     for name, base in (("the 2 s instance", SHORT_BASE), ("the other-audience instance", AUD_BASE)):
         expect_denied(f"revoked token at {name}'s check", gone, "/api/x", base=base)
     # RFC 7009 §2.1: the server refuses to revoke a token that was not issued to the requesting client
-    # (Keyward: nor to its owner's other credentials). Bob's client cannot revoke Alice's token.
+    # whatever its owner. Bob's client cannot revoke Alice's token.
     bid, bsec = C["bob"]
     r = HTTP.post(REVOKE_URL, data={"token": keep}, auth=(bid, bsec), timeout=10)
     check("another user's client cannot revoke the token (4xx)", 400 <= r.status_code < 500 and r.status_code != 401, brief(r))
@@ -759,7 +760,7 @@ def disable_parent_key():
     r = HTTP.post(INTROSPECT_URL, data={"token": tok}, auth=(cid, sec), timeout=10)
     check("introspect a token whose key is disabled -> active false", js(r).get("active") is False, brief(r))
     r = post_token(data={"grant_type": TE_GRANT, "subject_token": key, "subject_token_type": API_KEY_TYPE})
-    expect_oauth_error("token exchange with a disabled key", r, 400, "invalid_grant")
+    expect_oauth_error("token exchange with a disabled key", r, 400, "invalid_request")
     r = HTTP.post(COMPAT_URL, headers={"Authorization": f"Bearer {key}"}, timeout=10)
     check("compatibility route with a disabled key -> 4xx, no token", 400 <= r.status_code < 500 and "access_token" not in js(r), brief(r))
 
@@ -804,7 +805,7 @@ def disable_user():
     r = post_token(data={"grant_type": "client_credentials"}, auth=(cid, sec))
     check("token request of a disabled user's client -> 4xx, no token", 400 <= r.status_code < 500 and "access_token" not in js(r), brief(r))
     r = post_token(data={"grant_type": TE_GRANT, "subject_token": key, "subject_token_type": API_KEY_TYPE})
-    expect_oauth_error("token exchange with a disabled user's key", r, 400, "invalid_grant")
+    expect_oauth_error("token exchange with a disabled user's key", r, 400, "invalid_request")
 
 
 @scenario
@@ -896,7 +897,7 @@ def attacks(real, label):
         notok(f"[{label}] the token's kid is in the JWKS", kid)
 
     # alg swapped to another asymmetric algorithm, same kid, genuine signature
-    for alg in ("RS256", "ES256", "EdDSA", "PS256"):
+    for alg in ("RS256", "ES256", "EdDSA", "Ed25519", "PS256"):
         if alg != header["alg"]:
             h = {**header, "alg": alg}
             expect_denied(f"[{label}] header alg changed to {alg} (genuine signature)",
@@ -944,13 +945,13 @@ def attacks(real, label):
 
 
 @scenario
-def rfc8725_attacks_eddsa():
-    """RFC 8725 attacks on the check (EdDSA signing key)"""
+def rfc8725_attacks_default():
+    """RFC 8725 attacks on the check (the ES256 signing key `keyward init` makes)"""
     cid, sec = C["all"]
-    real, _ = cc(cid, sec, label="attack base (EdDSA)")
+    real, _ = cc(cid, sec, label="attack base (ES256)")
     if real:
-        STATE["eddsa_token"] = real
-        attacks(real, "EdDSA")
+        STATE["first_token"] = real
+        attacks(real, "ES256")
 
 
 @scenario
@@ -991,26 +992,26 @@ def rotate(alg):
         d = json.loads(out)
     except Exception:
         d = {}
-    expect_eq(f"rotate {alg or '(default)'} reports the new key's alg", alg or "EdDSA", d.get("alg"))
+    expect_eq(f"rotate {alg or '(default)'} reports the new key's alg", alg or "ES256", d.get("alg"))
     return d.get("kid")
 
 
 @scenario
 def rotation():
-    """signing-key rotation: ES256, RS256, then the default (EdDSA)"""
+    """signing-key rotation: EdDSA, RS256, then the default (ES256)"""
     cid, sec = C["all"]
-    old = STATE.get("eddsa_token") or cc(cid, sec, label="pre-rotation token")[0]
+    old = STATE.get("first_token") or cc(cid, sec, label="pre-rotation token")[0]
     if not old:
         return
     old_kid = jwt.get_unverified_header(old)["kid"]
-    tokens = {"EdDSA": old}
+    tokens = {"ES256": old}
     kids = {old_kid}
-    for alg in ("ES256", "RS256", None):
+    for alg in ("EdDSA", "RS256", None):
         new_kid = rotate(alg)
         if not new_kid:
             continue
         kids.add(new_kid)
-        name = alg or "EdDSA (default)"
+        name = alg or "ES256 (default)"
         rc, out, _ = cli("signing-key", "list", "--json")
         listed = {k.get("kid"): k for k in (json.loads(out) if rc == 0 else [])}
         check(f"after rotate {name}: the new key is listed active", listed.get(new_kid, {}).get("status") == "active",
@@ -1038,15 +1039,15 @@ def rotation():
             tok = later or tok
         else:
             ok(f"after rotate {name}: the next token carries the new kid")
-        expect_eq(f"after rotate {name}: the token's alg", alg or "EdDSA", jwt.get_unverified_header(tok).get("alg"))
+        expect_eq(f"after rotate {name}: the token's alg", alg or "ES256", jwt.get_unverified_header(tok).get("alg"))
         verify(tok, f"post-rotation {name}", client_id=cid, sub="alice", scope="/api/")
         expect_allowed(f"after rotate {name}: the new token", tok, "/api/x")
         for old_alg, old_tok in tokens.items():
             expect_allowed(f"after rotate {name}: the {old_alg} token issued before it still passes", old_tok, "/api/x")
-        tokens[alg or "EdDSA-2"] = tok
+        tokens[alg or "ES256-2"] = tok
     STATE["rotated"] = tokens
-    if tokens.get("ES256"):
-        attacks(tokens["ES256"], "ES256")
+    if tokens.get("EdDSA"):
+        attacks(tokens["EdDSA"], "EdDSA")
     if tokens.get("RS256"):
         attacks(tokens["RS256"], "RS256")
 

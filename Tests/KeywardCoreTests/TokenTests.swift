@@ -35,6 +35,38 @@ enum Forge {
             secretHash: [], expiresAt: expires, scopes: scopes.compactMap(PathScope.init), allowedNetworks: [])
     }
 
+    /// A fresh install's tokens are ES256, which every common JOSE library verifies by default.
+    @Test func theDefaultAlgorithmIsES256() throws {
+        #expect(try PrivateSigningKey.generate().algorithm == .es256)
+        #expect(SigningAlgorithm.standard == .es256)
+    }
+
+    /// Ed25519 under either name: a token issued as `EdDSA` verifies after its key is known as
+    /// `Ed25519` (RFC 9864) and the other way round; no other key takes either name.
+    @Test func ed25519VerifiesUnderBothNames() throws {
+        let legacy = try PrivateSigningKey.generate(.edDSA)
+        let renamed = try PrivateSigningKey(pkcs8: legacy.pkcs8(), algorithm: .ed25519)
+        #expect(renamed.keyID == legacy.keyID)
+        let (old, _) = try TokenIssuer(keys: FixedRing(legacy), policy: policy).issue(for: parent(), requestedScope: nil, now: now)
+        let (new, _) = try TokenIssuer(keys: FixedRing(renamed), policy: policy).issue(for: parent(), requestedScope: nil, now: now)
+        #expect(try JWS.parse(old, limits: Limits()).algorithm == "EdDSA")
+        #expect(try JWS.parse(new, limits: Limits()).algorithm == "Ed25519")
+        for (token, key) in [(old, renamed), (new, legacy), (old, legacy), (new, renamed)] {
+            let verifier = TokenVerifier(keys: FixedRing(key), policy: policy, limits: Limits())
+            #expect(try verifier.verify(token, now: now).get().subject == "alice")
+        }
+        // An ES256 key refuses a token that claims an Ed25519 name, whoever signed it.
+        let es = try PrivateSigningKey.generate(.es256)
+        let forged = Forge.token(
+            header: #"{"alg":"Ed25519","typ":"at+jwt","kid":"\#(es.keyID)"}"#, payload: "{}", signature: Array(repeating: 0, count: 64))
+        #expect(throws: JWS.Failure.algorithmMismatch) { try JWS.verify(JWS.parse(forged, limits: Limits()), with: es.publicKey) }
+        #expect(!SigningAlgorithm.es256.accepts("EdDSA") && !SigningAlgorithm.rs256.accepts("ES256"))
+        #expect(SigningAlgorithm.ed25519.accepts("EdDSA") && SigningAlgorithm.edDSA.accepts("Ed25519"))
+        // A JWK says which name its key goes by.
+        #expect(try PublicVerificationKey(jwk: renamed.publicKey.jwk()).algorithm == .ed25519)
+        #expect(try PublicVerificationKey(jwk: legacy.publicKey.jwk()).algorithm == .edDSA)
+    }
+
     @Test(arguments: SigningAlgorithm.allCases)
     func issuedTokensVerifyWithEveryAlgorithm(_ alg: SigningAlgorithm) throws {
         let ring = FixedRing(try PrivateSigningKey.generate(alg))

@@ -66,9 +66,10 @@ public enum JWS {
         bytes.first == UInt8(ascii: "{") && String(validating: bytes, as: UTF8.self) != nil
     }
 
-    /// Verifies a parsed token's signature with `key`, whose algorithm must be the header's.
+    /// Verifies a parsed token's signature with `key`, whose algorithm must accept the header's
+    /// (its own name; either name of Ed25519).
     public static func verify(_ parsed: Parsed, with key: PublicVerificationKey) throws(Failure) {
-        guard parsed.algorithm == key.algorithm.rawValue else { throw .algorithmMismatch }
+        guard key.algorithm.accepts(parsed.algorithm) else { throw .algorithmMismatch }
         guard key.verify(signature: parsed.signature, message: parsed.signingInput) else { throw .badSignature }
     }
 }

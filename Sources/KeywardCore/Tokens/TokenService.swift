@@ -20,14 +20,6 @@ public struct TokenPolicy: Sendable {
     }
 }
 
-/// Why a token could not be issued (RFC 6749 §5.2 and RFC 8693 §2.2.2 error codes).
-public enum IssueRefusal: Error, Equatable, Sendable {
-    /// The parent credential cannot be used (disabled, expired, owner disabled).
-    case invalidGrant
-    /// The requested scope is not within the parent credential's.
-    case invalidScope
-}
-
 /// Mints access tokens for a verified parent credential.
 public struct TokenIssuer {
     /// Signing keys.
@@ -45,25 +37,61 @@ public struct TokenIssuer {
     /// empty for all of the parent's). Throws `IssueRefusal` for a request the rules refuse, any
     /// other error for infrastructure failure.
     public func issue(for parent: CredentialRecord, requestedScope: String?, now: Int64) throws -> (token: String, claims: AccessTokenClaims) {
+        try issue(for: parent, TokenRequest(scope: requestedScope), resources: [], now: now)
+    }
+
+    /// A token for `parent` as `request` asks: within the parent's scopes (or the exchanged
+    /// token's), the targets it names, and the scope it requests; never outliving the parent
+    /// or the exchanged token. `resources` are the access model's, which `audience` may name.
+    public func issue(
+        for parent: CredentialRecord, _ request: TokenRequest, resources: [Resource], now: Int64
+    ) throws -> (token: String, claims: AccessTokenClaims) {
         guard CredentialPolicy.standing(of: parent, now: now) == nil else { throw IssueRefusal.invalidGrant }
-        let scope = try Self.narrow(parent.scopes, to: requestedScope)
+        // What the token may cover at most: the exchanged token's scope, else the parent's
+        // (empty: every path the parent's user may reach).
+        var ceiling = parent.scopes
+        if let subject = request.subject, subject.scope != ["*"] {
+            ceiling = subject.scope.compactMap(PathScope.init)
+            guard ceiling.count == subject.scope.count else { throw IssueRefusal.invalidGrant }
+        }
+        let scope: [String]
+        if let targets = try TokenTargets.resolve(request, policy: policy, resources: resources) {
+            let reachable = Self.intersect(targets, ceiling)
+            guard !reachable.isEmpty else { throw IssueRefusal.unreachableTarget }
+            do { scope = try Self.narrow(reachable, to: request.scope) } catch { throw IssueRefusal.scopeOutsideTarget }
+        } else {
+            scope = try Self.narrow(ceiling, to: request.scope)
+        }
         var expiry = now + policy.lifetime
         if let parentExpiry = parent.expiresAt { expiry = min(expiry, parentExpiry) }
+        if let subject = request.subject { expiry = min(expiry, subject.expiresAt) }
         let claims = AccessTokenClaims(
             issuer: policy.issuer, subject: parent.userName, audience: policy.audience, clientId: parent.id,
             scope: scope, issuedAt: now, expiresAt: expiry, id: Base62.random(count: 22), epoch: parent.tokensValidAfter ?? 0)
         return (JWS.sign(claims, with: try keys.signingKey()), claims)
     }
 
-    /// The token's scope: the requested path scopes if each lies within one of the parent's, else
-    /// a refusal; the parent's own (or `*` for an unrestricted parent) when none is requested.
-    static func narrow(_ parent: [PathScope], to requested: String?) throws(IssueRefusal) -> [String] {
+    /// The part of `targets` that `ceiling` (empty: everything) reaches: a target within one of
+    /// the ceiling's scopes whole, else the ceiling's scopes that lie within it.
+    static func intersect(_ targets: [PathScope], _ ceiling: [PathScope]) -> [PathScope] {
+        if ceiling.isEmpty { return targets }
+        var out: [PathScope] = []
+        for target in targets {
+            let part = ceiling.contains { target.isWithin($0) } ? [target] : ceiling.filter { $0.isWithin(target) }
+            for scope in part where !out.contains(scope) { out.append(scope) }
+        }
+        return out
+    }
+
+    /// The token's scope: the requested path scopes if each lies within one of `ceiling`'s, else
+    /// a refusal; `ceiling` itself (or `*` when it is empty: unrestricted) when none is requested.
+    static func narrow(_ ceiling: [PathScope], to requested: String?) throws(IssueRefusal) -> [String] {
         let words = (requested ?? "").split(separator: " ").map(String.init)
-        if words.isEmpty { return parent.isEmpty ? ["*"] : parent.map(\.description) }
-        if words == ["*"] && parent.isEmpty { return ["*"] }
+        if words.isEmpty { return ceiling.isEmpty ? ["*"] : ceiling.map(\.description) }
+        if words == ["*"] && ceiling.isEmpty { return ["*"] }
         var granted: [String] = []
         for word in words {
-            guard let scope = PathScope(word), parent.isEmpty || parent.contains(where: { scope.isWithin($0) })
+            guard let scope = PathScope(word), ceiling.isEmpty || ceiling.contains(where: { scope.isWithin($0) })
             else { throw .invalidScope }
             if !granted.contains(scope.description) { granted.append(scope.description) }
         }
