@@ -432,7 +432,9 @@ extension AdminAPI {
     }
 
     /// JSON lines (one record per line), up to `limit` (default and most 10,000) per request;
-    /// `X-Next-Cursor` names the next batch when there is more.
+    /// `X-Next-Cursor` names the next batch when there is more. The same bytes are labelled
+    /// `text/plain` for a client whose `Accept` prefers it (generated clients that know no
+    /// `application/x-ndjson` read it as text).
     func exportAudit(_ request: APIRequest, _ admin: Admin) throws -> Response {
         let query = try request.query(["limit", "cursor", "since", "user", "action"])
         let most = config.limits.maxAuditExportBatch
@@ -448,7 +450,10 @@ extension AdminAPI {
         let shown = records.prefix(limit)
         var body = ""
         for record in shown { body += Render.audit(record).text + "\n" }
-        var headers = [("Content-Type", "application/x-ndjson"), ("Cache-Control", "no-store")]
+        let type = request.negotiate(["application/x-ndjson", "text/plain"])
+        var headers = [
+            ("Content-Type", type == "text/plain" ? "text/plain; charset=utf-8" : type), ("Cache-Control", "no-store"), ("Vary", "Accept"),
+        ]
         if records.count > limit { headers.append(("X-Next-Cursor", page.cursor(String(shown.last!.id)))) }
         return Response(status: 200, headers: headers, body: Array(body.utf8))
     }

@@ -358,6 +358,51 @@ final class APIRequest {
         _ = try json([], allowEmpty: true)
     }
 
+    /// The one of `offered` (media types, the default first) that `Accept` prefers (RFC 9110
+    /// §12.5.1): each one's quality is the most specific matching range's, the highest wins and a
+    /// tie goes to the earlier. Without `Accept`, or when it accepts none of them, the first: a
+    /// server may disregard the header rather than answer 406.
+    func negotiate(_ offered: [String]) -> String {
+        guard let accept, let first = offered.first else { return offered.first ?? "" }
+        var ranges: [(type: String, subtype: String, q: Double)] = []
+        for element in accept.split(separator: ",").prefix(32) {
+            let parts = element.split(separator: ";")
+            guard let range = parts.first?.trimmingCharacters(in: " \t").lowercased() else { continue }
+            let halves = range.split(separator: "/", omittingEmptySubsequences: false)
+            guard halves.count == 2, !halves[0].isEmpty, !halves[1].isEmpty else { continue }
+            var q = 1.0
+            for parameter in parts.dropFirst() {
+                let p = parameter.trimmingCharacters(in: " \t").lowercased()
+                if p.hasPrefix("q="), let v = Double(p.dropFirst(2)), (0...1).contains(v) { q = v }
+            }
+            ranges.append((String(halves[0]), String(halves[1]), q))
+        }
+        func quality(_ media: String) -> Double {
+            let halves = media.split(separator: "/")
+            var best: (specificity: Int, q: Double)?
+            for r in ranges {
+                let specificity: Int
+                if r.type == "*" && r.subtype == "*" {
+                    specificity = 0
+                } else if r.type == halves[0] && r.subtype == "*" {
+                    specificity = 1
+                } else if r.type == halves[0] && r.subtype == halves[1] {
+                    specificity = 2
+                } else {
+                    continue
+                }
+                if specificity > best?.specificity ?? -1 { best = (specificity, r.q) }
+            }
+            return best?.q ?? 0
+        }
+        var chosen = (media: first, q: quality(first))
+        for media in offered.dropFirst() {
+            let q = quality(media)
+            if q > chosen.q { chosen = (media, q) }
+        }
+        return chosen.media
+    }
+
     private var isJSON: Bool {
         guard let contentType else { return false }
         let parts = contentType.split(separator: ";")

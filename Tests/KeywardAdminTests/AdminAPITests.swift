@@ -546,6 +546,19 @@ final class APIHarness {
         let next = try #require(partial.header("X-Next-Cursor"))
         let rest = h.root("GET", "/admin/api/audit/export?cursor=\(next)")
         #expect(rest.text.split(separator: "\n").count == ids.count - 3)
+        // The same lines as text/plain for a client whose Accept prefers it; application/x-ndjson otherwise.
+        func exported(_ accept: String) -> Reply {
+            h.call("GET", "/admin/api/audit/export?action=user.delete", key: h.rootKey.secret, headers: ["HTTP_ACCEPT": accept])
+        }
+        for accept in ["text/plain", "text/*", "application/x-ndjson;q=0.5, text/plain", "text/plain;q=1, */*;q=0.1"] {
+            let r = exported(accept)
+            #expect(r.header("Content-Type") == "text/plain; charset=utf-8" && r.text == export.text, "Accept: \(accept)")
+            #expect(r.header("Vary") == "Accept")
+        }
+        for accept in ["*/*", "application/x-ndjson", "text/plain;q=0.5, */*", "text/plain, application/x-ndjson", "image/png", "text/plain;q=0"] {
+            let r = exported(accept)
+            #expect(r.header("Content-Type") == "application/x-ndjson" && r.text == export.text, "Accept: \(accept)")
+        }
         #expect(try h.f.store.verifyAudit(key: HMACKey(AuditChain.key(masterKey: h.f.keyFile.masterKey))).firstBroken == nil)
     }
 
