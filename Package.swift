@@ -29,7 +29,8 @@ let package = Package(
         .target(name: "KeywardAdmin", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: strict),
         .target(
             name: "KeywardAdminHTTP", dependencies: ["KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
-            resources: [.embedInCode("Resources/admin-openapi.json")], swiftSettings: strict),
+            resources: [.embedInCode("Resources/admin-openapi.json"), .embedInCode("Resources/keyward.css"), .embedInCode("Resources/keyward.js")],
+            swiftSettings: strict),
         .executableTarget(
             name: "keyward",
             dependencies: ["KeywardFastCGI", "KeywardAdminHTTP", "KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],

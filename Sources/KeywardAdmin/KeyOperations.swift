@@ -85,6 +85,14 @@ extension Admin {
         else { throw AdminError.invalid("a key name is 1 to 100 printable characters (no control or format characters)") }
     }
 
+    /// The resources `user` may call with a credential (owner, audience or `access:<name>`; not
+    /// anonymous ones), by name: what a self-service key may be scoped to.
+    public func reachableResources(user: String) throws -> [Resource] {
+        try requireSelf(user, or: Privilege.manageOwnKeys)
+        let model = try store.accessModel(now: clock.now)
+        return model.resources.filter { model.grant(for: user, to: $0) != nil && !$0.anonymous }.sorted { $0.name < $1.name }
+    }
+
     /// A self-service credential must name scopes, each within a resource `user` may call: a
     /// credential never grants more than its owner has.
     func requireWithinAccess(_ user: String, _ scopes: [PathScope]) throws {

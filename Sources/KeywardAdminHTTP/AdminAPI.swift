@@ -59,6 +59,8 @@ public final class AdminAPI: AdminEndpoint {
     private lazy var routes: [Route] = Self.routes()
     /// This worker's key for device cookies (an `HMACKey` is not shared between threads).
     lazy var deviceKey = HMACKey(DeviceCookie.key(masterKey: config.keyFile.masterKey))
+    /// This worker's key for sessions' CSRF tokens.
+    lazy var csrfKey = HMACKey(Sessions.csrfKey(masterKey: config.keyFile.masterKey))
 
     /// An API for one worker thread. `throttle` is the process's failure throttle (failed sign-ins
     /// and bad API keys count like failed checks); `signIns` the process's sign-in throttle and
@@ -117,7 +119,7 @@ public final class AdminAPI: AdminEndpoint {
             return try revealLink(request, token: String(token))
         }
         let prefix = "/admin/api/"
-        guard path.hasPrefix(prefix) else { throw AdminError.noSuchEndpoint }
+        guard path.hasPrefix(prefix) else { return servePage(request, path: path) }
         let segments = try path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map { raw in
             guard let bytes = PercentDecoding.decode(raw), let text = String(validating: bytes, as: UTF8.self), !text.isEmpty
             else { throw AdminError.noSuchEndpoint }
@@ -254,10 +256,14 @@ struct Caller {
 
 /// A refusal with headers of its own (`Allow`, `Retry-After`).
 struct APIFailure: Error {
-    let response: Response
+    let error: AdminError
+    let headers: [(String, String)]
     init(_ error: AdminError, headers: [(String, String)]) {
-        response = APIResponse.error(error, headers: headers)
+        self.error = error
+        self.headers = headers
     }
+    /// The JSON answer.
+    var response: Response { APIResponse.error(error, headers: headers) }
 }
 
 /// The facts of one admin API request, read from the params once.

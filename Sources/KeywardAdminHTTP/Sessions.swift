@@ -18,6 +18,17 @@ enum Sessions {
     /// What is stored for a token: its SHA-256 (the token itself is random, so no salt or pepper is needed).
     static func hash(_ token: String) -> [UInt8] { Digest.sha256(token) }
 
+    /// The HMAC key of CSRF tokens, derived from the master key under its own label.
+    static func csrfKey(masterKey: [UInt8]) -> [UInt8] {
+        HMACKey(masterKey).authenticationCode("keyward session csrf v1")
+    }
+
+    /// A session's CSRF token: an HMAC of its cookie value, so the pages can put it in every
+    /// form without the server storing it, and it is worth nothing without the cookie's secret.
+    static func csrfToken(forSession cookie: String, key: HMACKey) -> String {
+        Base64URL.encode(Array(key.authenticationCode(cookie).prefix(tokenBytes)))
+    }
+
     /// A session's public id for the audit (`ses_` + 12 base64url characters of its hash): names
     /// the session without revealing anything that would let one use it.
     static func publicId(_ idHash: [UInt8]) -> String { "ses_" + Base64URL.encode(Array(idHash.prefix(9))) }
@@ -106,10 +117,31 @@ extension AdminAPI {
     /// alike (`SignInThrottle`, by the name asked for): a refusal is 429 with `Retry-After`, before
     /// any hashing, whether or not the name exists.
     func signIn(_ request: APIRequest) throws -> Response {
-        let now = clock.now
         let body = try request.json(["user", "password"])
-        let name = try body.requiredString("user")
-        let password = try body.requiredString("password")
+        let session = try openSession(user: try body.requiredString("user"), password: try body.requiredString("password"), request)
+        return APIResponse.json(
+            201,
+            .object([
+                ("user", .string(session.user)), ("privileges", .strings(session.privileges.sorted())),
+                ("csrf_token", .string(session.csrf)), ("expires_at", .int(session.expiresAt)),
+            ]),
+            headers: session.cookies)
+    }
+
+    /// A signed-in session: its CSRF token and the `Set-Cookie` headers that carry it.
+    struct OpenedSession {
+        let user: String
+        let privileges: Set<String>
+        let csrf: String
+        let expiresAt: Int64
+        let cookies: [(String, String)]
+    }
+
+    /// Verifies `password` for `name` and opens a session (the API's and the sign-in page's
+    /// one path). Refusals: `unauthenticated` alike for every kind of failure, or a throttled
+    /// `APIFailure` with `Retry-After`.
+    func openSession(user name: String, password: String, _ request: APIRequest) throws -> OpenedSession {
+        let now = clock.now
         guard password.utf8.count <= config.limits.maxPasswordBytes, name.utf8.count <= config.limits.maxSignInNameBytes else {
             throw AdminError.invalid("user or password too long")
         }
@@ -156,7 +188,7 @@ extension AdminAPI {
         guarded.recordSuccess(account: name, address: request.address, device: device, now: now)
 
         let token = Base64URL.encode(SecureRandom.bytes(Sessions.tokenBytes))
-        let csrf = Base64URL.encode(SecureRandom.bytes(Sessions.tokenBytes))
+        let csrf = Sessions.csrfToken(forSession: token, key: csrfKey)
         let idHash = Sessions.hash(token)
         let expiresAt = now + config.sessionLifetime
         let privileges = try store.privileges(of: name)
@@ -171,13 +203,9 @@ extension AdminAPI {
         // The same device keeps its id (its failure count follows it); a new one gets a fresh id.
         let deviceId = device.flatMap(DeviceCookie.rawId) ?? SecureRandom.bytes(DeviceCookie.idBytes)
         let deviceCookie = DeviceCookie.issue(user: name, id: deviceId, now: now, key: deviceKey)
-        return APIResponse.json(
-            201,
-            .object([
-                ("user", .string(name)), ("privileges", .strings(privileges.sorted())), ("csrf_token", .string(csrf)),
-                ("expires_at", .int(expiresAt)),
-            ]),
-            headers: [
+        return OpenedSession(
+            user: name, privileges: privileges, csrf: csrf, expiresAt: expiresAt,
+            cookies: [
                 ("Set-Cookie", Sessions.cookie(token, config: config, https: request.https)),
                 ("Set-Cookie", DeviceCookie.setCookie(deviceCookie, config: config, https: request.https)),
             ])

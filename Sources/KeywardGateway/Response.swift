@@ -74,6 +74,8 @@ public struct Response: Sendable, Equatable {
         case 200: "OK"
         case 201: "Created"
         case 204: "No Content"
+        case 302: "Found"
+        case 303: "See Other"
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 403: "Forbidden"
@@ -85,6 +87,7 @@ public struct Response: Sendable, Equatable {
         case 429: "Too Many Requests"
         case 410: "Gone"
         case 500: "Internal Server Error"
+        case 502: "Bad Gateway"
         default: "Status"
         }
     }

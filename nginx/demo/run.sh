@@ -21,12 +21,29 @@ mkdir -p "$state/www/demo" "$state/logs" "$state/tmp"
 chmod 755 "$state" "$state/www" "$state/www/demo"
 export KEYWARD_DB="$state/keyward.db"
 "$keyward" init >/dev/null
-"$keyward" user show demo >/dev/null 2>&1 || "$keyward" user add demo >/dev/null
+# demo: a key owner who manages their own keys for the resource /demo/; admin: everything.
+# Each step only when missing, so a state directory from an older demo is brought up to date.
+has() { "$keyward" "$@" >/dev/null 2>&1; }
+has user show demo || "$keyward" user add demo >/dev/null
+has user show admin || "$keyward" user add admin >/dev/null
+has role show self-service || {
+    "$keyward" role add self-service --privilege manage-own-keys --privilege use-api-key >/dev/null
+    "$keyward" role grant self-service --user demo >/dev/null
+}
+has role show admins || {
+    "$keyward" role add admins --privilege admin --privilege use-api-key >/dev/null
+    "$keyward" role grant admins --user admin >/dev/null
+}
+has resource show demo || "$keyward" resource add demo --path /demo/ --owner demo >/dev/null
+# A fresh demo password for both, each run: printed below, kept nowhere else.
+password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
+for u in demo admin; do printf '%s\n' "$password" | "$keyward" user passwd "$u" --password-stdin >/dev/null; done
 secret=$("$keyward" --json key create --user demo --name "demo-$(date +%s)" --expires 1d --scope /demo/ |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
 echo "Hello from behind Keyward." > "$state/www/demo/index.html"
 
 nohup "$keyward" serve --listen "unix:$state/keyward.sock" --socket-mode 0666 --threads 8 \
+    --mount /keyward --issuer "http://127.0.0.1:$port/keyward" \
     >>"$state/logs/keyward.log" 2>&1 &
 echo $! > "$state/keyward.pid"
 
@@ -50,6 +67,7 @@ http {
     server {
         listen 127.0.0.1:$port;
         include $repo/nginx/keyward.conf;
+        include $repo/nginx/keyward-endpoints.conf;     # /keyward/: tokens, admin pages and API
         location /demo/ {
             include $repo/nginx/keyward-protect.conf;
             error_log $state/logs/nginx-error.log alert;   # no ?APIKey= in failed checks' lines
@@ -57,7 +75,8 @@ http {
             add_header X-Keyward-Credential \$keyward_credential always;
             root $state/www;
         }
-        location / { return 404 "Try /demo/ with your key.\n"; }
+        location = / { return 302 /keyward/admin/; }
+        location / { return 404 "Try /demo/ with your key, or /keyward/admin/ to manage keys.\n"; }
     }
 }
 CONF
@@ -75,6 +94,9 @@ A demo key (scope /demo/, expires in a day) was created for user "demo". Try:
   curl -i -H 'Authorization: Bearer $secret' http://127.0.0.1:$port/demo/
   curl -i http://127.0.0.1:$port/demo/                                    # 401, no key
 
-Manage keys with:  KEYWARD_DB=$state/keyward.db $keyward key list
+Manage keys in the browser: http://127.0.0.1:$port/keyward/admin/login
+  user "demo" (its own keys) or "admin" (everything), password: $password
+
+Or with the CLI:   KEYWARD_DB=$state/keyward.db $keyward key list
 Stop with:         make stop
 MSG

@@ -58,6 +58,28 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         return head + [UInt8](repeating: 0, count: 16 - head.count - tail.count) + tail
     }
 
+    /// RFC 5952 §4 text: dotted quad for IPv4; for IPv6 lower-case groups without leading
+    /// zeros and the longest run of two or more zero groups (the first of equals) as `::`.
+    public var compressed: String {
+        if isIPv4 { return description }
+        let groups = stride(from: 0, to: 16, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+        var best = (start: -1, length: 0)
+        var run = (start: -1, length: 0)
+        for (i, g) in groups.enumerated() {
+            if g == 0 {
+                run = run.start < 0 ? (i, 1) : (run.start, run.length + 1)
+                if run.length > best.length { best = run }
+            } else {
+                run = (-1, 0)
+            }
+        }
+        let text = groups.map { String($0, radix: 16) }
+        guard best.length >= 2 else { return text.joined(separator: ":") }
+        let head = text[..<best.start].joined(separator: ":")
+        let tail = text[(best.start + best.length)...].joined(separator: ":")
+        return head + "::" + tail
+    }
+
     /// Dotted quad for IPv4; eight uncompressed hex groups for IPv6 (not RFC 5952's `::` form).
     public var description: String {
         if isIPv4 { return bytes[12...].map(String.init).joined(separator: ".") }
