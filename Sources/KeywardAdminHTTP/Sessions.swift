@@ -79,6 +79,15 @@ final class HashingSlots: @unchecked Sendable {
         self.timeout = timeout
     }
 
+    /// Sign-ins that have hashed so far (each holds a slot for one scrypt): what tests count
+    /// instead of timing.
+    var hashed: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return runs
+    }
+    private var runs = 0
+
     /// Sign-ins waiting for a slot now.
     var waitingCount: Int {
         condition.lock()
@@ -100,6 +109,7 @@ final class HashingSlots: @unchecked Sendable {
             condition.unlock()
             return nil
         }
+        runs += 1
         condition.unlock()
         defer {
             condition.lock()
