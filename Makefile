@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 CONFDIR ?= /etc/keyward
 SWIFT ?= swift
-DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light apache2 lighttpd wrk spawn-fcgi curl python3 gcc \
+DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light apache2 lighttpd wrk spawn-fcgi curl openssl python3 gcc \
 	python3-authlib python3-jwt python3-requests python3-cryptography systemd \
 	openjdk-17-jdk-headless libtomcat10-embed-java libjakarta-annotation-api-java
 

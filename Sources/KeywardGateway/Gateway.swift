@@ -135,10 +135,15 @@ public final class Gateway {
     }
 
     /// `PATH_INFO` when the server splits it, else the path of `REQUEST_URI` below the mount prefix.
+    ///
+    /// A request target in absolute form (`GET https://host/keyward/token`, RFC 9112 §3.2.2) is
+    /// routed by its path: Apache passes the raw target as `REQUEST_URI`, where nginx's
+    /// `$request_uri` already has the origin form.
     func routePath(_ params: some ParamSource) -> String {
         if let info = params.param("PATH_INFO"), !info.isEmpty { return info }
         let uri = params.param("REQUEST_URI") ?? "/"
-        var path = Substring(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/")
+        let target = Substring(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/")
+        var path = PathNormalizer.originForm(target) ?? target
         if !config.mount.isEmpty, path.hasPrefix(config.mount) {
             path = path.dropFirst(config.mount.count)
             if path.isEmpty { path = "/" }

@@ -139,6 +139,10 @@ final class GatewayHarness {
         #expect(h.gateway.handle(DictionaryParams(["PATH_INFO": "/healthz", "REQUEST_URI": "/cgi/keyward/healthz"]), role: .responder).status == 200)
         #expect(h.gateway.handle(DictionaryParams(["REQUEST_METHOD": "POST", "REQUEST_URI": "/healthz"]), role: .responder).status == 405)
         #expect(h.gateway.handle(DictionaryParams(["REQUEST_URI": "/nope"]), role: .responder).status == 404)
+        // Apache passes an absolute-form target as it came; nginx its origin form. Both route alike.
+        #expect(h.gateway.handle(DictionaryParams(["REQUEST_URI": "https://127.0.0.1:8443/keyward/healthz?x=1"]), role: .responder).status == 200)
+        #expect(h.gateway.handle(DictionaryParams(["REQUEST_URI": "HTTP://h/keyward/healthz"]), role: .responder).status == 200)
+        #expect(h.gateway.handle(DictionaryParams(["REQUEST_URI": "https://h/nope/keyward/healthz"]), role: .responder).status == 404)
         // KEYWARD_CHECK=0 is not a check.
         #expect(h.gateway.handle(DictionaryParams(["REQUEST_URI": "/healthz", "KEYWARD_CHECK": "0"]), role: .responder).status == 200)
     }

@@ -118,7 +118,7 @@ public enum PathNormalizer {
     }
 
     /// The path of an origin-form (`/p`) or absolute-form (`http://host/p`, RFC 9112 §3.2.2) target.
-    static func originForm(_ target: Substring) -> Substring? {
+    public static func originForm(_ target: Substring) -> Substring? {
         if target.utf8.first == UInt8(ascii: "/") { return target }
         for scheme in ["http://", "https://"]
         where target.utf8.count >= scheme.utf8.count
