@@ -142,9 +142,11 @@ extension Gateway {
             }
             return (parent, claims)
         default:
+            // Named back when it is short printable ASCII, as a token type URI is; never anything else.
+            let named = type.utf8.count <= 128 && type.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F } ? " \(type)" : ""
             throw OAuthError(
                 .invalidRequest,
-                "The subject_token_type is not supported: use \(Grant.apiKeyTokenType) for an API key or \(Grant.accessTokenType) for an access token of this server."
+                "The subject_token_type\(named) is not supported: use \(Grant.apiKeyTokenType) for an API key or \(Grant.accessTokenType) for an access token of this server."
             )
         }
     }

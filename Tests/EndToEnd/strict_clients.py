@@ -537,7 +537,8 @@ def token_exchange():
     if check("exchange: audience=reports (a registered resource, `keyward resource add reports`) -> 200",
              r.status_code == 200, brief(r)):
         new = js(r).get("access_token", "")
-        note(f"the token for audience=reports: aud {claims_of(new).get('aud')!r}, scope {claims_of(new).get('scope')!r}")
+        expect_eq("exchange: the audience=reports token is scoped to the resource's path", "/api/reports/", claims_of(new).get("scope"))
+        expect_eq("exchange: the audience=reports token keeps Keyward's aud (the check accepts only it)", AUDIENCE, claims_of(new).get("aud"))
         expect_status_at("exchange: the audience=reports token on the resource", new, 200, "/api/reports/x")
 
 
