@@ -46,10 +46,12 @@ SUITE="strict clients suite"
 # ---------------------------------------------------------------------------------------------
 require_tools "apt-get install nginx apache2 openssl python3 python3-pip curl; the Makefile does this" \
     nginx apache2 openssl python3 curl timeout
-PY_IMPORTS="import authlib, joserfc, jwcrypto, jwt, idpyoidc, requests_oauthlib, oauthlib, requests, cryptography"
+OPENAPI_CLIENT_VERSION=0.29.1   # as in 05-admin-api.sh
+PY_IMPORTS="import authlib, joserfc, jwcrypto, jwt, idpyoidc, requests_oauthlib, oauthlib, requests, cryptography, openapi_python_client"
 python3 -c "$PY_IMPORTS" 2>/dev/null ||
     timeout 600 python3 -m pip install --quiet --disable-pip-version-check \
-        authlib joserfc jwcrypto 'pyjwt[crypto]' idpyoidc requests-oauthlib oauthlib requests ||
+        authlib joserfc jwcrypto 'pyjwt[crypto]' idpyoidc requests-oauthlib oauthlib requests \
+        "openapi-python-client==$OPENAPI_CLIENT_VERSION" ||
     bail "pip install authlib joserfc jwcrypto pyjwt[crypto] idpyoidc requests-oauthlib oauthlib requests failed for $(command -v python3) (PyPI unreachable, no pip, or an externally managed Python: use a venv)"
 python3 -c "$PY_IMPORTS" 2>/dev/null ||
     bail "python3 cannot import authlib, joserfc, jwcrypto, jwt, idpyoidc, requests_oauthlib, oauthlib, requests even after pip install"
@@ -90,8 +92,10 @@ setup_keyward() { # site: $T/<site>/keyward.db, fixtures labelled <site>-*
     DB=$T/$site/keyward.db
     ROLE_ADMINS=""
     kw_init
-    add_users alice admin
-    add_admins admin
+    add_users alice admin root
+    add_admins admin root
+    mkkey "$site-root" --user root --name automation --expires never
+    mkdir -p "$T/cli-$site" && cp "$T/cli/key-$site-root.json" "$T/cli-$site/key-root.json"
     printf '%s\n' "$ADMIN_PASSWORD" | must kw user passwd admin --password-stdin
     mkclient "$site-a" --user alice --name client-a --scope /api/
     mkclient "$site-b" --user alice --name client-b --scope /api/
@@ -178,6 +182,27 @@ run_clients() { # site label port port-of-the-http-issuer-instance
 }
 run_clients "nginx+TLS" nginx "$P_NGX" "$P_NGX2"
 run_clients "Apache+TLS" apache "$P_AP" "$P_AP2"
+
+# ---------------------------------------------------------------------------------------------
+# The admin API through both servers, by the client openapi-python-client generates from
+# docs/admin-openapi.json (05-admin-api.sh checks the generation prints no warning)
+# ---------------------------------------------------------------------------------------------
+(cd "$T" && timeout 120 python3 -m openapi_python_client generate --path "$REPO/docs/admin-openapi.json" \
+    --output-path "$T/client" --overwrite) >"$T/logs/openapi-python-client.out" 2>&1 ||
+    bail "openapi-python-client could not generate a client: $(tail -n 3 "$T/logs/openapi-python-client.out")"
+for pair in "nginx+TLS nginx $P_NGX" "Apache+TLS apache $P_AP"; do
+    read -r site label port <<<"$pair"
+    echo "# ---- $site: the admin API by the generated client (admin_client.py)"
+    out=$T/logs/admin-client-$label.out
+    KW_CLIENT=$T/client KW_BASE=https://127.0.0.1:$port KW_FIXTURES=$T/cli-$label KW_NEW_SECRETS=$T/new-secrets \
+    KW_CA=$TLS_CA NO_PROXY=127.0.0.1,localhost \
+        timeout 120 python3 -u "$HERE/admin_client.py" 2>"$T/logs/admin-client-$label.err" | sed "s/^\(not \)\{0,1\}ok - /&$site: /" | tee "$out"
+    n_ok=$(grep -c '^ok - ' "$out")
+    n_notok=$(grep -c '^not ok - ' "$out")
+    PASS=$((PASS + n_ok))
+    FAIL=$((FAIL + n_notok))
+    [ "$n_ok" -gt 0 ] || notok "admin_client.py ($site) ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/admin-client-$label.err")"
+done
 
 # ---------------------------------------------------------------------------------------------
 if [ "$FAIL" -gt 0 ]; then

@@ -9,6 +9,7 @@ Run by Tests/EndToEnd/05-admin-api.sh after admin_api.py, once it has generated 
     KW_BASE                http://127.0.0.1:PORT of nginx (Keyward mounted at /keyward)
     KW_FIXTURES            directory with key-<label>.json (CLI --json output): root
     KW_NEW_SECRETS         file to append every secret the API hands out to (leak checks)
+    KW_CA                  optional: the CA file to trust for an https KW_BASE (11-strict-clients.sh)
 
 Prints `ok - <check>` / `not ok - <check> (detail)` lines; exit 1 if any check failed.
 """
@@ -22,6 +23,7 @@ from tap import check, expect_eq, finish, note, notok
 
 ENV = os.environ
 BASE = ENV["KW_BASE"]
+VERIFY = ENV.get("KW_CA") or True
 sys.path.insert(0, ENV["KW_CLIENT"])
 
 import httpx  # noqa: E402  (a dependency of the generated client)
@@ -34,7 +36,7 @@ from keyward_admin_api_client.models import CreatedKey, CreateKeyBody, Error, Ke
 with open(os.path.join(ENV["KW_FIXTURES"], "key-root.json")) as f:
     ROOT_FIXTURE = json.load(f)
 ROOT_ID, ROOT_KEY = ROOT_FIXTURE["id"], ROOT_FIXTURE["secret"]
-ROOT = AuthenticatedClient(base_url=BASE + "/keyward", token=ROOT_KEY, timeout=httpx.Timeout(10))
+ROOT = AuthenticatedClient(base_url=BASE + "/keyward", token=ROOT_KEY, timeout=httpx.Timeout(10), verify_ssl=VERIFY)
 
 
 def lines(text):
@@ -68,7 +70,7 @@ def main():
         return
     with open(ENV["KW_NEW_SECRETS"], "a") as f:
         f.write(made.secret + "\n")
-    gate = httpx.get(BASE + "/api/reports/daily/x", headers={"Authorization": "Bearer " + made.secret}, timeout=10)
+    gate = httpx.get(BASE + "/api/reports/daily/x", headers={"Authorization": "Bearer " + made.secret}, timeout=10, verify=VERIFY)
     expect_eq("the generated client's new key works at the gate (nginx check) for GET /api/reports/daily/x", 200, gate.status_code)
 
     r = show_key.sync_detailed(made.id, client=ROOT)
@@ -89,7 +91,7 @@ def main():
           r.status_code == 200 and r.headers.get("Content-Type") == "text/plain; charset=utf-8" and r.parsed == exported,
           f"{r.status_code} {r.headers.get('Content-Type')} {r.content[:200]!r}")
 
-    r = me.sync_detailed(client=Client(base_url=BASE + "/keyward", timeout=httpx.Timeout(10)))
+    r = me.sync_detailed(client=Client(base_url=BASE + "/keyward", timeout=httpx.Timeout(10), verify_ssl=VERIFY))
     check("generated me() without a credential: 401, parsed as an Error with code unauthenticated",
           r.status_code == 401 and isinstance(r.parsed, Error) and r.parsed.code == "unauthenticated",
           f"{r.status_code} {r.content[:200]!r}")
