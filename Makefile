@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libfcgi-dev libfcgi-bin libssl-dev libsqlite3-dev nginx-light
 	python3-authlib python3-jwt python3-requests python3-cryptography systemd \
 	openjdk-17-jdk-headless libtomcat10-embed-java libjakarta-annotation-api-java
 
-.PHONY: all deps build release test lint format unit e2e run stop bench bench-idle bench-lockout install clean
+.PHONY: all deps build release test lint format unit e2e run stop bench bench-idle bench-lockout bench-pages install clean
 
 all: build
 
@@ -53,6 +53,9 @@ bench-idle: release
 
 bench-lockout: release
 	KEYWARD_BIN=$(CURDIR)/.build/release/keyward bench/lockout.sh
+
+bench-pages: release
+	.build/release/keyward-pages-bench 1000
 
 install: release
 	install -D -m 0755 .build/release/keyward $(DESTDIR)$(PREFIX)/bin/keyward

@@ -36,6 +36,10 @@ let package = Package(
             dependencies: ["KeywardFastCGI", "KeywardAdminHTTP", "KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
             swiftSettings: strict),
         .executableTarget(
+            name: "keyward-pages-bench",
+            dependencies: ["KeywardAdminHTTP", "KeywardAdmin", "KeywardGateway", "KeywardStore", "KeywardCore"],
+            path: "bench/Sources/keyward-pages-bench", swiftSettings: strict),
+        .executableTarget(
             name: "keyward-bench",
             dependencies: ["KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
             path: "bench/Sources/keyward-bench", swiftSettings: strict),

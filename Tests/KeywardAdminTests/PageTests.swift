@@ -50,6 +50,21 @@ struct Browser {
         #expect(String(decoding: html.bytes, as: UTF8.self) == #"<a href="x&quot; onclick=&quot;alert(1)" hidden>&lt;b&gt;</a>"#)
     }
 
+    @Test func datesAndAddressesAsPagesShowThem() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        for t: Int64 in [0, -1, -86_400 * 365 * 70 - 7, 951_782_400, 951_868_799, 1_796_497_749, 4_102_444_800, 253_402_300_799] {
+            #expect(PageFormat.machine(t) == formatter.string(from: Date(timeIntervalSince1970: TimeInterval(t))), "\(t)")
+        }
+        #expect(PageFormat.iso(1_796_497_749) == "2026-12-05 19:09Z")
+        #expect(PageFormat.relative(1_000 + 29 * 86_400 + 5, now: 1_000) == "in 29 days")
+        #expect(PageFormat.relative(1_000, now: 1_000 + 3 * 3_600) == "3 hours ago")
+        #expect(PageFormat.address("2001:0db8:0000:0000:0000:0000:0000:0001") == "2001:db8::1")
+        #expect(PageFormat.address("2001:db8:0:1:0:0:0:1") == "2001:db8:0:1::1")
+        #expect(PageFormat.address("0:0:0:0:0:0:0:1") == "::1" && PageFormat.address("10.0.0.5") == "10.0.0.5")
+        #expect(PageFormat.address("2001:db8:1:1:1:1:0:0") == "2001:db8:1:1:1:1::")
+    }
+
     @Test func signedOutPagesGoToSignInAndBackNeverOffSite() throws {
         let h = try APIHarness()
         let r = Browser(h: h).get("/admin/keys/new")

@@ -5,19 +5,38 @@ import KeywardCore
 enum PageFormat {
     /// ISO 8601 in UTC, to the minute: `2026-12-05 18:52Z`.
     static func iso(_ t: Int64) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd HH:mm'Z'"
-        return f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
+        let (date, h, m, _) = civil(t)
+        return date + " " + two(h) + ":" + two(m) + "Z"
     }
 
-    /// The machine-readable form for `<time datetime>`.
+    /// The machine-readable form for `<time datetime>`: `2026-12-05T18:52:07Z` (RFC 3339).
     static func machine(_ t: Int64) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
+        let (date, h, m, s) = civil(t)
+        return date + "T" + two(h) + ":" + two(m) + ":" + two(s) + "Z"
     }
+
+    /// The UTC calendar date (`yyyy-mm-dd`) and time of day of Unix time `t`, by the days-to-civil
+    /// algorithm of the proleptic Gregorian calendar (a formatter per call costs more than the row).
+    static func civil(_ t: Int64) -> (date: String, hour: Int64, minute: Int64, second: Int64) {
+        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+        let secs = t - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let y = String(year)
+        return (
+            String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + two(month) + "-" + two(day), secs / 3_600, secs % 3_600 / 60,
+            secs % 60
+        )
+    }
+
+    private static func two(_ n: Int64) -> String { n < 10 ? "0" + String(n) : String(n) }
 
     /// `in 29 days`, `3 hours ago`, `just now`.
     static func relative(_ t: Int64, now: Int64) -> String {
