@@ -118,6 +118,10 @@ public final class Gateway {
             guard let admin else { return Self.notFound }
             return admin.respond(params, path: path, method: method)
         }
+        if path == "/admin", admin != nil {
+            // A person typing the address without its slash: the pages' home.
+            return Response(status: 303, headers: [("Location", config.mount + "/admin/"), ("Content-Length", "0")])
+        }
         switch path {
         case "/healthz":
             guard method == "GET" || method == "HEAD" else { return Self.methodNotAllowed("GET, HEAD") }

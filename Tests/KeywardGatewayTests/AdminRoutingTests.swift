@@ -33,6 +33,9 @@ final class RecordingAdmin: AdminEndpoint {
         #expect(admin.calls.allSatisfy { $0.method == "POST" })
         // Not below /admin/, and never a check: the endpoint is not consulted.
         #expect(g.handle(DictionaryParams(["REQUEST_METHOD": "GET", "REQUEST_URI": "/keyward/administrator"]), role: .responder).status == 404)
+        // The address without its slash leads to the pages.
+        let bare = g.handle(DictionaryParams(["REQUEST_METHOD": "GET", "REQUEST_URI": "/keyward/admin"]), role: .responder)
+        #expect(bare.status == 303 && bare.header("Location") == "/keyward/admin/")
         let check = g.handle(
             DictionaryParams(["KEYWARD_CHECK": "1", "REQUEST_METHOD": "GET", "REQUEST_URI": "/keyward/admin/api/me"]),
             role: .responder)
