@@ -160,7 +160,9 @@ extension AdminAPI {
                         html.element("tr") { html in
                             cell(&html, "User") { html in html.element("a", [.init("href", context.link("/admin/users/", user))], text: user) }
                             cell(&html, "Actions") { html in
-                                context.button(&html, "Remove", action: context.link(base + "/members/", user, "/remove"), style: "secondary")
+                                rowButton(
+                                    &html, context, "Remove", named: "Remove \(user) from \(group.name)",
+                                    action: context.link(base + "/members/", user, "/remove"))
                             }
                         }
                     }
@@ -360,7 +362,9 @@ extension AdminAPI {
                         html.element("tr") { html in
                             cell(&html, "To") { html in html.element("code", text: principal) }
                             cell(&html, "Actions") { html in
-                                context.button(&html, "Revoke", action: context.link(base + "/grants/", principal, "/revoke"), style: "secondary")
+                                rowButton(
+                                    &html, context, "Revoke", named: "Revoke \(role.name) from \(principal)",
+                                    action: context.link(base + "/grants/", principal, "/revoke"))
                             }
                         }
                     }
@@ -705,6 +709,14 @@ extension AdminAPI {
     }
 
     // MARK: Helpers
+
+    /// A one-button form in a table row, its button named for a screen reader (`Remove alice from ops`).
+    private func rowButton(_ html: inout HTML, _ context: PageContext, _ label: String, named: String, action: String) {
+        html.element("form", [.init("method", "post"), .init("action", action)]) { html in
+            context.csrfField(&html)
+            html.element("button", [.init("type", "submit"), .init("class", "secondary"), .init("aria-label", named)], text: label)
+        }
+    }
 
     /// Words in `<code>`, separated by spaces, or `none`.
     func codeList(_ html: inout HTML, _ words: [String], none: String = "none") {
