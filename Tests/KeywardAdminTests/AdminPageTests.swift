@@ -9,7 +9,7 @@ import Testing
 @testable import KeywardStore
 
 /// A signed-in browser on the admin pages: its session cookie and the CSRF token of its forms.
-private struct Browser {
+private struct AdminBrowser {
     let h: APIHarness
     let cookie: String
     var csrf: String { Sessions.csrfToken(forSession: cookie, key: h.api.csrfKey) }
@@ -47,7 +47,7 @@ extension Reply {
 /// The admin-only pages: users, groups, roles, resources, signing keys, audit and explain.
 @Suite struct AdminPageTests {
     /// A harness with a plain user (`plain`, manage-own-keys) and one of everything to open.
-    private func fixture() throws -> (APIHarness, Browser) {
+    private func fixture() throws -> (APIHarness, AdminBrowser) {
         let h = try APIHarness()
         try h.user("plain", privileges: [Privilege.manageOwnKeys])
         let cli = h.f.admin()
@@ -55,7 +55,7 @@ extension Reply {
         _ = try cli.addGroup("ops")
         _ = try cli.addResource("reports", ResourceSpec(path: PathScope("/reports/")))
         _ = try cli.addRole("readers", privileges: [Privilege.access("reports")])
-        return (h, try Browser(h))
+        return (h, try AdminBrowser(h))
     }
 
     private func audited(_ h: APIHarness, _ action: String, target: String? = nil) throws -> [AuditEvent] {
@@ -80,7 +80,7 @@ extension Reply {
             #expect(home.text.contains("href=\"/keyward/admin/\(section)\""), "nav: \(section)")
         }
 
-        let plain = try Browser(h, "plain", "plain password 1")
+        let plain = try AdminBrowser(h, "plain", "plain password 1")
         for path in Self.pages {
             let page = plain.get(path)
             #expect(page.status == 403 && page.text.contains("<code>forbidden</code>"), "\(path): \(page.status)")
@@ -314,9 +314,9 @@ extension Reply {
             }
             // Free text the store holds (a key's name) shows in the audit and in explain, escaped.
             let key = try cli.createKey(user: "plain", name: text, expires: .never, scopes: [], networks: [])
-            let explained = root.get("/admin/explain?credential=\(key.id)&path=" + Browser.encode("/reports/" + text))
+            let explained = root.get("/admin/explain?credential=\(key.id)&path=" + AdminBrowser.encode("/reports/" + text))
             #expect(explained.text.contains("(" + HTML.escaped(text) + ") of user plain</li>") && !explained.text.contains(text), "\(text)")
-            let audit = root.get("/admin/audit?action=" + Browser.encode(text))
+            let audit = root.get("/admin/audit?action=" + AdminBrowser.encode(text))
             #expect(audit.text.contains(HTML.escaped(text)) && !audit.text.contains(text))
             let role = root.post("/admin/roles/readers/grants", [("to", "user:" + text)])
             #expect(role.status == 404 && !role.text.contains(text))
