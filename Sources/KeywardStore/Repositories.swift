@@ -122,10 +122,14 @@ public protocol AccessRequestRepository: AnyObject {
 /// Admin sessions.
 public protocol SessionRepository: AnyObject {
     func insertSession(idHash: [UInt8], user: String, csrfHash: [UInt8], now: Int64, expiresAt: Int64) throws
-    func session(idHash: [UInt8], now: Int64) throws -> SessionRow?
+    func session(idHash: [UInt8], now: Int64, idle: Int64) throws -> SessionRow?
+    func touchSession(idHash: [UInt8], now: Int64) throws
+    func sessions(user: String?, now: Int64, idle: Int64) throws -> [SessionInfo]
     func deleteSession(idHash: [UInt8]) throws -> Bool
+    func deleteSession(publicId: String) throws -> SessionInfo?
     func deleteSessions(user: String, except: [UInt8]?) throws
-    func deleteExpiredSessions(now: Int64) throws
+    func expiredSessions(now: Int64, idle: Int64, idHash: [UInt8]?) throws -> [SessionInfo]
+    func deleteExpiredSessions(now: Int64, idle: Int64, idHash: [UInt8]?) throws -> [SessionInfo]
 }
 
 /// Everything the admin operations and the CLI write and read, behind one seam.
