@@ -59,6 +59,7 @@ public protocol ClientRepository: AnyObject {
         scopes: [PathScope]) throws
     func clients(user: String?) throws -> [ClientRow]
     func client(_ id: String) throws -> ClientRow
+    func setClientExpiry(_ id: String, _ expiresAt: Int64?) throws
 }
 
 /// The keys access tokens are signed with, private halves sealed (`KeySealer`).

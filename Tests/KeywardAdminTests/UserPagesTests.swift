@@ -1,0 +1,154 @@
+import Foundation
+import KeywardCore
+import KeywardCrypto
+import KeywardGateway
+import Testing
+
+@testable import KeywardAdmin
+@testable import KeywardAdminHTTP
+@testable import KeywardStore
+
+/// A browser signed in to the pages: its session cookie, the page CSRF token derived from it,
+/// and same-origin GETs and form POSTs.
+private struct Browser {
+    let h: APIHarness
+    let cookie: String
+    static let host = "keys.example"
+
+    init(_ h: APIHarness, _ user: String = "root", _ password: String = APIHarness.rootPassword) throws {
+        self.h = h
+        cookie = try h.signIn(user, password).cookie
+    }
+
+    var csrf: String {
+        Sessions.csrfToken(forSession: cookie, key: HMACKey(Sessions.csrfKey(masterKey: h.f.keyFile.masterKey)))
+    }
+
+    var headers: [String: String] { ["HTTP_COOKIE": "keyward_session=\(cookie)", "HTTP_HOST": Self.host] }
+
+    func get(_ path: String) -> Reply { h.call("GET", path, headers: headers) }
+
+    /// A form POST from the page's own origin, with the CSRF token unless `csrf` is false.
+    func post(_ path: String, _ fields: [(String, String)] = [], csrf: Bool = true) -> Reply {
+        let all = (csrf ? [("csrf_token", self.csrf)] : []) + fields
+        let body = all.map { Self.encode($0.0) + "=" + Self.encode($0.1) }.joined(separator: "&")
+        return h.call(
+            "POST", path, body: Array(body.utf8), contentType: "application/x-www-form-urlencoded",
+            headers: headers.merging(["HTTP_ORIGIN": "http://" + Self.host]) { $1 })
+    }
+
+    static func encode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+    }
+}
+
+extension Reply {
+    /// The secret on a show-once page (`<code id="secret" ...>`), if there is one.
+    fileprivate var shownSecret: String? {
+        guard let start = text.range(of: #"<code id="secret" aria-labelledby="secret-label">"#) else { return nil }
+        return String(text[start.upperBound...].prefix { $0 != "<" })
+    }
+
+    fileprivate var location: String? { header("Location") }
+}
+
+/// A harness with a self-service user (`dana`, manage-own-keys) who may call the resource
+/// `billing`, and mail off.
+private func pagesHarness() throws -> APIHarness {
+    let h = try APIHarness()
+    h.api = AdminAPI(
+        config: AdminAPIConfig(databasePath: h.f.path, keyFile: h.f.keyFile, mount: "/keyward"),
+        clock: h.clock, throttle: FailureThrottle(limit: 0, windowSeconds: 60), audit: h.sink, usage: h.sink, log: { _ in })
+    let cli = h.f.admin()
+    try h.user("dana", privileges: [Privilege.manageOwnKeys])
+    try cli.setPassword("dana", "dana's password 1")
+    _ = try cli.addResource("billing", ResourceSpec(path: PathScope("GET:/billing/"), audience: [.user("dana")]))
+    return h
+}
+
+@Suite struct ClientPagesTests {
+    @Test func aNewClientsSecretIsShownOnceAndNeverListed() throws {
+        let h = try pagesHarness()
+        let dana = try Browser(h, "dana", "dana's password 1")
+        let form = dana.get("/admin/clients/new")
+        #expect(form.status == 200 && form.text.contains(#"name="csrf_token""#) && form.text.contains("GET:/billing/"))
+        #expect(!form.text.contains(#"value="never""#), "never only where allowed")
+        #expect(form.text.contains(#"<label for="name">"#) && form.text.contains(#"<label for="expires-30">"#))
+
+        // Errors next to the field; nothing created.
+        let empty = dana.post("/admin/clients/new", [("user", "dana"), ("name", ""), ("expires", "30d"), ("scope", "GET:/billing/")])
+        #expect(empty.status == 400 && empty.text.contains(#"id="name-error""#) && empty.text.contains("Give the client a name."))
+        let outside = dana.post("/admin/clients/new", [("user", "dana"), ("name", "etl"), ("expires", "30d")])
+        #expect(outside.status == 403 && outside.text.contains(#"id="scope-error""#))
+        #expect(try h.f.store.clients(user: "dana").isEmpty)
+        #expect(dana.post("/admin/clients/new", [("user", "dana"), ("name", "etl")], csrf: false).error == nil)
+        #expect(dana.post("/admin/clients/new", [("user", "dana"), ("name", "etl")], csrf: false).status == 403)
+
+        let created = dana.post("/admin/clients/new", [("user", "dana"), ("name", "etl <b>"), ("expires", "7d"), ("scope", "GET:/billing/")])
+        #expect(created.status == 200 && created.header("Cache-Control") == "no-store")
+        let secret = try #require(created.shownSecret)
+        let client = try #require(try h.f.store.clients(user: "dana").first)
+        #expect(secret.hasPrefix(client.clientId + "_") && client.name == "etl <b>" && client.expiresAt == h.clock.now + 7 * 86_400)
+        #expect(created.text.contains("grant_type=client_credentials") && created.text.contains("http://keys.example/keyward/token"))
+        #expect(created.text.contains("etl &lt;b&gt;") && !created.text.contains("etl <b>"))
+        #expect(created.text.contains(#"aria-current="page">Clients"#))
+
+        // The list, a reload of it, the confirmation pages: never the secret.
+        let secretPart = String(secret.dropFirst(client.clientId.count + 1))
+        let list = dana.get("/admin/clients")
+        #expect(list.status == 200 && list.text.contains(client.clientId) && list.text.contains("etl &lt;b&gt;"))
+        for page in [list, dana.get("/admin/clients"), dana.get("/admin/clients/\(client.clientId)/renew"), dana.get("/admin/clients/new")] {
+            #expect(!page.text.contains(secretPart))
+        }
+        #expect(try !h.f.store.audit().contains { "\($0)".contains(secretPart) })
+        #expect(try h.f.store.audit(action: "client.create").first?.credential == client.clientId)
+    }
+
+    @Test func changesAreConfirmedAndDone() throws {
+        let h = try pagesHarness()
+        let root = try Browser(h)
+        let created = root.post(
+            "/admin/clients/new", [("user", "dana"), ("name", "reports"), ("expires", "never"), ("other_scopes", "/reports/")])
+        let first = try #require(created.shownSecret)
+        let id = try #require(try h.f.store.clients(user: "dana").first?.clientId)
+        #expect(try h.f.store.client(id).expiresAt == nil && h.f.store.client(id).scopes == ["/reports/"])
+
+        // The owner's list through an admin's eyes.
+        #expect(root.get("/admin/clients?user=dana").text.contains("Clients of dana"))
+        #expect(root.get("/admin/clients?user=*").text.contains(id))
+
+        for verb in ["disable", "renew", "regenerate", "delete"] {
+            let confirm = root.get("/admin/clients/\(id)/\(verb)")
+            #expect(confirm.status == 200 && confirm.text.contains(#"method="post""#) && confirm.text.contains("Cancel"), "\(verb)")
+        }
+        #expect(root.get("/admin/clients/\(id)/explode").status == 404)
+
+        let disabled = root.post("/admin/clients/\(id)/disable")
+        #expect(disabled.status == 303 && disabled.location == "/keyward/admin/clients?done=disable&client=\(id)&user=dana")
+        #expect(try h.f.store.client(id).status == .disabled)
+        #expect(root.get("/admin/clients?done=disable&client=\(id)&user=dana").text.contains("The client is disabled."))
+        #expect(root.post("/admin/clients/\(id)/enable").status == 303)
+        #expect(try h.f.store.client(id).status == .active)
+
+        #expect(root.post("/admin/clients/\(id)/renew", [("expires", "90d")]).status == 303)
+        #expect(try h.f.store.client(id).expiresAt == h.clock.now + 90 * 86_400)
+        #expect(root.post("/admin/clients/\(id)/renew", [("expires", "5d")]).status == 400)
+
+        let regenerated = root.post("/admin/clients/\(id)/regenerate")
+        let second = try #require(regenerated.shownSecret)
+        #expect(regenerated.status == 200 && second != first && second.hasPrefix(id + "_"))
+        #expect(!root.get("/admin/clients?user=dana").text.contains(String(second.dropFirst(id.count + 1))))
+
+        // The owner may renew within 90 days but not enable what an admin disabled.
+        let dana = try Browser(h, "dana", "dana's password 1")
+        #expect(dana.post("/admin/clients/\(id)/renew", [("expires", "never")]).status == 403)
+        #expect(root.post("/admin/clients/\(id)/disable").status == 303)
+        #expect(dana.post("/admin/clients/\(id)/enable").status == 403)
+        #expect(dana.post("/admin/clients/\(id)/delete").status == 303)
+        #expect(throws: (any Error).self) { try h.f.store.client(id) }
+        #expect(
+            try h.f.store.audit().map(\.action).filter { $0.hasPrefix("client.") } == [
+                "client.create", "client.disable", "client.enable", "client.renew", "client.regenerate", "client.disable", "client.delete",
+            ])
+    }
+}
