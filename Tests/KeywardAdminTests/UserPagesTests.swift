@@ -24,6 +24,9 @@ private struct Browser {
         Sessions.csrfToken(forSession: cookie, key: HMACKey(Sessions.csrfKey(masterKey: h.f.keyFile.masterKey)))
     }
 
+    /// The session's public id (`ses_...`).
+    var sessionId: String { Sessions.publicId(Sessions.hash(cookie)) }
+
     var headers: [String: String] { ["HTTP_COOKIE": "keyward_session=\(cookie)", "HTTP_HOST": Self.host] }
 
     func get(_ path: String) -> Reply { h.call("GET", path, headers: headers) }
@@ -150,5 +153,70 @@ private func pagesHarness() throws -> APIHarness {
             try h.f.store.audit().map(\.action).filter { $0.hasPrefix("client.") } == [
                 "client.create", "client.disable", "client.enable", "client.renew", "client.regenerate", "client.disable", "client.delete",
             ])
+    }
+}
+
+@Suite struct SessionPagesTests {
+    @Test func anIdleSessionIsSentToSignIn() throws {
+        let h = try pagesHarness()
+        let root = try Browser(h)
+        #expect(root.get("/admin/sessions").status == 200)
+        h.clock.now += 29 * 60
+        #expect(root.get("/admin/clients").status == 200)
+        h.clock.now += 30 * 60
+        let ended = root.get("/admin/clients")
+        #expect(ended.status == 303 && ended.location == "/keyward/admin/login?next=%2Fkeyward%2Fadmin%2Fclients&ended=1", "\(ended.location ?? "")")
+        #expect(root.get("/admin/login?ended=1").text.contains("Your session has ended."))
+        #expect(root.post("/admin/sessions/x/revoke").status == 303, "a POST too goes to sign-in, doing nothing")
+        #expect(try h.f.store.audit(action: "session.expire").count == 1)
+    }
+
+    @Test func aSessionEndsTwelveHoursAfterSignInHoweverBusy() throws {
+        let h = try pagesHarness()
+        let root = try Browser(h)
+        for _ in 0..<(12 * 4 - 1) {
+            h.clock.now += 15 * 60
+            #expect(root.get("/admin/").status == 200)
+        }
+        h.clock.now += 15 * 60
+        #expect(root.get("/admin/").location?.hasPrefix("/keyward/admin/login?") == true)
+    }
+
+    @Test func sessionsAreListedAndEndedByTheirOwnerAndAdmins() throws {
+        let h = try pagesHarness()
+        let first = try Browser(h)
+        h.clock.now += 60
+        let second = try Browser(h)
+        let dana = try Browser(h, "dana", "dana's password 1")
+        let (firstId, secondId, danaId) = (first.sessionId, second.sessionId, dana.sessionId)
+
+        let list = first.get("/admin/sessions")
+        #expect(list.status == 200 && list.text.contains(firstId) && list.text.contains(secondId) && !list.text.contains(danaId))
+        #expect(list.text.components(separatedBy: "this session").count == 2, "the current one marked, once")
+        #expect(list.text.contains("End (sign out)") && list.text.contains(#"action="/keyward/admin/sessions/\#(secondId)/revoke""#))
+        #expect(!list.text.contains(first.cookie) && !list.text.contains(second.cookie))
+        #expect(list.text.contains("30 minutes without use") && list.text.contains("12 hours"))
+        #expect(first.get("/admin/sessions?user=*").text.contains(danaId))
+        #expect(first.get("/admin/sessions?user=dana").text.contains(danaId))
+
+        // dana: her own only; root's look absent; no token, no change.
+        #expect(dana.get("/admin/sessions?user=root").status == 403)
+        #expect(dana.post("/admin/sessions/\(secondId)/revoke").status == 404)
+        #expect(first.post("/admin/sessions/\(secondId)/revoke", csrf: false).status == 403)
+        #expect(second.get("/admin/sessions").status == 200)
+
+        let revoked = first.post("/admin/sessions/\(secondId)/revoke")
+        #expect(revoked.status == 303 && revoked.location == "/keyward/admin/sessions?done=revoke")
+        #expect(second.get("/admin/sessions").location?.hasSuffix("ended=1") == true)
+        #expect(first.get("/admin/sessions?done=revoke").text.contains("The session is ended."))
+
+        // An admin ends dana's; and ending one's own signs out.
+        #expect(first.post("/admin/sessions/\(danaId)/revoke").location == "/keyward/admin/sessions?done=revoke&user=dana")
+        #expect(dana.get("/admin/").status == 303)
+        let out = first.post("/admin/sessions/\(firstId)/revoke")
+        #expect(out.status == 303 && out.location == "/keyward/admin/login?signed_out=1")
+        #expect(out.header("Set-Cookie")?.contains("Max-Age=0") == true)
+        #expect(first.get("/admin/").status == 303)
+        #expect(try h.f.store.audit(action: "session.revoke").map(\.credential) == [secondId, danaId, firstId])
     }
 }

@@ -218,7 +218,7 @@ extension AdminAPI {
                 guard let (signedIn, csrf) = try pageSession(request) else {
                     // Signed out or the session ended: to sign-in, then back here (GET) or home.
                     let next = request.method == "GET" ? config.mount + request.path : nil
-                    return redirect(to: PageRoutes.signInPath(next: next, ended: !request.sessionCookies.isEmpty))
+                    return redirect(to: config.mount + PageRoutes.signInPath(next: next, ended: !request.sessionCookies.isEmpty))
                 }
                 caller = signedIn
                 if request.isUnsafe {
