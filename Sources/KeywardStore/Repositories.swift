@@ -114,6 +114,7 @@ public protocol AccessRequestRepository: AnyObject {
     func decideAccessRequest(_ id: Int64, status: String, at: Int64, by: String, keyId: String?, expiresAt: Int64?) throws -> Bool
     func adminEmails() throws -> [(user: String, email: String)]
     func addRevealLink(keyId: String, secret: String, sealer: KeySealer, now: Int64, lifetime: Int64) throws -> String
+    func addRevealLink(keyId: String, secret: String, token: String, sealer: KeySealer, now: Int64, lifetime: Int64) throws
     func revealLinkKey(token: String, now: Int64) throws -> String?
     func takeRevealLink(token: String, sealer: KeySealer, now: Int64) throws -> (keyId: String, secret: String)?
     func deleteRevealLink(token: String) throws

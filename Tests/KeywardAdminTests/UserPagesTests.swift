@@ -220,3 +220,149 @@ private func pagesHarness() throws -> APIHarness {
         #expect(try h.f.store.audit(action: "session.revoke").map(\.credential) == [secondId, danaId, firstId])
     }
 }
+
+@Suite struct RequestPagesTests {
+    /// Consumers alice and carol, bob owning `billing`, mail to a capturing sendmail with reveal
+    /// links under https://api.example.com/keyward (or no mail at all).
+    private func harness(mail: Bool = true) throws -> (APIHarness, CapturingSendmail) {
+        let h = try APIHarness()
+        let sendmail = try CapturingSendmail(in: h.f.dir)
+        let settings = try MailSettings(sendmail: sendmail.script, from: "keyward@example.com", publicURL: "https://api.example.com/keyward")
+        h.api = AdminAPI(
+            config: AdminAPIConfig(databasePath: h.f.path, keyFile: h.f.keyFile, mount: "/keyward", mail: mail ? settings : nil),
+            clock: h.clock, throttle: FailureThrottle(limit: 0, windowSeconds: 60), audit: h.sink, usage: h.sink, log: { _ in })
+        let cli = h.f.admin()
+        for name in ["alice", "bob", "carol"] {
+            _ = try cli.addUser(name, email: "\(name)@example.com")
+            try cli.setPassword(name, "\(name)'s password 1")
+        }
+        _ = try cli.addResource("billing", ResourceSpec(path: PathScope("GET:/billing/"), owner: "bob"))
+        _ = try cli.addResource("reports", ResourceSpec(path: PathScope("/reports/")))
+        _ = try cli.addResource("open", ResourceSpec(path: PathScope("/open/"), anonymous: true))
+        return (h, sendmail)
+    }
+
+    /// The real check's answer for `secret` on `GET path`.
+    private func allowed(_ h: APIHarness, _ secret: String, _ path: String) throws -> Bool {
+        let checker = Authenticator(
+            keys: try h.f.store.credentialLookup(clock: h.clock, limits: Limits()), pepper: HMACKey(h.f.keyFile.pepper), clock: h.clock,
+            usage: CollectingSink(), audit: CollectingSink(), throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
+        let decision = try checker.check(
+            CheckRequest(method: "GET", path: .success(path), remoteAddress: "10.0.0.1", authorization: "Bearer \(secret)"))
+        if case .allow = decision { return true }
+        return false
+    }
+
+    @Test func fromRequestToApprovalToTheKeyCollectedOnce() throws {
+        let (h, sendmail) = try harness()
+        let alice = try Browser(h, "alice", "alice's password 1")
+        let bob = try Browser(h, "bob", "bob's password 1")
+
+        let form = alice.get("/admin/requests")
+        #expect(form.status == 200 && form.text.contains(#"value="billing""#) && form.text.contains(#"value="reports""#))
+        #expect(!form.text.contains(#"value="open""#), "an anonymous resource needs no key")
+        #expect(form.text.contains(#"<label for="note">"#) && form.text.contains(#"name="csrf_token""#))
+        #expect(form.text.contains(#"aria-current="page">Access requests"#))
+
+        // Asking: errors next to the field, then the request and the owner's mail.
+        let missing = alice.post("/admin/requests", [("note", "x")])
+        #expect(missing.status == 400 && missing.text.contains(#"id="resource-error""#))
+        let badNote = alice.post("/admin/requests", [("resource", "billing"), ("note", "bell\u{7}")])
+        #expect(badNote.status == 400 && badNote.text.contains(#"id="note-error""#))
+        #expect(alice.post("/admin/requests", [("resource", "billing")], csrf: false).status == 403)
+        let asked = alice.post("/admin/requests", [("resource", "billing"), ("note", #"monthly <script>"quotes"</script>"#)])
+        #expect(asked.status == 303 && asked.location == "/keyward/admin/requests?done=request&request=1&mail=sent")
+        #expect(sendmail.messages.count == 1 && header(sendmail.messages[0], "To") == "bob@example.com")
+        let twice = alice.post("/admin/requests", [("resource", "billing")])
+        #expect(twice.status == 409 && twice.text.contains(#"id="resource-error""#) && twice.text.contains("pending request"))
+        let mine = alice.get("/admin/requests?done=request&request=1&mail=sent")
+        #expect(mine.text.contains("Your request #1 is sent") && mine.text.contains("(asked already)"))
+        #expect(mine.text.contains("&lt;script&gt;&quot;quotes&quot;") && !mine.text.contains("<script>\""))
+        #expect(!mine.text.contains("Collect your key"))
+
+        // The requester does not decide; the owner sees it waiting and decides after confirming.
+        #expect(alice.get("/admin/requests/1/approve").status == 403)
+        #expect(alice.post("/admin/requests/1/approve", [("expires", "7d")]).status == 403)
+        let waiting = bob.get("/admin/requests")
+        #expect(waiting.text.contains("Waiting for your decision") && waiting.text.contains("/keyward/admin/requests/1/approve"))
+        let confirm = bob.get("/admin/requests/1/approve")
+        #expect(confirm.status == 200 && confirm.text.contains(#"value="7d""#) && !confirm.text.contains(#"value="never""#))
+        #expect(bob.post("/admin/requests/1/approve", [("expires", "never")]).status == 403, "an owner grants 90 days at most")
+        let approved = bob.post("/admin/requests/1/approve", [("expires", "7d")])
+        #expect(approved.status == 303 && approved.location == "/keyward/admin/requests?done=approve&request=1&mail=sent")
+        let row = try #require(try h.f.store.accessRequest(1))
+        let keyId = try #require(row.keyId)
+        #expect(row.status == "approved" && row.decidedBy == "bob" && row.expiresAt == h.clock.now + 7 * 86_400)
+        let toAlice = try #require(sendmail.messages.first { header($0, "To") == "alice@example.com" })
+        let link = try #require(token(inLinkOf: toAlice))
+        #expect(bob.get("/admin/requests/1/reject").status == 409, "decided once")
+
+        // The requester sees the outcome and collects the key: once.
+        let outcome = alice.get("/admin/requests")
+        #expect(outcome.text.contains("approved") && outcome.text.contains(PageFormat.masked(keyId)))
+        #expect(outcome.text.contains(#"action="/keyward/admin/requests/1/collect""#) && outcome.text.contains("Collect your key"))
+        #expect(bob.post("/admin/requests/1/collect").status == 403, "only the requester collects")
+        let collected = alice.post("/admin/requests/1/collect")
+        #expect(collected.status == 200 && collected.header("Cache-Control") == "no-store")
+        let secret = try #require(collected.shownSecret)
+        #expect(secret.hasPrefix(keyId + "_") && collected.text.contains("Your key for billing"))
+        #expect(collected.text.contains("curl -H &#39;Authorization: Bearer \(secret)&#39; http://keys.example/billing/"))
+        #expect(try allowed(h, secret, "/billing/invoices") && !(try allowed(h, secret, "/reports/x")))
+
+        let again = alice.post("/admin/requests/1/collect")
+        #expect(again.status == 410 && again.shownSecret == nil && again.text.contains("collected already"))
+        let after = alice.get("/admin/requests")
+        #expect(!after.text.contains("Collect your key") && after.text.contains("Key collected, or no longer waiting"))
+        #expect(!after.text.contains(String(secret.dropFirst(keyId.count + 1))))
+        // The mailed link was the same one: used up too.
+        #expect(h.call("POST", "/admin/reveal/\(link)").status == 410)
+
+        let reveal = try h.f.store.audit(action: "access.reveal")
+        #expect(reveal.count == 1 && reveal.first?.actor == "alice" && reveal.first?.credential == keyId)
+        #expect(try !h.f.store.audit().contains { "\($0)".contains(String(secret.dropFirst(keyId.count + 1))) })
+    }
+
+    @Test func theMailedLinkAndThePageShareOneSecret() throws {
+        let (h, sendmail) = try harness()
+        let carol = try Browser(h, "carol", "carol's password 1")
+        let root = try Browser(h)
+        #expect(carol.post("/admin/requests", [("resource", "reports")]).status == 303)
+        // No owner: the admins decide; root rejects a second one with a reason.
+        let reject = root.get("/admin/requests/1/reject")
+        #expect(reject.status == 200 && reject.text.contains(#"<label for="reason">"#))
+        #expect(root.post("/admin/requests/1/approve", [("expires", "30d")]).status == 303)
+        let link = try #require(sendmail.messages.compactMap { token(inLinkOf: $0) }.first)
+        #expect(h.call("POST", "/admin/reveal/\(link)").status == 200)
+        let list = carol.get("/admin/requests")
+        #expect(!list.text.contains("Collect your key"))
+        #expect(carol.post("/admin/requests/1/collect").status == 410)
+
+        #expect(carol.post("/admin/requests", [("resource", "billing"), ("note", "again")]).status == 303)
+        let rejected = root.post("/admin/requests/2/reject", [("reason", "use reports")])
+        #expect(rejected.location == "/keyward/admin/requests?done=reject&request=2&mail=sent")
+        #expect(sendmail.messages.last?.contains("use reports") == true)
+        let seen = carol.get("/admin/requests")
+        #expect(seen.text.contains("rejected") && seen.text.contains("by root"))
+        #expect(carol.post("/admin/requests/2/collect").status == 409)
+    }
+
+    @Test func withoutMailTheKeyWaitsOnThePage() throws {
+        let (h, sendmail) = try harness(mail: false)
+        let alice = try Browser(h, "alice", "alice's password 1")
+        let bob = try Browser(h, "bob", "bob's password 1")
+        #expect(alice.post("/admin/requests", [("resource", "billing")]).location == "/keyward/admin/requests?done=request&request=1&mail=not_sent")
+        #expect(
+            bob.post("/admin/requests/1/approve", [("expires", "30d")]).location == "/keyward/admin/requests?done=approve&request=1&mail=not_sent")
+        #expect(sendmail.messages.isEmpty)
+        let secret = try #require(alice.post("/admin/requests/1/collect").shownSecret)
+        #expect(try allowed(h, secret, "/billing/x"))
+        // A key not collected in time is gone.
+        #expect(alice.post("/admin/requests", [("resource", "reports")]).status == 303)
+        let root = try Browser(h)
+        #expect(root.post("/admin/requests/2/approve", [("expires", "7d")]).status == 303)
+        h.clock.now += Limits().revealLinkLifetime
+        let alice2 = try Browser(h, "alice", "alice's password 1")
+        #expect(!alice2.get("/admin/requests").text.contains("Collect your key"))
+        #expect(alice2.post("/admin/requests/2/collect").status == 410)
+    }
+}

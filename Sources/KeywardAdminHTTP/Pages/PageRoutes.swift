@@ -1,9 +1,9 @@
 /// Every page route, one list per area. A new area is a file of handlers and one line here.
 enum PageRoutes {
-    static let all: [PageRoute] = SignInPages.routes + KeyPages.routes + ClientPages.routes + SessionPages.routes
+    static let all: [PageRoute] = SignInPages.routes + KeyPages.routes + ClientPages.routes + RequestPages.routes + SessionPages.routes
 
     /// The navigation sections that have pages.
-    static let sections: [Section] = [.keys, .clients, .sessions]
+    static let sections: [Section] = [.keys, .clients, .requests, .sessions]
 
     /// The sign-in page's path (below the mount), with where to go after it and why it is shown.
     static func signInPath(next: String?, ended: Bool) -> String {
