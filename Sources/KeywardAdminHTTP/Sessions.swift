@@ -246,7 +246,8 @@ extension AdminAPI {
     }
 
     /// Removes the sessions past their lifetime or idle limit (only `only`'s when given), each
-    /// audited as `session.expire` by its user, naming which limit ended it. Writes nothing when
+    /// audited as `session.expire` by its user, naming which limit ended it (and the address of
+    /// the request that found it, for the cookie's own; none for the others). Writes nothing when
     /// there are none (an unknown cookie takes no write lock).
     func endExpiredSessions(_ store: Store, now: Int64, _ request: APIRequest, only idHash: [UInt8]? = nil) throws {
         let limits = config.limits
@@ -255,7 +256,7 @@ extension AdminAPI {
             for session in try store.deleteExpiredSessions(now: now, idle: limits.sessionIdle, idHash: idHash) {
                 let admin = Admin(
                     store: store, keyFile: config.keyFile, clock: clock, actor: .user(session.user, privileges: [], credential: nil),
-                    sourceIP: request.address, limits: limits)
+                    sourceIP: idHash == nil ? nil : request.address, limits: limits)
                 let why =
                     session.expiresAt <= now
                     ? "lifetime of \(limits.sessionLifetime / 60) minutes over"

@@ -64,7 +64,9 @@ import Testing
         #expect(try h.f.store.audit(action: "session.expire").first?.detail?.contains("lifetime of 720 minutes over") == true)
         // The unused one was ended long ago; the next sign-in removes it, audited too.
         _ = try h.signIn()
-        #expect(try h.f.store.audit(action: "session.expire").map(\.credential) == [cookie, other].map { Sessions.publicId(Sessions.hash($0)) })
+        let expired = try h.f.store.audit(action: "session.expire")
+        #expect(expired.map(\.credential) == [cookie, other].map { Sessions.publicId(Sessions.hash($0)) })
+        #expect(expired.map(\.sourceIP) == ["10.0.0.5", nil], "the address of the request that found it, and none for the purged one")
         #expect(me(h, other) == 401)
     }
 
