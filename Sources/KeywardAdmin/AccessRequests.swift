@@ -129,7 +129,9 @@ extension Admin {
     /// issues the requester a key scoped to the resource's path and methods that expires after
     /// `expires`, adds `user:REQUESTER` to the resource's audience, and mails the requester the key
     /// id, its expiry and a one-time link to the secret (or, with `secretInline`, the secret), and
-    /// the approver and the owner a confirmation without it.
+    /// the approver and the owner a confirmation without it. Unless the secret itself was mailed,
+    /// it waits sealed behind that one link (`collectToken`) for `revealLinkLifetime`: the
+    /// requester uses it up from the mail or on the access requests page (`collectKey`), once.
     public func approveAccess(_ id: Int64, expires: Lifetime) throws -> AccessRequestRow {
         notices = []
         let request = try decidable(id)
@@ -139,9 +141,9 @@ extension Admin {
         else { throw AdminError.conflict("resource \(resource.name) has a path that does not parse") }
         let requester = try store.user(request.user)
         let settings = mail
-        let wantsLink = settings != nil && settings?.secretInline == false && settings?.publicURL != nil && requester.email != nil
+        let inline = settings?.secretInline == true
         let now = clock.now
-        var token: String?
+        var token = ""
         let key: CreatedKey = try store.transaction {
             let key = try asApprover {
                 try createKey(user: request.user, name: "access-\(resource.name)-\(id)", expires: expires, scopes: [scope], networks: [])
@@ -153,10 +155,10 @@ extension Admin {
                     id, status: "approved", at: now, by: actor.auditName, keyId: key.id,
                     expiresAt: key.expiresAt)
             else { throw AdminError.conflict("access request #\(id) was decided meanwhile") }
-            if wantsLink {
-                token = try store.addRevealLink(
-                    keyId: key.id, secret: key.secret, sealer: sealer, now: now,
-                    lifetime: limits.revealLinkLifetime)
+            token = Self.collectToken(requestId: id, keyId: key.id, masterKey: keyFile.masterKey)
+            if !inline {
+                try store.addRevealLink(
+                    keyId: key.id, secret: key.secret, token: token, sealer: sealer, now: now, lifetime: limits.revealLinkLifetime)
             }
             try audit(
                 "access.approve", target: "resource:\(resource.name)", credential: key.id,
@@ -184,7 +186,12 @@ extension Admin {
                     body: [head, "Your secret (this mail is the only copy):\n\n  \(key.secret)", tail]
                         .joined(separator: "\n\n"))
             }
-        } else if let token, let settings, let url = settings.revealURL(token) {
+            // Not mailed: the requester collects it on the access requests page instead.
+            if notices.last?.result != "sent" {
+                try? store.addRevealLink(
+                    keyId: key.id, secret: key.secret, token: token, sealer: sealer, now: now, lifetime: limits.revealLinkLifetime)
+            }
+        } else if let settings, let url = settings.revealURL(token) {
             let link = """
                 Your secret is shown once, at this link, within \(limits.revealLinkLifetime / 3_600) hours (until \(Self.time(now + limits.revealLinkLifetime))):
 
@@ -195,7 +202,6 @@ extension Admin {
             deliver(to: request.user, requester.email, about: "access.approve") {
                 MailMessage(to: $0, subject: subject, body: [head, link, tail].joined(separator: "\n\n"))
             }
-            if notices.last?.result != "sent" { try? store.deleteRevealLink(token: token) }
         } else {
             deliver(to: request.user, requester.email, about: "access.approve") { _ in
                 throw Mailer.failure("public_url is not set, so no reveal link can be made; set public_url (or mail_secret_inline)")
@@ -392,6 +398,51 @@ extension Admin {
 // MARK: One-time reveal links
 
 extension Admin {
+    /// The token of the one link behind which an approved request's key waits: derived from the
+    /// master key (HMAC, 43 base62 symbols by rejection sampling), the request and its key, so
+    /// the requester's page finds the link the mail points to, and nobody without the master key
+    /// can make it.
+    static func collectToken(requestId: Int64, keyId: String, masterKey: [UInt8]) -> String {
+        let mac = HMACKey(HMACKey(masterKey).authenticationCode("keyward access request collect v1"))
+        var out: [UInt8] = []
+        var block = 0
+        while out.count < Store.revealTokenLength {
+            for b in mac.authenticationCode("\(requestId)\u{0}\(keyId)\u{0}\(block)") where b < 248 && out.count < Store.revealTokenLength {
+                out.append(Base62.alphabet[Int(b % 62)])
+            }
+            block += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The id of the key an approved request of the actor's still holds for them to collect;
+    /// nil when it was collected, its time is over, or the request is not theirs or not approved.
+    public func collectableKey(_ id: Int64) throws -> String? {
+        let request = try accessRequest(id)
+        guard request.user == actor.user, request.status == "approved", let keyId = request.keyId else { return nil }
+        return try store.revealLinkKey(token: Self.collectToken(requestId: id, keyId: keyId, masterKey: keyFile.masterKey), now: clock.now)
+    }
+
+    /// Hands the requester the secret of their approved request's key, once: the same one link
+    /// the mail points to is used up (audited as `access.reveal`, by the requester, naming the
+    /// key, never the secret). Only the requester; `linkGone` (410) once collected or expired.
+    public func collectKey(_ id: Int64) throws -> (keyId: String, secret: String) {
+        let request = try accessRequest(id)
+        guard request.user == actor.user else { throw AdminError.forbidden("Only the requester collects the key of an access request.") }
+        guard request.status == "approved", let keyId = request.keyId else { throw AdminError.conflict("access request #\(id) is \(request.status)") }
+        let token = Self.collectToken(requestId: id, keyId: keyId, masterKey: keyFile.masterKey)
+        guard try store.revealLinkKey(token: token, now: clock.now) != nil else { throw AdminError.linkGone }
+        let taken: (keyId: String, secret: String)? = try store.transaction {
+            guard let link = try store.takeRevealLink(token: token, sealer: sealer, now: clock.now) else { return nil }
+            try audit(
+                "access.reveal", target: "user:\(request.user)", credential: link.keyId, detail: "request:\(id) collected on the access requests page"
+            )
+            return link
+        }
+        guard let taken else { throw AdminError.linkGone }
+        return taken
+    }
+
     /// Uses up a reveal link: returns the key id and secret and deletes the link in the same
     /// transaction as the audit record (`access.reveal`, by `anonymous`, naming the key, never the
     /// secret). Needs no login: the link is the capability. Throws `linkGone` (410) for a used,

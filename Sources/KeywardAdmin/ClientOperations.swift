@@ -51,9 +51,16 @@ extension Admin {
         return try visible(row, id: id, owner: row.user)
     }
 
-    /// Changes one client, under the rules of `setKey`: owners may disable, delete and renew, not enable.
+    /// Changes one client, under the rules of `setKey`: owners may disable, delete and renew (up
+    /// to `maxSelfServiceLifetime`), not enable.
     public func setClient(_ id: String, _ command: CredentialChange) throws {
-        try change(command, id, owner: manageable(id, owner: store.client(id).user), noun: "client", in: store.clients, renew: nil)
+        let owner = try manageable(id, owner: store.client(id).user)
+        if !actor.isAdmin, case .renew(let expires) = command {
+            try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime))
+        }
+        try change(command, id, owner: owner, noun: "client", in: store.clients) { [self] expires in
+            try store.setClientExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
+        }
     }
 
     /// A new secret for the same client; tokens issued with the old one are revoked.

@@ -69,6 +69,15 @@ enum Render {
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
     }
 
+    /// A session: public id and times; `idle_expires_at` is when it ends unless used before.
+    static func session(_ s: SessionInfo, idle: Int64, current: String?) -> JSON {
+        .object([
+            ("id", .string(s.id)), ("user", .string(s.user)), ("created_at", .int(s.createdAt)), ("last_seen_at", .int(s.lastSeenAt)),
+            ("expires_at", .int(s.expiresAt)), ("idle_expires_at", .int(min(s.lastSeenAt + idle, s.expiresAt))),
+            ("current", .bool(s.id == current)),
+        ])
+    }
+
     static func audit(_ r: AuditRecord) -> JSON {
         let e = r.event
         return .object([

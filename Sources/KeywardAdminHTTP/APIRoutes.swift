@@ -14,6 +14,8 @@ extension AdminAPI {
             Route("POST", "session", .open(AdminAPI.signIn)),
             Route("DELETE", "session", AdminAPI.signOut),
             Route("GET", "me", AdminAPI.me),
+            Route("GET", "sessions", AdminAPI.listSessions),
+            Route("DELETE", "sessions/{}", AdminAPI.revokeSession),
 
             Route("GET", "users", AdminAPI.listUsers),
             Route("POST", "users", AdminAPI.createUser),
@@ -84,6 +86,30 @@ extension AdminAPI {
                 ("user", Render.user(user)), ("privileges", .strings(caller.privileges.sorted())),
                 ("auth", .string(caller.via == .apiKey ? "api-key" : "session")), ("credential", .string(caller.credential)),
             ]))
+    }
+
+    // MARK: Sessions
+
+    /// `GET /sessions?user=`: the caller's live sessions; admins anyone's (`user`) or everyone's (`user=*`).
+    func listSessions(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let query = try request.query(["limit", "cursor", "user"])
+        let page = try Page(query, list: "sessions", limits: config.limits)
+        let user = query["user"] == "*" && admin.actor.isAdmin ? nil : query["user"] ?? admin.actor.user
+        let current = request.caller.flatMap { $0.via == .apiKey ? nil : $0.credential }
+        let order: (SessionInfo) -> String = { Render.padded($0.createdAt) + " " + $0.id }
+        return page.answer(Page.sorted(try admin.sessions(user: user), by: order), key: order) {
+            Render.session($0, idle: config.limits.sessionIdle, current: current)
+        }
+    }
+
+    /// `DELETE /sessions/{id}`: ends one session, the caller's own or (admins) anyone's; ending
+    /// the one in use also clears its cookie.
+    func revokeSession(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        let ended = try admin.revokeSession(request.capture(0))
+        guard case .session? = request.caller?.via, request.caller?.credential == ended.id else { return APIResponse.noContent() }
+        return APIResponse.noContent(headers: [("Set-Cookie", Sessions.cookie(nil, config: config, https: request.https))])
     }
 
     // MARK: Users

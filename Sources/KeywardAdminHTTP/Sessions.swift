@@ -31,7 +31,10 @@ enum Sessions {
 
     /// A session's public id for the audit (`ses_` + 12 base64url characters of its hash): names
     /// the session without revealing anything that would let one use it.
-    static func publicId(_ idHash: [UInt8]) -> String { "ses_" + Base64URL.encode(Array(idHash.prefix(9))) }
+    static func publicId(_ idHash: [UInt8]) -> String { SessionInfo.publicId(idHash) }
+
+    /// A session's last use is written at most this often (seconds): its idle expiry is that much coarse.
+    static let touchInterval: Int64 = 60
 
     /// Compared against when the user is unknown, has no password or is disabled, so every failed
     /// sign-in costs one scrypt like a wrong password does.
@@ -207,7 +210,7 @@ extension AdminAPI {
             actor: .user(name, privileges: privileges, credential: Sessions.publicId(idHash)), sourceIP: request.address,
             limits: config.limits)
         try admin.change("session.create", target: "user:\(name)") {
-            try store.deleteExpiredSessions(now: now)
+            try endExpiredSessions(store, now: now, request)
             try store.insertSession(idHash: idHash, user: name, csrfHash: Sessions.hash(csrf), now: now, expiresAt: expiresAt)
         }
         // The same device keeps its id (its failure count follows it); a new one gets a fresh id.
@@ -233,17 +236,43 @@ extension AdminAPI {
         return APIResponse.noContent(headers: [("Set-Cookie", Sessions.cookie(nil, config: config, https: request.https))])
     }
 
-    /// The session the cookie names, while it lasts and its user is active.
+    /// The session the cookie names, while it lasts (`Limits.sessionLifetime`), is in use
+    /// (`Limits.sessionIdle`) and its user is active. A use is recorded at most once a minute; a
+    /// session found past either limit is removed and its end audited (`session.expire`).
     func authenticateSession(_ cookie: String, _ request: APIRequest, now: Int64) throws -> Caller {
         let (store, _) = try opened()
         let idHash = Sessions.hash(cookie)
-        guard cookie.utf8.count <= config.limits.maxSessionCookieBytes, let session = try store.session(idHash: idHash, now: now),
-            session.userStatus == .active
-        else {
-            throw AdminError.unauthenticated("The session has ended; sign in again.")
+        let ended = AdminError.unauthenticated("The session has ended; sign in again.")
+        guard cookie.utf8.count <= config.limits.maxSessionCookieBytes else { throw ended }
+        guard let session = try store.session(idHash: idHash, now: now, idle: config.limits.sessionIdle) else {
+            try endExpiredSessions(store, now: now, request, only: idHash)
+            throw ended
         }
+        guard session.userStatus == .active else { throw ended }
+        if now - session.lastSeenAt >= Sessions.touchInterval { try store.touchSession(idHash: idHash, now: now) }
         return Caller(
             user: session.user, privileges: try store.privileges(of: session.user),
             via: .session(idHash: idHash, csrfHash: session.csrfHash), credential: Sessions.publicId(idHash))
+    }
+
+    /// Removes the sessions past their lifetime or idle limit (only `only`'s when given), each
+    /// audited as `session.expire` by its user, naming which limit ended it (and the address of
+    /// the request that found it, for the cookie's own; none for the others). Writes nothing when
+    /// there are none (an unknown cookie takes no write lock).
+    func endExpiredSessions(_ store: Store, now: Int64, _ request: APIRequest, only idHash: [UInt8]? = nil) throws {
+        let limits = config.limits
+        guard try !store.expiredSessions(now: now, idle: limits.sessionIdle, idHash: idHash).isEmpty else { return }
+        try store.transaction {
+            for session in try store.deleteExpiredSessions(now: now, idle: limits.sessionIdle, idHash: idHash) {
+                let admin = Admin(
+                    store: store, keyFile: config.keyFile, clock: clock, actor: .user(session.user, privileges: [], credential: nil),
+                    sourceIP: idHash == nil ? nil : request.address, limits: limits)
+                let why =
+                    session.expiresAt <= now
+                    ? "lifetime of \(limits.sessionLifetime / 60) minutes over"
+                    : "unused for \(limits.sessionIdle / 60) minutes"
+                try admin.audit("session.expire", target: "user:\(session.user)", credential: session.id, detail: why)
+            }
+        }
     }
 }

@@ -57,8 +57,10 @@ public struct Limits: Sendable, Equatable {
     /// Clients remembered as having signed in to an account (address or /64, device), for
     /// `signInTrustSeconds`; past it the oldest are forgotten.
     public var knownSignInClients = 65_536
-    /// Lifetime of an admin session, in seconds (8 hours).
-    public var sessionLifetime: Int64 = 8 * 3_600
+    /// Lifetime of an admin session, in seconds (12 hours): it ends then however busy it is.
+    public var sessionLifetime: Int64 = 12 * 3_600
+    /// How long an admin session may go unused before it ends, in seconds (30 minutes).
+    public var sessionIdle: Int64 = 30 * 60
     /// Longest password accepted at sign-in.
     public var maxPasswordBytes = 1_024
     /// Longest user name accepted at sign-in.

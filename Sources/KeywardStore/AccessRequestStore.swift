@@ -132,6 +132,15 @@ extension Store {
     /// the master key, bound to the key id and that hash. Expired links are purged on the way.
     public func addRevealLink(keyId: String, secret: String, sealer: KeySealer, now: Int64, lifetime: Int64) throws -> String {
         let token = Base62.random(count: Self.revealTokenLength)
+        try addRevealLink(keyId: keyId, secret: secret, token: token, sealer: sealer, now: now, lifetime: lifetime)
+        return token
+    }
+
+    /// `addRevealLink` behind a token the caller made (43 base62 symbols, as unguessable as a
+    /// random one: an approved request's is derived from the master key, so its requester's page
+    /// finds the same one link the mail points to). Refuses a token already stored.
+    public func addRevealLink(keyId: String, secret: String, token: String, sealer: KeySealer, now: Int64, lifetime: Int64) throws {
+        guard Self.isRevealToken(token) else { throw StoreError(code: 1, message: "a reveal token is \(Self.revealTokenLength) base62 symbols") }
         let hash = Digest.sha256(token)
         let sealed = try sealer.seal(Array(secret.utf8), boundTo: Self.revealBinding(keyId, hash))
         try db.transaction {
@@ -139,7 +148,6 @@ extension Store {
             try db.statement("INSERT INTO reveal_links (token_hash, key_id, sealed_secret, expires_at) VALUES (?, ?, ?, ?)")
                 .run([.blob(hash), .text(keyId), .blob(sealed), .integer(now + lifetime)])
         }
-        return token
     }
 
     /// The key id behind a live link, without using it up; nil for a malformed, unknown, used or

@@ -154,6 +154,11 @@ enum Migrations {
         """
         ALTER TABLE resource_audience ADD COLUMN expires_at INTEGER;
         """,
+        // 5: sessions also end after a while unused (idle expiry): when each was last used.
+        """
+        ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;
+        UPDATE sessions SET last_seen_at = created_at;
+        """,
     ]
 
     /// Brings the database up to the latest version; returns how many migrations ran.

@@ -59,6 +59,7 @@ public protocol ClientRepository: AnyObject {
         scopes: [PathScope]) throws
     func clients(user: String?) throws -> [ClientRow]
     func client(_ id: String) throws -> ClientRow
+    func setClientExpiry(_ id: String, _ expiresAt: Int64?) throws
 }
 
 /// The keys access tokens are signed with, private halves sealed (`KeySealer`).
@@ -113,6 +114,7 @@ public protocol AccessRequestRepository: AnyObject {
     func decideAccessRequest(_ id: Int64, status: String, at: Int64, by: String, keyId: String?, expiresAt: Int64?) throws -> Bool
     func adminEmails() throws -> [(user: String, email: String)]
     func addRevealLink(keyId: String, secret: String, sealer: KeySealer, now: Int64, lifetime: Int64) throws -> String
+    func addRevealLink(keyId: String, secret: String, token: String, sealer: KeySealer, now: Int64, lifetime: Int64) throws
     func revealLinkKey(token: String, now: Int64) throws -> String?
     func takeRevealLink(token: String, sealer: KeySealer, now: Int64) throws -> (keyId: String, secret: String)?
     func deleteRevealLink(token: String) throws
@@ -122,10 +124,14 @@ public protocol AccessRequestRepository: AnyObject {
 /// Admin sessions.
 public protocol SessionRepository: AnyObject {
     func insertSession(idHash: [UInt8], user: String, csrfHash: [UInt8], now: Int64, expiresAt: Int64) throws
-    func session(idHash: [UInt8], now: Int64) throws -> SessionRow?
+    func session(idHash: [UInt8], now: Int64, idle: Int64) throws -> SessionRow?
+    func touchSession(idHash: [UInt8], now: Int64) throws
+    func sessions(user: String?, now: Int64, idle: Int64) throws -> [SessionInfo]
     func deleteSession(idHash: [UInt8]) throws -> Bool
+    func deleteSession(publicId: String) throws -> SessionInfo?
     func deleteSessions(user: String, except: [UInt8]?) throws
-    func deleteExpiredSessions(now: Int64) throws
+    func expiredSessions(now: Int64, idle: Int64, idHash: [UInt8]?) throws -> [SessionInfo]
+    func deleteExpiredSessions(now: Int64, idle: Int64, idHash: [UInt8]?) throws -> [SessionInfo]
 }
 
 /// Everything the admin operations and the CLI write and read, behind one seam.

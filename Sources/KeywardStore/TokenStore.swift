@@ -92,6 +92,12 @@ extension Store {
         return row
     }
 
+    /// Sets a client's expiry (nil: never); refuses an unknown id.
+    public func setClientExpiry(_ id: String, _ expiresAt: Int64?) throws {
+        try db.statement("UPDATE oauth_clients SET expires_at = ? WHERE id = ?").run([expiresAt.map(SQLValue.integer) ?? .null, .text(id)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey(id) }
+    }
+
 
     // MARK: Revoked access tokens
 

@@ -84,7 +84,9 @@ enum AccessRequestCommands {
                     "access request #\(id) approved: key \(row.keyId ?? "-") for \(row.user) on \(row.resource), "
                     + "expires \(Time.iso(row.expiresAt))\n" + mailLines(admin.notices)
                 if let notice = admin.notices.first(where: { $0.about == "access.approve" }), notice.result != "sent", let key = row.keyId {
-                    text += "\n\(row.user) has not got the secret: hand out a new one with `keyward key regenerate \(key)`"
+                    text +=
+                        "\n\(row.user) has not got the secret by mail: they collect it once on the admin pages (Access requests) within "
+                        + "\(admin.limits.revealLinkLifetime / 3_600) hours, or hand out a new one with `keyward key regenerate \(key)`"
                 }
                 return text
             }

@@ -20,6 +20,12 @@ extension Limits {
             }
             limits.sessionLifetime = s
         }
+        if let text = option("session-idle") {
+            guard case .seconds(let s)? = Lifetime(text), s <= 30 * 86_400 else {
+                throw UsageError("invalid --session-idle \(text) (at most 30d)")
+            }
+            limits.sessionIdle = s
+        }
         return limits
     }
 }

@@ -41,7 +41,8 @@ enum ServeCommand {
                 "trusted-proxy", value: "CIDR", repeatable: true,
                 "a proxy whose header names the client (config: comma-separated)"),
             .init("real-ip-header", value: "NAME", "that header: X-Forwarded-For (default) or X-Real-IP"),
-            .init("session-lifetime", value: "DURATION", "admin API sign-in session lifetime (default 8h)"),
+            .init("session-lifetime", value: "DURATION", "admin sign-in session lifetime, however busy (default 12h)"),
+            .init("session-idle", value: "DURATION", "admin sign-in session ends after this long unused (default 30m)"),
             .init(
                 "sendmail", value: "PATH",
                 "sendmail for access-request mail from the admin API (config: sendmail, mail_from, public_url, mail_secret_inline)"),

@@ -181,7 +181,7 @@ def sessions():
     check("Set-Cookie: keyward_session=...; HttpOnly; SameSite=Strict; Path=/keyward/admin",
           attributes[0].startswith("keyward_session=") and {"HttpOnly", "SameSite=Strict", "Path=/keyward/admin"} <= set(attributes),
           cookie)
-    check("the cookie lasts 8 hours (Max-Age=28800)", "Max-Age=28800" in attributes, cookie)
+    check("the cookie lasts 12 hours (Max-Age=43200)", "Max-Age=43200" in attributes, cookie)
     check("no Secure attribute on a plain-http site", "Secure" not in attributes, cookie)
     csrf = js(r).get("csrf_token", "")
     check("the sign-in answer carries a CSRF token", len(csrf) >= 40, js(r))
@@ -207,6 +207,32 @@ def sessions():
     mine = [e for e in events if e.get("action") == "group.add" and e.get("target") == "group:via-session"]
     check("the audit names root and the session (ses_...) for the group.add",
           len(mine) == 1 and mine[0].get("actor") == "root" and "ses_" in via(mine[0]), mine)
+
+    r = s.get(API + "/sessions", timeout=10)
+    expect_status("GET /sessions with the cookie: 200", r, 200)
+    listed = js(r).get("items", [])
+    mine = [x for x in listed if x.get("current")]
+    check("the session in use is listed once, marked current, by its public id (ses_...) and without its tokens",
+          len(mine) == 1 and str(mine[0].get("id", "")).startswith("ses_")
+          and attributes[0].split("=", 1)[1] not in r.text and csrf not in r.text, listed)
+    check("it ends after 30 minutes unused, and 12 hours after sign-in at most",
+          len(mine) == 1 and mine[0].get("idle_expires_at", 0) - mine[0].get("last_seen_at", 0) == 1800
+          and mine[0].get("expires_at", 0) - mine[0].get("created_at", 0) == 43200, mine)
+    other = client()
+    r = other.post(API + "/session", json={"user": "root", "password": ROOT_PASSWORD}, timeout=10)
+    expect_status("a second sign-in as root: 201", r, 201)
+    remember(js(r).get("csrf_token", ""))
+    r = s.get(API + "/sessions", timeout=10)
+    second = [x.get("id") for x in js(r).get("items", []) if not x.get("current")]
+    check("the second session is listed beside the first", len(second) >= 1, js(r))
+    r = s.delete(API + "/sessions/" + (second[-1] if second else "ses_000000000000"), timeout=10)
+    expect_status("revoking a session without the token: 403 csrf_failed", r, 403, "csrf_failed")
+    r = s.delete(API + "/sessions/" + (second[-1] if second else "ses_000000000000"), headers={"X-CSRF-Token": csrf}, timeout=10)
+    expect_status("revoking the second session: 204", r, 204)
+    expect_status("the revoked session's next request: 401", other.get(API + "/me", timeout=10), 401, "unauthenticated")
+    expect_status("the revoking session goes on: 200", s.get(API + "/me", timeout=10), 200)
+    expect_status("an unknown session id: 404", s.delete(API + "/sessions/ses_000000000000", headers={"X-CSRF-Token": csrf}, timeout=10),
+                  404, "not_found")
 
     r = s.delete(API + "/session", timeout=10)
     expect_status("sign-out without the token: 403 csrf_failed", r, 403, "csrf_failed")

@@ -322,13 +322,39 @@ extension AdminAPI {
         }
     }
 
+    /// What the show-once page says about the credential whose secret it shows.
+    enum ShownCredential {
+        /// An API key: used as a Bearer token on its first scope; back to the key list.
+        case key
+        /// An OAuth2 client: exchanged for a token at `<mount>/token`; back to the client list.
+        case client
+        /// An approved access request's key, collected by its requester: back to the requests.
+        case collected
+
+        var idLabel: String { self == .client ? "Client id" : "Key id" }
+        var section: Section { self == .client ? .clients : self == .collected ? .requests : .keys }
+        var back: (label: String, path: String) {
+            switch self {
+            case .key: ("Done: back to my keys", "/admin/")
+            case .client: ("Done: back to my clients", "/admin/clients")
+            case .collected: ("Done: back to access requests", "/admin/requests")
+            }
+        }
+    }
+
     /// The one page that shows a secret: in the answer to the POST that made it, never cached,
     /// with a copy button and a curl line that uses it.
-    func showOnce(_ context: PageContext, id: String, name: String, secret: String, scopes: [String], title: String) -> HTMLPage {
+    func showOnce(
+        _ context: PageContext, id: String, name: String, secret: String, scopes: [String], title: String, kind: ShownCredential = .key
+    ) -> HTMLPage {
         let scheme = context.request.https ? "https" : "http"
         let host = context.request.host ?? "localhost"
         let path = scopes.first.flatMap(PathScope.init)?.prefix ?? "/"
-        return HTMLPage(title, section: .keys) { html in
+        let curl =
+            kind == .client
+            ? "curl -u '\(id):\(secret)' -d grant_type=client_credentials \(scheme)://\(host)\(context.mount)/token"
+            : "curl -H 'Authorization: Bearer \(secret)' \(scheme)://\(host)\(path)"
+        return HTMLPage(title, section: kind.section) { html in
             html.element("p", [.init("class", "notice warn"), .init("role", "alert")]) { html in
                 html.element("strong", text: "Copy the secret now. ")
                 html.text("It is shown only on this page and cannot be shown again: Keyward keeps only a hash of it.")
@@ -336,7 +362,7 @@ extension AdminAPI {
             html.element("dl", [.init("class", "facts")]) { html in
                 html.element("dt", text: "Name")
                 html.element("dd", text: name)
-                html.element("dt", text: "Key id")
+                html.element("dt", text: kind.idLabel)
                 html.element("dd") { html in html.element("code", text: id) }
             }
             html.element("h2", [.init("id", "secret-label")], text: "Secret")
@@ -347,9 +373,9 @@ extension AdminAPI {
             }
             html.element("h2", text: "Use it")
             html.element("pre") { html in
-                html.element("code", [.init("id", "curl")], text: "curl -H 'Authorization: Bearer \(secret)' \(scheme)://\(host)\(path)")
+                html.element("code", [.init("id", "curl")], text: curl)
             }
-            html.element("p") { html in html.element("a", [.init("href", context.link("/admin/"))], text: "Done: back to my keys") }
+            html.element("p") { html in html.element("a", [.init("href", context.link(kind.back.path))], text: kind.back.label) }
         }
     }
 
