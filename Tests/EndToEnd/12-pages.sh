@@ -141,6 +141,9 @@ for v in "nginx $P_NGX" "apache-fcgi $P_AP" "apache-cgi $P_CGI" "lighttpd $P_LT"
     http "http://127.0.0.1:$2/keyward/admin/login"
     expect_eq "$1: GET /keyward/admin/login is the sign-in page" "200 text/html; charset=utf-8" "$CODE $(hdr Content-Type)"
 done
+http -X POST -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/x-www-form-urlencoded' --data-binary 'user=alice' \
+    "http://127.0.0.1:$P_AP/keyward/admin/login"
+expect_eq "apache-fcgi: keyward-admin.conf answers a chunked body 411 (mod_proxy_fcgi would spool it)" 411 "$CODE"
 http "http://127.0.0.1:$P_CGI/keyward/admin/"
 expect_eq "apache-cgi: the mount comes from SCRIPT_NAME (redirect to /keyward/admin/login)" \
     "303 /keyward/admin/login?next=%2Fkeyward%2Fadmin%2F" "$CODE $(hdr Location)"
