@@ -129,7 +129,9 @@ extension AdminAPI {
             html.element("td", [.init("data-label", "Uses")], text: String(key.useCount))
             html.element("td", [.init("data-label", "Actions")]) { html in
                 html.element("ul", [.init("class", "actions"), .init("aria-label", "Actions for " + key.name)]) { html in
-                    for verb in KeyPages.Verb.allCases where verb != (key.status == .active ? .enable : .disable) {
+                    // Only an admin enables a key (Admin.change): an owner is not offered it.
+                    for verb in KeyPages.Verb.allCases
+                    where verb != (key.status == .active ? .enable : .disable) && (verb != .enable || context.isAdmin) {
                         html.element("li") { html in
                             html.element(
                                 "a",
