@@ -143,19 +143,7 @@ extension AdminAPI {
                     let new = kind.itemPath + "new" + (owner == context.user || everyone ? "" : "?user=" + PageContext.encode(owner))
                     html.element("a", [.init("class", "button"), .init("href", context.link(new))], text: "New \(kind.noun)")
                 }
-                if context.isAdmin {
-                    html.element("form", [.init("method", "get"), .init("action", context.link(kind.listPath)), .init("class", "actions")]) { html in
-                        html.element("label", [.init("for", "owner")], text: "Owner")
-                        html.void(
-                            "input",
-                            [
-                                .init("type", "text"), .init("id", "owner"), .init("name", "user"), .init("value", owner),
-                                .init("aria-describedby", "owner-hint"),
-                            ])
-                        html.element("span", [.init("id", "owner-hint"), .init("class", "hint muted")], text: "a user name, or * for everyone")
-                        html.element("button", [.init("type", "submit"), .init("class", "secondary")], text: "Show")
-                    }
-                }
+                ownerFilter(&html, context, action: kind.listPath, label: "Owner", owner: owner)
                 if rows.isEmpty {
                     html.element("p", text: "No \(plural) yet.")
                     return

@@ -23,6 +23,19 @@ extension AdminAPI {
         }
     }
 
+    /// An admin's filter of a list by whose it is: a user name, or `*` for everyone's (GET, no token).
+    func ownerFilter(_ html: inout HTML, _ context: PageContext, action: String, label: String, owner: String) {
+        guard context.isAdmin else { return }
+        html.element("form", [.init("method", "get"), .init("action", context.link(action)), .init("class", "actions")]) { html in
+            html.element("label", [.init("for", "owner")], text: label)
+            html.void(
+                "input",
+                [.init("type", "text"), .init("id", "owner"), .init("name", "user"), .init("value", owner), .init("aria-describedby", "owner-hint")])
+            html.element("span", [.init("id", "owner-hint"), .init("class", "hint muted")], text: "a user name, or * for everyone")
+            html.element("button", [.init("type", "submit"), .init("class", "secondary")], text: "Show")
+        }
+    }
+
     /// Previous / next links when a list spans pages.
     func pager(_ html: inout HTML, _ context: PageContext, page: Int, total: Int, size: Int, base: String) {
         let pages = (total + size - 1) / size
