@@ -590,7 +590,7 @@ final class APIHarness {
             var n = 0
             let path =
                 "/admin/api/"
-                + route.pattern.map { part -> String in
+                + route.pattern.segments.map { part -> String in
                     guard part == "{}" else { return part }
                     n += 1
                     return "{\(n)}"

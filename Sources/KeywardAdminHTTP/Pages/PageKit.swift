@@ -140,7 +140,7 @@ struct PageRoute: Sendable {
         case session
     }
     let method: String
-    let pattern: [String]
+    let pattern: PathPattern
     let access: Access
     let handler: Handler
 
@@ -151,19 +151,12 @@ struct PageRoute: Sendable {
 
     init(_ method: String, _ path: String, _ access: Access, _ handler: @escaping Handler) {
         self.method = method
-        self.pattern = path.split(separator: "/").map(String.init)
+        self.pattern = PathPattern(path)
         self.access = access
         self.handler = handler
     }
 
-    func match(_ segments: [String]) -> [String]? {
-        guard segments.count == pattern.count else { return nil }
-        var captures: [String] = []
-        for (p, s) in zip(pattern, segments) {
-            if p == "{}" { captures.append(s) } else if p != s { return nil }
-        }
-        return captures
-    }
+    func match(_ segments: [String]) -> [String]? { pattern.match(segments) }
 }
 
 /// Headers of every page: never cached (a page may hold a secret), no inline script or style,
