@@ -5,6 +5,7 @@ import KeywardStore
 import Testing
 
 @testable import KeywardAdmin
+@testable import KeywardAdminHTTP
 
 /// SplitMix64, as in the core's rotation tests: a failing sequence replays from its seed.
 struct SeededRandom: RandomNumberGenerator {
@@ -242,5 +243,37 @@ struct SeededRandom: RandomNumberGenerator {
         // After a regeneration (or the grace), a roll is allowed again.
         _ = try root.rollKey(key.id, grace: 60)
         #expect(try f.store.audit().map(\.action).filter { $0 == "key.roll" }.count == 2)
+    }
+
+    /// The admin API: create (secrets once), list masked, rotate with 409 and the reason, delete
+    /// and reveal with the caller's password again.
+    @Test func theAdminAPIRotatesWithPasswords() throws {
+        let h = try APIHarness()
+        _ = try h.f.admin().addUser("alice")
+        let created = h.root("POST", "/admin/api/services", json: #"{"name":"billing","owner":"alice","scopes":["/api/"]}"#)
+        #expect(created.status == 201, "\(created.text)")
+        let key = try #require(created.json["service_key"] as? String)
+        let jwtId = try #require(created.json["jwt_secret_id"] as? String)
+        let jwtSecret = try #require(created.json["jwt_secret"] as? String)
+        let listed = h.root("GET", "/admin/api/services")
+        #expect(listed.status == 200 && listed.items.count == 1)
+        #expect(!listed.text.contains(String(key.dropFirst(21))) && !listed.text.contains(jwtSecret) && listed.text.contains("_••••"))
+        let refused = h.root("POST", "/admin/api/services/billing/credentials/\(jwtId)/discard")
+        #expect(refused.status == 409 && refused.error == "conflict" && (refused.json["error_description"] as? String ?? "").contains("at least one"))
+        let added = h.root("POST", "/admin/api/services/billing/credentials", json: #"{"type":"jwt-secret"}"#)
+        #expect(added.status == 201 && added.json["type"] as? String == "jwt-secret")
+        #expect(h.root("POST", "/admin/api/services/billing/credentials/\(jwtId)/discard").status == 200)
+        let wrong = h.root("POST", "/admin/api/services/billing/credentials/\(jwtId)/delete", json: #"{"password":"nope"}"#)
+        #expect(wrong.status == 403)
+        let revealed = h.root(
+            "POST", "/admin/api/services/billing/credentials/\(jwtId)/reveal", json: #"{"password":"\#(APIHarness.rootPassword)"}"#)
+        #expect(revealed.status == 200 && revealed.json["secret"] as? String == jwtSecret)
+        #expect(revealed.header("Cache-Control") == "no-store")
+        let deleted = h.root(
+            "POST", "/admin/api/services/billing/credentials/\(jwtId)/delete", json: #"{"password":"\#(APIHarness.rootPassword)"}"#)
+        #expect(deleted.status == 200 && (deleted.json["credentials"] as? [Any])?.count == 2)
+        #expect(h.root("POST", "/admin/api/services/billing/credentials/kwx_AAAAAAAAAAAAAAAA/discard").status == 404)
+        #expect(h.root("POST", "/admin/api/services/billing/delete", json: #"{"password":"\#(APIHarness.rootPassword)"}"#).status == 204)
+        #expect(h.root("GET", "/admin/api/services/billing").status == 404)
     }
 }
