@@ -262,6 +262,16 @@ def main():
     check("service show lists the two remaining credentials, masked", KEY2_ID + "_••••" in listing and JWT2_ID + "_••••" in listing
           and KEY2[21:] not in listing, one(listing))
 
+    uses = {}
+    for _ in range(30):  # usage is written off the request path, about once a second
+        shown = json.loads(cli("--json", "service", "show", "billing")[1] or "{}")
+        uses = {c["id"]: c["use_count"] for c in shown.get("credentials", [])}
+        if uses.get(KEY2_ID, 0) > 0 and uses.get(JWT2_ID, 0) > 0:
+            break
+        time.sleep(0.2)
+    check("service show counts the uses of the service key and the JWT secret", uses.get(KEY2_ID, 0) > 0 and uses.get(JWT2_ID, 0) > 0,
+          str(uses))
+
     note("key roll: the old secret works until the grace ends")
     roll = load("key-roll.json")
     rolled = json.loads(cli_ok("key roll --grace 3s", "--json", "key", "roll", roll["id"], "--grace", "3s") or "{}")
