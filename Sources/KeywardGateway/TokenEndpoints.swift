@@ -214,7 +214,7 @@ extension Gateway {
             guard let token = body["token"] else { throw OAuthError.missing("token") }
             let now = authenticator.clock.now
             // The client's own secret as the token revokes its grant: every token issued to it so far.
-            if let secret = OpaqueSecret(parsing: Substring(token)), secret.matches(client, pepper: authenticator.pepper) {
+            if let secret = OpaqueSecret(parsing: Substring(token)), secret.matches(client, pepper: authenticator.pepper, now: now) {
                 try service.revoker.revokeGrant(credentialId: client.id, now: now)
                 authenticator.audit.record(
                     AuditEvent(

@@ -37,6 +37,8 @@ enum ServeCommand {
             .init("audience", value: "AUD", "the tokens' aud (default keyward)"),
             .init("token-lifetime", value: "DURATION", "access token lifetime (default 15m)"),
             .init("token-leeway", value: "DURATION", "clock skew tolerated on exp/nbf/iat (default 30s)"),
+            .init("service-jwt-lifetime", value: "DURATION", "longest lifetime a service's own JWT may claim (default 60m)"),
+            .init("service-jwt-leeway", value: "DURATION", "clock skew tolerated on a service JWT's iat/nbf/exp (default 30s)"),
             .init(
                 "trusted-proxy", value: "CIDR", repeatable: true,
                 "a proxy whose header names the client (config: comma-separated)"),
@@ -128,7 +130,8 @@ enum ServeCommand {
             let clock = SystemClock()
             let ring = try StoreKeyRing(path: context.dbPath, masterKey: keys.masterKey, clock: clock)
             let authenticator = Authenticator(
-                keys: try KeyLookup(path: context.dbPath, clock: clock, limits: limits), pepper: HMACKey(keys.pepper), clock: clock,
+                keys: try KeyLookup(path: context.dbPath, clock: clock, limits: limits, sealer: KeySealer(masterKey: keys.masterKey)),
+                pepper: HMACKey(keys.pepper), clock: clock,
                 usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits,
                 tokens: TokenVerifier(keys: ring, policy: policy, limits: limits))
             return Gateway(
