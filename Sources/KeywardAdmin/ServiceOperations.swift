@@ -192,8 +192,8 @@ extension Admin {
                 throw AdminError.forbidden("\(who) is neither the owner of service \(target) nor an admin.")
             }
         }
-        let stored = try? store.userPassword(who)
-        guard let stored: String = stored ?? nil, let hash = try? PasswordHash(encoded: stored), hash.verify(password) else {
+        // An unknown user or one without a password is refused like a wrong password.
+        guard let stored = try? store.userPassword(who), let hash = try? PasswordHash(encoded: stored), hash.verify(password) else {
             try audit("service.password.refused", target: "service:\(target)", detail: "password of user:\(who)")
             throw AdminError.forbidden("This needs the password of \(who) again; it did not match.")
         }
