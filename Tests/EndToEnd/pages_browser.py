@@ -363,7 +363,16 @@ class Browser:
         check(f"{self.name}: axe finds no serious or critical violation on {label}", not bad, detail)
         if minor:
             note(f"{self.name}: axe, minor or moderate on {label}: {', '.join(sorted(set(minor)))}")
+        if once and links and self.v.get("screenshots"):
+            self.fits(360, label)
         self.links_under_mount(label, links)
+
+    def fits(self, width, label):
+        """The page at `width` px (a phone's viewport) does not scroll sideways."""
+        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600})
+        overflow = self.d.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        check(f"{self.name}: {label} fits {width} px without sideways scrolling", overflow <= 0, f"{overflow} px too wide")
 
     def axe_once(self, label, *, links=True):
         self.axe(label, links=links, once=True)
