@@ -52,7 +52,8 @@ SECRETS_FILE = os.path.join(CONFIG["tmp"], "new-secrets.txt")
 WIDTHS = (1440, 360)
 AXE_SEEN = set()
 AXE_TIME = [0.0, 0]
-AXE_ONCE = set()  # the labels axe ran on with once=True
+AXE_DONE = set()  # the labels of the pages axe ran on
+SHOT_LABELS = {"sign-in", "my keys", "new key", "show-once"}  # checked at 360 px by shot()
 # Names that must come out as text, never as markup.
 HOSTILE_NAMES = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "it's \"quoted\" & 'single'"]
 
@@ -337,17 +338,17 @@ class Browser:
         )
 
     # -- axe -------------------------------------------------------------------------------------
-    def axe(self, label, *, links=True, once=False):
-        """axe-core on the current page: no serious or critical violation (each page once per variant,
-        or with `once` once in the run: the same HTML through another server); with `links`, every
-        link, form and asset of the page is under the mount's /admin/ (in every variant)."""
+    def axe(self, label, *, links=True):
+        """axe-core on the current page: no serious or critical violation, once per page in the run
+        (through another server it is the same HTML); with `links`, every link, form and asset of the
+        page is under the mount's /admin/, in every variant."""
         if label in self.axed:
             return
         self.axed.add(label)
-        if once and label in AXE_ONCE:
+        if label in AXE_DONE:
             self.links_under_mount(label, links)
             return
-        AXE_ONCE.add(label)
+        AXE_DONE.add(label)
         axe_started = time.time()
         axe = Axe(self.d, script_url=AXE_SCRIPT)
         axe.inject()
@@ -363,7 +364,7 @@ class Browser:
         check(f"{self.name}: axe finds no serious or critical violation on {label}", not bad, detail)
         if minor:
             note(f"{self.name}: axe, minor or moderate on {label}: {', '.join(sorted(set(minor)))}")
-        if once and links and self.v.get("screenshots"):
+        if links and self.v.get("screenshots") and label not in SHOT_LABELS:
             self.fits(360, label)
         self.links_under_mount(label, links)
 
@@ -373,9 +374,6 @@ class Browser:
         overflow = self.d.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         check(f"{self.name}: {label} fits {width} px without sideways scrolling", overflow <= 0, f"{overflow} px too wide")
-
-    def axe_once(self, label, *, links=True):
-        self.axe(label, links=links, once=True)
 
     def links_under_mount(self, label, links):
         if not links:
@@ -496,7 +494,7 @@ def tour_users(b):
     b.press("Add user")
     check(f"{n}: users: added on the page, their page says so",
           b.h1() == f"User {user}" and b.notice().startswith("The user is added."), f"{b.h1()!r} {b.notice()!r}")
-    b.axe_once("a user's page")
+    b.axe("a user's page")
     shown = (cli_or_none("user", "show", user) or {}).get("user", {})
     expect_eq(f"{n}: users: in the database, with the e-mail", (user, f"{user}@example.test", "active"),
               (shown.get("name"), shown.get("email"), shown.get("status")))
@@ -516,7 +514,7 @@ def tour_users(b):
               (cli_or_none("user", "show", user) or {}).get("user", {}).get("email"))
     b.follow("Disable user")
     expect_eq(f"{n}: users: disable asks first", f"Disable user {user}?", b.h1())
-    b.axe_once("confirm disable user")
+    b.axe("confirm disable user")
     b.press("Disable")
     check(f"{n}: users: disabled on the page", b.notice() == "The user is disabled.", b.notice())
     expect_eq(f"{n}: users: disabled in the database", "disabled", (cli_or_none("user", "show", user) or {}).get("user", {}).get("status"))
@@ -570,7 +568,7 @@ def tour_groups(b):
     b.fill("name", group)
     b.press("Add group")
     check(f"{n}: groups: added on the page", b.h1() == f"Group {group}" and b.notice() == "It is added.", f"{b.h1()!r} {b.notice()!r}")
-    b.axe_once("a group's page")
+    b.axe("a group's page")
     b.fill("user", user)
     b.press("Add member")
     check(f"{n}: groups: member added on the page", b.notice().startswith("The member is added")
@@ -592,7 +590,7 @@ def tour_roles(b):
     b.tick_value("privilege", "access:api")
     b.press("Add role")
     check(f"{n}: roles: added on the page", b.h1() == f"Role {role}" and b.notice() == "It is added.", f"{b.h1()!r} {b.notice()!r}")
-    b.axe_once("a role's page")
+    b.axe("a role's page")
     expect_eq(f"{n}: roles: its privilege in the database", ["access:api"], (cli_or_none("role", "show", role) or {}).get("privileges"))
     b.fill("to", f"group:{group}")
     b.press("Grant")
@@ -604,13 +602,13 @@ def tour_roles(b):
     expect_eq(f"{n}: roles: no grant in the database", [], (cli_or_none("group", "show", group) or {}).get("roles"))
     b.follow("Delete role")
     expect_eq(f"{n}: roles: delete asks first", f"Delete role {role}?", b.h1())
-    b.axe_once("confirm delete role")
+    b.axe("confirm delete role")
     b.press("Delete")
     check(f"{n}: roles: deleted on the page", b.notice() == "The role is deleted." and cli_or_none("role", "show", role) is None, b.notice())
     b.get(f"/admin/groups/{group}")
     b.follow("Delete group")
     expect_eq(f"{n}: groups: delete asks first", f"Delete group {group}?", b.h1())
-    b.axe_once("confirm delete group")
+    b.axe("confirm delete group")
     b.press("Delete")
     check(f"{n}: groups: deleted on the page", b.notice() == "The group is deleted." and cli_or_none("group", "show", group) is None, b.notice())
     b.audited.append(("root", "role.grant", f"role:{role}"))
@@ -632,7 +630,7 @@ def tour_resources(b):
     b.fill("owner", "")
     b.press("Add resource")
     check(f"{n}: resources: added on the page", b.h1() == f"Resource {name}" and b.notice() == "It is added.", f"{b.h1()!r} {b.notice()!r}")
-    b.axe_once("a resource's page")
+    b.axe("a resource's page")
     expect_eq(f"{n}: resources: without a credential nginx refuses it (401)", 401, nginx_status(prefix + "x"))
     b.fill("methods", "GET POST")
     b.tick("anonymous")
@@ -650,7 +648,7 @@ def tour_resources(b):
     expect_eq(f"{n}: resources: anonymous off: refused without a credential again (401)", 401, nginx_status(prefix + "x"))
     b.follow("Delete resource")
     expect_eq(f"{n}: resources: delete asks first", f"Delete resource {name}?", b.h1())
-    b.axe_once("confirm delete resource")
+    b.axe("confirm delete resource")
     b.press("Delete")
     check(f"{n}: resources: deleted on the page", b.path() == b.mount + "/admin/resources" and b.notice() == "The resource is deleted."
           and not any(r.get("Name") == name for r in b.table_rows()), f"{b.path()} {b.notice()!r}")
@@ -700,7 +698,7 @@ def tour_clients(b):
     name = f"reports-{n}"
     b.follow("New client")
     expect_eq(f"{n}: clients: 'New client' opens the form", "New client", b.h1())
-    b.axe_once("new client")
+    b.axe("new client")
     b.fill("name", name)
     b.tick("expires-7")
     pick_scope(b, "/api/")
@@ -709,7 +707,7 @@ def tour_clients(b):
     secret = b.d.find_element(By.ID, "secret").text
     client_id = b.d.find_element(By.CSS_SELECTOR, "dl.facts dd code").text
     remember(secret)
-    b.axe_once("client show-once")
+    b.axe("client show-once")
     curl_line = b.d.find_element(By.ID, "curl").text
     check(f"{n}: clients: the show-once page has the curl line for the token endpoint",
           f"-u '{client_id}:{secret}'" in curl_line and curl_line.endswith(b.mount + "/token"), curl_line[:80])
@@ -723,7 +721,7 @@ def tour_clients(b):
     b.get(f"/admin/clients?user=alice")
     b.follow("Disable", named=f"Disable {name}")
     expect_eq(f"{n}: clients: disable asks first", f"Disable client {name}?", b.h1())
-    b.axe_once("confirm disable client")
+    b.axe("confirm disable client")
     b.press("Disable")
     check(f"{n}: clients: disabled on the page", b.notice().startswith("The client is disabled."), b.notice())
     row = next((r for r in b.table_rows() if r.get("Name", "").startswith(name)), {})
@@ -756,7 +754,7 @@ def tour_sessions(b):
     n = b.name
     b.get("/admin/sessions")
     expect_eq(f"{n}: sessions: 'Sessions' is my sessions", "My sessions", b.h1())
-    b.axe_once("my sessions")
+    b.axe("my sessions")
     before = {r.get("Session", "").split()[0] for r in b.table_rows() if r.get("Session")}
     other = Browser(second_driver(), b.v)
     other.axed = {"sign-in"}
@@ -799,7 +797,7 @@ def tour_explain(b):
         steps = [li.text for li in b.d.find_elements(By.XPATH, "//main//h2[.='Steps']/following-sibling::ol[1]/li")]
         check(f"{n}: explain: GET {path} with alice's key is {want}, with the steps", decision.startswith(want) and steps,
               f"{decision!r} {len(steps)} steps")
-        b.axe_once(f"explain ({want})")
+        b.axe(f"explain ({want})")
     check(f"{n}: explain: the form keeps what was asked, in the URL (a GET form, no CSRF token)",
           "csrf" not in b.d.current_url and "path=%2Felsewhere%2F1" in b.d.current_url, b.d.current_url)
 
@@ -817,7 +815,7 @@ def tour_audit(b):
         check(f"{n}: audit: filtered by user {user} and action {action}: the change made on the page",
               rows and all(r.get("Action") == action for r in rows) and any(r.get("Target") == target for r in rows),
               [(r.get("Action"), r.get("Target")) for r in rows[:3]])
-    b.axe_once("audit, filtered")
+    b.axe("audit, filtered")
 
 
 @dataclass
@@ -879,10 +877,7 @@ def open_pages(b, pages, who):
         started = time.time()
         b.get(page.path)
         check(f"{b.name}: {who} opens {page.label} ({page.path})", b.h1() == page.heading, f"heading {b.h1()!r}")
-        if page in ADMIN_PAGES[:3]:
-            b.axe(page.label)
-        else:
-            b.axe_once(page.label)
+        b.axe(page.label)
         if page.change and (who != "root" or page in ADMIN_PAGES[:3] or changes(b, page.label)):
             try:
                 page.change(b)
@@ -914,7 +909,7 @@ def non_admin(b):
         b.get(path)
         check(f"{n}: a non-admin opening {path} gets the 403 page (forbidden)",
               b.h1() == "Not allowed" and b.error_code() == "forbidden", f"{b.h1()!r} {b.error_code()!r}")
-        b.axe_once("the 403 page")
+        b.axe("the 403 page")
     r = requests.get(b.base + "/admin/users", cookies={"keyward_session": b.d.get_cookie("keyward_session")["value"]}, timeout=10)
     expect_eq(f"{n}: the 403 page's status is 403", 403, r.status_code)
 
@@ -950,7 +945,7 @@ def access_request(b):
     non_admin(b)
     b.get("/admin/requests")
     expect_eq(f"{n}: requests: carol opens access requests", "Access requests", b.h1())
-    b.axe_once("access requests (consumer)")
+    b.axe("access requests (consumer)")
     ids = {}
     for resource, text in ((orders, note_text), (archive, "")):
         b.tick_value("resource", resource)
@@ -977,18 +972,18 @@ def access_request(b):
     check(f"{n}: requests: the owner sees carol's request waiting, the note as text",
           row.get("User") == carol and row.get("Note") == note_text and "pending" in row.get("Status", ""), row)
     no_markup(b, "a note on the owner's requests page")
-    b.axe_once("access requests (owner)")
+    b.axe("access requests (owner)")
     b.follow("Approve", named=f"Approve request #{ids[orders]}")
     expect_eq(f"{n}: requests: approve asks first, with the expiry to choose", f"Approve request #{ids[orders]}?", b.h1())
     check(f"{n}: requests: an owner is not offered 'never'", not b.d.find_elements(By.ID, "expires-never"), "offered")
-    b.axe_once("confirm approve")
+    b.axe("confirm approve")
     b.tick("expires-7")
     b.press("Approve")
     check(f"{n}: requests: approved on the page; carol is mailed",
           b.notice().startswith(f"Request #{ids[orders]} is approved") and "The requester was mailed." in b.notice(), b.notice())
     b.follow("Reject", named=f"Reject request #{ids[archive]}")
     expect_eq(f"{n}: requests: reject asks first", f"Reject request #{ids[archive]}?", b.h1())
-    b.axe_once("confirm reject")
+    b.axe("confirm reject")
     b.fill("reason", f"not for reports {n}")
     b.press("Reject")
     check(f"{n}: requests: rejected on the page", b.notice().startswith(f"Request #{ids[archive]} is rejected."), b.notice())
@@ -1010,7 +1005,7 @@ def access_request(b):
     check(f"{n}: requests: carol sees one approved, one rejected",
           "approved" in rows.get(f"#{ids[orders]}", {}).get("Status", "") and "rejected" in rows.get(f"#{ids[archive]}", {}).get("Status", ""),
           {k: v.get("Status") for k, v in rows.items()})
-    b.axe_once("access requests (approved)")
+    b.axe("access requests (approved)")
     first = b.d.current_window_handle
     b.d.switch_to.new_window("tab")
     b.get("/admin/requests")  # the same page in a second tab, its Collect button too
@@ -1020,7 +1015,7 @@ def access_request(b):
     expect_eq(f"{n}: requests: collecting shows the key once", f"Your key for {orders}", b.h1())
     secret = b.d.find_element(By.ID, "secret").text
     remember(secret)
-    b.axe_once("collected key")
+    b.axe("collected key")
     expect_eq(f"{n}: requests: the collected key works through nginx on {orders}'s path (200)", 200, nginx_status(f"/api/{orders}/x", secret))
     expect_eq(f"{n}: requests: ... and not on another resource's (403)", 403, nginx_status("/api/pages-check", secret))
     key = next((k for k in (cli("key", "list", "--user", carol) or []) if isinstance(k, dict)), {})
@@ -1036,7 +1031,7 @@ def access_request(b):
     b.press("Collect your key")
     check(f"{n}: requests: collecting again (a second tab) gets the gone page (410), no secret",
           b.h1() == "Nothing to collect" and secret not in b.everything(), b.h1())
-    b.axe_once("nothing to collect")
+    b.axe("nothing to collect")
     b.d.close()
     b.d.switch_to.window(first)
     if link:
@@ -1044,7 +1039,7 @@ def access_request(b):
         expect_eq(f"{n}: requests: the mailed link is used up too (410)", 410, r.status_code)
         b.d.get(link.group(0))
         check(f"{n}: requests: the mailed link, opened in the browser, says so", "used already" in b.d.find_element(By.TAG_NAME, "body").text, b.d.title)
-        b.axe_once("reveal link gone", links=False)
+        b.axe("reveal link gone", links=False)
     b.get("/admin/")
     row = b.row(f"access-{orders}") or (b.rows()[0] if b.rows() else None)
     check(f"{n}: requests: carol's keys list the collected key, masked", row is not None and secret not in b.everything(), b.h1())
