@@ -10,11 +10,13 @@ keyward-protect.conf), alice and root ([user, password]), screenshots (a directo
 (space-separated variant names, or empty for all), short ({name, base, lifetime}: a Keyward with a
 session lifetime of `lifetime` seconds).
 
-Pages added by other areas (users, groups, roles, resources, signing keys, audit, explain,
-clients, access requests, sessions) join ADMIN_PAGES / USER_PAGES below: a path to open, what its
-heading says, and the one change to make on it.
+Every page: ADMIN_PAGES (opened as root, axe on each, one change on each: tour_*) and USER_PAGES
+(opened by alice); access_request() takes a consumer from the request to the collected key, and
+non_admin() checks the 403 page and the navigation of a user who is no admin.
 """
 
+import email
+import email.policy
 import html.parser
 import importlib.util
 import json
@@ -49,6 +51,9 @@ CONFIG = json.load(open(sys.argv[1]))
 SECRETS_FILE = os.path.join(CONFIG["tmp"], "new-secrets.txt")
 WIDTHS = (1440, 360)
 AXE_SEEN = set()
+AXE_TIME = [0.0, 0]
+AXE_DONE = set()  # the labels of the pages axe ran on
+SHOT_LABELS = {"sign-in", "my keys", "new key", "show-once"}  # checked at 360 px by shot()
 # Names that must come out as text, never as markup.
 HOSTILE_NAMES = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "it's \"quoted\" & 'single'"]
 
@@ -84,6 +89,50 @@ def check_status(secret):
 def remember(secret):
     with open(SECRETS_FILE, "a") as f:
         f.write(secret + "\n")
+
+
+def xpath_literal(text):
+    """text as an XPath 1.0 string literal (which has no escapes)."""
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in text.split("'")) + ")"
+
+
+def mails():
+    """The messages the sendmail stub received, oldest first: (number, message)."""
+    folder = CONFIG.get("mail")
+    if not folder or not os.path.isdir(folder):
+        return []
+    found = sorted(int(f[:-4]) for f in os.listdir(folder) if f.endswith(".eml") and f[:-4].isdigit())
+    out = []
+    for n in found:
+        with open(os.path.join(folder, f"{n}.eml"), "rb") as f:
+            out.append((n, email.message_from_binary_file(f, policy=email.policy.default)))
+    return out
+
+
+def mail_to(address, subject_part, after=0):
+    """The first message after number `after` to `address` whose subject has `subject_part`, or None."""
+    for n, m in mails():
+        if n > after and address in str(m.get("To", "")) and subject_part in str(m.get("Subject", "")):
+            return m
+    return None
+
+
+def last_mail():
+    found = mails()
+    return found[-1][0] if found else 0
+
+
+def nginx_status(path, secret=None, method="GET"):
+    """The answer of nginx (keyward-protect.conf on /api/) for path, with secret as a Bearer token or none."""
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    try:
+        return requests.request(method, CONFIG["nginx"] + path, headers=headers, timeout=10).status_code
+    except requests.RequestException as e:
+        return f"error {e}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,6 +177,10 @@ class Browser:
         self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.base))
         self.axed = set()
         self.list_path = "/admin/"
+        # What the admin tour made, for the steps after it (audit, explain, the access request).
+        self.made = {}
+        # (user, action, target) of the changes made on the pages, for the audit page to show.
+        self.audited = []
 
     # -- navigation ---------------------------------------------------------------------------
     def get(self, path):
@@ -163,6 +216,61 @@ class Browser:
     def main_submit(self):
         return self.d.find_element(By.CSS_SELECTOR, "main form button[type=submit]")
 
+    # -- what a person does: type, tick, press a button, follow a link ----------------------------
+    def fill(self, field_id, text):
+        field = self.d.find_element(By.ID, field_id)
+        field.clear()
+        if text:
+            field.send_keys(text)
+        return field
+
+    def tick(self, input_id):
+        """Clicks the label of a checkbox or radio button (which toggles it)."""
+        self.d.find_element(By.CSS_SELECTOR, f"label[for='{input_id}']").click()
+
+    def tick_value(self, name, value, on=True):
+        """Sets the checkbox or radio button `name` with `value` (by clicking its label)."""
+        box = self.d.find_element(By.XPATH, f"//main//input[@name={xpath_literal(name)}][@value={xpath_literal(value)}]")
+        if box.is_selected() != on:
+            self.tick(box.get_attribute("id"))
+        return box
+
+    def press(self, label, *, named=None):
+        """Clicks the button of `main` that reads `label` (or whose aria-label is `named`) and waits for the next page."""
+        how = f"@aria-label={xpath_literal(named)}" if named else f"normalize-space()={xpath_literal(label)}"
+        self.submit(self.d.find_element(By.XPATH, f"//main//button[{how}]"))
+
+    def follow(self, label, *, named=None):
+        """Follows the link of `main` that reads `label` (or whose aria-label is `named`)."""
+        how = f"@aria-label={xpath_literal(named)}" if named else f"normalize-space()={xpath_literal(label)}"
+        self.click_link(self.d.find_element(By.XPATH, f"//main//a[{how}]"))
+
+    def main_text(self):
+        return self.d.find_element(By.TAG_NAME, "main").text
+
+    def notice(self):
+        found = self.d.find_elements(By.CSS_SELECTOR, "main p.notice")
+        return found[0].text if found else ""
+
+    def field_error(self, field_id):
+        found = self.d.find_elements(By.ID, field_id + "-error")
+        return found[0].text if found else None
+
+    def error_code(self):
+        found = self.d.find_elements(By.XPATH, "//main//p[starts-with(normalize-space(), 'Error code:')]/code")
+        return found[0].text if found else None
+
+    def table_rows(self):
+        """The rows of the page's tables, each a dict of its cells' texts by their labels."""
+        return self.d.execute_script(
+            "return Array.from(document.querySelectorAll('main table tbody tr')).map(function (r) {"
+            " var o = {}; r.querySelectorAll('td[data-label]').forEach(function (c) { o[c.getAttribute('data-label')] = c.innerText.trim(); });"
+            " return o; })"
+        )
+
+    def nav(self):
+        return [a.text for a in self.d.find_elements(By.CSS_SELECTOR, "header nav a")]
+
     def no_alert(self):
         try:
             text = self.d.switch_to.alert.text
@@ -182,7 +290,8 @@ class Browser:
 
     # -- signing in and out ---------------------------------------------------------------------
     def sign_in(self, who, *, shots=False, label="alice"):
-        user, password = CONFIG[who]
+        """Signs in as `who` (a CONFIG entry such as "root", or (user, password))."""
+        user, password = CONFIG[who] if isinstance(who, str) else who
         # Cookies are per host, not per port: start each variant signed out.
         self.get("/admin/login")
         self.d.delete_all_cookies()
@@ -204,11 +313,15 @@ class Browser:
         )
         return cookie.get("value", "")
 
-    def sign_out(self):
+    def sign_out(self, *, quick=False):
         cookie = (self.d.get_cookie("keyward_session") or {}).get("value", "")
         self.get("/admin/")
         button = self.d.find_element(By.XPATH, "//header//form//button[normalize-space()='Sign out']")
         self.submit(button)
+        if quick:  # the checks below were made once already in this variant
+            if self.path() != self.mount + "/admin/login":
+                notok(f"{self.name}: sign-out shows the sign-in page", self.d.current_url)
+            return
         check(
             f"{self.name}: sign-out shows the sign-in page saying so",
             self.path() == self.mount + "/admin/login" and "You are signed out." in self.d.find_element(By.TAG_NAME, "main").text,
@@ -225,15 +338,24 @@ class Browser:
         )
 
     # -- axe -------------------------------------------------------------------------------------
-    def axe(self, label):
-        """axe-core on the current page: no serious or critical violation (each page once per variant)."""
+    def axe(self, label, *, links=True):
+        """axe-core on the current page: no serious or critical violation, once per page in the run
+        (through another server it is the same HTML); with `links`, every link, form and asset of the
+        page is under the mount's /admin/, in every variant."""
         if label in self.axed:
             return
         self.axed.add(label)
+        if label in AXE_DONE:
+            self.links_under_mount(label, links)
+            return
+        AXE_DONE.add(label)
+        axe_started = time.time()
         axe = Axe(self.d, script_url=AXE_SCRIPT)
         axe.inject()
         results = axe.run(options="{resultTypes: ['violations']}")
         AXE_SEEN.add(results.get("testEngine", {}).get("version", "?"))
+        AXE_TIME[0] += time.time() - axe_started
+        AXE_TIME[1] += 1
         bad = [v for v in results.get("violations", []) if v.get("impact") in ("serious", "critical")]
         minor = [v["id"] for v in results.get("violations", []) if v not in bad]
         detail = "; ".join(
@@ -242,6 +364,20 @@ class Browser:
         check(f"{self.name}: axe finds no serious or critical violation on {label}", not bad, detail)
         if minor:
             note(f"{self.name}: axe, minor or moderate on {label}: {', '.join(sorted(set(minor)))}")
+        if links and self.v.get("screenshots") and label not in SHOT_LABELS:
+            self.fits(360, label)
+        self.links_under_mount(label, links)
+
+    def fits(self, width, label):
+        """The page at `width` px (a phone's viewport) does not scroll sideways."""
+        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600})
+        overflow = self.d.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        check(f"{self.name}: {label} fits {width} px without sideways scrolling", overflow <= 0, f"{overflow} px too wide")
+
+    def links_under_mount(self, label, links):
+        if not links:
+            return
         # Every link, form, stylesheet and script of the page stays under the mount.
         targets = self.d.execute_script(
             "return Array.from(document.querySelectorAll('a[href],form[action],link[href],script[src]'))"
@@ -297,14 +433,6 @@ class Browser:
 # Pages to open and change. Other areas' pages join these lists once they land: (label, path,
 # heading, change) where change(browser) makes one change on the page and checks it.
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class PageCheck:
-    label: str
-    path: str
-    heading: str
-    change: Optional[Callable[["Browser"], None]] = None
-
-
 def pick_scope(b, scope):
     box = b.d.find_element(By.CSS_SELECTOR, f"input[name=scope][value='{scope}']")
     if not box.is_selected():
@@ -326,23 +454,596 @@ def change_new_key_for_alice(b):
     check(f"{b.name}: alice's list as an admin shows it, without the secret", b.row(name) is not None and secret not in b.everything(), b.h1())
 
 
+# The admin tour. Each change acts on the page it is given (already opened, axe run) and checks
+# the outcome on the page and in the database (the CLI). Names carry the variant: one database
+# serves every server.
+def consumer(b):
+    """The consumer the tour adds on the users page and who asks for access: (name, password)."""
+    return (f"carol-{b.name}", f"carol pages {b.name} {os.getpid()}")
+
+
+def cli_or_none(*args):
+    try:
+        return cli(*args)
+    except RuntimeError:
+        return None
+
+
+def no_markup(b, where):
+    """No alert, and no element made from a name (no <img>, no inline <script>)."""
+    expect_eq(f"{b.name}: {where}: no alert", None, b.no_alert())
+    check(f"{b.name}: {where}: no element came out of a name (no <img>, no inline <script>)",
+          not b.d.find_elements(By.CSS_SELECTOR, "main img, main script, body > script:not([src])"), "found")
+
+
+def refused_name(b, label, hostile, what):
+    """A name with markup, typed into the form: refused next to the field, and shown back as text."""
+    check(f"{b.name}: hostile {what} name {label}: refused (400 page, the error next to the field)",
+          b.field_error("name") is not None and b.h1() == f"{what.capitalize()}s", f"{b.h1()!r} {b.field_error('name')!r}")
+    no_markup(b, f"hostile {what} name {label}")
+    expect_eq(f"{b.name}: hostile {what} name {label}: the form shows it back literally", hostile,
+              b.d.find_element(By.ID, "name").get_attribute("value"))
+
+
+def tour_users(b):
+    """Add a user (with e-mail), set their password (a mismatch first), change the e-mail, disable, enable."""
+    n = b.name
+    user, password = consumer(b)
+    b.fill("name", user)
+    b.fill("email", f"{user}@example.test")
+    b.press("Add user")
+    check(f"{n}: users: added on the page, their page says so",
+          b.h1() == f"User {user}" and b.notice().startswith("The user is added."), f"{b.h1()!r} {b.notice()!r}")
+    b.axe("a user's page")
+    shown = (cli_or_none("user", "show", user) or {}).get("user", {})
+    expect_eq(f"{n}: users: in the database, with the e-mail", (user, f"{user}@example.test", "active"),
+              (shown.get("name"), shown.get("email"), shown.get("status")))
+    b.fill("password", password)
+    b.fill("password_confirm", password + "!")
+    b.press("Set password")
+    expect_eq(f"{n}: users: two different passwords: the error next to the second field",
+              "The two passwords differ.", b.field_error("password_confirm"))
+    b.fill("password", password)
+    b.fill("password_confirm", password)
+    b.press("Set password")
+    check(f"{n}: users: password set on the page", b.notice().startswith("The password is set"), b.notice())
+    b.fill("email", f"{user}@mail.example.test")
+    b.press("Save e-mail")
+    check(f"{n}: users: e-mail saved on the page", b.notice() == "The e-mail address is saved.", b.notice())
+    expect_eq(f"{n}: users: the new e-mail in the database", f"{user}@mail.example.test",
+              (cli_or_none("user", "show", user) or {}).get("user", {}).get("email"))
+    b.follow("Disable user")
+    expect_eq(f"{n}: users: disable asks first", f"Disable user {user}?", b.h1())
+    b.axe("confirm disable user")
+    b.press("Disable")
+    check(f"{n}: users: disabled on the page", b.notice() == "The user is disabled.", b.notice())
+    expect_eq(f"{n}: users: disabled in the database", "disabled", (cli_or_none("user", "show", user) or {}).get("user", {}).get("status"))
+    r = requests.post(b.base + "/admin/login", data={"user": user, "password": password}, allow_redirects=False, timeout=10)
+    check(f"{n}: users: a disabled user cannot sign in", r.status_code != 303, r.status_code)
+    b.follow("Enable user")
+    expect_eq(f"{n}: users: enable asks first", f"Enable user {user}?", b.h1())
+    b.press("Enable")
+    check(f"{n}: users: enabled on the page", b.notice() == "The user is enabled.", b.notice())
+    expect_eq(f"{n}: users: enabled in the database", "active", (cli_or_none("user", "show", user) or {}).get("user", {}).get("status"))
+    b.made["user"] = user
+    b.audited.append((user, "user.disable", f"user:{user}"))
+    b.get("/admin/users")
+    row = next((r for r in b.table_rows() if r.get("Name") == user), {})
+    expect_eq(f"{n}: users: the list shows them active with the new e-mail", ("active", f"{user}@mail.example.test"),
+              (row.get("Status"), row.get("E-mail")))
+    if n in HOSTILE_VARIANTS:
+        hostile_emails(b)
+
+
+def hostile_emails(b):
+    """E-mail addresses with markup (stored with the CLI: the page's e-mail field, type=email, does
+    not let a browser send them) come out as text in the list, a user's page and its form."""
+    n = b.name
+    addresses = ["<script>alert(1)</script>@evil.test", '"><img/src=x/onerror=alert(1)>@evil.test', "it's\"quoted\"&'single'@evil.test"]
+    for i, address in enumerate(addresses):
+        cli("user", "add", f"eve{i + 1}-{n}", "--email", address)
+    b.get("/admin/users")
+    no_markup(b, "hostile e-mails on the users list")
+    shown = {r.get("Name"): r.get("E-mail") for r in b.table_rows()}
+    for i, address in enumerate(addresses):
+        expect_eq(f"{n}: hostile e-mail {i + 1} is visible literally on the users list", address, shown.get(f"eve{i + 1}-{n}"))
+    source = b.d.page_source
+    check(f"{n}: the users list's source has the e-mails escaped", "&lt;script&gt;alert(1)&lt;/script&gt;@evil.test" in source
+          and "&lt;img/src=x" in source, "not escaped")
+    b.get(f"/admin/users/eve2-{n}")
+    no_markup(b, "a hostile e-mail on a user's page")
+    expect_eq(f"{n}: a hostile e-mail is the e-mail field's value, literally (attribute escaped)", addresses[1],
+              b.d.find_element(By.ID, "email").get_attribute("value"))
+
+
+def tour_groups(b):
+    """Add a group (a name with markup refused first), add a member (the user just added, else
+    alice), remove them."""
+    n = b.name
+    group, user = f"ops-{n}", b.made.get("user", "alice")
+    if n in HOSTILE_VARIANTS:
+        b.fill("name", HOSTILE_NAMES[0])
+        b.press("Add group")
+        refused_name(b, "1", HOSTILE_NAMES[0], "group")
+    b.fill("name", group)
+    b.press("Add group")
+    check(f"{n}: groups: added on the page", b.h1() == f"Group {group}" and b.notice() == "It is added.", f"{b.h1()!r} {b.notice()!r}")
+    b.axe("a group's page")
+    b.fill("user", user)
+    b.press("Add member")
+    check(f"{n}: groups: member added on the page", b.notice().startswith("The member is added")
+          and any(r.get("User") == user for r in b.table_rows()), b.notice())
+    expect_eq(f"{n}: groups: the member in the database", [user], (cli_or_none("group", "show", group) or {}).get("members"))
+    b.press("Remove", named=f"Remove {user} from {group}")
+    check(f"{n}: groups: member removed on the page", b.notice().startswith("The member is removed") and not b.table_rows(), b.notice())
+    expect_eq(f"{n}: groups: no member in the database", [], (cli_or_none("group", "show", group) or {}).get("members"))
+    # (The audit's user filter finds what a user did or what was done to user:NAME; a membership is a group's.)
+    b.audited.append(("root", "group.member.remove", f"group:{group}"))
+
+
+def tour_roles(b):
+    """Add a role with a privilege, grant it to the group, revoke it; then delete the role and the
+    group (each confirmed)."""
+    n = b.name
+    role, group = f"readers-{n}", f"ops-{n}"
+    b.fill("name", role)
+    b.tick_value("privilege", "access:api")
+    b.press("Add role")
+    check(f"{n}: roles: added on the page", b.h1() == f"Role {role}" and b.notice() == "It is added.", f"{b.h1()!r} {b.notice()!r}")
+    b.axe("a role's page")
+    expect_eq(f"{n}: roles: its privilege in the database", ["access:api"], (cli_or_none("role", "show", role) or {}).get("privileges"))
+    b.fill("to", f"group:{group}")
+    b.press("Grant")
+    check(f"{n}: roles: granted to the group on the page", b.notice().startswith("The role is granted")
+          and [r.get("To") for r in b.table_rows()] == [f"group:{group}"], b.notice())
+    expect_eq(f"{n}: roles: the grant in the database", [role], (cli_or_none("group", "show", group) or {}).get("roles"))
+    b.press("Revoke", named=f"Revoke {role} from group:{group}")
+    check(f"{n}: roles: revoked on the page", b.notice().startswith("The role is revoked") and not b.table_rows(), b.notice())
+    expect_eq(f"{n}: roles: no grant in the database", [], (cli_or_none("group", "show", group) or {}).get("roles"))
+    b.follow("Delete role")
+    expect_eq(f"{n}: roles: delete asks first", f"Delete role {role}?", b.h1())
+    b.axe("confirm delete role")
+    b.press("Delete")
+    check(f"{n}: roles: deleted on the page", b.notice() == "The role is deleted." and cli_or_none("role", "show", role) is None, b.notice())
+    b.get(f"/admin/groups/{group}")
+    b.follow("Delete group")
+    expect_eq(f"{n}: groups: delete asks first", f"Delete group {group}?", b.h1())
+    b.axe("confirm delete group")
+    b.press("Delete")
+    check(f"{n}: groups: deleted on the page", b.notice() == "The group is deleted." and cli_or_none("group", "show", group) is None, b.notice())
+    b.audited.append(("root", "role.grant", f"role:{role}"))
+
+
+def tour_resources(b):
+    """Add a resource, edit it (methods; anonymous on, then off: checked through nginx), delete it;
+    then the two resources alice owns, for the access request."""
+    n = b.name
+    name, prefix = f"scratch-{n}", f"/api/scratch-{n}/"
+    if n in HOSTILE_VARIANTS:
+        b.fill("name", HOSTILE_NAMES[1])
+        b.fill("path", "/api/hostile/")
+        b.press("Add resource")
+        refused_name(b, "2", HOSTILE_NAMES[1], "resource")
+    b.fill("name", name)
+    b.fill("path", prefix)
+    b.fill("methods", "GET")
+    b.fill("owner", "")
+    b.press("Add resource")
+    check(f"{n}: resources: added on the page", b.h1() == f"Resource {name}" and b.notice() == "It is added.", f"{b.h1()!r} {b.notice()!r}")
+    b.axe("a resource's page")
+    expect_eq(f"{n}: resources: without a credential nginx refuses it (401)", 401, nginx_status(prefix + "x"))
+    b.fill("methods", "GET POST")
+    b.tick("anonymous")
+    b.press("Save")
+    check(f"{n}: resources: methods and anonymous on saved on the page", b.notice().startswith("The resource is saved"), b.notice())
+    row = cli_or_none("resource", "show", name) or {}
+    expect_eq(f"{n}: resources: saved in the database", (["GET", "POST"], True), (row.get("methods"), row.get("anonymous")))
+    expect_eq(f"{n}: resources: anonymous on: nginx lets a request without a credential through (200)", 200, nginx_status(prefix + "x"))
+    expect_eq(f"{n}: resources: anonymous on, a method it does not list: refused", True, nginx_status(prefix + "x", method="DELETE") != 200)
+    check(f"{n}: resources: the form shows anonymous ticked", b.d.find_element(By.ID, "anonymous").is_selected(), "not ticked")
+    b.tick("anonymous")
+    b.press("Save")
+    check(f"{n}: resources: anonymous off saved on the page", b.notice().startswith("The resource is saved"), b.notice())
+    expect_eq(f"{n}: resources: anonymous off in the database", False, (cli_or_none("resource", "show", name) or {}).get("anonymous"))
+    expect_eq(f"{n}: resources: anonymous off: refused without a credential again (401)", 401, nginx_status(prefix + "x"))
+    b.follow("Delete resource")
+    expect_eq(f"{n}: resources: delete asks first", f"Delete resource {name}?", b.h1())
+    b.axe("confirm delete resource")
+    b.press("Delete")
+    check(f"{n}: resources: deleted on the page", b.path() == b.mount + "/admin/resources" and b.notice() == "The resource is deleted."
+          and not any(r.get("Name") == name for r in b.table_rows()), f"{b.path()} {b.notice()!r}")
+    expect_eq(f"{n}: resources: gone from the database", None, cli_or_none("resource", "show", name))
+    b.audited.append(("root", "resource.delete", f"resource:{name}"))
+    for kind in ("orders", "archive") if changes(b, "access request") else ():
+        b.get("/admin/resources")
+        b.fill("name", f"{kind}-{n}")
+        b.fill("path", f"/api/{kind}-{n}/")
+        b.fill("owner", "alice")
+        b.press("Add resource")
+        expect_eq(f"{n}: resources: {kind}-{n}, owned by alice, added", ("It is added.", "alice"),
+                  (b.notice(), (cli_or_none("resource", "show", f"{kind}-{n}") or {}).get("owner")))
+
+
+def tour_signing_keys(b):
+    """Rotate: a new key signs (shown on the page and in the database)."""
+    n = b.name
+    before = {k["kid"] for k in cli("signing-key", "list")}
+    b.tick("alg-ES256")
+    b.fill("retire_after", "1h")
+    b.press("Rotate")
+    check(f"{n}: signing keys: rotated on the page", b.notice().startswith("A new signing key now signs"), b.notice())
+    rows = b.table_rows()
+    signing = [r.get("Key id") for r in rows if "signs now" in r.get("Status", "")]
+    keys = cli("signing-key", "list")
+    new = [k["kid"] for k in keys if k["kid"] not in before]
+    check(f"{n}: signing keys: the new key signs, on the page and in the database",
+          len(new) == 1 and signing == new and rows[0].get("Key id") == new[0], f"page {signing} new {new}")
+    b.made["kid"] = new[0] if new else None
+    b.audited.append(("root", "signing-key.rotate", f"kid:{new[0] if new else '?'}"))
+
+
+def jwt_kid(token):
+    import base64
+    try:
+        head = token.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))).get("kid")
+    except (ValueError, IndexError):
+        return None
+
+
+def tour_clients(b):
+    """A client for alice: its secret from the show-once page gets a token (signed by the key just
+    rotated in); disabled on the page, it gets none. Clients with markup in their names are text."""
+    n = b.name
+    name = f"reports-{n}"
+    b.follow("New client")
+    expect_eq(f"{n}: clients: 'New client' opens the form", "New client", b.h1())
+    b.axe("new client")
+    b.fill("name", name)
+    b.tick("expires-7")
+    pick_scope(b, "/api/")
+    b.press("Create client")
+    expect_eq(f"{n}: clients: created: its show-once page", "Your new client", b.h1())
+    secret = b.d.find_element(By.ID, "secret").text
+    client_id = b.d.find_element(By.CSS_SELECTOR, "dl.facts dd code").text
+    remember(secret)
+    b.axe("client show-once")
+    curl_line = b.d.find_element(By.ID, "curl").text
+    check(f"{n}: clients: the show-once page has the curl line for the token endpoint",
+          f"-u '{client_id}:{secret}'" in curl_line and curl_line.endswith(b.mount + "/token"), curl_line[:80])
+    url = b.v["token"]
+    r = requests.post(url, data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=15)
+    token = r.json().get("access_token", "") if r.status_code == 200 else ""
+    check(f"{n}: clients: the secret from the page gets a token at {urlsplit(url).netloc}{urlsplit(url).path} (200)", bool(token), f"{r.status_code} {r.text[:120]}")
+    if b.made.get("kid"):
+        expect_eq(f"{n}: clients: the token is signed by the signing key rotated in on the page", b.made["kid"], jwt_kid(token))
+    expect_eq(f"{n}: clients: the token works at nginx's /api/ (200)", 200, check_status(token))
+    b.get(f"/admin/clients?user=alice")
+    b.follow("Disable", named=f"Disable {name}")
+    expect_eq(f"{n}: clients: disable asks first", f"Disable client {name}?", b.h1())
+    b.axe("confirm disable client")
+    b.press("Disable")
+    check(f"{n}: clients: disabled on the page", b.notice().startswith("The client is disabled."), b.notice())
+    row = next((r for r in b.table_rows() if r.get("Name", "").startswith(name)), {})
+    expect_eq(f"{n}: clients: the list says disabled", "disabled", row.get("Status"))
+    r = requests.post(url, data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=15)
+    check(f"{n}: clients: disabled: the token request is refused", r.status_code in (400, 401) and "access_token" not in r.text, f"{r.status_code} {r.text[:120]}")
+    expect_eq(f"{n}: clients: disabled: its token is refused at nginx (401)", 401, check_status(token))
+    b.audited.append(("alice", "client.disable", "user:alice"))
+    if n in HOSTILE_VARIANTS:
+        for i, hostile in enumerate(HOSTILE_NAMES):
+            b.get("/admin/clients/new?user=alice")
+            b.fill("name", f"{hostile} {n}")
+            b.tick("expires-7")
+            pick_scope(b, "/api/")
+            b.press("Create client")
+            expect_eq(f"{n}: hostile client name {i + 1}: shown as text on the show-once page", f"{hostile} {n}",
+                      b.d.find_element(By.CSS_SELECTOR, "dl.facts dd").text)
+            remember(b.d.find_element(By.ID, "secret").text)
+            expect_eq(f"{n}: hostile client name {i + 1}: no alert on the show-once page", None, b.no_alert())
+        b.get("/admin/clients?user=alice")
+        no_markup(b, "hostile client names on the clients list")
+        shown = [r.get("Name", "") for r in b.table_rows()]
+        for i, hostile in enumerate(HOSTILE_NAMES):
+            check(f"{n}: hostile client name {i + 1} is visible literally on the clients list",
+                  any(s.startswith(f"{hostile} {n}") for s in shown), shown)
+
+
+def tour_sessions(b):
+    """A second browser signs in; this one ends its session on the page; the second is sent to sign-in."""
+    n = b.name
+    b.get("/admin/sessions")
+    expect_eq(f"{n}: sessions: 'Sessions' is my sessions", "My sessions", b.h1())
+    b.axe("my sessions")
+    before = {r.get("Session", "").split()[0] for r in b.table_rows() if r.get("Session")}
+    other = Browser(second_driver(), b.v)
+    other.axed = {"sign-in"}
+    other.sign_in("root", label="root, in a second browser")
+    b.get("/admin/sessions")
+    rows = b.table_rows()
+    mine = [r.get("Session", "").split()[0] for r in rows if "this session" in r.get("Session", "")]
+    new = [r.get("Session", "").split()[0] for r in rows if r.get("Session") and r.get("Session", "").split()[0] not in before]
+    check(f"{n}: sessions: the second browser's session is listed, and this one marked",
+          len(new) == 1 and len(mine) == 1 and new != mine, f"new {new} mine {mine}")
+    if len(new) != 1:
+        return
+    form = b.d.find_element(By.XPATH, f"//main//form[contains(@action, '/admin/sessions/{new[0]}/revoke')]")
+    b.submit(form.find_element(By.TAG_NAME, "button"))
+    check(f"{n}: sessions: ended on the page", b.notice() == "The session is ended."
+          and all(r.get("Session", "").split()[0] != new[0] for r in b.table_rows() if r.get("Session")), b.notice())
+    other.get("/admin/")
+    check(f"{n}: sessions: the second browser is sent to sign-in (ended=1)",
+          other.path() == other.mount + "/admin/login" and "ended=1" in other.url_query(), other.d.current_url)
+    expect_eq(f"{n}: sessions: this browser is still signed in", "My keys", (b.get("/admin/"), b.h1())[1])
+    b.audited.append(("root", "session.revoke", "user:root"))
+
+
+def tour_requests(b):
+    """The admin's view of access requests (the access request itself runs after the tour)."""
+    check(f"{b.name}: requests: an admin sees what waits for a decision", "Waiting for your decision" in b.main_text(), b.main_text()[:80])
+
+
+def tour_explain(b):
+    """The explain form, for alice's key: allowed under its scope, refused elsewhere, with the steps."""
+    n = b.name
+    key = keys_named("alice", "ci-deploy")
+    for path, want in (("/api/reports/1", "allowed"), ("/elsewhere/1", "denied")):
+        b.fill("credential", key)
+        b.fill("method", "GET")
+        b.fill("path", path)
+        b.press("Explain")
+        decision = b.d.find_elements(By.ID, "decision")
+        decision = decision[0].text if decision else ""
+        steps = [li.text for li in b.d.find_elements(By.XPATH, "//main//h2[.='Steps']/following-sibling::ol[1]/li")]
+        check(f"{n}: explain: GET {path} with alice's key is {want}, with the steps", decision.startswith(want) and steps,
+              f"{decision!r} {len(steps)} steps")
+        b.axe(f"explain ({want})")
+    check(f"{n}: explain: the form keeps what was asked, in the URL (a GET form, no CSRF token)",
+          "csrf" not in b.d.current_url and "path=%2Felsewhere%2F1" in b.d.current_url, b.d.current_url)
+
+
+def tour_audit(b):
+    """The changes just made, found with the filters by user and action; the chain verifies."""
+    n = b.name
+    chain = b.d.find_element(By.ID, "chain").text
+    check(f"{n}: audit: the page says the hash chain verifies", chain.startswith("The hash chain verifies"), chain[:80])
+    for user, action, target in b.audited:
+        b.fill("user", user)
+        b.fill("action", action)
+        b.press("Filter")
+        rows = b.table_rows()
+        check(f"{n}: audit: filtered by user {user} and action {action}: the change made on the page",
+              rows and all(r.get("Action") == action for r in rows) and any(r.get("Target") == target for r in rows),
+              [(r.get("Action"), r.get("Target")) for r in rows[:3]])
+    b.axe("audit, filtered")
+
+
+@dataclass
+class PageCheck:
+    label: str
+    path: str
+    heading: str
+    change: Optional[Callable[["Browser"], None]] = None
+
+
 ADMIN_PAGES = [
     PageCheck("all keys", "/admin/?user=*", "All keys"),
     PageCheck("alice's keys", "/admin/?user=alice", "Keys of alice"),
     PageCheck("new key for alice", "/admin/keys/new?user=alice", "New key", change_new_key_for_alice),
+    PageCheck("users", "/admin/users", "Users", tour_users),
+    PageCheck("groups", "/admin/groups", "Groups", tour_groups),
+    PageCheck("roles", "/admin/roles", "Roles", tour_roles),
+    PageCheck("resources", "/admin/resources", "Resources", tour_resources),
+    PageCheck("signing keys", "/admin/signing-keys", "Signing keys", tour_signing_keys),
+    PageCheck("alice's clients", "/admin/clients?user=alice", "Clients of alice", tour_clients),
+    PageCheck("all clients", "/admin/clients?user=*", "All clients"),
+    PageCheck("access requests (admin)", "/admin/requests", "Access requests", tour_requests),
+    PageCheck("all sessions", "/admin/sessions?user=*", "All sessions", tour_sessions),
+    PageCheck("explain", "/admin/explain", "Explain a decision", tour_explain),
+    PageCheck("audit", "/admin/audit", "Audit", tour_audit),
 ]
 
-# Pages every signed-in user has beside My keys (clients, access requests, sessions when they land).
-USER_PAGES: list = []
+# Pages every signed-in user has beside My keys.
+USER_PAGES = [
+    PageCheck("my clients", "/admin/clients", "My clients"),
+    PageCheck("access requests", "/admin/requests", "Access requests"),
+    PageCheck("my sessions", "/admin/sessions", "My sessions"),
+]
+
+# Where the admin pages are opened and changed (elsewhere: the key pages only): the labels of
+# ADMIN_PAGES, and "access request"; None: every page. Everything through nginx; the rest shared
+# between Apache's mod_proxy_fcgi and CGI, which both also find their changes in the audit.
+TOUR = {
+    "nginx": None,
+    "apache-fcgi": {"users", "groups", "roles", "resources", "signing keys", "explain", "audit"},
+    "apache-cgi": {"alice's clients", "all sessions", "audit", "access request"},
+}
+# Where names with markup are tried on the users, groups, resources and clients pages.
+HOSTILE_VARIANTS = {"nginx"}
+# The navigation sections only admins see, each a page a non-admin gets 403 on.
+ADMIN_SECTIONS = {"Users": "/admin/users", "Groups": "/admin/groups", "Roles": "/admin/roles", "Resources": "/admin/resources",
+                  "Signing keys": "/admin/signing-keys", "Audit": "/admin/audit", "Explain": "/admin/explain"}
+
+
+def changes(b, label):
+    """Whether the tour makes the change `label` in this variant."""
+    return b.name in TOUR and (TOUR[b.name] is None or label in TOUR[b.name])
 
 
 def open_pages(b, pages, who):
     for page in pages:
+        if who == "root" and page not in ADMIN_PAGES[:3] and not changes(b, page.label):
+            continue
+        started = time.time()
         b.get(page.path)
         check(f"{b.name}: {who} opens {page.label} ({page.path})", b.h1() == page.heading, f"heading {b.h1()!r}")
         b.axe(page.label)
-        if page.change:
-            page.change(b)
+        if page.change and (who != "root" or page in ADMIN_PAGES[:3] or changes(b, page.label)):
+            try:
+                page.change(b)
+            except Exception as e:  # one page's broken step fails loudly; the next page still runs
+                traceback.print_exc()
+                notok(f"{b.name}: the change on {page.label} ran to the end", f"{type(e).__name__}: {e} at {where(e)}")
+        b.made.setdefault("times", []).append(f"{page.label} {time.time() - started:.1f}")
+
+
+SECOND = []
+
+
+def second_driver():
+    """A second browser (its own cookies), made once."""
+    if not SECOND:
+        SECOND.append(make_driver())
+    return SECOND[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# An access request, from the request to the collected key; a non-admin and the admin pages
+# ---------------------------------------------------------------------------------------------
+def non_admin(b):
+    """A non-admin sees no admin section in the navigation and gets the 403 page on each."""
+    n = b.name
+    nav = b.nav()
+    check(f"{n}: a non-admin's navigation has no admin section", nav and not set(nav) & set(ADMIN_SECTIONS), nav)
+    for title, path in ADMIN_SECTIONS.items():
+        b.get(path)
+        check(f"{n}: a non-admin opening {path} gets the 403 page (forbidden)",
+              b.h1() == "Not allowed" and b.error_code() == "forbidden", f"{b.h1()!r} {b.error_code()!r}")
+        b.axe("the 403 page")
+    r = requests.get(b.base + "/admin/users", cookies={"keyward_session": b.d.get_cookie("keyward_session")["value"]}, timeout=10)
+    expect_eq(f"{n}: the 403 page's status is 403", 403, r.status_code)
+
+
+def ensure_made(b, carol, password, orders, archive):
+    """Where the tour did not make them on the pages: the consumer and alice's two resources, with the CLI."""
+    if cli_or_none("user", "show", carol) is None:
+        cli("user", "add", carol, "--email", f"{carol}@mail.example.test")
+        subprocess.run([CONFIG["keyward"], "--db", CONFIG["db"], "user", "passwd", carol, "--password-stdin"], input=password + "\n",
+                       capture_output=True, text=True, timeout=30, check=True)
+    for name in (orders, archive):
+        if cli_or_none("resource", "show", name) is None:
+            cli("resource", "add", name, "--path", f"/api/{name}/", "--owner", "alice")
+
+
+def request_id(notice):
+    m = re.search(r"#(\d+)", notice or "")
+    return m.group(1) if m else None
+
+
+def access_request(b):
+    """carol asks for two of alice's resources with a note; alice approves one (7 days) and rejects
+    the other; carol sees both, collects the key once (a second tab's Collect gets the gone page),
+    the key works through nginx, the mailed link is used up."""
+    n = b.name
+    carol, password = consumer(b)
+    orders, archive = f"orders-{n}", f"archive-{n}"
+    note_text = f"monthly reports {HOSTILE_NAMES[1]} {n}" if n in HOSTILE_VARIANTS else f"monthly reports {n}"
+    mail_mark = last_mail()
+    ensure_made(b, carol, password, orders, archive)
+
+    b.sign_in((carol, password), label=carol)
+    non_admin(b)
+    b.get("/admin/requests")
+    expect_eq(f"{n}: requests: carol opens access requests", "Access requests", b.h1())
+    b.axe("access requests (consumer)")
+    ids = {}
+    for resource, text in ((orders, note_text), (archive, "")):
+        b.tick_value("resource", resource)
+        b.fill("note", text)
+        b.press("Ask for access")
+        ids[resource] = request_id(b.notice())
+        check(f"{n}: requests: carol asks for {resource} on the page; alice (the owner) is mailed",
+              ids[resource] and b.notice().startswith(f"Your request #{ids[resource]} is sent") and "Whoever decides was mailed." in b.notice(),
+              b.notice())
+    pending = {r["resource"]: r["status"] for r in cli("access", "list") if r.get("user") == carol}
+    expect_eq(f"{n}: requests: both pending in the database", {orders: "pending", archive: "pending"}, pending)
+    m = mail_to("alice@example.test", f"access request #{ids[orders]}: {carol} asks for {orders}", mail_mark)
+    check(f"{n}: requests: the owner's mail names the request and carries the note", m is not None and note_text in m.get_content(),
+          m and m.get("Subject"))
+    box = b.d.find_element(By.XPATH, f"//main//input[@name='resource'][@value='{orders}']")
+    check(f"{n}: requests: a resource asked for already cannot be asked for again", not box.is_enabled(), "enabled")
+    b.sign_out(quick=True)
+
+    # alice, the owner: approves one with an expiry, rejects the other.
+    b.sign_in("alice")
+    b.get("/admin/requests")
+    rows = {r.get("Request"): r for r in b.table_rows()}
+    row = rows.get(f"#{ids[orders]}", {})
+    check(f"{n}: requests: the owner sees carol's request waiting, the note as text",
+          row.get("User") == carol and row.get("Note") == note_text and "pending" in row.get("Status", ""), row)
+    no_markup(b, "a note on the owner's requests page")
+    b.axe("access requests (owner)")
+    b.follow("Approve", named=f"Approve request #{ids[orders]}")
+    expect_eq(f"{n}: requests: approve asks first, with the expiry to choose", f"Approve request #{ids[orders]}?", b.h1())
+    check(f"{n}: requests: an owner is not offered 'never'", not b.d.find_elements(By.ID, "expires-never"), "offered")
+    b.axe("confirm approve")
+    b.tick("expires-7")
+    b.press("Approve")
+    check(f"{n}: requests: approved on the page; carol is mailed",
+          b.notice().startswith(f"Request #{ids[orders]} is approved") and "The requester was mailed." in b.notice(), b.notice())
+    b.follow("Reject", named=f"Reject request #{ids[archive]}")
+    expect_eq(f"{n}: requests: reject asks first", f"Reject request #{ids[archive]}?", b.h1())
+    b.axe("confirm reject")
+    b.fill("reason", f"not for reports {n}")
+    b.press("Reject")
+    check(f"{n}: requests: rejected on the page", b.notice().startswith(f"Request #{ids[archive]} is rejected."), b.notice())
+    decided = {r["resource"]: r["status"] for r in cli("access", "list") if r.get("user") == carol}
+    expect_eq(f"{n}: requests: decided in the database", {orders: "approved", archive: "rejected"}, decided)
+    approved = mail_to(f"{carol}@mail.example.test", f"access to {orders} approved", mail_mark)
+    link = re.search(r"https?://\S+/admin/reveal/\S+", approved.get_content()) if approved else None
+    check(f"{n}: requests: carol's mail has the one-time link (on nginx)", link is not None and link.group(0).startswith(CONFIG["nginx"]),
+          approved and approved.get("Subject"))
+    rejected = mail_to(f"{carol}@mail.example.test", f"access to {archive} rejected", mail_mark)
+    check(f"{n}: requests: carol's rejection mail gives the reason", rejected is not None and f"not for reports {n}" in rejected.get_content(),
+          rejected and rejected.get("Subject"))
+    b.sign_out(quick=True)
+
+    # carol: the outcomes; collects the key once.
+    b.sign_in((carol, password), label=carol)
+    b.get("/admin/requests")
+    rows = {r.get("Request"): r for r in b.table_rows()}
+    check(f"{n}: requests: carol sees one approved, one rejected",
+          "approved" in rows.get(f"#{ids[orders]}", {}).get("Status", "") and "rejected" in rows.get(f"#{ids[archive]}", {}).get("Status", ""),
+          {k: v.get("Status") for k, v in rows.items()})
+    b.axe("access requests (approved)")
+    first = b.d.current_window_handle
+    b.d.switch_to.new_window("tab")
+    b.get("/admin/requests")  # the same page in a second tab, its Collect button too
+    second = b.d.current_window_handle
+    b.d.switch_to.window(first)
+    b.press("Collect your key")
+    expect_eq(f"{n}: requests: collecting shows the key once", f"Your key for {orders}", b.h1())
+    secret = b.d.find_element(By.ID, "secret").text
+    remember(secret)
+    b.axe("collected key")
+    expect_eq(f"{n}: requests: the collected key works through nginx on {orders}'s path (200)", 200, nginx_status(f"/api/{orders}/x", secret))
+    expect_eq(f"{n}: requests: ... and not on another resource's (403)", 403, nginx_status("/api/pages-check", secret))
+    key = next((k for k in (cli("key", "list", "--user", carol) or []) if isinstance(k, dict)), {})
+    try:
+        days = (datetime.fromisoformat(str(key.get("expires_at")).replace("Z", "+00:00")) - datetime.now(timezone.utc)).total_seconds() / 86400
+    except ValueError:
+        days = (int(key.get("expires_at") or 0) - time.time()) / 86400
+    check(f"{n}: requests: the key expires as chosen (7 days)", 6.9 < days <= 7.01, key.get("expires_at"))
+    b.get("/admin/requests")
+    check(f"{n}: requests: collected: no Collect button any more, the secret nowhere",
+          not b.d.find_elements(By.XPATH, "//main//button[normalize-space()='Collect your key']") and secret not in b.everything(), "found")
+    b.d.switch_to.window(second)
+    b.press("Collect your key")
+    check(f"{n}: requests: collecting again (a second tab) gets the gone page (410), no secret",
+          b.h1() == "Nothing to collect" and secret not in b.everything(), b.h1())
+    b.axe("nothing to collect")
+    b.d.close()
+    b.d.switch_to.window(first)
+    if link:
+        r = requests.get(link.group(0), timeout=10)
+        expect_eq(f"{n}: requests: the mailed link is used up too (410)", 410, r.status_code)
+        b.d.get(link.group(0))
+        check(f"{n}: requests: the mailed link, opened in the browser, says so", "used already" in b.d.find_element(By.TAG_NAME, "body").text, b.d.title)
+        b.axe("reveal link gone", links=False)
+    b.get("/admin/")
+    row = b.row(f"access-{orders}") or (b.rows()[0] if b.rows() else None)
+    check(f"{n}: requests: carol's keys list the collected key, masked", row is not None and secret not in b.everything(), b.h1())
+    b.sign_out(quick=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,6 +1170,8 @@ def scenario(driver, variant):
 
     # User pages of other areas, then sign-out ends the session on the server.
     open_pages(b, USER_PAGES, "alice")
+    if n in TOUR and not changes(b, "access request"):
+        non_admin(b)  # alice is no admin either (elsewhere the access request's consumer is checked)
     b.sign_out()
 
     # An admin: enables alice's key again (200), deletes it (401); the admin pages and a change on each.
@@ -482,9 +1185,14 @@ def scenario(driver, variant):
         expect_eq(f"{n}: deleted on the page: refused (401)", 401, check_status(secret))
         expect_eq(f"{n}: deleted: gone from the database too", [], [k for k in keys_of("alice") if k[1] == name])
     b.list_path = "/admin/"
-    open_pages(b, ADMIN_PAGES, "root")
+    open_pages(b, ADMIN_PAGES if n in TOUR else ADMIN_PAGES[:3], "root")
     b.sign_out()
 
+    if changes(b, "access request"):
+        started = time.time()
+        access_request(b)
+        b.made.setdefault("times", []).append(f"access request {time.time() - started:.1f}")
+    note(f"{n}: seconds per page: {', '.join(b.made.get('times', []))}")
     forged_and_bad_input(b)
 
 
@@ -570,7 +1278,8 @@ def forged_and_bad_input(b):
         expect_eq(f"{n}: {label}: nothing written (alice's keys unchanged)", before, keys_of("alice"))
 
     refused("POST without the CSRF token", 403, "csrf_failed", s.post(url, data=good, timeout=10))
-    refused("POST with a wrong CSRF token", 403, "csrf_failed", s.post(url, data={**good, "csrf_token": "x" + token[1:]}, timeout=10))
+    wrong = ("y" if token[:1] == "x" else "x") + token[1:]  # (a token may start with x: then "x" + token[1:] is the token)
+    refused("POST with a wrong CSRF token", 403, "csrf_failed", s.post(url, data={**good, "csrf_token": wrong}, timeout=10))
     refused("POST with the token from a foreign Origin", 403, "csrf_failed",
             s.post(url, data={**good, "csrf_token": token}, headers={"Origin": "http://evil.example"}, timeout=10))
     refused("POST with the token, Sec-Fetch-Site: cross-site", 403, "csrf_failed",
@@ -684,7 +1393,9 @@ def main():
                 notok(f"{short['name']}: the expiry scenario ran to the end", f"{type(e).__name__}: {e} at {where(e)}")
     finally:
         driver.quit()
-    note(f"axe-core {', '.join(sorted(AXE_SEEN))} ({AXE_SCRIPT})")
+        for other in SECOND:
+            other.quit()
+    note(f"axe-core {', '.join(sorted(AXE_SEEN))} ({AXE_SCRIPT}): {AXE_TIME[1]} pages, {AXE_TIME[0]:.1f} s")
     finish("pages_browser.py", STARTED)
 
 
