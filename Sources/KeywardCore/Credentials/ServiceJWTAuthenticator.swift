@@ -120,15 +120,9 @@ public final class ServiceTokenVerifier {
     /// an integer not beyond `now` plus the leeway, `exp` (when present) after `iat`, the
     /// lifetime within the limit, `nbf` (when present) reached.
     static func parse(_ token: Substring, limits: Limits, now: Int64) -> Result<Parsed, DenyReason> {
-        let bytes = Array(token.utf8)
-        guard bytes.count <= limits.maxCredentialBytes else { return .failure(.invalidCredential) }
-        let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
-        guard dots.count == 2, let headerBytes = Base64URL.decode(symbols: bytes[0..<dots[0]]),
-            let payloadBytes = Base64URL.decode(symbols: bytes[(dots[0] + 1)..<dots[1]]),
-            let signature = Base64URL.decode(symbols: bytes[(dots[1] + 1)...]),
-            JWS.isUTF8Object(headerBytes), JWS.isUTF8Object(payloadBytes),
-            let header = JSONText.parseObject(headerBytes), let payload = JSONText.parseObject(payloadBytes)
-        else { return .failure(.invalidCredential) }
+        guard let jws = JWS.compact(token, limits: limits) else { return .failure(.invalidCredential) }
+        let header = jws.header
+        let payload = jws.payload
         // The secret is an HMAC key: HS256 and nothing else, spelled exactly (RFC 7515 §4.1.1).
         guard header["alg"] as? String == "HS256", header["crit"] == nil, header["b64"] == nil else { return .failure(.invalidCredential) }
         if let typ = header["typ"] {
@@ -147,6 +141,6 @@ public final class ServiceTokenVerifier {
         if let nbf = payload["nbf"] {
             guard let nbf = JSONText.integer(nbf), nbf <= now + limits.serviceTokenLeeway else { return .failure(.invalidCredential) }
         }
-        return .success(Parsed(issuer: issuer, expiresAt: expiresAt, signingInput: Array(bytes[0..<dots[1]]), signature: signature))
+        return .success(Parsed(issuer: issuer, expiresAt: expiresAt, signingInput: jws.signingInput, signature: jws.signature))
     }
 }

@@ -37,27 +37,42 @@ public enum JWS {
         let signature: [UInt8]
     }
 
-    /// Splits and decodes `token`; refuses anything but a three-part compact JWS with a JSON
-    /// header and payload, a `kid`, `typ: at+jwt` and no `crit`.
-    public static func parse(_ token: String, limits: Limits) throws(Failure) -> Parsed {
+    /// The three parts of a compact JWS (RFC 7515 §7.1), decoded but not yet judged: every kind
+    /// of JWT Keyward reads (its access tokens, services' own) is split by this one function.
+    struct Compact {
+        let header: [String: Any]
+        let payload: [String: Any]
+        /// The header and payload segments with the dot between them.
+        let signingInput: [UInt8]
+        let signature: [UInt8]
+    }
+
+    /// `token` split into its three segments, each base64url-decoded, the header and payload
+    /// UTF-8 JSON objects; nil for anything else, or a token over `limits.maxCredentialBytes`.
+    static func compact(_ token: some StringProtocol, limits: Limits) -> Compact? {
         let bytes = Array(token.utf8)
-        guard bytes.count <= limits.maxCredentialBytes else { throw .malformed }
+        guard bytes.count <= limits.maxCredentialBytes else { return nil }
         let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
-        guard dots.count == 2 else { throw .malformed }
-        guard let headerBytes = Base64URL.decode(symbols: bytes[0..<dots[0]]),
+        guard dots.count == 2, let headerBytes = Base64URL.decode(symbols: bytes[0..<dots[0]]),
             let payloadBytes = Base64URL.decode(symbols: bytes[(dots[0] + 1)..<dots[1]]),
             let signature = Base64URL.decode(symbols: bytes[(dots[1] + 1)...]),
             isUTF8Object(headerBytes), isUTF8Object(payloadBytes),
             let header = JSONText.parseObject(headerBytes), let payload = JSONText.parseObject(payloadBytes)
-        else { throw .malformed }
+        else { return nil }
+        return Compact(header: header, payload: payload, signingInput: Array(bytes[0..<dots[1]]), signature: signature)
+    }
+
+    /// Splits and decodes `token`; refuses anything but a three-part compact JWS with a JSON
+    /// header and payload, a `kid`, `typ: at+jwt` and no `crit`.
+    public static func parse(_ token: String, limits: Limits) throws(Failure) -> Parsed {
+        guard let jws = compact(token, limits: limits) else { throw .malformed }
+        let header = jws.header
         guard header["crit"] == nil, header["b64"] == nil,
             let typ = header["typ"] as? String,
             typ.lowercased() == accessTokenType || typ.lowercased() == "application/" + accessTokenType
         else { throw .unsupportedHeader }
         guard let kid = header["kid"] as? String, let alg = header["alg"] as? String else { throw .malformed }
-        return Parsed(
-            keyId: kid, algorithm: alg, payload: payload, signingInput: Array(bytes[0..<dots[1]]),
-            signature: signature)
+        return Parsed(keyId: kid, algorithm: alg, payload: jws.payload, signingInput: jws.signingInput, signature: jws.signature)
     }
 
     /// JOSE JSON is UTF-8 (RFC 7515 §5.2, RFC 8725 §3.7): Foundation's parser would also take
