@@ -20,6 +20,14 @@ public protocol CredentialLookup {
     func isRevoked(tokenId: String) throws -> Bool
     /// Groups, roles and resources.
     func accessModel() throws -> AccessModel
+    /// The signed-request credential (`kwh_...`) with its active keys, or nil when none has this
+    /// id. Throws only on infrastructure failure.
+    func requestKey(id: String) throws -> RequestKeyRecord?
+}
+
+extension CredentialLookup {
+    /// No signed-request credentials: a lookup that has none.
+    public func requestKey(id: String) throws -> RequestKeyRecord? { nil }
 }
 
 /// The keys access tokens are signed and verified with (RFC 7517 key ids).
@@ -79,6 +87,10 @@ public final class InMemoryKeys: CredentialLookup {
     public var access = AccessModel()
     /// `access`; never throws.
     public func accessModel() throws -> AccessModel { access }
+    /// Signed-request credentials by id.
+    public var requestKeys: [String: RequestKeyRecord] = [:]
+    /// The one in `requestKeys`, or nil; never throws.
+    public func requestKey(id: String) throws -> RequestKeyRecord? { requestKeys[id] }
 }
 
 /// Collects audit events and the ids of used credentials, for tests.

@@ -69,8 +69,10 @@ extension CheckRequest {
     /// The facts of the request being checked, from the server's params.
     ///
     /// The path is the server's normalised `AUTH_PATH` when set, else Keyward's own strict
-    /// normalisation of the raw `REQUEST_URI`. `X-Original-URI` is never read.
-    init(params: some ParamSource, limits: Limits, client: ClientAddressRule = ClientAddressRule()) {
+    /// normalisation of the raw `REQUEST_URI`. `X-Original-URI` is never read. `carriesBody`:
+    /// the params come with the request's body (a responder), not an empty input stream (an
+    /// `auth_request` subrequest, an authorizer).
+    init(params: some ParamSource, limits: Limits, client: ClientAddressRule = ClientAddressRule(), carriesBody: Bool = false) {
         func value(_ name: StaticString) -> String? {
             guard let v = params.param(name), !v.isEmpty else { return nil }
             return v
@@ -88,7 +90,8 @@ extension CheckRequest {
         self.init(
             method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: client.address(params),
             authorization: params.unambiguous("HTTP_AUTHORIZATION"), apiKeyHeader: params.unambiguous("HTTP_X_API_KEY"),
-            query: query, source: ParamRequestSource(params))
+            query: query, source: ParamRequestSource(params, carriesBody: carriesBody))
+        boundCredential = value("KEYWARD_HMAC_CREDENTIAL")
     }
 }
 
@@ -96,8 +99,13 @@ extension CheckRequest {
 /// A value (no allocation per check): the params it wraps are a pointer or a dictionary.
 struct ParamRequestSource<P: ParamSource>: RequestSource {
     private let params: P
+    /// True for a responder, whose input stream is the request's body.
+    let carriesBody: Bool
 
-    init(_ params: P) { self.params = params }
+    init(_ params: P, carriesBody: Bool = false) {
+        self.params = params
+        self.carriesBody = carriesBody
+    }
 
     var target: RequestTarget {
         let https = params.param("HTTPS").map { $0.lowercased() == "on" } ?? false
@@ -106,19 +114,28 @@ struct ParamRequestSource<P: ParamSource>: RequestSource {
             authority: params.unambiguous("HTTP_HOST"), raw: params.param("REQUEST_URI"))
     }
 
-    /// `Content-Type` and `Content-Length` are meta-variables of their own (RFC 3875 §4.1.2-3);
-    /// every other header is `HTTP_` + its name in upper case with `-` as `_` (§4.1.18).
+    /// `Content-Type` and `Content-Length` are meta-variables of their own (RFC 3875 §4.1.2-3),
+    /// which an `auth_request` subrequest does not get: there they are read from the `HTTP_`
+    /// copies nginx passes of every client field. Every other header is `HTTP_` + its name in
+    /// upper case with `-` as `_` (§4.1.18).
     func header(_ name: String) -> String? {
         let upper = String(name.uppercased().map { $0 == "-" ? "_" : $0 })
-        let cgi = upper == "CONTENT_TYPE" || upper == "CONTENT_LENGTH" ? upper : "HTTP_" + upper
+        if upper == "CONTENT_TYPE" || upper == "CONTENT_LENGTH", let value = cgiValue(upper), !value.isEmpty { return value }
+        return cgiValue("HTTP_" + upper)
+    }
+
+    private func cgiValue(_ cgi: String) -> String? {
         guard let value = params.param(named: cgi) else { return nil }
         return params.isRepeated(named: cgi) ? "\u{0}" : value
     }
 
     /// The stream cannot be rewound: the first call reads the body; an authenticator that needs
-    /// it twice keeps it.
+    /// it twice keeps it. Nil when no body reaches Keyward, or when fewer or more bytes arrive
+    /// than `CONTENT_LENGTH` declares (a body cut short is not the body that was signed).
     func body(limit: Int) -> [UInt8]? {
-        params.readBody(limit: limit)
+        guard carriesBody, let body = params.readBody(limit: limit) else { return nil }
+        if let declared = params.param("CONTENT_LENGTH").flatMap({ $0.isEmpty ? nil : Int($0) }), declared != body.count { return nil }
+        return body
     }
 }
 
