@@ -12,7 +12,10 @@ struct CredentialSchema: Sendable {
 
     static let apiKeys = CredentialSchema(kind: .apiKey, table: "api_keys", hasNetworks: true)
     static let clients = CredentialSchema(kind: .clientSecret, table: "oauth_clients", hasNetworks: false)
-    static let all = [apiKeys, clients]
+    /// Signed-request credentials: no secret hash (their secrets are in `request_key_secrets`)
+    /// and no tokens issued from them.
+    static let requestKeys = CredentialSchema(kind: .signedRequest, table: "request_keys", hasNetworks: true)
+    static let all = [apiKeys, clients, requestKeys]
 
     /// The schema of the kind `id` belongs to (its public id names its kind); nil for none stored.
     static func of(credentialId id: String) -> CredentialSchema? {
@@ -22,8 +25,8 @@ struct CredentialSchema: Sendable {
     /// The check's view of one row and its owner, by public id.
     var lookupSQL: String {
         """
-        SELECT c.id, c.name, u.name, u.status, c.status, c.secret_hash, c.expires_at, c.scopes, \(hasNetworks ? "c.allow_ips" : "''"),
-            c.tokens_valid_after
+        SELECT c.id, c.name, u.name, u.status, c.status, \(kind.isOpaque ? "c.secret_hash" : "X''"), c.expires_at, c.scopes,
+            \(hasNetworks ? "c.allow_ips" : "''"), \(kind.isOpaque ? "c.tokens_valid_after" : "NULL")
         FROM \(table) c JOIN users u ON u.id = c.user_id WHERE c.id = ?
         """
     }
@@ -57,12 +60,14 @@ final class SQLCredentialTable: CredentialRepository {
     }
 
     func setSecretHash(_ id: String, _ hash: [UInt8]) throws {
+        precondition(kind.isOpaque, "\(table) has no secret hash")
         try update(id, "secret_hash", .blob(hash))
     }
 
     /// The revocation epoch moves to `now`, or one past the current epoch when that is not
     /// earlier (two revocations in one second still leave the tokens issued between them behind).
     func revokeTokens(issuedFrom id: String, now: Int64) throws {
+        precondition(kind.isOpaque, "no tokens are issued from \(table)")
         try db.statement(
             """
             UPDATE \(table) SET tokens_valid_after =

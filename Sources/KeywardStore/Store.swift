@@ -119,6 +119,9 @@ public final class Store: AdminStore {
     public private(set) lazy var apiKeys: any CredentialRepository = SQLCredentialTable(db: db, dialect: dialect, schema: .apiKeys)
     /// OAuth2 clients' shared credential writes.
     public private(set) lazy var clients: any CredentialRepository = SQLCredentialTable(db: db, dialect: dialect, schema: .clients)
+    /// Signed-request credentials' shared credential writes.
+    public private(set) lazy var requestKeys: any CredentialRepository = SQLCredentialTable(
+        db: db, dialect: dialect, schema: .requestKeys)
 
     /// Opens an existing database and brings its schema up to date. With `announcesChanges`, every
     /// commit stamps the database's `Generation`, so serving processes drop their caches.
@@ -138,8 +141,8 @@ public final class Store: AdminStore {
     }
 
     /// An uncached lookup over a connection of its own, as the check sees the database.
-    public func credentialLookup(clock: any Clock, limits: Limits) throws -> any CredentialLookup {
-        try KeyLookup(path: path, clock: clock, cache: false, limits: limits)
+    public func credentialLookup(clock: any Clock, limits: Limits, sealer: KeySealer?) throws -> any CredentialLookup {
+        try KeyLookup(path: path, clock: clock, cache: false, limits: limits, sealer: sealer)
     }
 
     /// Creates the database if it does not exist and migrates it; returns how many migrations ran.
@@ -271,7 +274,7 @@ public final class Store: AdminStore {
     public func applyUsage(_ usage: [String: UsageDelta]) throws {
         guard !usage.isEmpty else { return }
         try db.transaction {
-            for repository in [apiKeys, clients] {
+            for repository in [apiKeys, clients, requestKeys] {
                 try repository.applyUsage(usage.filter { OpaqueSecret.isCredentialId($0.key, kind: repository.kind) })
             }
         }
