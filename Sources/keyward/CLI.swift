@@ -20,6 +20,9 @@ enum CLI {
                                        protected path prefixes: anonymous, audience, owner, methods, networks
           key create|list|show|disable|enable|renew|regenerate|delete
           client create|list|show|disable|enable|regenerate|delete
+          hmac create|list|show|disable|enable|renew|delete
+                                       credentials for signed requests (kwh_): hmac-sha256 secrets, ed25519 public keys
+          signature explain            the RFC 9421 signature base Keyward computes for a request
           signing-key list|rotate
           access request|list|show|approve|reject
                                        consumers ask for a resource; its owner or an admin approves (a key, mailed) or rejects
@@ -71,6 +74,8 @@ enum CLI {
             case "explain": return try ExplainCommand.run(words, context)
             case "audit": try AuditCommands.run(words, context)
             case "client": try ClientCommands.run(words, context)
+            case "hmac": try HMACCommands.run(words, context)
+            case "signature": return try SignatureCommands.run(words, context)
             case "signing-key": try SigningKeyCommands.run(words, context)
             case "access": try AccessRequestCommands.run(words, context)
             case "notify-expiring": return try NotifyExpiringCommand.run(words, context)
