@@ -116,12 +116,16 @@ struct ParamRequestSource<P: ParamSource>: RequestSource {
 
     /// `Content-Type` and `Content-Length` are meta-variables of their own (RFC 3875 §4.1.2-3),
     /// which an `auth_request` subrequest does not get: there they are read from the `HTTP_`
-    /// copies nginx passes of every client field. Every other header is `HTTP_` + its name in
-    /// upper case with `-` as `_` (§4.1.18).
+    /// copies nginx passes of every client field. Apache's authorizer gets neither the length
+    /// nor `Transfer-Encoding`: apache/keyward.conf copies them into `KEYWARD_CONTENT_LENGTH` and
+    /// `KEYWARD_TRANSFER_ENCODING` (names a client cannot send). Every other header is `HTTP_` +
+    /// its name in upper case with `-` as `_` (§4.1.18).
     func header(_ name: String) -> String? {
         let upper = String(name.uppercased().map { $0 == "-" ? "_" : $0 })
         if upper == "CONTENT_TYPE" || upper == "CONTENT_LENGTH", let value = cgiValue(upper), !value.isEmpty { return value }
-        return cgiValue("HTTP_" + upper)
+        if let value = cgiValue("HTTP_" + upper) { return value }
+        if upper == "CONTENT_LENGTH" || upper == "TRANSFER_ENCODING" { return cgiValue("KEYWARD_" + upper) }
+        return nil
     }
 
     private func cgiValue(_ cgi: String) -> String? {
