@@ -121,11 +121,39 @@ struct ParamRequestSource<P: ParamSource>: RequestSource {
     /// `KEYWARD_TRANSFER_ENCODING` (names a client cannot send). Every other header is `HTTP_` +
     /// its name in upper case with `-` as `_` (§4.1.18).
     func header(_ name: String) -> String? {
-        let upper = String(name.uppercased().map { $0 == "-" ? "_" : $0 })
-        if upper == "CONTENT_TYPE" || upper == "CONTENT_LENGTH", let value = cgiValue(upper), !value.isEmpty { return value }
-        if let value = cgiValue("HTTP_" + upper) { return value }
-        if upper == "CONTENT_LENGTH" || upper == "TRANSFER_ENCODING" { return cgiValue("KEYWARD_" + upper) }
+        // The fields signed requests read on every check, by static name: no name is built.
+        switch name.utf8.count {
+        case 15 where CheckRequest.sameFieldName(name, "signature-input"): return staticValue("HTTP_SIGNATURE_INPUT")
+        case 9 where CheckRequest.sameFieldName(name, "signature"): return staticValue("HTTP_SIGNATURE")
+        case 14 where CheckRequest.sameFieldName(name, "content-digest"): return staticValue("HTTP_CONTENT_DIGEST")
+        case 4 where CheckRequest.sameFieldName(name, "host"): return staticValue("HTTP_HOST")
+        case 14 where CheckRequest.sameFieldName(name, "content-length"):
+            if let value = staticValue("CONTENT_LENGTH"), !value.isEmpty { return value }
+            return staticValue("HTTP_CONTENT_LENGTH") ?? staticValue("KEYWARD_CONTENT_LENGTH")
+        case 17 where CheckRequest.sameFieldName(name, "transfer-encoding"):
+            return staticValue("HTTP_TRANSFER_ENCODING") ?? staticValue("KEYWARD_TRANSFER_ENCODING")
+        default: break
+        }
+        // `HTTP_` and the name in upper case with `_` for `-`, byte by byte: field names are
+        // ASCII tokens, and this runs several times per signed request.
+        var cgi = Array("HTTP_".utf8)
+        cgi.reserveCapacity(5 + name.utf8.count)
+        for c in name.utf8 {
+            cgi.append(c == UInt8(ascii: "-") ? UInt8(ascii: "_") : (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") ? c - 32 : c))
+        }
+        let upper = cgi[5...]
+        let isLength = upper.elementsEqual("CONTENT_LENGTH".utf8)
+        if isLength || upper.elementsEqual("CONTENT_TYPE".utf8), let value = cgiValue(String(decoding: upper, as: UTF8.self)), !value.isEmpty {
+            return value
+        }
+        if let value = cgiValue(String(decoding: cgi, as: UTF8.self)) { return value }
+        if isLength || upper.elementsEqual("TRANSFER_ENCODING".utf8) { return cgiValue("KEYWARD_" + String(decoding: upper, as: UTF8.self)) }
         return nil
+    }
+
+    private func staticValue(_ cgi: StaticString) -> String? {
+        guard let value = params.param(cgi) else { return nil }
+        return params.isRepeated(cgi) ? "\u{0}" : value
     }
 
     private func cgiValue(_ cgi: String) -> String? {

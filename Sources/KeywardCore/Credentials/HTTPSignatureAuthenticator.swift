@@ -30,9 +30,19 @@ public struct HTTPSignatureAuthenticator: CredentialAuthenticator {
     /// A `Signature-Input` that mentions a Keyward credential id; one that does not is a
     /// signature for someone else.
     public func claims(_ candidate: Candidate) -> Bool {
-        candidate.source == .signature && candidate.value.utf8.count >= 27
-            && candidate.value.contains("keyid=\"\(SecretKind.signedRequest.rawValue)_")
+        guard candidate.source == .signature else { return false }
+        // `keyid="kwh_`, searched for byte by byte: this runs before any parsing.
+        let needle = Self.keyIdMarker
+        let bytes = candidate.value.utf8
+        var start = bytes.startIndex
+        while let first = bytes[start...].firstIndex(of: needle[0]) {
+            if bytes[first...].starts(with: needle) { return true }
+            start = bytes.index(after: first)
+        }
+        return false
     }
+
+    private static let keyIdMarker = Array("keyid=\"\(SecretKind.signedRequest.rawValue)_".utf8)
 
     /// The credential the request's signature proves, or why it proves none.
     public func authenticate(_ candidate: Candidate, in request: CheckRequest, now: Int64) throws -> Authentication {
@@ -88,13 +98,13 @@ public struct HTTPSignatureAuthenticator: CredentialAuthenticator {
     /// the target covered; `content-digest` covered when the request has content; a nonce when
     /// one is required. Nil when it keeps them all.
     public static func missingRequirement(_ input: SignatureInput, request: CheckRequest, limits: Limits) -> SignatureProblem? {
-        let covered = Set(input.components.map(\.name))
+        let covered = input.components.map(\.name)
         if input.parameters.created == nil { return .incomplete("the signature has no created parameter") }
         if !covered.contains("@method") { return .incomplete("the signature does not cover @method") }
-        if !covered.contains("@target-uri") && !covered.contains("@request-target") && !covered.isSuperset(of: ["@path", "@query"]) {
+        if !covered.contains("@target-uri") && !covered.contains("@request-target") && !(covered.contains("@path") && covered.contains("@query")) {
             return .incomplete("the signature covers neither @target-uri nor @path and @query")
         }
-        if request.declaresBody && !covered.contains("content-digest") {
+        if !covered.contains("content-digest") && request.declaresBody {
             return .incomplete("the request has content and the signature does not cover content-digest")
         }
         if limits.requireSignatureNonce && input.parameters.nonce == nil { return .incomplete("the signature has no nonce") }

@@ -99,7 +99,10 @@ public enum CredentialExtractor {
                         candidate = Candidate(source: .authorization, value: header)
                     }
                     // A JWT and a scheme other than Bearer (HMAC, or a backend's own) rank first.
-                    if candidate.isForeignScheme || (candidate.isBearer && looksLikeJWT(candidate.value)) { return candidate }
+                    if let scheme = candidate.scheme {
+                        let bearer = isBearer(scheme.utf8)
+                        if !bearer || (candidate.secret == nil && looksLikeJWT(candidate.value)) { return candidate }
+                    }
                     lowAuthorization = candidate
                 case 2:
                     guard let field = source?.header("Signature-Input")?.trimmed, !field.isEmpty else { continue }
@@ -137,7 +140,13 @@ public enum CredentialExtractor {
 
     /// Case-insensitive `Bearer` (RFC 9110 §11.1: auth schemes are case-insensitive).
     static func isBearer(_ scheme: Substring.UTF8View) -> Bool {
-        scheme.count == 6 && zip(scheme, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 }
+        guard scheme.count == 6 else { return false }
+        var i = scheme.startIndex
+        for c in [UInt8(ascii: "b"), UInt8(ascii: "e"), UInt8(ascii: "a"), UInt8(ascii: "r"), UInt8(ascii: "e"), UInt8(ascii: "r")] {
+            guard scheme[i] | 0x20 == c else { return false }
+            i = scheme.index(after: i)
+        }
+        return true
     }
 
     /// What a credential value is. A JWT counts only as a Bearer token (RFC 6750 §2.1): in a query

@@ -44,11 +44,17 @@ public struct CheckRequest {
     /// The value of the header `name` (any case, as on the wire: `Signature-Input`); nil when
     /// absent. A header the server passed twice reads as a lone NUL, which every parser refuses.
     public func header(_ name: String) -> String? {
-        switch name.lowercased() {
-        case "authorization": authorization
-        case "x-api-key": apiKeyHeader
-        default: source?.header(name)
-        }
+        if Self.sameFieldName(name, "authorization") { return authorization }
+        if Self.sameFieldName(name, "x-api-key") { return apiKeyHeader }
+        return source?.header(name)
+    }
+
+    /// `name` is `lower` in any case (field names are ASCII, RFC 9110 §5.1), without allocating.
+    public static func sameFieldName(_ name: String, _ lower: String) -> Bool {
+        guard name.utf8.count == lower.utf8.count else { return false }
+        var expected = lower.utf8.makeIterator()
+        for c in name.utf8 where c | 0x20 != expected.next() { return false }
+        return true
     }
 
     /// The request body, at most `limit` bytes; nil when it is larger, or cannot reach Keyward

@@ -15,24 +15,39 @@ extension CheckRequest: SignedMessage {}
 public enum SignatureBase {
     /// The base for `input` over `message`, as bytes to sign or verify.
     public static func build(_ input: SignatureInput, message: some SignedMessage) throws(SignatureProblem) -> [UInt8] {
-        var base = ""
+        var base: [UInt8] = []
+        base.reserveCapacity(256)
+        // The target is read and split once, however many derived components cover it.
+        var target: RequestTargetParts? = nil
         for component in input.components {
-            base += component.serialized + ": " + (try value(of: component, in: message)) + "\n"
+            base += component.serialized.utf8
+            base += ": ".utf8
+            if component.isDerived {
+                if target == nil { target = try RequestTargetParts(message.target) }
+                base += try derived(component, target: target!, method: message.method).utf8
+            } else {
+                base += try field(component.name, in: message).utf8
+            }
+            base.append(UInt8(ascii: "\n"))
         }
-        base += "\"@signature-params\": " + input.signatureParams
-        return Array(base.utf8)
+        base += "\"@signature-params\": ".utf8
+        base += input.signatureParams.utf8
+        return base
     }
 
     /// The value a component has in `message` (RFC 9421 §2.1, §2.2).
     public static func value(of component: ComponentIdentifier, in message: some SignedMessage) throws(SignatureProblem) -> String {
         guard component.isDerived else { return try field(component.name, in: message) }
-        let target = try RequestTargetParts(message.target, component: component)
+        return try derived(component, target: RequestTargetParts(message.target), method: message.method)
+    }
+
+    static func derived(_ component: ComponentIdentifier, target: RequestTargetParts, method: String) throws(SignatureProblem) -> String {
         switch component.name {
         case "@method":
-            guard !message.method.isEmpty, message.method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            guard !method.isEmpty, method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
                 throw .unresolvable("the method cannot be read")
             }
-            return message.method
+            return method
         case "@target-uri": return try target.targetURI()
         case "@authority": return try target.normalizedAuthority()
         case "@scheme": return try target.requireScheme()
@@ -68,11 +83,8 @@ struct RequestTargetParts {
     let scheme: String?
     /// The authority, from an absolute-form target or the `Host` field.
     let authority: String?
-    let component: ComponentIdentifier
-
     /// Splits `target.raw`: origin form (`/path?query`) or absolute form (RFC 9112 §3.2.1-2).
-    init(_ target: RequestTarget, component: ComponentIdentifier) throws(SignatureProblem) {
-        self.component = component
+    init(_ target: RequestTarget) throws(SignatureProblem) {
         guard let raw = target.raw, !raw.isEmpty,
             raw.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
         else { throw .unresolvable("the request target cannot be read") }
@@ -98,7 +110,7 @@ struct RequestTargetParts {
             query = nil
         }
         self.scheme = scheme
-        self.authority = authority.flatMap { $0.isEmpty || $0.contains("\u{0}") ? nil : $0 }
+        self.authority = authority.flatMap { $0.isEmpty || $0.utf8.contains(0) ? nil : $0 }
     }
 
     func requireScheme() throws(SignatureProblem) -> String {

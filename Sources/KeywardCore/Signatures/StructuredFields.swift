@@ -55,18 +55,28 @@ public enum SFBareItem: Sendable, Equatable {
 
     /// The serialisation (RFC 8941 §4.1.3.1).
     public var serialized: String {
+        var out: [UInt8] = []
+        serialize(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the serialisation to `out` (it runs for every signature verified).
+    func serialize(into out: inout [UInt8]) {
         switch self {
-        case .integer(let n): return String(n)
+        case .integer(let n): out += String(n).utf8
         case .string(let s):
-            var out = "\""
-            for c in s.unicodeScalars {
-                if c == "\"" || c == "\\" { out.append("\\") }
-                out.unicodeScalars.append(c)
+            out.append(UInt8(ascii: "\""))
+            for c in s.utf8 {
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(c)
             }
-            return out + "\""
-        case .token(let t): return t
-        case .bytes(let b): return ":" + Base64.encode(b) + ":"
-        case .boolean(let v): return v ? "?1" : "?0"
+            out.append(UInt8(ascii: "\""))
+        case .token(let t): out += t.utf8
+        case .bytes(let b):
+            out.append(UInt8(ascii: ":"))
+            out += Base64.encode(b).utf8
+            out.append(UInt8(ascii: ":"))
+        case .boolean(let v): out += (v ? "?1" : "?0").utf8
         }
     }
 }
@@ -88,7 +98,20 @@ public struct SFParameter: Sendable, Equatable {
 extension StructuredFields {
     /// Parameters, serialised (RFC 8941 §4.1.1.2): `;key=value` each, a true boolean as the bare key.
     public static func serialize(_ parameters: [SFParameter]) -> String {
-        parameters.map { p in p.value == .boolean(true) ? ";" + p.key : ";" + p.key + "=" + p.value.serialized }.joined()
+        var out: [UInt8] = []
+        serialize(parameters, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func serialize(_ parameters: [SFParameter], into out: inout [UInt8]) {
+        for p in parameters {
+            out.append(UInt8(ascii: ";"))
+            out += p.key.utf8
+            if p.value != .boolean(true) {
+                out.append(UInt8(ascii: "="))
+                p.value.serialize(into: &out)
+            }
+        }
     }
 }
 
@@ -106,7 +129,16 @@ public struct SFItem: Sendable, Equatable {
     }
 
     /// The serialisation (RFC 8941 §4.1.3).
-    public var serialized: String { value.serialized + StructuredFields.serialize(parameters) }
+    public var serialized: String {
+        var out: [UInt8] = []
+        serialize(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func serialize(into out: inout [UInt8]) {
+        value.serialize(into: &out)
+        StructuredFields.serialize(parameters, into: &out)
+    }
 }
 
 /// An inner list: items in parentheses, then parameters (RFC 8941 §3.1.1).
@@ -124,7 +156,15 @@ public struct SFInnerList: Sendable, Equatable {
 
     /// The serialisation (RFC 8941 §4.1.1.1): items separated by one space.
     public var serialized: String {
-        "(" + items.map(\.serialized).joined(separator: " ") + ")" + StructuredFields.serialize(parameters)
+        var out: [UInt8] = [UInt8(ascii: "(")]
+        out.reserveCapacity(128)
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: " ")) }
+            item.serialize(into: &out)
+        }
+        out.append(UInt8(ascii: ")"))
+        StructuredFields.serialize(parameters, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -168,11 +208,10 @@ private struct Parser {
     mutating func wholeDictionary() throws(StructuredFields.Malformed) -> [SFDictionaryMember] {
         skipSpaces()
         var members: [SFDictionaryMember] = []
-        var keys = Set<String>()
         while !atEnd {
             let keyStart = i
             let key = try self.key()
-            guard keys.insert(key).inserted else {
+            guard !members.contains(where: { $0.key == key }) else {
                 throw StructuredFields.Malformed(reason: "dictionary key \(key) repeated", offset: keyStart)
             }
             let value: SFDictionaryMember.Value
@@ -290,6 +329,17 @@ private struct Parser {
     /// §4.2.5: printable ASCII, `\"` and `\\` the only escapes.
     mutating func string() throws(StructuredFields.Malformed) -> SFBareItem {
         i += 1
+        // Most strings have no escape: take them as they stand.
+        var end = i
+        while end < input.count, input[end] >= 0x20, input[end] <= 0x7E, input[end] != UInt8(ascii: "\\"),
+            input[end] != UInt8(ascii: "\"")
+        {
+            end += 1
+        }
+        if end < input.count, input[end] == UInt8(ascii: "\"") {
+            defer { i = end + 1 }
+            return .string(String(decoding: input[i..<end], as: UTF8.self))
+        }
         var out: [UInt8] = []
         while let c = current {
             i += 1
