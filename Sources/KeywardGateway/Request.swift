@@ -91,7 +91,6 @@ extension CheckRequest {
             method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: client.address(params),
             authorization: params.unambiguous("HTTP_AUTHORIZATION"), apiKeyHeader: params.unambiguous("HTTP_X_API_KEY"),
             query: query, source: ParamRequestSource(params, carriesBody: carriesBody))
-        boundCredential = value("KEYWARD_HMAC_CREDENTIAL")
     }
 }
 
@@ -105,6 +104,13 @@ struct ParamRequestSource<P: ParamSource>: RequestSource {
     init(_ params: P, carriesBody: Bool = false) {
         self.params = params
         self.carriesBody = carriesBody
+    }
+
+    /// `KEYWARD_HMAC_CREDENTIAL`: a param of the server's configuration (a client's fields all
+    /// arrive as `HTTP_*`); empty counts as none.
+    var boundCredential: String? {
+        guard let value = params.param("KEYWARD_HMAC_CREDENTIAL"), !value.isEmpty else { return nil }
+        return value
     }
 
     var target: RequestTarget {

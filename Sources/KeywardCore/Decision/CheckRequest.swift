@@ -21,7 +21,12 @@ public struct CheckRequest {
     /// The signed-request credential the server bound this path to (`KEYWARD_HMAC_CREDENTIAL`, set
     /// in the server's configuration, never by the client): the one a bare `Authorization: HMAC
     /// <mac>` is checked against. Nil: the path is bound to none, and the bare form is refused.
-    public var boundCredential: String?
+    /// Read from the source when first asked (only the bare form asks), unless set here.
+    public var boundCredential: String? {
+        get { boundOverride ?? source?.boundCredential }
+        set { boundOverride = newValue }
+    }
+    private var boundOverride: String? = nil
 
     /// A request from facts already pulled out; the credential locations default to absent.
     public init(
@@ -109,9 +114,13 @@ public protocol RequestSource {
     /// True when the body reached Keyward (a responder); false for a check or an authorizer,
     /// whose input stream is empty whatever the request carried.
     var carriesBody: Bool { get }
+    /// The credential the server's configuration binds the path to (`KEYWARD_HMAC_CREDENTIAL`).
+    var boundCredential: String? { get }
 }
 
 extension RequestSource {
     /// Sources that hold a body (tests) carry it.
     public var carriesBody: Bool { true }
+    /// Sources without server configuration bind nothing.
+    public var boundCredential: String? { nil }
 }
