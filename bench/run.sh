@@ -15,6 +15,9 @@
 #                through a group's role grant (among 20 groups and 10 roles); `keyward` runs under the
 #                same access model on a path under no resource, so keyward-access/keyward is the
 #                price of the resource rules alone
+#   keyward-svckey  the same Keyward process with a service's key (kws_, `keyward service create`)
+#   keyward-svcjwt  the same, with one repeated service JWT (HS256 with the service's JWT secret, minted
+#                here like a client would); both are compared with the API-key check of the same run
 # The bare scenario uses nginx/keyward.conf and nginx/keyward-protect.conf with only the names changed
 # (keyward_ -> bare_, upstream keyward -> bare), so nginx does the same work and only the app differs.
 # Then, with nginx stopped: `openssl speed -seconds 3` for ed25519, ecdsap256 and rsa2048, and keyward-bench
@@ -30,7 +33,7 @@
 #   BENCH_PORT           loopback port for nginx (default: a free one)
 #   BENCH_STRICT=1       exit 1 when a target is missed (default: report only; the box is noisy)
 #   BENCH_KEEP=1         keep the temp dir (configs, logs, raw wrk output)
-#   BENCH_NO_KEYWARD=1   skip keyward, keyward-jwt and the in-process part (for working on the harness itself)
+#   BENCH_NO_KEYWARD=1   skip every keyward scenario and the in-process part (for working on the harness itself)
 #   BENCH_NO_OPENSSL=1   skip `openssl speed` (the in-process JWT figures are then shown without a comparison)
 set -euo pipefail
 
@@ -47,7 +50,7 @@ NGINX_WORKERS=${BENCH_NGINX_WORKERS:-2}
 NO_KEYWARD=${BENCH_NO_KEYWARD:-0}
 LIFETIME=300            # every background process is wrapped in `timeout $LIFETIME`
 
-SCENARIOS=(direct bare keyward keyward-jwt keyward-signed keyward-access)
+SCENARIOS=(direct bare keyward keyward-jwt keyward-signed keyward-access keyward-svckey keyward-svcjwt)
 [[ $NO_KEYWARD == 1 ]] && SCENARIOS=(direct bare)
 JWT_LIFETIME=1h         # the access token is issued once and repeated for the whole run
 
@@ -162,6 +165,21 @@ else
         "$T/hmac.json" 2>>"$T/setup.log") \
         || { cat "$T/hmac.json" >>"$T/setup.log"; fail "could not read id/secret from 'hmac create --json' output"; }
 
+    # A service of the same user for keyward-svckey and keyward-svcjwt: its key, and a JWT its client
+    # mints with the JWT secret (HS256, iss = the service, 50 minutes: within the 60-minute limit).
+    timeout 60 "${KW[@]}" service create benchsvc --owner bench --json >"$T/service.json" 2>>"$T/setup.log" </dev/null \
+        || fail "keyward service create failed"
+    read -r SVC_KEY SVC_JWT < <(python3 -c '
+import base64, hashlib, hmac, json, sys, time
+s = json.load(open(sys.argv[1]))
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+now = int(time.time())
+signing_input = b64(b"{\"alg\":\"HS256\",\"typ\":\"JWT\"}") + "." + b64(json.dumps({"iss": "benchsvc", "iat": now, "exp": now + 3000}).encode())
+mac = hmac.new(base64.b64decode(s["jwt_secret"]), signing_input.encode(), hashlib.sha256).digest()
+print(s["service_key"], signing_input + "." + b64(mac))' "$T/service.json" 2>>"$T/setup.log") \
+        || { cat "$T/service.json" >>"$T/setup.log"; fail "could not read the service key and JWT secret from 'service create --json'"; }
+    [[ -n $SVC_KEY && -n $SVC_JWT ]] || fail "empty service key or service JWT"
+
     # The access model for keyward-access: decoy groups, roles and resources around the real one, so the
     # check picks the most specific of many resources and finds the grant among many memberships.
     {
@@ -240,6 +258,8 @@ http {
         location = /b/keyward-jwt { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
         location = /b/keyward-signed { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
         location = /b/keyward-access { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
+        location = /b/keyward-svckey { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
+        location = /b/keyward-svcjwt { include $ROOT/nginx/keyward-protect.conf; empty_gif; }
 
         # functional checks only (not benchmarked): show the identity nginx got from the check
         location = /v/bare    { include $T/nginx/bare-protect.conf;     add_header X-Seen-User \$bare_user always;    empty_gif; }
@@ -247,6 +267,8 @@ http {
         location = /v/keyward-jwt { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
         location = /v/keyward-signed { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
         location = /v/keyward-access { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
+        location = /v/keyward-svckey { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
+        location = /v/keyward-svcjwt { include $ROOT/nginx/keyward-protect.conf; add_header X-Seen-User \$keyward_user always; empty_gif; }
     }
 }
 EOF
@@ -317,10 +339,26 @@ signed_curl() {  # signed_curl path [mac-override] -> HTTP status
 }
 
 cred_for() {  # the Authorization credential a scenario's requests carry
-    if [[ $1 == keyward-jwt ]]; then printf '%s' "$JWT"; else printf '%s' "$TOKEN"; fi
+    case $1 in
+    keyward-jwt) printf '%s' "$JWT" ;;
+    keyward-svckey) printf '%s' "$SVC_KEY" ;;
+    keyward-svcjwt) printf '%s' "$SVC_JWT" ;;
+    *) printf '%s' "$TOKEN" ;;
+    esac
 }
-wrong_for() {  # a wrong one: the API key with extra symbols, or the JWT with a tampered signature
-    if [[ $1 == keyward-jwt ]]; then printf '%s' "$BAD_JWT"; else printf '%s' "x${TOKEN}x"; fi
+tampered() {  # a compact JWS with one symbol in the middle of its signature changed
+    local sig=${1##*.} i c
+    i=$(( ${#sig} / 2 ))
+    c=${sig:i:1}; [[ $c == A ]] && c=B || c=A
+    printf '%s' "${1%.*}.${sig:0:i}$c${sig:i+1}"
+}
+wrong_for() {  # a wrong one: the key with extra symbols, or the JWT with a tampered signature
+    case $1 in
+    keyward-jwt) printf '%s' "$BAD_JWT" ;;
+    keyward-svckey) printf '%s' "x${SVC_KEY}x" ;;
+    keyward-svcjwt) tampered "$SVC_JWT" ;;
+    *) printf '%s' "x${TOKEN}x" ;;
+    esac
 }
 
 expect 204 "direct" "$BASE/b/direct"
@@ -347,7 +385,7 @@ for s in "${SCENARIOS[@]}"; do
     expect 401 "$s with a wrong token" -H "Authorization: Bearer $(wrong_for "$s")" "$BASE/b/$s"
     u=$(seen_user "$BASE/v/$s" "$(cred_for "$s")")
     [[ -n $u ]] || warn "$s: nginx got no X-Auth-User from the check"
-    wrong=" a wrong token"; [[ $s == keyward-jwt ]] && wrong=" a tampered signature"
+    wrong=" a wrong token"; [[ $s == keyward-jwt || $s == keyward-svcjwt ]] && wrong=" a tampered signature"
     say "check $s: 200 with token (user '${u}'), 401 without, 401 with$wrong"
 done
 
@@ -430,7 +468,7 @@ for r in $(seq "$ROUNDS"); do
         other=$(foreign_pct "$s0" "$o0" "$(sys_ticks)" "$(our_ticks)")
         read -r rps p50 p99 reqs non err < <(parse_wrk <"$T/wrk/$s-$r.txt")
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$r" "$rps" "$p50" "$p99" "$non" "$err" "$other" >>"$RESULTS"
-        printf '  round %d %-11s %10s req/s  p50 %7.3f ms  p99 %7.3f ms  requests %-7s non-2xx %s  socket-errors %s  other-cpu %s%%\n' \
+        printf '  round %d %-14s %10s req/s  p50 %7.3f ms  p99 %7.3f ms  requests %-7s non-2xx %s  socket-errors %s  other-cpu %s%%\n' \
             "$r" "$s" "$rps" "$p50" "$p99" "$reqs" "$non" "$err" "$other"
         [[ $rps != 0 ]] || { cat "$T/wrk/$s-$r.txt" >&2; fail "wrk produced no result for $s"; }
         sleep 1
@@ -460,31 +498,33 @@ for s, r, rps, p50, p99, non, err, other in rows:
     d["non"] += int(non); d["err"] += int(err)
 med = {s: {k: statistics.median(data[s][k]) for k in ("rps", "p50", "p99")} for s in order}
 
-print(f"{'scenario':<13}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'sock-err':>10}   runs (req/s)")
+print(f"{'scenario':<15}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'sock-err':>10}   runs (req/s)")
 for s in order:
     m, d = med[s], data[s]
     runs = " / ".join(f"{v/1000:.1f}k" for v in d["rps"])
-    print(f"{s:<13}{m['rps']:>10.0f}{m['p50']:>10.3f}{m['p99']:>10.3f}{d['non']:>9}{d['err']:>10}   {runs}")
+    print(f"{s:<15}{m['rps']:>10.0f}{m['p50']:>10.3f}{m['p99']:>10.3f}{d['non']:>9}{d['err']:>10}   {runs}")
 print("(medians over the rounds; p50/p99 are the medians of each run's wrk --latency figures)")
 print()
 
 def ratio(a, b):
     if a in med and b in med and med[b]["rps"] > 0:
         r = med[a]["rps"] / med[b]["rps"]
-        print(f"{a + '/' + b:<20} {r:5.2f}x  req/s")
+        print(f"{a + '/' + b:<24} {r:5.2f}x  req/s")
         return r
     return None
 kb = ratio("keyward", "bare")
 jk = ratio("keyward-jwt", "keyward")
 ak = ratio("keyward-access", "keyward")
-sk = ratio("keyward-signed", "keyward")
+hk = ratio("keyward-signed", "keyward")
+sk = ratio("keyward-svckey", "keyward")
+sj = ratio("keyward-svcjwt", "keyward")
 ratio("keyward-jwt", "bare")
 ratio("keyward", "direct")
 ratio("bare", "direct")
 print()
 
 problems = []
-for s in ("bare", "keyward", "keyward-jwt", "keyward-signed", "keyward-access"):
+for s in ("bare", "keyward", "keyward-jwt", "keyward-signed", "keyward-access", "keyward-svckey", "keyward-svcjwt"):
     if s in data and data[s]["non"]:
         problems.append(f"{data[s]['non']} non-2xx responses in {s} runs")
     if s in data and data[s]["err"]:
@@ -511,8 +551,10 @@ def target(label, r, scenarios, floor=0.9):
 ok1 = target("keyward >= 0.9x bare", kb, ("keyward",))
 ok2 = target("jwt check >= 0.9x api-key check", jk, ("keyward", "keyward-jwt"))
 ok3 = target("resource check >= 0.9x api-key check", ak, ("keyward", "keyward-access"))
-ok4 = target("RFC 9421 hmac-sha256 check >= 0.8x api-key check", sk, ("keyward", "keyward-signed"), floor=0.8)
-sys.exit(0 if ok1 and ok2 and ok3 and ok4 else 2)
+ok4 = target("service-key check >= 0.9x api-key check", sk, ("keyward", "keyward-svckey"))
+ok5 = target("service-jwt check >= 0.9x api-key check", sj, ("keyward", "keyward-svcjwt"))
+ok6 = target("RFC 9421 hmac-sha256 check >= 0.8x api-key check", hk, ("keyward", "keyward-signed"), floor=0.8)
+sys.exit(0 if ok1 and ok2 and ok3 and ok4 and ok5 and ok6 else 2)
 PY
 TARGET_RC=$?
 set -e

@@ -91,9 +91,12 @@ public struct AdminError: Error, Equatable, CustomStringConvertible {
         case let e as AdminError: return e
         case let e as StoreRefusal:
             switch e {
-            case .noSuchUser, .noSuchKey: return .notFound(e.description)
-            case .userExists, .keyNameTaken: return .conflict(e.description)
+            case .noSuchUser, .noSuchKey, .noSuchService: return .notFound(e.description)
+            case .userExists, .keyNameTaken, .serviceExists: return .conflict(e.description)
             }
+        case let e as RotationRefusal:
+            // The state forbids the change (the rotation rules); the reason names the way out.
+            return .conflict(e.description)
         case let e as AccessRefusal:
             switch e {
             case .noSuchGroup, .noSuchRole, .noSuchResource, .notMember, .notGranted: return .notFound(e.description)

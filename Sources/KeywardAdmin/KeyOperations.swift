@@ -73,6 +73,35 @@ extension Admin {
             scopes: row.scopes, allowIps: row.allowIPs)
     }
 
+    /// A second secret for the same key (`key roll --grace`): the current one keeps working until
+    /// `grace` seconds from now, so clients switch without an outage; refused while a previous
+    /// roll's grace runs (the rotation rules: at most two active). Returns the new secret, once,
+    /// and when the old one stops working. Tokens exchanged from the old secret stay valid.
+    public func rollKey(_ id: String, grace: Int64) throws -> (key: CreatedKey, previousValidUntil: Int64) {
+        let owner = try manageable(id, owner: store.key(id).user)
+        guard grace > 0, grace <= limits.maxRollGrace else {
+            throw AdminError.invalid("the grace period of a roll is 1 second to \(limits.maxRollGrace / 86_400) days")
+        }
+        let now = clock.now
+        let until = now + grace
+        let secret = OpaqueSecret.generate(.apiKey, publicId: String(id.dropFirst(4)))
+        try change("key.roll", target: "user:\(owner)", credential: id, detail: "previous secret valid until \(until)") {
+            let row = try store.key(id)
+            var members = [RotationMember(id: "\(id) (current secret)", state: .active)]
+            if let previous = row.previousValidUntil {
+                members.insert(RotationMember(id: "\(id) (previous secret)", state: .retiring(until: previous)), at: 0)
+            }
+            _ = try RotationSet(validating: members, now: now).applying(.roll("\(id) (new secret)", graceUntil: until), now: now)
+            try store.rollKeySecret(id, secretHash: secret.hash(with: HMACKey(keyFile.pepper)), graceUntil: until)
+        }
+        let row = try store.key(id)
+        return (
+            CreatedKey(
+                id: id, secret: secret.token, user: row.user, name: row.name, expiresAt: row.expiresAt, scopes: row.scopes,
+                allowIps: row.allowIPs), until
+        )
+    }
+
     func requireSelfServiceLifetime(_ lifetime: Lifetime) throws {
         guard case .seconds(let s) = lifetime, s <= limits.maxSelfServiceLifetime else {
             throw AdminError.forbidden("Without the admin privilege, a key lives at most \(limits.maxSelfServiceLifetime / 86_400) days.")

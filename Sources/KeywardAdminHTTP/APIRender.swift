@@ -61,6 +61,38 @@ enum Render {
         return .object(keyMembers(row) + [("secret", .string(c.secret))])
     }
 
+    /// A service and its credentials, masked.
+    static func service(_ s: ServiceRow) -> JSON {
+        .object([
+            ("name", .string(s.name)), ("owner", .string(s.owner)), ("scopes", .strings(s.scopes)), ("allow_ips", .strings(s.allowIPs)),
+            ("created_at", .int(s.createdAt)),
+            (
+                "credentials",
+                .array(
+                    s.credentials.map { c in
+                        .object([
+                            ("id", .string(c.id)), ("type", .string(c.type.rawValue)), ("status", .string(c.status)),
+                            ("created_at", .int(c.createdAt)), ("last_used_at", .optional(c.lastUsedAt)), ("use_count", .int(c.useCount)),
+                            ("masked", .string(c.masked)),
+                        ])
+                    })
+            ),
+        ])
+    }
+
+    /// A new service with its first secrets: the answer to create, and nowhere else.
+    static func created(_ c: CreatedService) -> JSON {
+        .object([
+            ("service", service(c.service)), ("service_key", .string(c.serviceKey)), ("jwt_secret_id", .string(c.jwtSecretId)),
+            ("jwt_secret", .string(c.jwtSecret)),
+        ])
+    }
+
+    /// One service credential's secret: the answer to add and reveal.
+    static func secret(_ s: ServiceSecretShown) -> JSON {
+        .object([("service", .string(s.service)), ("id", .string(s.id)), ("type", .string(s.type.rawValue)), ("secret", .string(s.secret))])
+    }
+
     /// Keys in the API's order: oldest first, by id within a second.
     static func keyOrder(_ k: KeyRow) -> String { padded(k.createdAt) + " " + k.id }
 

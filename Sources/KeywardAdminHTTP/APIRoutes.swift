@@ -55,6 +55,16 @@ extension AdminAPI {
             Route("POST", "keys/{}/renew", AdminAPI.renewKey),
             Route("POST", "keys/{}/regenerate", AdminAPI.regenerateKey),
 
+            Route("GET", "services", AdminAPI.listServices),
+            Route("POST", "services", AdminAPI.createService),
+            Route("GET", "services/{}", AdminAPI.showService),
+            Route("POST", "services/{}/delete", AdminAPI.deleteService),
+            Route("POST", "services/{}/credentials", AdminAPI.addServiceCredential),
+            Route("POST", "services/{}/credentials/{}/discard", AdminAPI.discardServiceCredential),
+            Route("POST", "services/{}/credentials/{}/reactivate", AdminAPI.reactivateServiceCredential),
+            Route("POST", "services/{}/credentials/{}/delete", AdminAPI.deleteServiceCredential),
+            Route("POST", "services/{}/credentials/{}/reveal", AdminAPI.revealServiceCredential),
+
             Route("POST", "access-requests", AdminAPI.requestAccess),
             Route("GET", "access-requests", AdminAPI.listAccessRequests),
             Route("GET", "access-requests/{}", AdminAPI.showAccessRequest),
@@ -390,6 +400,95 @@ extension AdminAPI {
         guard let text else { return nil }
         guard let lifetime = Lifetime(text) else { throw AdminError.invalid("expires is a duration such as 45s, 30m, 12h, 30d, or never") }
         return lifetime
+    }
+
+    // MARK: Services
+
+    func listServices(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let query = try request.query(["limit", "cursor", "owner"])
+        let page = try Page(query, list: "services", limits: config.limits)
+        return page.answer(Page.sorted(try admin.services(owner: query["owner"]), by: \.name), key: \.name, render: Render.service)
+    }
+
+    /// `POST /services` `{"name", "owner", "scopes", "allow_ips"}`: the service with its first
+    /// service key and JWT secret, both in this answer only.
+    func createService(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["name", "owner", "scopes", "allow_ips"])
+        guard let owner = try body.string("owner") ?? admin.actor.user else { throw AdminError.invalid("owner is required") }
+        let scopes = try (try body.strings("scopes") ?? []).map { text in
+            guard let scope = PathScope(text) else { throw AdminError.invalid("not a path scope: \(JSONText.string(String(text.prefix(64))))") }
+            return scope
+        }
+        let networks = try (try body.strings("allow_ips") ?? []).map(Self.cidr)
+        let created = try admin.createService(try body.requiredString("name"), owner: owner, scopes: scopes, networks: networks)
+        return APIResponse.json(201, Render.created(created))
+    }
+
+    func showService(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        return APIResponse.json(200, Render.service(try admin.service(request.capture(0))))
+    }
+
+    /// `POST /services/{name}/delete` `{"password"}`: the caller's password again.
+    func deleteService(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try admin.deleteService(request.capture(0), password: try Self.password(request))
+        return APIResponse.noContent()
+    }
+
+    /// `POST /services/{name}/credentials` `{"type"}`: a second active one, its secret in this answer only.
+    func addServiceCredential(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let text = try request.json(["type"]).requiredString("type")
+        guard let type = ServiceCredentialType(rawValue: text) else { throw AdminError.invalid("type is service-key or jwt-secret") }
+        return APIResponse.json(201, Render.secret(try admin.addServiceCredential(request.capture(0), type: type)))
+    }
+
+    func discardServiceCredential(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        try serviceCredentialVerb(request, admin, .discard)
+    }
+
+    func reactivateServiceCredential(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        try serviceCredentialVerb(request, admin, .reactivate)
+    }
+
+    private func serviceCredentialVerb(_ request: APIRequest, _ admin: Admin, _ command: ServiceCredentialChange) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setServiceCredential(request.capture(0), try Self.serviceCredentialId(request.capture(1)), command)
+        return APIResponse.json(200, Render.service(try admin.service(request.capture(0))))
+    }
+
+    /// `POST /services/{name}/credentials/{id}/delete` `{"password"}`: an inactive one only.
+    func deleteServiceCredential(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let password = try Self.password(request)
+        try admin.deleteServiceCredential(request.capture(0), try Self.serviceCredentialId(request.capture(1)), password: password)
+        return APIResponse.json(200, Render.service(try admin.service(request.capture(0))))
+    }
+
+    /// `POST /services/{name}/credentials/{id}/reveal` `{"password"}`: the secret, audited.
+    func revealServiceCredential(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let password = try Self.password(request)
+        let shown = try admin.revealServiceCredential(request.capture(0), try Self.serviceCredentialId(request.capture(1)), password: password)
+        return APIResponse.json(200, Render.secret(shown))
+    }
+
+    /// `{"password"}`, required: the caller proving themselves again.
+    static func password(_ request: APIRequest) throws -> String {
+        let password = try request.json(["password"]).requiredString("password")
+        guard !password.isEmpty else { throw AdminError.invalid("password is required") }
+        return password
+    }
+
+    /// A service credential's id in a path; anything else names none.
+    static func serviceCredentialId(_ text: String) throws -> String {
+        guard ServiceCredentialType(credentialId: text) != nil else {
+            throw AdminError.notFound("no such service credential: \(JSONText.string(String(text.prefix(32))))")
+        }
+        return text
     }
 
     // MARK: Access requests

@@ -440,7 +440,7 @@ struct Route {
         case authenticated((AdminAPI) -> (APIRequest, Admin) throws -> Response)
     }
     let method: String
-    let pattern: [String]
+    let pattern: PathPattern
     let handler: Handler
 
     init(_ method: String, _ path: String, _ handler: @escaping (AdminAPI) -> (APIRequest, Admin) throws -> Response) {
@@ -449,15 +449,25 @@ struct Route {
 
     init(_ method: String, _ path: String, _ handler: Handler) {
         self.method = method
-        self.pattern = path.split(separator: "/").map(String.init)
+        self.pattern = PathPattern(path)
         self.handler = handler
     }
 
     /// The `{}` parts when `segments` fit the pattern.
-    func match(_ segments: [String]) -> [String]? {
-        guard segments.count == pattern.count else { return nil }
+    func match(_ segments: [String]) -> [String]? { pattern.match(segments) }
+}
+
+/// A route's path below its prefix, split into segments; `{}` matches any one segment.
+struct PathPattern: Sendable {
+    let segments: [String]
+
+    init(_ path: String) { segments = path.split(separator: "/").map(String.init) }
+
+    /// The parts `{}` matched when `segments` fit the pattern, in order; nil when they do not.
+    func match(_ path: [String]) -> [String]? {
+        guard path.count == segments.count else { return nil }
         var captures: [String] = []
-        for (p, s) in zip(pattern, segments) {
+        for (p, s) in zip(segments, path) {
             if p == "{}" { captures.append(s) } else if p != s { return nil }
         }
         return captures

@@ -10,10 +10,14 @@ extension APIRequest {
     /// cross-site` or `same-site` (a sibling subdomain is another site's code), an `Origin` of
     /// `null` (sandboxed frames, some redirects), or an `Origin` whose host and port are not the
     /// `Host` the request was sent to. No `Origin` at all (a script, an older browser) passes
-    /// here; the CSRF token still has to.
+    /// here; the CSRF token still has to. `Origin: null` passes only with `Sec-Fetch-Site:
+    /// same-origin`: a browser sends exactly that for a form on a page whose referrer policy is
+    /// `no-referrer` (Fetch, "serializing a request origin"), which every admin page's is.
     func requireSameOrigin() throws(AdminError) {
-        if let site = fetchSite?.lowercased(), site == "cross-site" || site == "same-site" { throw .crossOrigin }
+        let site = fetchSite?.lowercased()
+        if site == "cross-site" || site == "same-site" { throw .crossOrigin }
         guard let origin else { return }
+        if origin == "null" && site == "same-origin" { return }
         guard let host, let authority = Self.authority(ofOrigin: origin), authority == Self.normalized(host) else {
             throw .crossOrigin
         }

@@ -92,9 +92,9 @@ extension Admin {
             <meta name="referrer" content="no-referrer"><title>\(escape(title)) - Keyward</title>
             <style>body{font-family:sans-serif;max-width:40em;margin:3em auto;padding:0 1em}
             code.secret{font-size:1.2em;word-break:break-all;background:#eee;padding:.3em}</style></head>
-            <body><h1>\(escape(title))</h1>
+            <body><main><h1>\(escape(title))</h1>
             \(content)
-            </body></html>
+            </main></body></html>
 
             """
         return Response(status: status, headers: [("Content-Type", "text/html; charset=utf-8")] + revealHeaders, body: Array(page.utf8))

@@ -28,11 +28,19 @@ public struct Limits: Sendable, Equatable {
     /// Whether an RFC 9421 signature must carry a `nonce` (off: without one, a signature can be
     /// replayed while its `created` is in the window).
     public var requireSignatureNonce = false
+    /// Longest lifetime a service JWT may claim (`exp - iat`, or the lifetime of one without
+    /// `exp`), in seconds (60 minutes; DESIGN.md, "Services").
+    public var maxServiceTokenLifetime: Int64 = 3_600
+    /// Clock skew tolerated on a service JWT's `iat`, `nbf` and `exp`, in seconds.
+    public var serviceTokenLeeway: Int64 = 30
 
     // MARK: Per-worker caches
 
-    /// Access tokens whose signature a worker has verified and keeps until they expire.
+    /// Access tokens (and service JWTs) whose signature a worker has verified and keeps until
+    /// they expire, each kind in its own cache.
     public var verifiedTokenCache = 10_000
+    /// Distinct JWT headers a worker remembers as a service JWT's or an access token's.
+    public var jwtHeaderCache = 64
     /// Credential records a worker keeps between store changes.
     public var credentialCache = 10_000
     /// Serialised allow replies a worker keeps, one per credential.
@@ -86,6 +94,8 @@ public struct Limits: Sendable, Equatable {
     public var defaultKeyLifetime: Int64 = 30 * 86_400
     /// Longest lifetime a user may give their own key without the admin privilege (90 days).
     public var maxSelfServiceLifetime: Int64 = 90 * 86_400
+    /// Longest grace period of a `key roll`, during which the replaced secret keeps working (30 days).
+    public var maxRollGrace: Int64 = 30 * 86_400
     /// How long a link that reveals an approved key once stays valid (a day).
     public var revealLinkLifetime: Int64 = 86_400
     /// Longest note on an access request, in characters.

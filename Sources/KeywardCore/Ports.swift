@@ -23,11 +23,16 @@ public protocol CredentialLookup {
     /// The signed-request credential (`kwh_...`) with its active keys, or nil when none has this
     /// id. Throws only on infrastructure failure.
     func requestKey(id: String) throws -> RequestKeyRecord?
+    /// The service a service JWT's `iss` names (its name, or one of its active service-key ids)
+    /// with its JWT secrets unsealed, or nil when none does. Throws only on infrastructure failure.
+    func service(issuer: String) throws -> ServiceRecord?
 }
 
 extension CredentialLookup {
     /// No signed-request credentials: a lookup that has none.
     public func requestKey(id: String) throws -> RequestKeyRecord? { nil }
+    /// No services: a lookup that does not know them refuses every service JWT.
+    public func service(issuer: String) throws -> ServiceRecord? { nil }
 }
 
 /// The keys access tokens are signed and verified with (RFC 7517 key ids).
@@ -91,6 +96,14 @@ public final class InMemoryKeys: CredentialLookup {
     public var requestKeys: [String: RequestKeyRecord] = [:]
     /// The one in `requestKeys`, or nil; never throws.
     public func requestKey(id: String) throws -> RequestKeyRecord? { requestKeys[id] }
+    /// Services, for service JWTs.
+    public var services: [ServiceRecord] = []
+    /// The service named `issuer`, or the one whose active service key (in `records`) has that id.
+    public func service(issuer: String) throws -> ServiceRecord? {
+        if let named = services.first(where: { $0.name == issuer }) { return named }
+        guard let key = records[issuer], key.status == .active, let name = key.service else { return nil }
+        return services.first { $0.name == name }
+    }
 }
 
 /// Collects audit events and the ids of used credentials, for tests.

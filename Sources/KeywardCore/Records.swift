@@ -30,13 +30,24 @@ public struct CredentialRecord: Sendable, Equatable {
     /// Tokens carry the epoch they were issued in (`kw_epoch`), so one issued in the same second
     /// as a revocation, but after it, still works; see `isCurrent(_:)`.
     public var tokensValidAfter: Int64?
+    /// The service the credential belongs to (a service key or JWT secret); nil for a user's own.
+    /// Its owner is `userName`, whose status and grants apply to it like to their keys.
+    public var service: String?
+    /// The hash of the secret a `key roll` replaced, which keeps working until `previousValidUntil`.
+    public var previousSecretHash: [UInt8]?
+    /// Unix seconds when the rolled-away secret stops working; nil when there is none.
+    public var previousValidUntil: Int64?
 
     /// A record from stored columns; empty `scopes` or `allowedNetworks` mean unrestricted.
     public init(
         id: String, name: String, userName: String, userStatus: Status, status: Status, secretHash: [UInt8],
-        expiresAt: Int64?, scopes: [PathScope], allowedNetworks: [CIDR], tokensValidAfter: Int64? = nil
+        expiresAt: Int64?, scopes: [PathScope], allowedNetworks: [CIDR], tokensValidAfter: Int64? = nil,
+        service: String? = nil, previousSecretHash: [UInt8]? = nil, previousValidUntil: Int64? = nil
     ) {
         self.tokensValidAfter = tokensValidAfter
+        self.service = service
+        self.previousSecretHash = previousSecretHash
+        self.previousValidUntil = previousValidUntil
         self.id = id
         self.name = name
         self.userName = userName
@@ -54,6 +65,90 @@ public struct CredentialRecord: Sendable, Equatable {
     public func isCurrent(_ token: AccessTokenClaims) -> Bool {
         if let epoch = token.epoch { return epoch == (tokensValidAfter ?? 0) }
         return tokensValidAfter.map { token.issuedAt > $0 } ?? true
+    }
+}
+
+/// The two kinds of credential a service holds, each rotated on its own (`RotationSet`).
+public enum ServiceCredentialType: String, Sendable, CaseIterable, Codable {
+    /// A `kws_` opaque secret, sent like an API key (and its id usable as a JWT `iss`).
+    case serviceKey = "service-key"
+    /// 32 random bytes (shown base64) that sign the service's own HS256 JWTs.
+    case jwtSecret = "jwt-secret"
+
+    /// The prefix of its public ids: `kws` (the opaque secret's) or `kwj`.
+    public var prefix: String {
+        switch self {
+        case .serviceKey: SecretKind.serviceKey.rawValue
+        case .jwtSecret: "kwj"
+        }
+    }
+
+    /// The type whose public ids look like `id` (prefix, `_`, 16 base62), nil for none.
+    public init?(credentialId id: String) {
+        guard let type = Self.allCases.first(where: { $0.isId(id) }) else { return nil }
+        self = type
+    }
+
+    /// True when `id` is `<prefix>_` and 16 base62 characters.
+    public func isId(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        return bytes.count == 4 + OpaqueSecret.publicIdLength && id.hasPrefix(prefix + "_") && bytes[4...].allSatisfy(Base62.isSymbol)
+    }
+
+    /// A fresh public id of this type.
+    public func newId() -> String { prefix + "_" + Base62.random(count: OpaqueSecret.publicIdLength) }
+}
+
+/// One JWT secret of a service as the check holds it: unsealed, never printed.
+public struct ServiceSecret: Sendable, Equatable, CustomStringConvertible {
+    /// Its public id (`kwj_…`).
+    public var id: String
+    /// Active secrets verify; an inactive (discarded) one is recognised and refused.
+    public var status: Status
+    /// The HMAC key: the base64-decoded bytes the owner was shown.
+    public var key: [UInt8]
+
+    /// A secret from its parts.
+    public init(id: String, status: Status, key: [UInt8]) {
+        self.id = id
+        self.status = status
+        self.key = key
+    }
+
+    public var description: String { "\(id) (\(status.rawValue), <redacted>)" }
+}
+
+/// A service as the check sees it when a JWT's `iss` names it: its owner, rules and JWT secrets.
+public struct ServiceRecord: Sendable, Equatable {
+    /// The service's unique name.
+    public var name: String
+    /// The owning user, reported as `X-Auth-User`; their status and grants apply.
+    public var owner: String
+    /// The owner's status.
+    public var ownerStatus: Status
+    /// Empty means every path.
+    public var scopes: [PathScope]
+    /// Empty means every address.
+    public var allowedNetworks: [CIDR]
+    /// Its JWT secrets, oldest first.
+    public var jwtSecrets: [ServiceSecret]
+
+    /// A service from stored columns.
+    public init(name: String, owner: String, ownerStatus: Status, scopes: [PathScope], allowedNetworks: [CIDR], jwtSecrets: [ServiceSecret]) {
+        self.name = name
+        self.owner = owner
+        self.ownerStatus = ownerStatus
+        self.scopes = scopes
+        self.allowedNetworks = allowedNetworks
+        self.jwtSecrets = jwtSecrets
+    }
+
+    /// The credential the policy judges for a JWT signed with `secret`: the service's rules,
+    /// the secret's status, the owner's name and status.
+    public func credential(_ secret: ServiceSecret) -> CredentialRecord {
+        CredentialRecord(
+            id: secret.id, name: name, userName: owner, userStatus: ownerStatus, status: secret.status, secretHash: [],
+            expiresAt: nil, scopes: scopes, allowedNetworks: allowedNetworks, service: name)
     }
 }
 

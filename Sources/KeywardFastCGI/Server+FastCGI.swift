@@ -565,25 +565,67 @@ public enum CGIRunner {
         return env["GATEWAY_INTERFACE"] != nil && env["REQUEST_METHOD"] != nil
     }
 
+    /// Where the web server mounted this program, for links, redirects and the cookie's `Path`
+    /// when no `--mount` is configured: `SCRIPT_NAME` (RFC 3875 §4.1.13), which is the URL path
+    /// of `ScriptAlias /keyward /usr/local/bin/keyward` while `PATH_INFO` (`/admin/login`) is what
+    /// Keyward routes by. nil when there is none, or it is more than a plain path (it ends up in
+    /// a `Set-Cookie` attribute and in every link).
+    public static var mount: String? { mount(scriptName: ProcessInfo.processInfo.environment["SCRIPT_NAME"]) }
+
+    static func mount(scriptName: String?) -> String? {
+        guard let name = scriptName, name.hasPrefix("/"), name.utf8.count <= 256,
+            name.utf8.allSatisfy({ byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || "/-._~".utf8.contains(byte)
+            }),
+            !name.split(separator: "/").contains(where: { $0 == "." || $0 == ".." })
+        else { return nil }
+        return name
+    }
+
     /// Answers the one request.
     public static func run(gateway: Gateway) {
         let env = ProcessInfo.processInfo.environment
         let params = StdinParams(values: env)
         // sigaction fails only for an invalid signal number or a bad pointer, neither possible here.
         do { try Syscall.ignore(signal: SIGPIPE) } catch { fatalError("cannot ignore SIGPIPE: \(error)") }
+        let reply = gateway.respond(params, role: .responder)
+        // A request refused before its body was read (another Origin, too large) leaves the body
+        // unread: exiting then would make mod_cgid's socket reset and cut the reply short. Read
+        // the rest first, up to a bound (the server's own body limit is lower).
+        params.skipUnread(limit: drainLimit)
         // The server may be gone already; there is nobody left to tell.
-        try? FileHandle.standardOutput.write(contentsOf: Data(gateway.respond(params, role: .responder)))
+        try? FileHandle.standardOutput.write(contentsOf: Data(reply))
     }
+
+    /// Most bytes of an unread body read and dropped before answering.
+    static let drainLimit = 4 << 20
 
     struct StdinParams: ParamSource {
         let values: [String: String]
+        /// Bytes of the body read so far.
+        let consumed = Counter()
+        final class Counter: @unchecked Sendable { var count = 0 }
+
         func param(_ name: StaticString) -> String? { values[name.description] }
         func param(named name: String) -> String? { values[name] }
         func readBody(limit: Int) -> [UInt8]? {
             guard let length = values["CONTENT_LENGTH"].flatMap(Int.init), length > 0 else { return [] }
-            guard length <= limit else { return nil }
+            guard length <= limit, consumed.count == 0 else { return nil }
             let data = FileHandle.standardInput.readData(ofLength: length)
+            consumed.count += data.count
             return data.count == length ? Array(data) : nil
+        }
+
+        /// Reads and drops what is left of `CONTENT_LENGTH`, at most `limit` bytes.
+        func skipUnread(limit: Int) {
+            guard let length = values["CONTENT_LENGTH"].flatMap(Int.init), length > consumed.count else { return }
+            var left = min(length - consumed.count, limit)
+            while left > 0 {
+                let chunk = FileHandle.standardInput.readData(ofLength: min(left, 64 * 1024))
+                if chunk.isEmpty { return }
+                left -= chunk.count
+                consumed.count += chunk.count
+            }
         }
     }
 }

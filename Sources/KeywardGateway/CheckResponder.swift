@@ -35,29 +35,31 @@ enum CheckResponder {
 
     static func allow(_ id: Identity, flavour: Flavour) -> Response {
         let scopes = id.scopes.joined(separator: " ")
+        // A service's credential also names the service; the user is its owner.
         switch flavour {
         case .nginx:
-            return Response(
-                status: 200,
-                headers: [
-                    ("X-Auth-User", id.user), ("X-Auth-Subject", id.subject), ("X-Auth-Credential", id.credential),
-                    ("X-Auth-Method", id.method.rawValue), ("X-Auth-Scopes", scopes), ("Content-Length", "0"),
-                ])
+            var headers = [
+                ("X-Auth-User", id.user), ("X-Auth-Subject", id.subject), ("X-Auth-Credential", id.credential),
+                ("X-Auth-Method", id.method.rawValue), ("X-Auth-Scopes", scopes),
+            ]
+            if let service = id.service { headers.append(("X-Auth-Service", service)) }
+            headers.append(("Content-Length", "0"))
+            return Response(status: 200, headers: headers)
         case .authorizer:
-            return Response(
-                status: 200,
-                headers: [
-                    ("Variable-REMOTE_USER", id.user), ("Variable-AUTH_CREDENTIAL", id.credential),
-                    ("Variable-AUTH_METHOD", id.method.rawValue), ("Variable-AUTH_SCOPES", scopes),
-                ])
+            var headers = [
+                ("Variable-REMOTE_USER", id.user), ("Variable-AUTH_CREDENTIAL", id.credential),
+                ("Variable-AUTH_METHOD", id.method.rawValue), ("Variable-AUTH_SCOPES", scopes),
+            ]
+            if let service = id.service { headers.append(("Variable-AUTH_SERVICE", service)) }
+            return Response(status: 200, headers: headers)
         case .nginxBody(let next):
-            return Response(
-                status: 200,
-                headers: [
-                    ("X-Accel-Redirect", next), ("X-Auth-User", id.user), ("X-Auth-Subject", id.subject),
-                    ("X-Auth-Credential", id.credential), ("X-Auth-Method", id.method.rawValue), ("X-Auth-Scopes", scopes),
-                    ("Content-Length", "0"),
-                ])
+            var headers = [
+                ("X-Accel-Redirect", next), ("X-Auth-User", id.user), ("X-Auth-Subject", id.subject),
+                ("X-Auth-Credential", id.credential), ("X-Auth-Method", id.method.rawValue), ("X-Auth-Scopes", scopes),
+            ]
+            if let service = id.service { headers.append(("X-Auth-Service", service)) }
+            headers.append(("Content-Length", "0"))
+            return Response(status: 200, headers: headers)
         }
     }
 

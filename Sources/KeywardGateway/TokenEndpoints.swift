@@ -33,13 +33,14 @@ struct OAuthError: Error, Equatable {
 
     let code: Code
     let message: String
+    /// 401 for `invalid_client` (RFC 6749 §5.2), 413 for a body over the limit, else 400.
+    let status: Int
 
-    init(_ code: Code, _ message: String) {
+    init(_ code: Code, _ message: String, status: Int? = nil) {
         self.code = code
         self.message = message
+        self.status = status ?? (code == .invalidClient ? 401 : 400)
     }
-
-    var status: Int { code == .invalidClient ? 401 : 400 }
 
     static let invalidClient = OAuthError(.invalidClient, "Client authentication failed.")
     static let invalidGrant = OAuthError(.invalidGrant, "The credential is invalid, expired or disabled.")
@@ -52,7 +53,7 @@ struct OAuthError: Error, Equatable {
     /// A body that could not be read as parameters.
     init(_ refusal: BodyParameters.Refusal) {
         switch refusal {
-        case .tooLarge: self.init(.invalidRequest, "The request body is too large.")
+        case .tooLarge: self.init(.invalidRequest, "The request body is too large.", status: 413)
         case .unsupportedType: self.init(.invalidRequest, "The body must be application/x-www-form-urlencoded or application/json.")
         case .malformed: self.init(.invalidRequest, "The body is not a well-formed form or JSON object of strings.")
         case .repeated(let name): self.init(.invalidRequest, "The \(name) parameter is repeated (RFC 6749 §3.2).")
@@ -213,7 +214,7 @@ extension Gateway {
             guard let token = body["token"] else { throw OAuthError.missing("token") }
             let now = authenticator.clock.now
             // The client's own secret as the token revokes its grant: every token issued to it so far.
-            if let secret = OpaqueSecret(parsing: Substring(token)), secret.matches(client, pepper: authenticator.pepper) {
+            if let secret = OpaqueSecret(parsing: Substring(token)), secret.matches(client, pepper: authenticator.pepper, now: now) {
                 try service.revoker.revokeGrant(credentialId: client.id, now: now)
                 authenticator.audit.record(
                     AuditEvent(

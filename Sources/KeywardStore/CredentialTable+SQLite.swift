@@ -1,34 +1,71 @@
 import KeywardCore
 
 /// One credential kind's table: where its rows live and what the check loads from them. A new
-/// kind with a table of this shape adds one value here and is listed in `all`.
+/// kind adds one value here and is listed in `all`.
 struct CredentialSchema: Sendable {
-    /// The kind whose rows these are.
+    /// The opaque-secret kind the check looks up here by public id.
     let kind: SecretKind
     /// The table; a constant of this file, never user input.
     let table: String
+    /// The prefixes of the public ids whose rows are here (usage is added by them).
+    let idPrefixes: [String]
     /// Whether rows carry their own networks (`allow_ips`) and the address of the latest use.
     let hasNetworks: Bool
+    /// Whether rows carry a revocation epoch for the access tokens issued from them.
+    let hasTokens: Bool
+    /// The stored word for `Status.disabled`: `disabled`, or `inactive` for rotated credentials.
+    let disabledWord: String
+    /// The check's view of one row and its owner, by public id: id, name, owner, owner status,
+    /// status, secret hash, expiry, scopes, networks, revocation epoch, the previous secret hash
+    /// and until when it is valid, the service.
+    let lookupSQL: String
 
-    static let apiKeys = CredentialSchema(kind: .apiKey, table: "api_keys", hasNetworks: true)
-    static let clients = CredentialSchema(kind: .clientSecret, table: "oauth_clients", hasNetworks: false)
-    /// Signed-request credentials: no secret hash (their secrets are in `request_key_secrets`)
-    /// and no tokens issued from them.
-    static let requestKeys = CredentialSchema(kind: .signedRequest, table: "request_keys", hasNetworks: true)
-    static let all = [apiKeys, clients, requestKeys]
+    static let apiKeys = CredentialSchema(
+        kind: .apiKey, table: "api_keys", idPrefixes: ["kwk"], hasNetworks: true, hasTokens: true, disabledWord: "disabled",
+        lookupSQL: """
+            SELECT c.id, c.name, u.name, u.status, c.status, c.secret_hash, c.expires_at, c.scopes, c.allow_ips,
+                c.tokens_valid_after, c.previous_secret_hash, c.previous_valid_until, NULL
+            FROM api_keys c JOIN users u ON u.id = c.user_id WHERE c.id = ?
+            """)
+    static let clients = CredentialSchema(
+        kind: .clientSecret, table: "oauth_clients", idPrefixes: ["kwc"], hasNetworks: false, hasTokens: true,
+        disabledWord: "disabled",
+        lookupSQL: """
+            SELECT c.id, c.name, u.name, u.status, c.status, c.secret_hash, c.expires_at, c.scopes, '',
+                c.tokens_valid_after, NULL, NULL, NULL
+            FROM oauth_clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?
+            """)
+    /// Service keys and JWT secrets share a table; the check looks up service keys (a JWT
+    /// secret is never presented, it signs). Scopes and networks are the service's.
+    static let serviceCredentials = CredentialSchema(
+        kind: .serviceKey, table: "service_credentials", idPrefixes: ServiceCredentialType.allCases.map(\.prefix),
+        hasNetworks: false, hasTokens: false, disabledWord: "inactive",
+        lookupSQL: """
+            SELECT c.id, s.name, u.name, u.status, CASE c.status WHEN 'active' THEN 'active' ELSE 'disabled' END,
+                c.secret_hash, NULL, s.scopes, s.allow_ips, NULL, NULL, NULL, s.name
+            FROM service_credentials c JOIN services s ON s.id = c.service_id JOIN users u ON u.id = s.owner_id
+            WHERE c.id = ? AND c.type = 'service-key'
+            """)
+    /// Signed-request credentials: no secret hash (their secrets are in `request_key_secrets`,
+    /// `RequestKeyStore.swift`) and no tokens issued from them.
+    static let requestKeys = CredentialSchema(
+        kind: .signedRequest, table: "request_keys", idPrefixes: ["kwh"], hasNetworks: true, hasTokens: false,
+        disabledWord: "disabled",
+        lookupSQL: """
+            SELECT c.id, c.name, u.name, u.status, c.status, X'', c.expires_at, c.scopes, c.allow_ips,
+                NULL, NULL, NULL, NULL
+            FROM request_keys c JOIN users u ON u.id = c.user_id WHERE c.id = ?
+            """)
+    static let all = [apiKeys, clients, serviceCredentials, requestKeys]
 
-    /// The schema of the kind `id` belongs to (its public id names its kind); nil for none stored.
+    /// The schema the check looks a credential up in (its public id names its kind); nil for none stored.
     static func of(credentialId id: String) -> CredentialSchema? {
         all.first { OpaqueSecret.isCredentialId(id, kind: $0.kind) }
     }
 
-    /// The check's view of one row and its owner, by public id.
-    var lookupSQL: String {
-        """
-        SELECT c.id, c.name, u.name, u.status, c.status, \(kind.isOpaque ? "c.secret_hash" : "X''"), c.expires_at, c.scopes,
-            \(hasNetworks ? "c.allow_ips" : "''"), \(kind.isOpaque ? "c.tokens_valid_after" : "NULL")
-        FROM \(table) c JOIN users u ON u.id = c.user_id WHERE c.id = ?
-        """
+    /// True when `id` is a public id of a row of this table.
+    func holds(_ id: String) -> Bool {
+        id.utf8.count == 4 + OpaqueSecret.publicIdLength && idPrefixes.contains { id.hasPrefix($0 + "_") }
     }
 }
 
@@ -56,18 +93,23 @@ final class SQLCredentialTable: CredentialRepository {
     }
 
     func setStatus(_ id: String, _ status: Status) throws {
-        try update(id, "status", .text(status.rawValue))
+        try update(id, "status", .text(status == .active ? "active" : schema.disabledWord))
     }
 
+    /// A new secret also ends a roll's grace period: the previous secret goes with the current one.
     func setSecretHash(_ id: String, _ hash: [UInt8]) throws {
         precondition(kind.isOpaque, "\(table) has no secret hash")
         try update(id, "secret_hash", .blob(hash))
+        if schema.table == CredentialSchema.apiKeys.table {
+            try db.statement("UPDATE api_keys SET previous_secret_hash = NULL, previous_valid_until = NULL WHERE id = ?").run([.text(id)])
+        }
     }
 
     /// The revocation epoch moves to `now`, or one past the current epoch when that is not
     /// earlier (two revocations in one second still leave the tokens issued between them behind).
+    /// A kind that issues no tokens has nothing to revoke.
     func revokeTokens(issuedFrom id: String, now: Int64) throws {
-        precondition(kind.isOpaque, "no tokens are issued from \(table)")
+        guard schema.hasTokens else { return }
         try db.statement(
             """
             UPDATE \(table) SET tokens_valid_after =

@@ -11,9 +11,10 @@ public final class KeyLookup: CredentialLookup {
     private var cache: [String: CredentialRecord?] = [:]
     /// Signed-request credentials with their opened keys, and when a retiring key ends.
     private var requestKeyCache: [String: (record: RequestKeyRecord?, validUntil: Int64?)] = [:]
-    private let sealer: KeySealer?
     private var revoked: Set<String>? = nil
     private var model: AccessModel? = nil
+    private var services: [String: ServiceRecord?] = [:]
+    private let sealer: KeySealer?
     private var seenStamp: UInt64? = nil
     private var seenDataVersion: Int64 = -1
     private var nextBackstop: Int64 = 0
@@ -23,8 +24,9 @@ public final class KeyLookup: CredentialLookup {
     private let maxCached: Int
 
     /// Opens a read connection to `path`; `cache: false` measures the uncached path. At most
-    /// `limits.credentialCache` records are kept. `sealer` opens the HMAC secrets of
-    /// signed-request credentials; without it, looking one up fails.
+    /// `limits.credentialCache` records are kept. `sealer` opens services' JWT secrets and the HMAC
+    /// secrets of signed-request credentials (nil: every service JWT is refused, and looking a
+    /// signed-request credential up fails).
     public init(path: String, clock: any Clock, cache: Bool = true, limits: Limits = Limits(), sealer: KeySealer? = nil) throws {
         maxCached = limits.credentialCache
         self.sealer = sealer
@@ -73,13 +75,24 @@ public final class KeyLookup: CredentialLookup {
         return loaded
     }
 
+    /// The service `issuer` names, with its JWT secrets opened; cached like the records.
+    public func service(issuer: String) throws -> ServiceRecord? {
+        guard let sealer else { return nil }
+        if useCache, let hit = services[issuer] { return hit }
+        let loaded = try Store.serviceRecord(db, issuer: issuer, sealer: sealer)
+        if useCache { services[issuer] = .some(loaded) }
+        return loaded
+    }
+
     /// Drops the caches when the generation stamp (or, once a second, `data_version`) says so:
     /// one 8-byte read per request.
     public func refresh() throws {
         guard useCache else { return }
         // Read the stamp before loading: a change committed meanwhile then shows on the next check.
         let stamp = changes.stamp
-        var stale = stamp == nil || stamp != seenStamp || cache.count >= maxCached || requestKeyCache.count >= maxCached
+        var stale =
+            stamp == nil || stamp != seenStamp || cache.count >= maxCached || services.count >= maxCached
+            || requestKeyCache.count >= maxCached
         let now = clock.now
         if now >= nextBackstop {
             nextBackstop = now + 1
@@ -91,6 +104,7 @@ public final class KeyLookup: CredentialLookup {
         if let end = model?.validUntil, now >= end { model = nil }
         if stale {
             cache.removeAll(keepingCapacity: true)
+            services.removeAll(keepingCapacity: true)
             requestKeyCache.removeAll(keepingCapacity: true)
             revoked = nil
             model = nil
@@ -111,7 +125,8 @@ public final class KeyLookup: CredentialLookup {
             return CredentialRecord(
                 id: s.text(0), name: s.text(1), userName: s.text(2), userStatus: Status(rawValue: s.text(3)) ?? .disabled,
                 status: Status(rawValue: s.text(4)) ?? .disabled, secretHash: s.blob(5), expiresAt: s.optionalInt64(6),
-                scopes: scopes, allowedNetworks: networks, tokensValidAfter: s.optionalInt64(9))
+                scopes: scopes, allowedNetworks: networks, tokensValidAfter: s.optionalInt64(9), service: s.optionalText(12),
+                previousSecretHash: s.isNull(10) ? nil : s.blob(10), previousValidUntil: s.optionalInt64(11))
         }
     }
 }

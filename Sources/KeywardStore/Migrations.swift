@@ -159,10 +159,33 @@ enum Migrations {
         ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;
         UPDATE sessions SET last_seen_at = created_at;
         """,
-        // 6: reserved for services (issue 12: service keys, JWT secrets), which brings its own
-        // migration 6 in its branch; here it changes nothing.
+        // 6: services, their credentials (service keys and JWT secrets, rotated by the rules of
+        // `RotationSet`), and the secret an API key's roll replaced, valid until its grace ends.
         """
-        SELECT 1;
+        CREATE TABLE services (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            owner_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            scopes      TEXT NOT NULL DEFAULT '',
+            allow_ips   TEXT NOT NULL DEFAULT '',
+            created_at  INTEGER NOT NULL
+        );
+        CREATE INDEX services_owner ON services(owner_id);
+        CREATE TABLE service_credentials (
+            id             TEXT PRIMARY KEY,
+            service_id     INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+            type           TEXT NOT NULL CHECK (type IN ('service-key', 'jwt-secret')),
+            status         TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'inactive')),
+            sealed_secret  BLOB NOT NULL,
+            secret_hash    BLOB,
+            created_at     INTEGER NOT NULL,
+            last_used_at   INTEGER,
+            use_count      INTEGER NOT NULL DEFAULT 0,
+            CHECK ((type = 'service-key') = (secret_hash IS NOT NULL))
+        );
+        CREATE INDEX service_credentials_service ON service_credentials(service_id, type);
+        ALTER TABLE api_keys ADD COLUMN previous_secret_hash BLOB;
+        ALTER TABLE api_keys ADD COLUMN previous_valid_until INTEGER;
         """,
         // 7: signed-request credentials (kwh_): an algorithm per credential, and its secrets in
         // rows of their own (an HMAC secret sealed under the master key, or an Ed25519 public key

@@ -25,7 +25,7 @@ public protocol UserRepository: AnyObject {
 }
 
 /// The writes every credential kind shares, each on its own kind's rows. One per kind
-/// (`apiKeys`, `clients`), never chosen by the prefix of an id.
+/// (`apiKeys`, `clients`, `serviceCredentials`), never chosen by the prefix of an id.
 public protocol CredentialRepository: AnyObject {
     /// The kind whose rows these are.
     var kind: SecretKind { get }
@@ -47,6 +47,7 @@ public protocol APIKeyRepository: AnyObject {
     func keys(user: String?) throws -> [KeyRow]
     func key(_ id: String) throws -> KeyRow
     func setKeyExpiry(_ id: String, _ expiresAt: Int64?) throws
+    func rollKeySecret(_ id: String, secretHash: [UInt8], graceUntil: Int64) throws
     func keysToNotify(now: Int64, until: Int64) throws -> [ExpiringKey]
     func claimExpiryNotice(_ keyId: String, now: Int64) throws -> Bool
     func releaseExpiryNotice(_ keyId: String) throws
@@ -71,6 +72,20 @@ public protocol RequestKeyRepository: AnyObject {
     func setRequestKeyExpiry(_ id: String, _ expiresAt: Int64?) throws
     /// The credential's secrets, oldest first, as the rotation rules see them (serial and state).
     func requestKeySecrets(_ id: String) throws -> [RequestKeySecretRow]
+}
+
+/// Services and what only their credentials have: a type, a sealed secret for reveal. Status
+/// changes and deletions of the credentials go through `AdminStore.serviceCredentials`, after
+/// the rotation rules (`RotationSet`) have allowed them.
+public protocol ServiceRepository: AnyObject {
+    func insertService(_ service: NewService) throws
+    func services(owner: String?) throws -> [ServiceRow]
+    func service(_ name: String) throws -> ServiceRow
+    func deleteService(_ name: String) throws
+    func insertServiceCredential(
+        id: String, service: String, type: ServiceCredentialType, secret: [UInt8], secretHash: [UInt8]?, sealer: KeySealer, now: Int64
+    ) throws
+    func serviceCredentialSecret(_ id: String, sealer: KeySealer) throws -> [UInt8]
 }
 
 /// The keys access tokens are signed with, private halves sealed (`KeySealer`).
@@ -147,7 +162,8 @@ public protocol SessionRepository: AnyObject {
 
 /// Everything the admin operations and the CLI write and read, behind one seam.
 public protocol AdminStore: Transactions, UserRepository, APIKeyRepository, ClientRepository, RequestKeyRepository,
-    SigningKeyRepository, RevocationRepository, AuditRepository, AccessRepository, AccessRequestRepository, SessionRepository
+    SigningKeyRepository, RevocationRepository, AuditRepository, AccessRepository, AccessRequestRepository, SessionRepository,
+    ServiceRepository
 {
     /// API keys' shared credential writes.
     var apiKeys: any CredentialRepository { get }
@@ -155,6 +171,8 @@ public protocol AdminStore: Transactions, UserRepository, APIKeyRepository, Clie
     var clients: any CredentialRepository { get }
     /// Signed-request credentials' shared credential writes (status, delete, usage).
     var requestKeys: any CredentialRepository { get }
+    /// Service keys' and JWT secrets' shared credential writes (status: active or inactive).
+    var serviceCredentials: any CredentialRepository { get }
     /// The audit chain's key; appending needs it.
     var auditKey: HMACKey? { get set }
     /// Adds buffered usage (counts, last use) to the credentials that still exist, each kind to its own.
@@ -198,6 +216,11 @@ extension AuditRepository {
     public func audit(since: Int64? = nil, user: String? = nil, action: String? = nil, limit: Int = 1000) throws -> [AuditEvent] {
         try auditEvents(since: since, user: user, action: action, limit: limit)
     }
+}
+
+extension ServiceRepository {
+    /// Everyone's services, by name.
+    public func services() throws -> [ServiceRow] { try services(owner: nil) }
 }
 
 extension AccessRepository {

@@ -7,6 +7,8 @@ public enum StoreRefusal: Error, CustomStringConvertible, Equatable {
     case userExists(String)
     case noSuchKey(String)
     case keyNameTaken(user: String, name: String)
+    case noSuchService(String)
+    case serviceExists(String)
 
     /// One line for the CLI; names only the user, key id or key name given.
     public var description: String {
@@ -15,6 +17,8 @@ public enum StoreRefusal: Error, CustomStringConvertible, Equatable {
         case .userExists(let u): "user already exists: \(u)"
         case .noSuchKey(let k): "no such key: \(k)"
         case .keyNameTaken(let u, let n): "user \(u) already has a key named \(n)"
+        case .noSuchService(let s): "no such service: \(s)"
+        case .serviceExists(let s): "service already exists: \(s)"
         }
     }
 }
@@ -57,6 +61,9 @@ public struct KeyRow: Sendable, Equatable, Codable {
     public var lastUsedIP: String?
     /// Allowed checks flushed so far.
     public var useCount: Int64
+    /// Until when (Unix seconds) the secret a `key roll` replaced keeps working; nil when the
+    /// key was never rolled or a regeneration ended the grace. May lie in the past.
+    public var previousValidUntil: Int64? = nil
 }
 
 /// What a new key is made of; the secret itself is hashed before it gets here.
@@ -122,6 +129,9 @@ public final class Store: AdminStore {
     /// Signed-request credentials' shared credential writes.
     public private(set) lazy var requestKeys: any CredentialRepository = SQLCredentialTable(
         db: db, dialect: dialect, schema: .requestKeys)
+    /// Service keys' and JWT secrets' shared credential writes.
+    public private(set) lazy var serviceCredentials: any CredentialRepository = SQLCredentialTable(
+        db: db, dialect: dialect, schema: .serviceCredentials)
 
     /// Opens an existing database and brings its schema up to date. With `announcesChanges`, every
     /// commit stamps the database's `Generation`, so serving processes drop their caches.
@@ -239,7 +249,7 @@ public final class Store: AdminStore {
 
     private static let keyColumns = """
         k.id, u.name, k.name, k.status, k.created_at, k.expires_at, k.scopes, k.allow_ips,
-        k.last_used_at, k.last_used_ip, k.use_count
+        k.last_used_at, k.last_used_ip, k.use_count, k.previous_valid_until
         FROM api_keys k JOIN users u ON u.id = k.user_id
         """
 
@@ -274,8 +284,9 @@ public final class Store: AdminStore {
     public func applyUsage(_ usage: [String: UsageDelta]) throws {
         guard !usage.isEmpty else { return }
         try db.transaction {
-            for repository in [apiKeys, clients, requestKeys] {
-                try repository.applyUsage(usage.filter { OpaqueSecret.isCredentialId($0.key, kind: repository.kind) })
+            for schema in CredentialSchema.all {
+                let repository = SQLCredentialTable(db: db, dialect: dialect, schema: schema)
+                try repository.applyUsage(usage.filter { schema.holds($0.key) })
             }
         }
     }
@@ -366,7 +377,8 @@ public final class Store: AdminStore {
         KeyRow(
             id: s.text(0), user: s.text(1), name: s.text(2), status: Status(rawValue: s.text(3)) ?? .disabled,
             createdAt: s.int64(4), expiresAt: s.optionalInt64(5), scopes: lines(s.text(6)), allowIPs: lines(s.text(7)),
-            lastUsedAt: s.optionalInt64(8), lastUsedIP: s.optionalText(9), useCount: s.int64(10))
+            lastUsedAt: s.optionalInt64(8), lastUsedIP: s.optionalText(9), useCount: s.int64(10),
+            previousValidUntil: s.optionalInt64(11))
     }
 
     static func lines(_ text: String) -> [String] {

@@ -18,8 +18,11 @@ enum CLI {
                                        roles carry privileges: admin, manage-own-keys, use-api-key, access:RESOURCE
           resource add|list|show|update|delete
                                        protected path prefixes: anonymous, audience, owner, methods, networks
-          key create|list|show|disable|enable|renew|regenerate|delete
+          key create|list|show|disable|enable|renew|regenerate|roll|delete
+          key roll ID --grace 24h      a second secret; the old one works until the grace ends
           client create|list|show|disable|enable|regenerate|delete
+          service create|list|show|delete, service credential add|discard|reactivate|delete|reveal
+                                       service keys (kws_) and JWT secrets for the service's own HS256 JWTs
           hmac create|list|show|disable|enable|renew|delete
                                        credentials for signed requests (kwh_): hmac-sha256 secrets, ed25519 public keys
           signature explain            the RFC 9421 signature base Keyward computes for a request
@@ -74,6 +77,7 @@ enum CLI {
             case "explain": return try ExplainCommand.run(words, context)
             case "audit": try AuditCommands.run(words, context)
             case "client": try ClientCommands.run(words, context)
+            case "service": try ServiceCommands.run(words, context)
             case "hmac": try HMACCommands.run(words, context)
             case "signature": return try SignatureCommands.run(words, context)
             case "signing-key": try SigningKeyCommands.run(words, context)

@@ -31,6 +31,12 @@ enum KeyCommands {
         "regenerate": CommandSpec(
             usage: "key regenerate ID",
             summary: "Replace a key's secret (same id, name, scopes and addresses) and print it once; access tokens exchanged from it are revoked."),
+        "roll": CommandSpec(
+            usage: "key roll ID --grace 24h",
+            summary: """
+                Give a key a second secret and print it once; the current secret keeps working until the grace                 period ends, so clients switch without an outage. Refused while a previous roll's grace runs.
+                """,
+            options: [.init("grace", value: "DURATION", "how long the current secret keeps working (required; at most 30d)")]),
         "delete": CommandSpec(usage: "key delete ID", summary: "Delete a key."),
     ]
 
@@ -77,6 +83,17 @@ enum KeyCommands {
             // Tokens exchanged from the old secret go with it, up to this very moment.
             let created = try admin.regenerateKey(try keyId(args))
             try context.emit(created) { "new secret for \(created.id), shown only now:\n\(created.secret)" }
+        case "roll":
+            guard let text = args.value("grace") else { throw UsageError("--grace is required (e.g. --grace 24h)") }
+            guard case .seconds(let grace)? = Lifetime(text) else { throw UsageError("invalid --grace \(text): want 45s, 30m, 12h or 30d") }
+            let (created, until) = try admin.rollKey(try keyId(args), grace: grace)
+            struct Rolled: Encodable {
+                let key: CreatedKey
+                let previousValidUntil: Int64
+            }
+            try context.emit(Rolled(key: created, previousValidUntil: until)) {
+                "new secret for \(created.id), shown only now (the previous one works until \(Time.iso(until))):\n\(created.secret)"
+            }
         default:
             let id = try keyId(args)
             guard let command = CredentialChange(verb: verb, expires: verb == "renew" ? try lifetime(args.value("expires"), admin.limits) : nil)
@@ -117,7 +134,7 @@ enum KeyCommands {
           allow-ip   \(row.allowIPs.isEmpty ? "any" : row.allowIPs.joined(separator: " "))
           last used  \(row.lastUsedAt.map(Time.iso) ?? "never")\(row.lastUsedIP.map { " from \($0)" } ?? "")
           uses       \(row.useCount)
-        """
+        """ + (row.previousValidUntil.map { $0 > now ? "\n  rolled     the previous secret works until \(Time.iso($0))" : "" } ?? "")
     }
 }
 

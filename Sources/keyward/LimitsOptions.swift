@@ -42,6 +42,16 @@ extension Limits {
             else { throw UsageError("invalid signature-require-nonce \(text) (true or false)") }
             limits.requireSignatureNonce = on
         }
+        if let text = option("service-jwt-lifetime") {
+            guard case .seconds(let s)? = Lifetime(text), s > 0, s <= 86_400 else {
+                throw UsageError("invalid --service-jwt-lifetime \(text) (at most 24h)")
+            }
+            limits.maxServiceTokenLifetime = s
+        }
+        if let text = option("service-jwt-leeway") {
+            guard case .seconds(let s)? = Lifetime(text), s <= 300 else { throw UsageError("invalid --service-jwt-leeway \(text) (at most 5m)") }
+            limits.serviceTokenLeeway = s
+        }
         return limits
     }
 }

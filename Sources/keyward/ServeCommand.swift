@@ -30,13 +30,15 @@ enum ServeCommand {
             ),
             .init("socket-mode", value: "OCTAL", "mode of a unix socket (default 0660)"),
             .init("socket-group", value: "G", "group of a unix socket (e.g. www-data)"),
-            .init("mount", value: "PREFIX", "path prefix the endpoints are mounted under (default none)"),
+            .init("mount", value: "PREFIX", "path prefix the endpoints are mounted under (default none; run as CGI, SCRIPT_NAME)"),
             .init("failure-limit", value: "N", "failed checks per client address per window before 429 (default 100, 0 = off)"),
             .init("failure-window", value: "DURATION", "the failure window (default 60s)"),
             .init("issuer", value: "URL", "public URL of the endpoints, the tokens' iss (default http://localhost + mount)"),
             .init("audience", value: "AUD", "the tokens' aud (default keyward)"),
             .init("token-lifetime", value: "DURATION", "access token lifetime (default 15m)"),
             .init("token-leeway", value: "DURATION", "clock skew tolerated on exp/nbf/iat (default 30s)"),
+            .init("service-jwt-lifetime", value: "DURATION", "longest lifetime a service's own JWT may claim (default 60m)"),
+            .init("service-jwt-leeway", value: "DURATION", "clock skew tolerated on a service JWT's iat/nbf/exp (default 30s)"),
             .init(
                 "trusted-proxy", value: "CIDR", repeatable: true,
                 "a proxy whose header names the client (config: comma-separated)"),
@@ -110,8 +112,15 @@ enum ServeCommand {
                 }
                 return header
             } ?? .forwardedFor
+        // How this process serves: its own socket, one systemd or spawn-fcgi passed, or (none of
+        // those, and run by a web server as a CGI program) the one request in its environment.
+        let env = ProcessInfo.processInfo.environment
+        let systemdSocket =
+            listen == nil && env["LISTEN_FDS"] == "1" && env["LISTEN_PID"] == String(ProcessInfo.processInfo.processIdentifier)
+            && Listener.isListeningSocket(3)
+        let runsAsCGI = listen == nil && !systemdSocket && !Listener.isListeningSocket(0) && CGIRunner.isCGI
         let gatewayConfig = GatewayConfig(
-            mount: option("mount") ?? "", limits: limits,
+            mount: option("mount") ?? (runsAsCGI ? CGIRunner.mount : nil) ?? "", limits: limits,
             client: ClientAddressRule(trustedProxies: trustedProxies, header: header))
         let policy = try tokenPolicy(option, mount: gatewayConfig.mount)
         let mail: MailSettings
@@ -146,18 +155,17 @@ enum ServeCommand {
 
         let fd: Int32
         var ownedSocket: String? = nil
-        let env = ProcessInfo.processInfo.environment
         if let listen {
             fd = try Listener.open(listen, unix: unixOptions)
             if case .unix(let path) = listen { ownedSocket = path }
             log("keyward[KW0001]: listening on \(listen) with \(threads) threads")
-        } else if env["LISTEN_FDS"] == "1", env["LISTEN_PID"] == String(ProcessInfo.processInfo.processIdentifier), Listener.isListeningSocket(3) {
+        } else if systemdSocket {
             fd = 3
             log("keyward[KW0002]: serving the socket systemd passed (fd 3) with \(threads) threads")
         } else if Listener.isListeningSocket(0) {
             fd = 0
             log("keyward[KW0003]: serving the socket on fd 0 with \(threads) threads")
-        } else if CGIRunner.isCGI {
+        } else if runsAsCGI {
             CGIRunner.run(gateway: try makeGateway())
             writer.flush()
             return 0

@@ -149,12 +149,12 @@ for s in "nginx+TLS:$P_NGX" "Apache+TLS:$P_AP"; do
     http --cacert "$TLS_CA" --request-target "$base/keyward/healthz" "$base/"
     expect_eq "$site: GET $base/keyward/healthz in absolute form -> 200" 200 "$CODE"
     http --cacert "$TLS_CA" --data-binary @"$T/body-70k" "$base/keyward/token"
-    expect_eq "$site: a 70,000-byte body at /keyward/token -> 413 (64k cap)" 413 "$CODE"
+    expect_eq "$site: a 70,000-byte body at /keyward/token -> 413 (Keyward's 64 KiB cap; the server lets 1 MiB through)" 413 "$CODE"
     http --cacert "$TLS_CA" -d grant_type=client_credentials "$base/keyward/token"
     expect_eq "$site: a small form without client credentials reaches Keyward -> 401" 401 "$CODE"
 done
 http --cacert "$TLS_CA" -H 'Transfer-Encoding: chunked' --data-binary @"$T/body-70k" "https://127.0.0.1:$P_NGX/keyward/token"
-expect_eq "nginx+TLS: a chunked 70,000-byte body -> 413 (client_max_body_size)" 413 "$CODE"
+expect_eq "nginx+TLS: a chunked 70,000-byte body -> 413 (Keyward's cap, read up to the limit)" 413 "$CODE"
 http --cacert "$TLS_CA" -H 'Transfer-Encoding: chunked' -d grant_type=client_credentials "https://127.0.0.1:$P_AP/keyward/token"
 expect_eq "Apache+TLS: a chunked body -> 411 (keyward-endpoints.conf wants a Content-Length)" 411 "$CODE"
 

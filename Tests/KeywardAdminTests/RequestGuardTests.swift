@@ -51,6 +51,13 @@ import Testing
         }
         #expect(disable(["HTTP_ORIGIN": "https://keys.example.com", "HTTP_SEC_FETCH_SITE": "same-origin"]).status == 200)
         #expect(disable(["HTTP_ORIGIN": "https://KEYS.example.com:443"]).status == 200)
+        // A page with `Referrer-Policy: no-referrer` makes the browser's own form POST say
+        // `Origin: null`; Sec-Fetch-Site, which no page can set, says where it came from.
+        #expect(disable(["HTTP_ORIGIN": "null", "HTTP_SEC_FETCH_SITE": "same-origin"]).status == 200)
+        for site in ["cross-site", "same-site", "none"] {
+            let r = disable(["HTTP_ORIGIN": "null", "HTTP_SEC_FETCH_SITE": site])
+            #expect(r.status == 403 && r.error == "csrf_failed", "Origin: null, Sec-Fetch-Site: \(site)")
+        }
         #expect(disable([:]).status == 200)  // scripts send no Origin; the token still has to match
         // A safe method is never refused for its origin.
         #expect(h.call("GET", "/admin/api/me", headers: cookie.merging(["HTTP_ORIGIN": "https://evil.example"]) { $1 }).status == 200)

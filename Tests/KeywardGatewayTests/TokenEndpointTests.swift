@@ -106,7 +106,8 @@ extension Response {
         #expect(h.post("/token", body: "grant_type=client_credentials", type: "text/plain").json["error"] as? String == "invalid_request")
         #expect(h.post("/token", body: "{not json", type: "application/json").json["error"] as? String == "invalid_request")
         #expect(h.post("/token", body: "grant_type=%ZZ").json["error"] as? String == "invalid_request")
-        #expect(h.post("/token", body: String(repeating: "a", count: 70_000)).json["error"] as? String == "invalid_request")
+        let large = h.post("/token", body: String(repeating: "a", count: 70_000))
+        #expect(large.status == 413 && large.json["error"] as? String == "invalid_request")
         let scope = h.post(
             "/token", body: "grant_type=client_credentials&scope=/other/",
             headers: ["HTTP_AUTHORIZATION": h.basic(h.client.id, h.client.token)])

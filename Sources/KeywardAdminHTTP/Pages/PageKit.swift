@@ -140,7 +140,7 @@ struct PageRoute: Sendable {
         case session
     }
     let method: String
-    let pattern: [String]
+    let pattern: PathPattern
     let access: Access
     let handler: Handler
 
@@ -151,19 +151,12 @@ struct PageRoute: Sendable {
 
     init(_ method: String, _ path: String, _ access: Access, _ handler: @escaping Handler) {
         self.method = method
-        self.pattern = path.split(separator: "/").map(String.init)
+        self.pattern = PathPattern(path)
         self.access = access
         self.handler = handler
     }
 
-    func match(_ segments: [String]) -> [String]? {
-        guard segments.count == pattern.count else { return nil }
-        var captures: [String] = []
-        for (p, s) in zip(pattern, segments) {
-            if p == "{}" { captures.append(s) } else if p != s { return nil }
-        }
-        return captures
-    }
+    func match(_ segments: [String]) -> [String]? { pattern.match(segments) }
 }
 
 /// Headers of every page: never cached (a page may hold a secret), no inline script or style,
@@ -223,7 +216,12 @@ extension AdminAPI {
                 caller = signedIn
                 if request.isUnsafe {
                     try request.requireSameOrigin()
-                    guard let token = request.formCSRFToken, ConstantTime.equals(Array(token.utf8), Array(csrf.utf8)) else {
+                    // A body that is no form at all is refused for what it is (413, 415, 400 for
+                    // broken escapes or UTF-8) before its token is looked for; nothing runs either
+                    // way. No body and no media type is an empty form: it has no token.
+                    let empty = request.contentType == nil && request.body?.isEmpty == true
+                    let fields = empty ? [] : try request.form([], ignoringOthers: true).values["csrf_token"] ?? []
+                    guard fields.count == 1, ConstantTime.equals(Array(fields[0].utf8), Array(csrf.utf8)) else {
                         throw AdminError.csrfFailed
                     }
                 }

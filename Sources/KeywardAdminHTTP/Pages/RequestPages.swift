@@ -292,21 +292,7 @@ extension AdminAPI {
                 ) { html in
                     context.csrfField(&html)
                     if approve {
-                        html.element("fieldset") { html in
-                            html.element("legend", text: "The key expires after")
-                            let maxDays = context.isAdmin ? nil : config.limits.maxSelfServiceLifetime / 86_400
-                            for preset in KeyPages.presets {
-                                if let maxDays, (preset.days ?? .max) > maxDays { continue }
-                                let id = "expires-" + (preset.days.map(String.init) ?? "never")
-                                var attributes: [HTML.Attribute] = [
-                                    .init("type", "radio"), .init("id", id), .init("name", "expires"),
-                                    .init("value", preset.days.map { "\($0)d" } ?? "never"),
-                                ]
-                                if preset.days == 30 { attributes.append("checked") }
-                                html.void("input", attributes)
-                                html.element("label", [.init("for", id)], text: preset.label)
-                            }
-                        }
+                        expiryChoices(&html, context, legend: "The key expires after")
                     } else {
                         field(&html, "reason", "Reason", error: nil, hint: "told to \(request.user) (optional, one line)") { html, described in
                             html.element(
@@ -335,10 +321,8 @@ extension AdminAPI {
         switch verb {
         case .approve:
             let form = try context.form(["expires"])
-            let expires = try form.string("expires") ?? "30d"
-            guard let lifetime = Lifetime(expires), expires == "never" || KeyPages.presets.contains(where: { "\($0.days ?? 0)d" == expires })
-            else { throw AdminError.invalid("Pick one of the expiry choices.") }
-            _ = try admin.approveAccess(request.id, expires: lifetime)
+            guard let choice = ExpiryChoice.sent(try form.string("expires")) else { throw AdminError.invalid("Pick one of the expiry choices.") }
+            _ = try admin.approveAccess(request.id, expires: choice.lifetime)
             return .redirect("/admin/requests?done=approve&request=\(request.id)" + Self.mailOutcome(admin, "access.approve"))
         case .reject:
             let form = try context.form(["reason"])
@@ -351,8 +335,8 @@ extension AdminAPI {
                 let key = try admin.key(keyId)
                 return .page(
                     showOnce(
-                        context, id: keyId, name: key.name, secret: secret, scopes: key.scopes, title: "Your key for \(request.resource)",
-                        kind: .collected))
+                        context, IssuedSecret(id: keyId, name: key.name, secret: secret, scopes: key.scopes),
+                        title: "Your key for \(request.resource)", kind: .collected))
             } catch let error as AdminError where error == .linkGone {
                 return .page(
                     HTMLPage("Nothing to collect", section: .requests, status: 410) { html in

@@ -32,20 +32,7 @@ extension AdminAPI {
                     "p", [.init("class", "muted")],
                     text: "A session ends after \(limits.sessionIdle / 60) minutes without use, and \(limits.sessionLifetime / 3_600) hours "
                         + "after signing in at the latest. End one you do not recognise, then change your password.")
-                if context.isAdmin {
-                    html.element("form", [.init("method", "get"), .init("action", context.link("/admin/sessions")), .init("class", "actions")]) {
-                        html in
-                        html.element("label", [.init("for", "owner")], text: "User")
-                        html.void(
-                            "input",
-                            [
-                                .init("type", "text"), .init("id", "owner"), .init("name", "user"), .init("value", owner),
-                                .init("aria-describedby", "owner-hint"),
-                            ])
-                        html.element("span", [.init("id", "owner-hint"), .init("class", "hint muted")], text: "a user name, or * for everyone")
-                        html.element("button", [.init("type", "submit"), .init("class", "secondary")], text: "Show")
-                    }
-                }
+                ownerFilter(&html, context, action: "/admin/sessions", label: "User", owner: owner)
                 if rows.isEmpty {
                     html.element("p", text: "No sessions.")
                     return

@@ -309,9 +309,11 @@ extension AdminAPI {
         }
     }
 
-    /// A table that turns into cards on narrow screens.
+    /// A table that turns into cards on narrow screens. Its box scrolls sideways when the table is
+    /// wider than the page, so it takes the keyboard focus (a table of text has nothing else to
+    /// focus), as a region named by the caption.
     func listTable(_ html: inout HTML, caption: String, heads: [String], _ rows: (inout HTML) -> Void) {
-        html.element("div", [.init("class", "table")]) { html in
+        html.element("div", [.init("class", "table"), .init("role", "region"), .init("aria-label", caption), .init("tabindex", "0")]) { html in
             html.element("table", [.init("class", "cards")]) { html in
                 html.element("caption", [.init("class", "muted")], text: caption)
                 html.element("thead") { html in

@@ -88,11 +88,17 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
         pepper.authenticationCode(token)
     }
 
-    /// Public id and a redaction marker; never the secret.
-    /// True when this is the secret of `record`: same id, and its hash matches in constant time.
-    public func matches(_ record: CredentialRecord, pepper: HMACKey) -> Bool {
-        id == record.id && ConstantTime.equals(hash(with: pepper), record.secretHash)
+    /// True when this is the secret of `record`: same id, and its hash matches in constant time,
+    /// either the current one or, before `record.previousValidUntil`, the one a roll replaced.
+    public func matches(_ record: CredentialRecord, pepper: HMACKey, now: Int64) -> Bool {
+        guard id == record.id else { return false }
+        let hash = hash(with: pepper)
+        if ConstantTime.equals(hash, record.secretHash) { return true }
+        guard let previous = record.previousSecretHash, let until = record.previousValidUntil, now < until else { return false }
+        return ConstantTime.equals(hash, previous)
     }
+
+    /// Public id and a redaction marker; never the secret.
 
     public var description: String { "\(id)_<redacted>" }
 }

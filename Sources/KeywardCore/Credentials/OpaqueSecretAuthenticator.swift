@@ -1,7 +1,8 @@
 import KeywardCrypto
 
-/// Opaque secrets of one kind (`kwk_` API keys at the check): the checksum, a lookup by public
-/// id, then the stored HMAC-SHA256 compared in constant time.
+/// Opaque secrets of one kind (`kwk_` API keys, `kws_` service keys at the check): the checksum,
+/// a lookup by public id, then the stored HMAC-SHA256 compared in constant time (and, during a
+/// key roll's grace period, the previous one's).
 public struct OpaqueSecretAuthenticator: CredentialAuthenticator {
     /// The prefix this authenticator claims.
     public let kind: SecretKind
@@ -26,14 +27,14 @@ public struct OpaqueSecretAuthenticator: CredentialAuthenticator {
 
     public func authenticate(_ candidate: Candidate, in request: CheckRequest, now: Int64) throws -> Authentication {
         guard let secret = candidate.secret else { return .refused(Denial(.invalidCredential)) }
-        guard let record = try verify(secret) else { return .refused(Denial(.invalidCredential, credential: secret.id)) }
+        guard let record = try verify(secret, now: now) else { return .refused(Denial(.invalidCredential, credential: secret.id)) }
         return .verified(VerifiedCredential(record: record, method: method))
     }
 
     /// The stored credential `secret` proves, when it is of this kind and its hash matches in
     /// constant time; nil otherwise. Used by the check and by every token endpoint alike.
-    public func verify(_ secret: OpaqueSecret) throws -> CredentialRecord? {
-        guard secret.kind == kind, let record = try keys.credential(id: secret.id), secret.matches(record, pepper: pepper)
+    public func verify(_ secret: OpaqueSecret, now: Int64) throws -> CredentialRecord? {
+        guard secret.kind == kind, let record = try keys.credential(id: secret.id), secret.matches(record, pepper: pepper, now: now)
         else { return nil }
         return record
     }

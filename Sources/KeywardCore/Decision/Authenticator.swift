@@ -41,7 +41,8 @@ public struct Authenticator {
         self.nonces = nonces
         self.tokens = tokens
         self.chain = AuthenticatorChain(
-            authenticators ?? Self.standardChain(keys: keys, pepper: pepper, tokens: tokens, nonces: nonces, limits: limits),
+            authenticators
+                ?? Self.standardChain(keys: keys, pepper: pepper, tokens: tokens, nonces: nonces, limits: limits),
             limits: limits)
         self.keys = keys
         self.pepper = pepper
@@ -88,16 +89,19 @@ public struct Authenticator {
     }
 
     /// Every credential kind the check accepts, in the order they are asked. A new kind is one
-    /// more authenticator here.
+    /// more authenticator here. `serviceTokens` is this worker's service-JWT verifier (nil: a
+    /// new one over `keys`).
     public static func standardChain(
         keys: any CredentialLookup, pepper: HMACKey,
-        tokens: TokenVerifier?, nonces: NonceCache? = nil, limits: Limits = Limits()
+        tokens: TokenVerifier?, serviceTokens: ServiceTokenVerifier? = nil, nonces: NonceCache? = nil, limits: Limits = Limits()
     ) -> [any CredentialAuthenticator] {
         [
+            ServiceJWTAuthenticator(tokens: serviceTokens ?? ServiceTokenVerifier(keys: keys, limits: limits)),
             AccessTokenAuthenticator(tokens: tokens, keys: keys),
             HMACAuthenticator(keys: keys, limits: limits),
             HTTPSignatureAuthenticator(keys: keys, nonces: nonces ?? NonceCache(capacity: limits.signatureNonces), limits: limits),
             OpaqueSecretAuthenticator(kind: .apiKey, method: .apiKey, keys: keys, pepper: pepper),
+            OpaqueSecretAuthenticator(kind: .serviceKey, method: .serviceKey, keys: keys, pepper: pepper),
         ]
     }
 
@@ -169,8 +173,8 @@ public struct Authenticator {
         trace.note("credential \(record.id) (\(record.name)) of user \(record.userName)")
         return (
             CredentialPolicy.authorize(
-                VerifiedCredential(record: record, method: .apiKey), request: request, now: clock.now,
-                access: access, trace: trace), trace.steps
+                VerifiedCredential(record: record, method: record.service == nil ? .apiKey : .serviceKey), request: request,
+                now: clock.now, access: access, trace: trace), trace.steps
         )
     }
 
@@ -178,7 +182,7 @@ public struct Authenticator {
     /// constant time; nil otherwise. Used by the token endpoints and the admin API.
     public func verified(_ secret: OpaqueSecret, as kind: SecretKind) throws -> CredentialRecord? {
         try keys.refresh()
-        return try OpaqueSecretAuthenticator(kind: kind, method: .apiKey, keys: keys, pepper: pepper).verify(secret)
+        return try OpaqueSecretAuthenticator(kind: kind, method: .apiKey, keys: keys, pepper: pepper).verify(secret, now: clock.now)
     }
 
     /// The credential's own rules, as the check applies them, for a credential `verified` already:

@@ -93,8 +93,8 @@ public enum CredentialPolicy {
         trace?.note("allowed")
         return .allow(
             Identity(
-                user: key.userName, subject: key.userName, credential: key.id, method: verified.method,
-                scopes: shown.isEmpty ? ["*"] : shown))
+                user: key.userName, subject: key.service.map { Identity.servicePrefix + $0 } ?? key.userName, credential: key.id,
+                method: verified.method, scopes: shown.isEmpty ? ["*"] : shown, service: key.service))
     }
 
     /// A request without a credential on an anonymous resource: only its address and method rules apply.

@@ -1,13 +1,14 @@
 /// How a request was authenticated, as reported in `X-Auth-Method`.
 public enum AuthMethod: String, Sendable {
-    case apiKey = "api-key", jwt, serviceKey = "service-key", hmac, httpSignature = "http-signature", anonymous
+    case apiKey = "api-key", jwt, serviceKey = "service-key", serviceJWT = "service-jwt", hmac, httpSignature = "http-signature", anonymous
 }
 
 /// Who a request is, once allowed.
 public struct Identity: Sendable, Equatable {
     /// The owning user's name, sent as `X-Auth-User` / `REMOTE_USER`.
     public var user: String
-    /// Whom the credential acts for (`X-Auth-Subject`); the user's name for API keys.
+    /// Whom the credential acts for (`X-Auth-Subject`); the user's name for API keys,
+    /// `service:<name>` for a service's credentials.
     public var subject: String
     /// Public id of the credential used (never the secret).
     public var credential: String
@@ -15,6 +16,8 @@ public struct Identity: Sendable, Equatable {
     public var method: AuthMethod
     /// The effective scopes, or `["*"]` when unrestricted.
     public var scopes: [String]
+    /// The service whose credential it was (`X-Auth-Service`, `AUTH_SERVICE`); nil for a user's own.
+    public var service: String?
 
     /// The user and subject of a request allowed without a credential on an anonymous resource.
     ///
@@ -22,8 +25,13 @@ public struct Identity: Sendable, Equatable {
     /// empty ("user expression yielded empty string"); reserved, so no real user can carry it.
     public static let anonymousUser = "anonymous"
 
+    /// What `subject` starts with for a service's credentials: `service:<name>`, never a user's
+    /// name (user names have no `:`).
+    public static let servicePrefix = "service:"
+
     /// An identity from its parts; `credential` must be a public id, never a secret.
-    public init(user: String, subject: String, credential: String, method: AuthMethod, scopes: [String]) {
+    public init(user: String, subject: String, credential: String, method: AuthMethod, scopes: [String], service: String? = nil) {
+        self.service = service
         self.user = user
         self.subject = subject
         self.credential = credential

@@ -1,5 +1,6 @@
 /// Keyward's own access tokens (RFC 9068 JWTs), only as `Authorization: Bearer` (RFC 6750 §2.1;
-/// in a query string a token would end up in access logs, §5.3).
+/// in a query string a token would end up in access logs, §5.3). In the standard chain,
+/// `ServiceJWTAuthenticator` is asked first and takes every JWT whose header is not `typ: at+jwt`.
 ///
 /// The signature, claims and expiry are verified once per token (`TokenVerifier` caches them);
 /// on every request the revocation list and the parent credential's epoch are consulted, and the

@@ -2,7 +2,8 @@
 // HMAC-SHA256 of the key, which every check pays) measured in the same run. Then, per JWS
 // algorithm (EdDSA, ES256, RS256): what a first-seen access token costs (JWS.parse + JWS.verify,
 // and the signature verification alone), and the check with a repeated token, which the
-// TokenVerifier's cache answers without a signature verification.
+// TokenVerifier's cache answers without a signature verification. And a service's key and a
+// repeated service JWT next to the API-key check of the same gateway (issue 12).
 //   usage: keyward-bench [iterations]
 // Machine-readable lines for bench/run.sh (ops per second of thread CPU time, the basis
 // `openssl speed` reports by default):
@@ -104,6 +105,43 @@ let outside = measure("check, 41 resources, path in none") { _ = cached.respond(
 let inside = measure("check, path under a resource") { _ = cached.respond(accessParams, role: .responder) }
 print(String(format: "RATIO resource/no-model %.2fx  no-resource/no-model %.2fx", inside / hot, outside / hot))
 
+// ---------------------------------------------------------------- services (issue 12)
+// A service of the same user (scope /b/) with a service key and a JWT secret, read through a
+// lookup that opens JWT secrets as the server's does; the same access model as above.
+let serviceSealer = KeySealer(masterKey: SecureRandom.bytes(32))
+let serviceKey = OpaqueSecret.generate(.serviceKey)
+let jwtSecretId = ServiceCredentialType.jwtSecret.newId()
+let jwtSecret = SecureRandom.bytes(32)
+try store.insertService(NewService(name: "benchsvc", owner: "bench", scopes: [PathScope("/b/")!], allowedNetworks: [], createdAt: 0))
+try store.insertServiceCredential(
+    id: serviceKey.id, service: "benchsvc", type: .serviceKey, secret: Array(serviceKey.token.utf8),
+    secretHash: serviceKey.hash(with: pepper), sealer: serviceSealer, now: 0)
+try store.insertServiceCredential(
+    id: jwtSecretId, service: "benchsvc", type: .jwtSecret, secret: jwtSecret, secretHash: nil, sealer: serviceSealer, now: 0)
+let serviceGateway = Gateway(
+    config: GatewayConfig(),
+    authenticator: Authenticator(
+        keys: try KeyLookup(path: dbPath, clock: SystemClock(), sealer: serviceSealer), pepper: HMACKey(pepperBytes), clock: SystemClock(),
+        usage: writer.makeUsageRecorder(), audit: writer, throttle: FailureThrottle(limit: 100, windowSeconds: 60), limits: Limits()),
+    log: { print($0) })
+let serviceNow = SystemClock().now
+let jwtInput =
+    Base64URL.encode(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "."
+    + Base64URL.encode(Array(#"{"iss":"benchsvc","iat":\#(serviceNow),"exp":\#(serviceNow + 3_000)}"#.utf8))
+let serviceJWT = jwtInput + "." + Base64URL.encode(HMACKey(jwtSecret).authenticationCode(Array(jwtInput.utf8)))
+var svcKeyParams = params, svcJWTParams = params
+svcKeyParams.values["HTTP_AUTHORIZATION"] = "Bearer \(serviceKey.token)"
+svcJWTParams.values["HTTP_AUTHORIZATION"] = "Bearer \(serviceJWT)"
+precondition(serviceGateway.handle(params, role: .responder).status == 200, "the benchmark key must be allowed")
+precondition(serviceGateway.handle(svcKeyParams, role: .responder).status == 200, "the service key must be allowed")
+precondition(serviceGateway.handle(svcJWTParams, role: .responder).status == 200, "the service JWT must be allowed")
+let apiKeyCheck = measure("check, API key (this gateway)") { _ = serviceGateway.respond(params, role: .responder) }
+let serviceKeyCheck = measure("check, service key") { _ = serviceGateway.respond(svcKeyParams, role: .responder) }
+let serviceJWTCheck = measure("check, repeated service JWT") { _ = serviceGateway.respond(svcJWTParams, role: .responder) }
+print(
+    String(
+        format: "RATIO service-key/api-key %.2fx  service-jwt/api-key %.2fx (time per check)", serviceKeyCheck / apiKeyCheck,
+        serviceJWTCheck / apiKeyCheck))
 // ---------------------------------------------------------------- signed requests (issue 12)
 // An RFC 9421 hmac-sha256 signature over @method and @target-uri, as bench/signed-request.lua
 // sends it, through the same cached gateway (whose lookup opens the sealed secret once); without
