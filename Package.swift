@@ -44,7 +44,7 @@ let package = Package(
             dependencies: ["KeywardGateway", "KeywardStore", "KeywardCore", "KeywardCrypto"],
             path: "bench/Sources/keyward-bench", swiftSettings: strict),
         .testTarget(name: "KeywardCryptoTests", dependencies: ["KeywardCrypto"], resources: [.copy("Vectors")], swiftSettings: tests),
-        .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"], swiftSettings: tests),
+        .testTarget(name: "KeywardCoreTests", dependencies: ["KeywardCore", "KeywardCrypto"], resources: [.copy("Vectors")], swiftSettings: tests),
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardCore", "KeywardCrypto"], swiftSettings: tests),
         .testTarget(name: "KeywardFastCGITests", dependencies: ["KeywardFastCGI"], swiftSettings: tests),
         .testTarget(

@@ -17,6 +17,17 @@ public struct Limits: Sendable, Equatable {
     /// finished windows go first and newcomers go uncounted.
     public var throttledClients = 4_096
 
+    // MARK: Signed requests
+
+    /// How far a signature's `created` may lie from now, either way, in seconds (RFC 9421
+    /// §3.2.1): older ones are stale, newer ones come from a clock too far ahead.
+    public var signatureSkewSeconds: Int64 = 300
+    /// Nonces of signed requests the process remembers at once (about 40 bytes each); past it,
+    /// new ones are refused with 429 until old ones expire.
+    public var signatureNonces = 1_000_000
+    /// Whether an RFC 9421 signature must carry a `nonce` (off: without one, a signature can be
+    /// replayed while its `created` is in the window).
+    public var requireSignatureNonce = false
     /// Longest lifetime a service JWT may claim (`exp - iat`, or the lifetime of one without
     /// `exp`), in seconds (60 minutes; DESIGN.md, "Services").
     public var maxServiceTokenLifetime: Int64 = 3_600

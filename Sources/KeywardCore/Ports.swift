@@ -20,12 +20,17 @@ public protocol CredentialLookup {
     func isRevoked(tokenId: String) throws -> Bool
     /// Groups, roles and resources.
     func accessModel() throws -> AccessModel
+    /// The signed-request credential (`kwh_...`) with its active keys, or nil when none has this
+    /// id. Throws only on infrastructure failure.
+    func requestKey(id: String) throws -> RequestKeyRecord?
     /// The service a service JWT's `iss` names (its name, or one of its active service-key ids)
     /// with its JWT secrets unsealed, or nil when none does. Throws only on infrastructure failure.
     func service(issuer: String) throws -> ServiceRecord?
 }
 
 extension CredentialLookup {
+    /// No signed-request credentials: a lookup that has none.
+    public func requestKey(id: String) throws -> RequestKeyRecord? { nil }
     /// No services: a lookup that does not know them refuses every service JWT.
     public func service(issuer: String) throws -> ServiceRecord? { nil }
 }
@@ -87,6 +92,10 @@ public final class InMemoryKeys: CredentialLookup {
     public var access = AccessModel()
     /// `access`; never throws.
     public func accessModel() throws -> AccessModel { access }
+    /// Signed-request credentials by id.
+    public var requestKeys: [String: RequestKeyRecord] = [:]
+    /// The one in `requestKeys`, or nil; never throws.
+    public func requestKey(id: String) throws -> RequestKeyRecord? { requestKeys[id] }
     /// Services, for service JWTs.
     public var services: [ServiceRecord] = []
     /// The service named `issuer`, or the one whose active service key (in `records`) has that id.

@@ -7,8 +7,31 @@ import KeywardCore
 ///   and the shipped snippet turns it into a real 429.
 /// - Authorizer role (Apache `mod_authnz_fcgi`, lighttpd): allow is 200 with `Variable-*` only,
 ///   because Apache would pass any other header to the client (FastCGI 1.0 §6.3).
+/// - nginx with the body (`keyward-signed.conf`, `KEYWARD_CHECK=body`): Keyward is the location's
+///   responder and gets the request body. Allow is `X-Accel-Redirect` to the named location
+///   `KEYWARD_NEXT` with the `X-Auth-*` headers, which that location reads as
+///   `$upstream_http_x_auth_*` (nginx keeps the method and the buffered body for a named
+///   location, and sends none of these headers to the client); a deny goes to the client as is.
 enum CheckResponder {
-    enum Flavour { case nginx, authorizer }
+    enum Flavour: Equatable {
+        case nginx, authorizer
+        case nginxBody(next: String)
+
+        /// True when the request's body comes with it.
+        var carriesBody: Bool {
+            if case .nginxBody = self { return true }
+            return false
+        }
+    }
+
+    /// `@name`: a named location nginx can redirect to (letters, digits, `_` and `-`).
+    static func isNamedLocation(_ text: String) -> Bool {
+        text.utf8.count >= 2 && text.utf8.count <= 64 && text.hasPrefix("@")
+            && text.utf8.dropFirst().allSatisfy { c in
+                (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                    || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+            }
+    }
 
     static func allow(_ id: Identity, flavour: Flavour) -> Response {
         let scopes = id.scopes.joined(separator: " ")
@@ -28,6 +51,14 @@ enum CheckResponder {
                 ("Variable-AUTH_METHOD", id.method.rawValue), ("Variable-AUTH_SCOPES", scopes),
             ]
             if let service = id.service { headers.append(("Variable-AUTH_SERVICE", service)) }
+            return Response(status: 200, headers: headers)
+        case .nginxBody(let next):
+            var headers = [
+                ("X-Accel-Redirect", next), ("X-Auth-User", id.user), ("X-Auth-Subject", id.subject),
+                ("X-Auth-Credential", id.credential), ("X-Auth-Method", id.method.rawValue), ("X-Auth-Scopes", scopes),
+            ]
+            if let service = id.service { headers.append(("X-Auth-Service", service)) }
+            headers.append(("Content-Length", "0"))
             return Response(status: 200, headers: headers)
         }
     }

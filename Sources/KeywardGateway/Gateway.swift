@@ -91,15 +91,25 @@ public final class Gateway {
         case .authorizer:
             return check(params, flavour: .authorizer)
         case .responder:
-            if params.param("KEYWARD_CHECK").map({ !$0.isEmpty && $0 != "0" }) ?? false {
+            switch params.param("KEYWARD_CHECK") {
+            case "body"?:
+                // nginx/keyward-signed.conf: the request itself, body and all; allowed ones go on
+                // to the named location KEYWARD_NEXT.
+                guard let next = params.param("KEYWARD_NEXT"), CheckResponder.isNamedLocation(next) else {
+                    log("keyward[KW0302]: KEYWARD_CHECK=body without a valid KEYWARD_NEXT (a named location, @name): see nginx/keyward-signed.conf")
+                    return .response(Self.internalError)
+                }
+                return check(params, flavour: .nginxBody(next: next))
+            case let value? where !value.isEmpty && value != "0":
                 return check(params, flavour: .nginx)
+            default:
+                return .response(route(params))
             }
-            return .response(route(params))
         }
     }
 
     private func check(_ params: some ParamSource, flavour: CheckResponder.Flavour) -> Outcome {
-        let request = CheckRequest(params: params, limits: config.limits, client: config.client)
+        let request = CheckRequest(params: params, limits: config.limits, client: config.client, carriesBody: flavour.carriesBody)
         do {
             switch try authenticator.check(request) {
             case .allow(let identity): return .allowed(identity, flavour)

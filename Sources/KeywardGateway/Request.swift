@@ -69,8 +69,10 @@ extension CheckRequest {
     /// The facts of the request being checked, from the server's params.
     ///
     /// The path is the server's normalised `AUTH_PATH` when set, else Keyward's own strict
-    /// normalisation of the raw `REQUEST_URI`. `X-Original-URI` is never read.
-    init(params: some ParamSource, limits: Limits, client: ClientAddressRule = ClientAddressRule()) {
+    /// normalisation of the raw `REQUEST_URI`. `X-Original-URI` is never read. `carriesBody`:
+    /// the params come with the request's body (a responder), not an empty input stream (an
+    /// `auth_request` subrequest, an authorizer).
+    init(params: some ParamSource, limits: Limits, client: ClientAddressRule = ClientAddressRule(), carriesBody: Bool = false) {
         func value(_ name: StaticString) -> String? {
             guard let v = params.param(name), !v.isEmpty else { return nil }
             return v
@@ -88,7 +90,7 @@ extension CheckRequest {
         self.init(
             method: value("REQUEST_METHOD") ?? "GET", path: path, remoteAddress: client.address(params),
             authorization: params.unambiguous("HTTP_AUTHORIZATION"), apiKeyHeader: params.unambiguous("HTTP_X_API_KEY"),
-            query: query, source: ParamRequestSource(params))
+            query: query, source: ParamRequestSource(params, carriesBody: carriesBody))
     }
 }
 
@@ -96,8 +98,20 @@ extension CheckRequest {
 /// A value (no allocation per check): the params it wraps are a pointer or a dictionary.
 struct ParamRequestSource<P: ParamSource>: RequestSource {
     private let params: P
+    /// True for a responder, whose input stream is the request's body.
+    let carriesBody: Bool
 
-    init(_ params: P) { self.params = params }
+    init(_ params: P, carriesBody: Bool = false) {
+        self.params = params
+        self.carriesBody = carriesBody
+    }
+
+    /// `KEYWARD_HMAC_CREDENTIAL`: a param of the server's configuration (a client's fields all
+    /// arrive as `HTTP_*`); empty counts as none.
+    var boundCredential: String? {
+        guard let value = params.param("KEYWARD_HMAC_CREDENTIAL"), !value.isEmpty else { return nil }
+        return value
+    }
 
     var target: RequestTarget {
         let https = params.param("HTTPS").map { $0.lowercased() == "on" } ?? false
@@ -106,19 +120,60 @@ struct ParamRequestSource<P: ParamSource>: RequestSource {
             authority: params.unambiguous("HTTP_HOST"), raw: params.param("REQUEST_URI"))
     }
 
-    /// `Content-Type` and `Content-Length` are meta-variables of their own (RFC 3875 §4.1.2-3);
-    /// every other header is `HTTP_` + its name in upper case with `-` as `_` (§4.1.18).
+    /// `Content-Type` and `Content-Length` are meta-variables of their own (RFC 3875 §4.1.2-3),
+    /// which an `auth_request` subrequest does not get: there they are read from the `HTTP_`
+    /// copies nginx passes of every client field. Apache's authorizer gets neither the length
+    /// nor `Transfer-Encoding`: apache/keyward.conf copies them into `KEYWARD_CONTENT_LENGTH` and
+    /// `KEYWARD_TRANSFER_ENCODING` (names a client cannot send). Every other header is `HTTP_` +
+    /// its name in upper case with `-` as `_` (§4.1.18).
     func header(_ name: String) -> String? {
-        let upper = String(name.uppercased().map { $0 == "-" ? "_" : $0 })
-        let cgi = upper == "CONTENT_TYPE" || upper == "CONTENT_LENGTH" ? upper : "HTTP_" + upper
+        // The fields signed requests read on every check, by static name: no name is built.
+        switch name.utf8.count {
+        case 15 where CheckRequest.sameFieldName(name, "signature-input"): return staticValue("HTTP_SIGNATURE_INPUT")
+        case 9 where CheckRequest.sameFieldName(name, "signature"): return staticValue("HTTP_SIGNATURE")
+        case 14 where CheckRequest.sameFieldName(name, "content-digest"): return staticValue("HTTP_CONTENT_DIGEST")
+        case 4 where CheckRequest.sameFieldName(name, "host"): return staticValue("HTTP_HOST")
+        case 14 where CheckRequest.sameFieldName(name, "content-length"):
+            if let value = staticValue("CONTENT_LENGTH"), !value.isEmpty { return value }
+            return staticValue("HTTP_CONTENT_LENGTH") ?? staticValue("KEYWARD_CONTENT_LENGTH")
+        case 17 where CheckRequest.sameFieldName(name, "transfer-encoding"):
+            return staticValue("HTTP_TRANSFER_ENCODING") ?? staticValue("KEYWARD_TRANSFER_ENCODING")
+        default: break
+        }
+        // `HTTP_` and the name in upper case with `_` for `-`, byte by byte: field names are
+        // ASCII tokens, and this runs several times per signed request.
+        var cgi = Array("HTTP_".utf8)
+        cgi.reserveCapacity(5 + name.utf8.count)
+        for c in name.utf8 {
+            cgi.append(c == UInt8(ascii: "-") ? UInt8(ascii: "_") : (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") ? c - 32 : c))
+        }
+        let upper = cgi[5...]
+        let isLength = upper.elementsEqual("CONTENT_LENGTH".utf8)
+        if isLength || upper.elementsEqual("CONTENT_TYPE".utf8), let value = cgiValue(String(decoding: upper, as: UTF8.self)), !value.isEmpty {
+            return value
+        }
+        if let value = cgiValue(String(decoding: cgi, as: UTF8.self)) { return value }
+        if isLength || upper.elementsEqual("TRANSFER_ENCODING".utf8) { return cgiValue("KEYWARD_" + String(decoding: upper, as: UTF8.self)) }
+        return nil
+    }
+
+    private func staticValue(_ cgi: StaticString) -> String? {
+        guard let value = params.param(cgi) else { return nil }
+        return params.isRepeated(cgi) ? "\u{0}" : value
+    }
+
+    private func cgiValue(_ cgi: String) -> String? {
         guard let value = params.param(named: cgi) else { return nil }
         return params.isRepeated(named: cgi) ? "\u{0}" : value
     }
 
     /// The stream cannot be rewound: the first call reads the body; an authenticator that needs
-    /// it twice keeps it.
+    /// it twice keeps it. Nil when no body reaches Keyward, or when fewer or more bytes arrive
+    /// than `CONTENT_LENGTH` declares (a body cut short is not the body that was signed).
     func body(limit: Int) -> [UInt8]? {
-        params.readBody(limit: limit)
+        guard carriesBody, let body = params.readBody(limit: limit) else { return nil }
+        if let declared = params.param("CONTENT_LENGTH").flatMap({ $0.isEmpty ? nil : Int($0) }), declared != body.count { return nil }
+        return body
     }
 }
 

@@ -46,7 +46,17 @@ struct CredentialSchema: Sendable {
             FROM service_credentials c JOIN services s ON s.id = c.service_id JOIN users u ON u.id = s.owner_id
             WHERE c.id = ? AND c.type = 'service-key'
             """)
-    static let all = [apiKeys, clients, serviceCredentials]
+    /// Signed-request credentials: no secret hash (their secrets are in `request_key_secrets`,
+    /// `RequestKeyStore.swift`) and no tokens issued from them.
+    static let requestKeys = CredentialSchema(
+        kind: .signedRequest, table: "request_keys", idPrefixes: ["kwh"], hasNetworks: true, hasTokens: false,
+        disabledWord: "disabled",
+        lookupSQL: """
+            SELECT c.id, c.name, u.name, u.status, c.status, X'', c.expires_at, c.scopes, c.allow_ips,
+                NULL, NULL, NULL, NULL
+            FROM request_keys c JOIN users u ON u.id = c.user_id WHERE c.id = ?
+            """)
+    static let all = [apiKeys, clients, serviceCredentials, requestKeys]
 
     /// The schema the check looks a credential up in (its public id names its kind); nil for none stored.
     static func of(credentialId id: String) -> CredentialSchema? {
@@ -88,6 +98,7 @@ final class SQLCredentialTable: CredentialRepository {
 
     /// A new secret also ends a roll's grace period: the previous secret goes with the current one.
     func setSecretHash(_ id: String, _ hash: [UInt8]) throws {
+        precondition(kind.isOpaque, "\(table) has no secret hash")
         try update(id, "secret_hash", .blob(hash))
         if schema.table == CredentialSchema.apiKeys.table {
             try db.statement("UPDATE api_keys SET previous_secret_hash = NULL, previous_valid_until = NULL WHERE id = ?").run([.text(id)])

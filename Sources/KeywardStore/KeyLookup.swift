@@ -9,6 +9,8 @@ import KeywardCore
 public final class KeyLookup: CredentialLookup {
     private let db: Connection
     private var cache: [String: CredentialRecord?] = [:]
+    /// Signed-request credentials with their opened keys, and when a retiring key ends.
+    private var requestKeyCache: [String: (record: RequestKeyRecord?, validUntil: Int64?)] = [:]
     private var revoked: Set<String>? = nil
     private var model: AccessModel? = nil
     private var services: [String: ServiceRecord?] = [:]
@@ -22,8 +24,9 @@ public final class KeyLookup: CredentialLookup {
     private let maxCached: Int
 
     /// Opens a read connection to `path`; `cache: false` measures the uncached path. At most
-    /// `limits.credentialCache` records are kept. `sealer` opens services' JWT secrets (nil:
-    /// every service JWT is refused).
+    /// `limits.credentialCache` records are kept. `sealer` opens services' JWT secrets and the HMAC
+    /// secrets of signed-request credentials (nil: every service JWT is refused, and looking a
+    /// signed-request credential up fails).
     public init(path: String, clock: any Clock, cache: Bool = true, limits: Limits = Limits(), sealer: KeySealer? = nil) throws {
         maxCached = limits.credentialCache
         self.sealer = sealer
@@ -40,6 +43,20 @@ public final class KeyLookup: CredentialLookup {
         let record = try load(id)
         cache[id] = .some(record)
         return record
+    }
+
+    /// The signed-request credential with its keys, or nil; cached like the records, and reloaded
+    /// once a retiring key's deadline passes.
+    public func requestKey(id: String) throws -> RequestKeyRecord? {
+        let now = clock.now
+        if useCache, let hit = requestKeyCache[id], hit.validUntil.map({ now < $0 }) ?? true { return hit.record }
+        guard let record = try credential(id: id), OpaqueSecret.isCredentialId(id, kind: .signedRequest) else {
+            if useCache { requestKeyCache[id] = (nil, nil) }
+            return nil
+        }
+        let loaded = try Self.loadRequestKey(db, id: id, record: record, sealer: sealer, now: now)
+        if useCache { requestKeyCache[id] = (loaded?.0, loaded?.validUntil) }
+        return loaded?.0
     }
 
     /// True when the token id was revoked; the (small) revocation list is cached like the records.
@@ -73,7 +90,9 @@ public final class KeyLookup: CredentialLookup {
         guard useCache else { return }
         // Read the stamp before loading: a change committed meanwhile then shows on the next check.
         let stamp = changes.stamp
-        var stale = stamp == nil || stamp != seenStamp || cache.count >= maxCached || services.count >= maxCached
+        var stale =
+            stamp == nil || stamp != seenStamp || cache.count >= maxCached || services.count >= maxCached
+            || requestKeyCache.count >= maxCached
         let now = clock.now
         if now >= nextBackstop {
             nextBackstop = now + 1
@@ -86,6 +105,7 @@ public final class KeyLookup: CredentialLookup {
         if stale {
             cache.removeAll(keepingCapacity: true)
             services.removeAll(keepingCapacity: true)
+            requestKeyCache.removeAll(keepingCapacity: true)
             revoked = nil
             model = nil
             seenStamp = stamp

@@ -21,3 +21,11 @@ public struct KeySealer: Sendable {
         try AEAD(key: masterKey).open(sealed, associatedData: binding)
     }
 }
+
+extension KeySealer {
+    /// What a signed-request credential's secret is sealed to: its credential and serial, so a
+    /// sealed secret moved to another credential or slot no longer opens.
+    public static func requestKeyBinding(id: String, serial: Int64) -> [UInt8] {
+        Array("keyward request key \(id) #\(serial)".utf8)
+    }
+}

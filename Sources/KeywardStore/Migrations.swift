@@ -187,6 +187,39 @@ enum Migrations {
         ALTER TABLE api_keys ADD COLUMN previous_secret_hash BLOB;
         ALTER TABLE api_keys ADD COLUMN previous_valid_until INTEGER;
         """,
+        // 7: signed-request credentials (kwh_): an algorithm per credential, and its secrets in
+        // rows of their own (an HMAC secret sealed under the master key, or an Ed25519 public key
+        // as DER SubjectPublicKeyInfo), each with the state the rotation rules give it, so a
+        // credential can hold two during a rotation. The check accepts active ones, and retiring
+        // ones until retire_at.
+        """
+        CREATE TABLE request_keys (
+            id            TEXT PRIMARY KEY,
+            user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name          TEXT NOT NULL,
+            algorithm     TEXT NOT NULL CHECK (algorithm IN ('hmac-sha256', 'ed25519')),
+            status        TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+            created_at    INTEGER NOT NULL,
+            expires_at    INTEGER,
+            scopes        TEXT NOT NULL DEFAULT '',
+            allow_ips     TEXT NOT NULL DEFAULT '',
+            last_used_at  INTEGER,
+            last_used_ip  TEXT,
+            use_count     INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (user_id, name)
+        );
+        CREATE INDEX request_keys_user ON request_keys(user_id);
+        CREATE TABLE request_key_secrets (
+            credential_id  TEXT NOT NULL REFERENCES request_keys(id) ON DELETE CASCADE,
+            serial         INTEGER NOT NULL,
+            state          TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'inactive', 'retiring')),
+            retire_at      INTEGER,
+            material       BLOB NOT NULL,
+            created_at     INTEGER NOT NULL,
+            PRIMARY KEY (credential_id, serial),
+            CHECK ((state = 'retiring') = (retire_at IS NOT NULL))
+        );
+        """,
     ]
 
     /// Brings the database up to the latest version; returns how many migrations ran.

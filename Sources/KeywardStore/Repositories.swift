@@ -63,6 +63,17 @@ public protocol ClientRepository: AnyObject {
     func setClientExpiry(_ id: String, _ expiresAt: Int64?) throws
 }
 
+/// Signed-request credentials (`kwh_`): what only they have (an algorithm, secrets of their own).
+public protocol RequestKeyRepository: AnyObject {
+    /// Stores a new credential with its first secret, active; throws `noSuchUser` or `keyNameTaken`.
+    func insertRequestKey(_ key: NewRequestKey) throws
+    func requestKeys(user: String?) throws -> [RequestKeyRow]
+    func requestKey(_ id: String) throws -> RequestKeyRow
+    func setRequestKeyExpiry(_ id: String, _ expiresAt: Int64?) throws
+    /// The credential's secrets, oldest first, as the rotation rules see them (serial and state).
+    func requestKeySecrets(_ id: String) throws -> [RequestKeySecretRow]
+}
+
 /// Services and what only their credentials have: a type, a sealed secret for reveal. Status
 /// changes and deletions of the credentials go through `AdminStore.serviceCredentials`, after
 /// the rotation rules (`RotationSet`) have allowed them.
@@ -150,21 +161,25 @@ public protocol SessionRepository: AnyObject {
 }
 
 /// Everything the admin operations and the CLI write and read, behind one seam.
-public protocol AdminStore: Transactions, UserRepository, APIKeyRepository, ClientRepository, SigningKeyRepository,
-    RevocationRepository, AuditRepository, AccessRepository, AccessRequestRepository, SessionRepository, ServiceRepository
+public protocol AdminStore: Transactions, UserRepository, APIKeyRepository, ClientRepository, RequestKeyRepository,
+    SigningKeyRepository, RevocationRepository, AuditRepository, AccessRepository, AccessRequestRepository, SessionRepository,
+    ServiceRepository
 {
     /// API keys' shared credential writes.
     var apiKeys: any CredentialRepository { get }
     /// OAuth2 clients' shared credential writes.
     var clients: any CredentialRepository { get }
+    /// Signed-request credentials' shared credential writes (status, delete, usage).
+    var requestKeys: any CredentialRepository { get }
     /// Service keys' and JWT secrets' shared credential writes (status: active or inactive).
     var serviceCredentials: any CredentialRepository { get }
     /// The audit chain's key; appending needs it.
     var auditKey: HMACKey? { get set }
     /// Adds buffered usage (counts, last use) to the credentials that still exist, each kind to its own.
     func applyUsage(_ usage: [String: UsageDelta]) throws
-    /// A fresh, uncached credential lookup of this store, as the check would see it (for explain).
-    func credentialLookup(clock: any Clock, limits: Limits) throws -> any CredentialLookup
+    /// A fresh, uncached credential lookup of this store, as the check would see it (for explain);
+    /// with `sealer`, it opens signed-request secrets too.
+    func credentialLookup(clock: any Clock, limits: Limits, sealer: KeySealer?) throws -> any CredentialLookup
 }
 
 // MARK: The common defaults (protocol requirements take none)
@@ -182,6 +197,18 @@ extension APIKeyRepository {
 extension ClientRepository {
     /// Everyone's clients, by user.
     public func clients() throws -> [ClientRow] { try clients(user: nil) }
+}
+
+extension RequestKeyRepository {
+    /// Everyone's signed-request credentials, by user.
+    public func requestKeys() throws -> [RequestKeyRow] { try requestKeys(user: nil) }
+}
+
+extension AdminStore {
+    /// An uncached lookup without signed-request secrets.
+    public func credentialLookup(clock: any Clock, limits: Limits) throws -> any CredentialLookup {
+        try credentialLookup(clock: clock, limits: limits, sealer: nil)
+    }
 }
 
 extension AuditRepository {

@@ -126,6 +126,9 @@ public final class Store: AdminStore {
     public private(set) lazy var apiKeys: any CredentialRepository = SQLCredentialTable(db: db, dialect: dialect, schema: .apiKeys)
     /// OAuth2 clients' shared credential writes.
     public private(set) lazy var clients: any CredentialRepository = SQLCredentialTable(db: db, dialect: dialect, schema: .clients)
+    /// Signed-request credentials' shared credential writes.
+    public private(set) lazy var requestKeys: any CredentialRepository = SQLCredentialTable(
+        db: db, dialect: dialect, schema: .requestKeys)
     /// Service keys' and JWT secrets' shared credential writes.
     public private(set) lazy var serviceCredentials: any CredentialRepository = SQLCredentialTable(
         db: db, dialect: dialect, schema: .serviceCredentials)
@@ -148,8 +151,8 @@ public final class Store: AdminStore {
     }
 
     /// An uncached lookup over a connection of its own, as the check sees the database.
-    public func credentialLookup(clock: any Clock, limits: Limits) throws -> any CredentialLookup {
-        try KeyLookup(path: path, clock: clock, cache: false, limits: limits)
+    public func credentialLookup(clock: any Clock, limits: Limits, sealer: KeySealer?) throws -> any CredentialLookup {
+        try KeyLookup(path: path, clock: clock, cache: false, limits: limits, sealer: sealer)
     }
 
     /// Creates the database if it does not exist and migrates it; returns how many migrations ran.

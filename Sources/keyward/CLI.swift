@@ -23,6 +23,9 @@ enum CLI {
           client create|list|show|disable|enable|regenerate|delete
           service create|list|show|delete, service credential add|discard|reactivate|delete|reveal
                                        service keys (kws_) and JWT secrets for the service's own HS256 JWTs
+          hmac create|list|show|disable|enable|renew|delete
+                                       credentials for signed requests (kwh_): hmac-sha256 secrets, ed25519 public keys
+          signature explain            the RFC 9421 signature base Keyward computes for a request
           signing-key list|rotate
           access request|list|show|approve|reject
                                        consumers ask for a resource; its owner or an admin approves (a key, mailed) or rejects
@@ -75,6 +78,8 @@ enum CLI {
             case "audit": try AuditCommands.run(words, context)
             case "client": try ClientCommands.run(words, context)
             case "service": try ServiceCommands.run(words, context)
+            case "hmac": try HMACCommands.run(words, context)
+            case "signature": return try SignatureCommands.run(words, context)
             case "signing-key": try SigningKeyCommands.run(words, context)
             case "access": try AccessRequestCommands.run(words, context)
             case "notify-expiring": return try NotifyExpiringCommand.run(words, context)

@@ -36,7 +36,7 @@ enum CredentialArguments {
 
     /// The one positional credential id of `kind`. A pasted secret is refused without being echoed.
     static func id(_ args: ParsedArguments, kind: SecretKind) throws -> String {
-        let what = kind == .clientSecret ? "client id" : "key id"
+        let what = kind == .clientSecret ? "client id" : kind == .signedRequest ? "credential id" : "key id"
         let id = try args.positional(kind == .clientSecret ? "CLIENT_ID" : "ID")[0]
         if let secret = OpaqueSecret(parsing: Substring(id)) {
             throw UsageError("that is a secret, not a \(what); the id is \(secret.id)")

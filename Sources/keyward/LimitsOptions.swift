@@ -26,6 +26,22 @@ extension Limits {
             }
             limits.sessionIdle = s
         }
+        if let text = option("signature-window") {
+            guard case .seconds(let s)? = Lifetime(text), s <= 3_600 else {
+                throw UsageError("invalid --signature-window \(text) (at most 1h)")
+            }
+            limits.signatureSkewSeconds = s
+        }
+        if let text = option("signature-nonces") {
+            guard let n = Int(text), (16...100_000_000).contains(n) else { throw UsageError("invalid --signature-nonces \(text) (16 to 100000000)") }
+            limits.signatureNonces = n
+        }
+        if let text = option("signature-require-nonce") {
+            guard
+                let on = ["true": true, "yes": true, "on": true, "1": true, "false": false, "no": false, "off": false, "0": false][text.lowercased()]
+            else { throw UsageError("invalid signature-require-nonce \(text) (true or false)") }
+            limits.requireSignatureNonce = on
+        }
         if let text = option("service-jwt-lifetime") {
             guard case .seconds(let s)? = Lifetime(text), s > 0, s <= 86_400 else {
                 throw UsageError("invalid --service-jwt-lifetime \(text) (at most 24h)")

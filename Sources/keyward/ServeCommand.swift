@@ -45,6 +45,9 @@ enum ServeCommand {
             .init("real-ip-header", value: "NAME", "that header: X-Forwarded-For (default) or X-Real-IP"),
             .init("session-lifetime", value: "DURATION", "admin sign-in session lifetime, however busy (default 12h)"),
             .init("session-idle", value: "DURATION", "admin sign-in session ends after this long unused (default 30m)"),
+            .init("signature-window", value: "DURATION", "how far a signed request's created may be from now, either way (default 300s)"),
+            .init("signature-nonces", value: "N", "signed-request nonces remembered at once; past it, 429 (default 1000000, ~40 bytes each)"),
+            .init("signature-require-nonce", "refuse RFC 9421 signatures without a nonce (config: signature-require-nonce = true)"),
             .init(
                 "sendmail", value: "PATH",
                 "sendmail for access-request mail from the admin API (config: sendmail, mail_from, public_url, mail_secret_inline)"),
@@ -57,7 +60,10 @@ enum ServeCommand {
     static func run(_ words: ArraySlice<String>, _ context: Context) throws -> Int32 {
         guard let args = try CLI.parse(words, spec) else { return 0 }
         _ = try args.positional()
-        func option(_ name: String) -> String? { args.value(name) ?? context.config[name] }
+        func option(_ name: String) -> String? {
+            if name == "signature-require-nonce", args.flags.contains(name) { return "true" }
+            return args.value(name) ?? context.config[name]
+        }
 
         let threads =
             try option("threads").map { text in
@@ -85,6 +91,9 @@ enum ServeCommand {
         try DatabaseFile.requirePrivate(context.dbPath)
         let writer = BufferedWriter(path: context.dbPath, auditKey: AuditChain.key(masterKey: keys.masterKey), limits: limits, log: log)
         let throttle = FailureThrottle(limits: limits)
+        // One replay cache for every worker: a nonce seen by one thread is seen by all.
+        let nonces = NonceCache(capacity: limits.signatureNonces)
+        let sealer = KeySealer(masterKey: keys.masterKey)
         // A sign-in waiting for an scrypt slot holds a worker: at most a quarter of them wait.
         let signIns = SignInGuard(throttle: throttle, limits: limits, maxWaiting: max(1, threads / 4))
         let proxyTexts =
@@ -130,10 +139,9 @@ enum ServeCommand {
             let clock = SystemClock()
             let ring = try StoreKeyRing(path: context.dbPath, masterKey: keys.masterKey, clock: clock)
             let authenticator = Authenticator(
-                keys: try KeyLookup(path: context.dbPath, clock: clock, limits: limits, sealer: KeySealer(masterKey: keys.masterKey)),
-                pepper: HMACKey(keys.pepper), clock: clock,
-                usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits,
-                tokens: TokenVerifier(keys: ring, policy: policy, limits: limits))
+                keys: try KeyLookup(path: context.dbPath, clock: clock, limits: limits, sealer: sealer), pepper: HMACKey(keys.pepper),
+                clock: clock, usage: writer.makeUsageRecorder(), audit: writer, throttle: throttle, limits: limits,
+                tokens: TokenVerifier(keys: ring, policy: policy, limits: limits), nonces: nonces)
             return Gateway(
                 config: gatewayConfig, authenticator: authenticator,
                 tokenService: TokenService(

@@ -39,7 +39,7 @@ struct CLI {
 
     /// Runs `keyward --db <db> ARGS`; under `umask` when one is given (a shell sets it: the test
     /// process's own umask is shared with every test running beside this one).
-    func run(arguments: [String], umask: String? = nil) throws -> Result {
+    func run(arguments: [String], umask: String? = nil, input: String? = nil) throws -> Result {
         let p = Process()
         if let umask {
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -56,8 +56,13 @@ struct CLI {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        p.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()
+        p.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try p.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

@@ -266,13 +266,19 @@ struct RepeatingParams: ParamSource {
                     "REQUEST_METHOD": "POST", "REQUEST_URI": "/api/x?y=1", "HTTPS": "on", "HTTP_HOST": "api.example.com",
                     "HTTP_SIGNATURE_INPUT": "sig1=()", "CONTENT_TYPE": "application/json", "HTTP_X_TWICE": "a", "REMOTE_ADDR": "10.0.0.1",
                 ], body: Array("{}".utf8)), repeated: ["HTTP_X_TWICE"])
-        let request = CheckRequest(params: params, limits: Limits())
+        let request = CheckRequest(params: params, limits: Limits(), carriesBody: true)
         #expect(request.header("Signature-Input") == "sig1=()")
         #expect(request.header("content-type") == "application/json")
         #expect(request.header("X-Twice") == "\u{0}")  // passed twice: which one a backend believes is not Keyward's to guess
         #expect(request.header("X-Absent") == nil)
         #expect(request.target == RequestTarget(scheme: "https", authority: "api.example.com", raw: "/api/x?y=1"))
         #expect(request.body(limit: 2) == Array("{}".utf8))
+        // A check or an authorizer gets an empty input stream whatever the request carried: no body.
+        #expect(CheckRequest(params: params, limits: Limits()).body(limit: 2) == nil)
+        // A body shorter or longer than CONTENT_LENGTH declares is not the one that was sent.
+        var cut = params
+        cut.base.values["CONTENT_LENGTH"] = "3"
+        #expect(CheckRequest(params: cut, limits: Limits(), carriesBody: true).body(limit: 10) == nil)
         let plain = CheckRequest(params: DictionaryParams(["REQUEST_SCHEME": "http", "REQUEST_URI": "/"]), limits: Limits())
         #expect(plain.target.scheme == "http" && plain.target.authority == nil)
     }

@@ -1,10 +1,18 @@
 import KeywardCrypto
 
-/// The kinds of opaque secret Keyward issues, by prefix (DESIGN.md, "Credentials").
+/// The kinds of credential Keyward issues, by the prefix of their ids (DESIGN.md, "Credentials").
+///
+/// All but `signedRequest` are opaque secrets (`OpaqueSecret`): the whole secret travels and is
+/// hashed. A `signedRequest` credential (`kwh_`: an HMAC secret or an Ed25519 public key) has an id
+/// only; its secret never travels, it signs (`RequestKeyRecord`), so no opaque secret parses as one.
 public enum SecretKind: String, Sendable, CaseIterable {
     case apiKey = "kwk"
     case clientSecret = "kwc"
     case serviceKey = "kws"
+    case signedRequest = "kwh"
+
+    /// True for the kinds whose whole secret is presented (`OpaqueSecret`).
+    public var isOpaque: Bool { self != .signedRequest }
 }
 
 /// A well-formed `<prefix>_<public id>_<secret><checksum>` secret whose checksum matched.
@@ -62,6 +70,7 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
     /// A new secret for an existing public id (regeneration keeps the id).
     public static func generate(_ kind: SecretKind, publicId: String) -> OpaqueSecret {
         precondition(publicId.utf8.count == publicIdLength)
+        precondition(kind.isOpaque, "a \(kind.rawValue)_ credential has no opaque secret")
         let body = "\(kind.rawValue)_\(publicId)_\(Base62.random(count: secretLength))"
         let checksum = Base62.encode(UInt64(CRC32.checksum(body)), width: checksumLength)
         return OpaqueSecret(parsing: Substring(body + checksum))!

@@ -1,8 +1,8 @@
 /// What a request carried, and where: the first credential location that holds anything wins.
 ///
-/// Order (DESIGN.md): `Authorization: Bearer <jwt>`, an HTTP message signature / HMAC,
-/// `Authorization: Bearer <key>`, `Authorization: <key>`, `X-API-Key`, then the `APIKey` /
-/// `api_key` query parameter.
+/// Order (DESIGN.md): `Authorization: Bearer <jwt>`, an HTTP message signature (`Signature-Input`)
+/// or `Authorization: HMAC`, `Authorization: Bearer <key>`, `Authorization: <key>`, `X-API-Key`,
+/// then the `APIKey` / `api_key` query parameter.
 public enum PresentedCredential: Sendable, Equatable {
     /// A well-formed opaque secret (`kwk_`, `kwc_`, `kws_`).
     case opaque(OpaqueSecret)
@@ -14,7 +14,7 @@ public enum PresentedCredential: Sendable, Equatable {
 
 /// Where the credential came from, for logs and audit.
 public enum CredentialSource: String, Sendable {
-    case bearer, authorization, apiKeyHeader = "x-api-key", query
+    case bearer, authorization, signature = "signature-input", apiKeyHeader = "x-api-key", query
 }
 
 /// A value found in one credential location, offered to the authenticators in rank order.
@@ -43,20 +43,26 @@ public struct Candidate: Sendable, Equatable {
     /// True for an `Authorization` scheme other than `Bearer`: a credential only for an
     /// authenticator that knows the scheme; nobody's claim, it is skipped, not refused.
     public var isForeignScheme: Bool { scheme != nil && !isBearer }
+
+    /// True when nobody's claim means "not Keyward's" (skipped) rather than malformed: a foreign
+    /// `Authorization` scheme, or a `Signature-Input` naming no Keyward credential (a signature
+    /// for the backend, say).
+    public var isForeign: Bool { isForeignScheme || source == .signature }
 }
 
 /// Picks the credentials out of the locations a request may carry one in.
 public enum CredentialExtractor {
     /// Every credential location that holds something, in the order DESIGN.md ranks them:
-    /// `Authorization` (with or without a scheme), `X-API-Key`, then `APIKey` / `api_key` in the query.
+    /// `Authorization` with a JWT or a scheme other than Bearer, `Signature-Input`, `Authorization`
+    /// with any other value, `X-API-Key`, then `APIKey` / `api_key` in the query.
     /// Lazily: a location is read only when the ones before it did not decide.
     public static func candidates(_ request: CheckRequest) -> Candidates {
-        Candidates(authorization: request.authorization, apiKeyHeader: request.apiKeyHeader, query: request.query)
+        Candidates(authorization: request.authorization, apiKeyHeader: request.apiKeyHeader, query: request.query, source: request.source)
     }
 
     /// `candidates(_:)` from the three locations, all of them.
     public static func candidates(authorization: String?, apiKeyHeader: String?, queryString: Substring?) -> [Candidate] {
-        Array(Candidates(authorization: authorization, apiKeyHeader: apiKeyHeader, query: queryString))
+        Array(Candidates(authorization: authorization, apiKeyHeader: apiKeyHeader, query: queryString, source: nil))
     }
 
     /// The candidates of one request, read location by location as they are asked for.
@@ -64,28 +70,47 @@ public enum CredentialExtractor {
         let authorization: String?
         let apiKeyHeader: String?
         let query: Substring?
+        /// Where `Signature-Input` is read from; nil when the request has no more fields.
+        let source: (any RequestSource)?
         private var location = 0
+        /// The `Authorization` candidate when it ranks below a signature (a key), for location 3.
+        private var lowAuthorization: Candidate? = nil
 
-        init(authorization: String?, apiKeyHeader: String?, query: Substring?) {
+        init(authorization: String?, apiKeyHeader: String?, query: Substring?, source: (any RequestSource)?) {
             self.authorization = authorization
             self.apiKeyHeader = apiKeyHeader
             self.query = query
+            self.source = source
         }
 
         public mutating func next() -> Candidate? {
-            while location < 3 {
+            while location < 5 {
                 location += 1
                 switch location {
                 case 1:
                     guard let header = authorization?.trimmed, !header.isEmpty else { continue }
-                    guard let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) else {
-                        return Candidate(source: .authorization, value: header)
+                    let candidate: Candidate
+                    if let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) {
+                        let scheme = header[..<space]
+                        candidate = Candidate(
+                            source: isBearer(scheme.utf8) ? .bearer : .authorization, scheme: scheme,
+                            value: header[header.utf8.index(after: space)...].trimmed)
+                    } else {
+                        candidate = Candidate(source: .authorization, value: header)
                     }
-                    let scheme = header[..<space]
-                    return Candidate(
-                        source: isBearer(scheme.utf8) ? .bearer : .authorization, scheme: scheme,
-                        value: header[header.utf8.index(after: space)...].trimmed)
+                    // A JWT and a scheme other than Bearer (HMAC, or a backend's own) rank first.
+                    if let scheme = candidate.scheme {
+                        let bearer = isBearer(scheme.utf8)
+                        if !bearer || (candidate.secret == nil && looksLikeJWT(candidate.value)) { return candidate }
+                    }
+                    lowAuthorization = candidate
                 case 2:
+                    guard let field = source?.header("Signature-Input")?.trimmed, !field.isEmpty else { continue }
+                    return Candidate(source: .signature, value: field)
+                case 3:
+                    guard let candidate = lowAuthorization else { continue }
+                    return candidate
+                case 4:
                     guard let header = apiKeyHeader?.trimmed, !header.isEmpty else { continue }
                     return Candidate(source: .apiKeyHeader, value: header)
                 default:
@@ -95,6 +120,11 @@ public enum CredentialExtractor {
             }
             return nil
         }
+    }
+
+    /// Two dots: the shape of a compact JWS (RFC 7515 §7.1).
+    static func looksLikeJWT(_ value: Substring) -> Bool {
+        value.utf8.count > 2 && value.utf8.reduce(0, { $0 + ($1 == UInt8(ascii: ".") ? 1 : 0) }) == 2
     }
 
     /// The credential, or nil when no location holds one: the first candidate that is not for a
@@ -110,7 +140,13 @@ public enum CredentialExtractor {
 
     /// Case-insensitive `Bearer` (RFC 9110 §11.1: auth schemes are case-insensitive).
     static func isBearer(_ scheme: Substring.UTF8View) -> Bool {
-        scheme.count == 6 && zip(scheme, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 }
+        guard scheme.count == 6 else { return false }
+        var i = scheme.startIndex
+        for c in [UInt8(ascii: "b"), UInt8(ascii: "e"), UInt8(ascii: "a"), UInt8(ascii: "r"), UInt8(ascii: "e"), UInt8(ascii: "r")] {
+            guard scheme[i] | 0x20 == c else { return false }
+            i = scheme.index(after: i)
+        }
+        return true
     }
 
     /// What a credential value is. A JWT counts only as a Bearer token (RFC 6750 §2.1): in a query
@@ -118,7 +154,7 @@ public enum CredentialExtractor {
     static func classify(_ value: Substring, limits: Limits, bearer: Bool = false) -> PresentedCredential {
         guard value.utf8.count <= limits.maxCredentialBytes else { return .malformed }
         if let secret = OpaqueSecret(parsing: value) { return .opaque(secret) }
-        if bearer, value.utf8.count > 2, value.utf8.reduce(0, { $0 + ($1 == UInt8(ascii: ".") ? 1 : 0) }) == 2 {
+        if bearer, looksLikeJWT(value) {
             return .jwt(String(value))
         }
         return .malformed

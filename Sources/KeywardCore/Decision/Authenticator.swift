@@ -25,17 +25,25 @@ public struct Authenticator {
     public let tokens: TokenVerifier?
     /// One authenticator per credential kind, asked in order.
     public let chain: AuthenticatorChain
+    /// The nonces of signed requests, shared by every worker of the process.
+    public let nonces: NonceCache
 
     /// Assembles a checker from its ports; `pepper` must be the key the stored hashes were made under.
-    /// `authenticators` default to `standardChain`'s.
+    /// `authenticators` default to `standardChain`'s. `nonces` must be the one cache every worker
+    /// of the process shares (a cache of its own would let a nonce be replayed on another thread);
+    /// nil gives this checker one of its own, which is right only for a single-threaded one.
     public init(
         keys: any CredentialLookup, pepper: HMACKey, clock: any Clock, usage: any UsageRecorder,
         audit: any AuditSink, throttle: FailureThrottle, limits: Limits, tokens: TokenVerifier? = nil,
-        authenticators: [any CredentialAuthenticator]? = nil
+        nonces: NonceCache? = nil, authenticators: [any CredentialAuthenticator]? = nil
     ) {
+        let nonces = nonces ?? NonceCache(capacity: limits.signatureNonces)
+        self.nonces = nonces
         self.tokens = tokens
         self.chain = AuthenticatorChain(
-            authenticators ?? Self.standardChain(keys: keys, pepper: pepper, tokens: tokens, limits: limits), limits: limits)
+            authenticators
+                ?? Self.standardChain(keys: keys, pepper: pepper, tokens: tokens, nonces: nonces, limits: limits),
+            limits: limits)
         self.keys = keys
         self.pepper = pepper
         self.clock = clock
@@ -85,11 +93,13 @@ public struct Authenticator {
     /// new one over `keys`).
     public static func standardChain(
         keys: any CredentialLookup, pepper: HMACKey,
-        tokens: TokenVerifier?, serviceTokens: ServiceTokenVerifier? = nil, limits: Limits = Limits()
+        tokens: TokenVerifier?, serviceTokens: ServiceTokenVerifier? = nil, nonces: NonceCache? = nil, limits: Limits = Limits()
     ) -> [any CredentialAuthenticator] {
         [
             ServiceJWTAuthenticator(tokens: serviceTokens ?? ServiceTokenVerifier(keys: keys, limits: limits)),
             AccessTokenAuthenticator(tokens: tokens, keys: keys),
+            HMACAuthenticator(keys: keys, limits: limits),
+            HTTPSignatureAuthenticator(keys: keys, nonces: nonces ?? NonceCache(capacity: limits.signatureNonces), limits: limits),
             OpaqueSecretAuthenticator(kind: .apiKey, method: .apiKey, keys: keys, pepper: pepper),
             OpaqueSecretAuthenticator(kind: .serviceKey, method: .serviceKey, keys: keys, pepper: pepper),
         ]
@@ -104,7 +114,7 @@ public struct Authenticator {
         if let (_, claimant) = chain.route(request), claimant == nil { return .deny(Denial(.tooManyFailures, retryAfter: wait)) }
         try keys.refresh()
         let decision = try evaluate(request, now: now)
-        if case .deny(let denial) = decision, denial.reason == .invalidCredential {
+        if case .deny(let denial) = decision, denial.reason == .invalidCredential || denial.reason == .signatureInvalid {
             return .deny(Denial(.tooManyFailures, credential: denial.credential, user: denial.user, retryAfter: wait))
         }
         return decision

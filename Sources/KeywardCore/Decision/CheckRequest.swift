@@ -18,6 +18,15 @@ public struct CheckRequest {
     public var query: Substring?
     /// Every other header, and the body, on demand; nil when nothing more is known (tests, explain).
     public var source: (any RequestSource)?
+    /// The signed-request credential the server bound this path to (`KEYWARD_HMAC_CREDENTIAL`, set
+    /// in the server's configuration, never by the client): the one a bare `Authorization: HMAC
+    /// <mac>` is checked against. Nil: the path is bound to none, and the bare form is refused.
+    /// Read from the source when first asked (only the bare form asks), unless set here.
+    public var boundCredential: String? {
+        get { boundOverride ?? source?.boundCredential }
+        set { boundOverride = newValue }
+    }
+    private var boundOverride: String? = nil
 
     /// A request from facts already pulled out; the credential locations default to absent.
     public init(
@@ -40,18 +49,40 @@ public struct CheckRequest {
     /// The value of the header `name` (any case, as on the wire: `Signature-Input`); nil when
     /// absent. A header the server passed twice reads as a lone NUL, which every parser refuses.
     public func header(_ name: String) -> String? {
-        switch name.lowercased() {
-        case "authorization": authorization
-        case "x-api-key": apiKeyHeader
-        default: source?.header(name)
-        }
+        if Self.sameFieldName(name, "authorization") { return authorization }
+        if Self.sameFieldName(name, "x-api-key") { return apiKeyHeader }
+        return source?.header(name)
+    }
+
+    /// `name` is `lower` in any case (field names are ASCII, RFC 9110 §5.1), without allocating.
+    public static func sameFieldName(_ name: String, _ lower: String) -> Bool {
+        guard name.utf8.count == lower.utf8.count else { return false }
+        var expected = lower.utf8.makeIterator()
+        for c in name.utf8 where c | 0x20 != expected.next() { return false }
+        return true
     }
 
     /// The request body, at most `limit` bytes; nil when it is larger, or cannot reach Keyward
     /// (an authorizer, or an `auth_request` subrequest, gets no body). Read it once: the stream
     /// cannot be rewound.
     public func body(limit: Int) -> [UInt8]? {
-        source?.body(limit: limit)
+        guard bodyAvailable else { return nil }
+        return source?.body(limit: limit)
+    }
+
+    /// True when the server hands Keyward the body of this request: nginx with
+    /// `keyward-signed.conf`, Keyward's own endpoints. Never for an `auth_request` subrequest or
+    /// an authorizer (Apache `mod_authnz_fcgi`, lighttpd), which get no body.
+    public var bodyAvailable: Bool { source?.carriesBody ?? false }
+
+    /// True when the request says it has content (RFC 9110 §6.4.1, RFC 9112 §6.3): a
+    /// `Content-Length` other than 0, or any `Transfer-Encoding`. A POST, PUT or PATCH without a
+    /// `Content-Length` counts as having content: an HTTP/2 client need not send the field, and
+    /// an authorizer may not be told it; a body nobody declared must not go unverified.
+    public var declaresBody: Bool {
+        if let te = header("Transfer-Encoding"), !te.trimmed.isEmpty { return true }
+        if let length = header("Content-Length")?.trimmed, !length.isEmpty { return Int(length) != 0 }
+        return ["POST", "PUT", "PATCH"].contains(method.uppercased())
     }
 }
 
@@ -80,4 +111,16 @@ public protocol RequestSource {
     func header(_ name: String) -> String?
     /// At most `limit` bytes of body; nil when larger or unavailable.
     func body(limit: Int) -> [UInt8]?
+    /// True when the body reached Keyward (a responder); false for a check or an authorizer,
+    /// whose input stream is empty whatever the request carried.
+    var carriesBody: Bool { get }
+    /// The credential the server's configuration binds the path to (`KEYWARD_HMAC_CREDENTIAL`).
+    var boundCredential: String? { get }
+}
+
+extension RequestSource {
+    /// Sources that hold a body (tests) carry it.
+    public var carriesBody: Bool { true }
+    /// Sources without server configuration bind nothing.
+    public var boundCredential: String? { nil }
 }

@@ -60,15 +60,16 @@ public struct AuthenticatorChain {
     ///
     /// The first candidate decides: a credential in a higher-ranked location is never overridden
     /// by one in a lower (a client sending two must not have the server pick the one it likes).
-    /// The one exception is an `Authorization` scheme that no authenticator claims (`Basic` for a
-    /// backend, say): it is not Keyward's credential and the next location is asked. A candidate
-    /// nobody claims in any other location is malformed.
+    /// The exceptions are an `Authorization` scheme that no authenticator claims (`Basic` for a
+    /// backend, say) and a `Signature-Input` that names no Keyward credential: they are not
+    /// Keyward's and the next location is asked. A candidate nobody claims in any other location
+    /// is malformed.
     public func route(_ request: CheckRequest) -> (candidate: Candidate, authenticator: (any CredentialAuthenticator)?)? {
         for candidate in CredentialExtractor.candidates(request) {
             let claimant =
                 candidate.value.utf8.count <= limits.maxCredentialBytes
                 ? authenticators.first(where: { $0.claims(candidate) }) : nil
-            if claimant == nil && candidate.isForeignScheme { continue }
+            if claimant == nil && candidate.isForeign { continue }
             return (candidate, claimant)
         }
         return nil

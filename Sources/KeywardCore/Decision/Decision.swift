@@ -1,6 +1,6 @@
 /// How a request was authenticated, as reported in `X-Auth-Method`.
 public enum AuthMethod: String, Sendable {
-    case apiKey = "api-key", jwt, serviceKey = "service-key", serviceJWT = "service-jwt", hmac, anonymous
+    case apiKey = "api-key", jwt, serviceKey = "service-key", serviceJWT = "service-jwt", hmac, httpSignature = "http-signature", anonymous
 }
 
 /// Who a request is, once allowed.
@@ -54,14 +54,27 @@ public enum DenyReason: String, Sendable, CaseIterable {
     case resourceNotAllowed = "resource_not_allowed"
     case pathRejected = "path_rejected"
     case tooManyFailures = "too_many_failures"
+    // Signed requests (HMAC and RFC 9421): the request's own fields say what failed.
+    case signatureMalformed = "signature_malformed"
+    case signatureIncomplete = "signature_incomplete"
+    case signatureInvalid = "signature_invalid"
+    case signatureExpired = "signature_expired"
+    case signatureReplayed = "signature_replayed"
+    case algorithmMismatch = "algorithm_mismatch"
+    case digestMismatch = "digest_mismatch"
+    case bodyUnavailable = "body_unavailable"
+    case replayCacheFull = "replay_cache_full"
 
     /// The kind of refusal, which decides the status code.
     public var kind: DenialKind {
         switch self {
         case .missingCredential, .invalidCredential, .credentialDisabled, .userDisabled, .credentialExpired, .tokenExpired:
             .challenge
+        case .signatureMalformed, .signatureIncomplete, .signatureInvalid, .signatureExpired, .signatureReplayed, .algorithmMismatch,
+            .digestMismatch, .bodyUnavailable:
+            .challenge
         case .pathNotAllowed, .methodNotAllowed, .addressNotAllowed, .resourceNotAllowed, .pathRejected: .forbid
-        case .tooManyFailures: .throttle
+        case .tooManyFailures, .replayCacheFull: .throttle
         }
     }
 
@@ -87,6 +100,15 @@ public enum DenyReason: String, Sendable, CaseIterable {
         case .resourceNotAllowed: "The user has no access to this resource."
         case .pathRejected: "The request path cannot be interpreted safely."
         case .tooManyFailures: "Too many failed attempts; try again later."
+        case .signatureMalformed: "The request signature is malformed."
+        case .signatureIncomplete: "The request signature does not cover what it must."
+        case .signatureInvalid: "The request signature does not match."
+        case .signatureExpired: "The request signature is outside its validity window."
+        case .signatureReplayed: "The request signature was used before."
+        case .algorithmMismatch: "The signature algorithm is not the credential's."
+        case .digestMismatch: "The request body does not match its digest."
+        case .bodyUnavailable: "The request body cannot be verified here."
+        case .replayCacheFull: "Too many signed requests at once; try again later."
         }
     }
 }

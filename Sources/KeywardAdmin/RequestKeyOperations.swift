@@ -1,0 +1,134 @@
+import KeywardCore
+import KeywardCrypto
+import KeywardStore
+
+/// A signed-request credential as created. For an HMAC secret Keyward made, the secret (base64,
+/// standard alphabet) is in this answer and nowhere else; a secret the client supplied and an
+/// Ed25519 public key are not shown back.
+public struct CreatedRequestKey: Sendable, Equatable, Codable {
+    /// `kwh_…`: the `keyid` of RFC 9421 signatures and the id in `Authorization: HMAC <id>:<mac>`.
+    public var id: String
+    public var algorithm: RequestSigningAlgorithm
+    /// The generated HMAC secret, base64; nil when the client supplied it or for an Ed25519 key.
+    public var secret: String?
+    public var user: String
+    public var name: String
+    public var expiresAt: Int64?
+    public var scopes: [String]
+    public var allowIps: [String]
+}
+
+/// What proves a new signed-request credential.
+public enum RequestKeyMaterial: Sendable {
+    /// 32 random bytes from RAND_bytes, shown once.
+    case generatedSecret
+    /// A secret the client chose (the seed lets it): 16 to 1,024 bytes, used as given.
+    case suppliedSecret([UInt8])
+    /// The public half of the client's Ed25519 key pair.
+    case ed25519(PublicVerificationKey)
+
+    /// Bytes of a generated secret (256 bits, RFC 9421 §3.3.3 asks for a key at least as long as the output).
+    public static let generatedSecretBytes = 32
+    /// Shortest secret a client may supply.
+    public static let minimumSuppliedBytes = 16
+    /// Longest secret a client may supply.
+    public static let maximumSuppliedBytes = 1_024
+
+    /// An Ed25519 public key from text: PEM `PUBLIC KEY` (SubjectPublicKeyInfo, what
+    /// `openssl pkey -pubout` writes), or the raw 32-byte key in base64 or base64url (RFC 8037 `x`).
+    public static func ed25519(publicKeyText text: String) throws -> RequestKeyMaterial {
+        let trimmed = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { $0.trimmingCharacters(in: .whitespaces) }
+        do {
+            if trimmed.first == "-----BEGIN PUBLIC KEY-----" {
+                guard trimmed.last == "-----END PUBLIC KEY-----", trimmed.count > 2,
+                    let der = Base64.decode(trimmed.dropFirst().dropLast().joined())
+                else { throw AdminError.invalid("the PEM public key does not parse") }
+                return .ed25519(try PublicVerificationKey(subjectPublicKeyInfo: der, algorithm: .ed25519))
+            }
+            guard trimmed.count == 1, let raw = Base64.decode(trimmed[0]), raw.count == 32 else {
+                throw AdminError.invalid("want an Ed25519 public key: PEM (BEGIN PUBLIC KEY) or 32 bytes in base64")
+            }
+            let jwk = try JSONWebKey([.init("kty", "OKP"), .init("crv", "Ed25519"), .init("x", Base64URL.encode(raw)), .init("alg", "Ed25519")])
+            return .ed25519(try PublicVerificationKey(jwk: jwk, expected: .ed25519))
+        } catch let error as CryptoError {
+            throw AdminError.invalid("not an Ed25519 public key (\(error))")
+        }
+    }
+
+    /// The algorithm it signs with.
+    public var algorithm: RequestSigningAlgorithm {
+        switch self {
+        case .generatedSecret, .suppliedSecret: .hmacSHA256
+        case .ed25519: .ed25519
+        }
+    }
+}
+
+// MARK: Signed-request credentials
+
+extension Admin {
+    /// Creates a signed-request credential (`kwh_`). The rules of API keys apply: admins for
+    /// anyone; holders of `manage-own-keys` for themselves, scoped within resources they may call
+    /// and living at most `maxSelfServiceLifetime`. Audited as `hmac.create`; the secret is sealed
+    /// (AES-256-GCM under the master key, bound to the credential) before it reaches the store.
+    public func createRequestKey(
+        user: String, name: String, material: RequestKeyMaterial, expires: Lifetime, scopes: [PathScope], networks: [CIDR]
+    ) throws -> CreatedRequestKey {
+        try requireSelf(user, or: Privilege.manageOwnKeys)
+        try requireCredentialName(name)
+        if !actor.isAdmin {
+            try requireWithinAccess(user, scopes)
+            try requireSelfServiceLifetime(expires)
+        }
+        let now = clock.now
+        let expiry = expires.expiry(from: now)
+        let id = "\(SecretKind.signedRequest.rawValue)_\(Base62.random(count: OpaqueSecret.publicIdLength))"
+        var shown: String? = nil
+        let stored: [UInt8]
+        switch material {
+        case .generatedSecret:
+            let secret = SecureRandom.bytes(RequestKeyMaterial.generatedSecretBytes)
+            shown = Base64.encode(secret)
+            stored = try sealer.seal(secret, boundTo: KeySealer.requestKeyBinding(id: id, serial: 1))
+        case .suppliedSecret(let secret):
+            guard (RequestKeyMaterial.minimumSuppliedBytes...RequestKeyMaterial.maximumSuppliedBytes).contains(secret.count) else {
+                throw AdminError.invalid(
+                    "a supplied secret must be \(RequestKeyMaterial.minimumSuppliedBytes) to \(RequestKeyMaterial.maximumSuppliedBytes) bytes")
+            }
+            stored = try sealer.seal(secret, boundTo: KeySealer.requestKeyBinding(id: id, serial: 1))
+        case .ed25519(let key):
+            stored = key.subjectPublicKeyInfo()
+        }
+        try change("hmac.create", target: "user:\(user)", credential: id, detail: material.algorithm.rawValue) {
+            try store.insertRequestKey(
+                NewRequestKey(
+                    id: id, user: user, name: name, algorithm: material.algorithm, material: stored, createdAt: now, expiresAt: expiry,
+                    scopes: scopes, allowedNetworks: networks))
+        }
+        return CreatedRequestKey(
+            id: id, algorithm: material.algorithm, secret: shown, user: user, name: name, expiresAt: expiry,
+            scopes: scopes.map(\.description), allowIps: networks.map(\.description))
+    }
+
+    /// Signed-request credentials, oldest first: everyone's (or one user's) for admins, one's own otherwise.
+    public func requestKeys(user: String? = nil) throws -> [RequestKeyRow] {
+        try visible(user: user, store.requestKeys(user:))
+    }
+
+    /// One signed-request credential; its owner or an admin.
+    public func requestKey(_ id: String) throws -> RequestKeyRow {
+        let row = try store.requestKey(id)
+        return try visible(row, id: id, owner: row.user)
+    }
+
+    /// Changes one signed-request credential under the rules of `setKey`, audited as `hmac.<verb>`.
+    public func setRequestKey(_ id: String, _ command: CredentialChange) throws {
+        let owner = try manageable(id, owner: store.requestKey(id).user)
+        if !actor.isAdmin, case .renew(let expires) = command {
+            try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime))
+        }
+        try change(command, id, owner: owner, noun: "hmac", in: store.requestKeys) { [self] expires in
+            try store.setRequestKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import KeywardAdmin
+import KeywardCore
+import KeywardCrypto
+import KeywardStore
+
+/// `keyward hmac ...`: signed-request credentials (`kwh_...`), named by their id. Each signs with
+/// one algorithm: `hmac-sha256` (a shared secret: Keyward's 32 random bytes shown once in base64,
+/// or the client's own with `--secret-stdin`) or `ed25519` (Keyward keeps the client's public
+/// key, `--public-key-stdin`). The id is the `keyid` of RFC 9421 signatures and the id of
+/// `Authorization: HMAC <id>:<mac>`.
+enum HMACCommands {
+    static let verbs: [String: CommandSpec] = [
+        "create": CommandSpec(
+            usage:
+                "hmac create --user U --name N [--alg hmac-sha256|ed25519] [--secret-stdin | --public-key-stdin] [--expires DURATION] [--scope /path/ ...] [--allow-ip CIDR ...]",
+            summary: """
+                Create a credential for signed requests. hmac-sha256 (the default): a 32-byte secret, printed once in base64,
+                or the bytes on standard input with --secret-stdin (16 to 1024; one final newline is dropped), never shown back.
+                ed25519: the client's public key on standard input (--public-key-stdin), PEM or the 32 raw bytes in base64.
+                """,
+            options: [
+                .init("user", value: "U", "owner of the credential"),
+                .init("name", value: "N", "a name unique among the user's signed-request credentials"),
+                .init("alg", value: "ALG", "hmac-sha256 (default) or ed25519"),
+                .init("secret-stdin", "hmac-sha256: read the secret from standard input instead of generating one"),
+                .init("public-key-stdin", "ed25519: read the public key from standard input (required for ed25519)"),
+                .init("expires", value: "DURATION", "45s, 30m, 12h, 30d or never (default never)"),
+                .init(
+                    "scope", value: "[METHODS:]PREFIX", repeatable: true, "allowed path prefix, e.g. /api/ or POST:/api/orders/ (default: every path)"
+                ),
+                .init("allow-ip", value: "CIDR", repeatable: true, "allowed client network, IPv4 or IPv6 (default: any)"),
+            ]),
+        "list": CommandSpec(
+            usage: "hmac list [--user U]", summary: "List signed-request credentials (never their secrets).",
+            options: [.init("user", value: "U", "only this user's credentials")]),
+        "show": CommandSpec(usage: "hmac show ID", summary: "Show one credential and its secrets' states (never the secrets)."),
+        "disable": CommandSpec(usage: "hmac disable ID", summary: "Disable a credential; its signatures fail from the next request on."),
+        "enable": CommandSpec(usage: "hmac enable ID", summary: "Enable a disabled credential."),
+        "renew": CommandSpec(
+            usage: "hmac renew ID [--expires 30d|never]", summary: "Give a credential a new expiry; its secrets stay.",
+            options: [.init("expires", value: "DURATION", "new lifetime from now (default 30d)")]),
+        "delete": CommandSpec(usage: "hmac delete ID", summary: "Delete a credential and its secrets."),
+    ]
+
+    static func run(_ words: ArraySlice<String>, _ context: Context) throws {
+        guard let (verb, rest, spec) = try CLI.verb(words, group: "hmac", verbs: verbs),
+            let args = try CLI.parse(rest, spec)
+        else { return }
+        let admin = try context.admin()
+        let now = context.clock.now
+        switch verb {
+        case "create":
+            _ = try args.positional()
+            let (user, name) = try CredentialArguments.ownerAndName(args)
+            let material = try material(args)
+            let created = try admin.createRequestKey(
+                user: user, name: name, material: material,
+                expires: try CredentialArguments.lifetime(args.value("expires"), default: .never),
+                scopes: try CredentialArguments.scopes(args), networks: try CredentialArguments.networks(args))
+            try context.emit(created) {
+                var text =
+                    "created signed-request credential \(created.id) (\(name), user \(user), \(created.algorithm.rawValue), expires \(Time.iso(created.expiresAt)))"
+                if let secret = created.secret {
+                    text += "\nsecret (base64; the key is the 32 bytes it decodes to), shown only now:\n\(secret)"
+                } else if created.algorithm == .hmacSHA256 {
+                    text += "\nsecret: the one read from standard input (not shown)"
+                }
+                return text
+            }
+        case "list":
+            _ = try args.positional()
+            let rows = try admin.requestKeys(user: args.value("user"))
+            try context.emit(rows) {
+                rows.isEmpty
+                    ? "no signed-request credentials"
+                    : table(
+                        ["ID", "USER", "NAME", "ALG", "STATUS", "EXPIRES", "LAST USED", "USES"],
+                        rows.map {
+                            [
+                                $0.id, $0.user, $0.name, $0.algorithm.rawValue, status($0, now: now), Time.iso($0.expiresAt),
+                                $0.lastUsedAt.map(Time.iso) ?? "-", String($0.useCount),
+                            ]
+                        })
+            }
+        case "show":
+            let id = try CredentialArguments.id(args, kind: .signedRequest)
+            let row = try admin.requestKey(id)
+            let secrets = try admin.store.requestKeySecrets(id)
+            struct Shown: Encodable {
+                let credential: RequestKeyRow
+                let secrets: [RequestKeySecretRow]
+            }
+            try context.emit(Shown(credential: row, secrets: secrets)) { describe(row, secrets: secrets, now: now) }
+        default:
+            let id = try CredentialArguments.id(args, kind: .signedRequest)
+            let expires =
+                verb == "renew" ? try CredentialArguments.lifetime(args.value("expires"), default: .seconds(admin.limits.defaultKeyLifetime)) : nil
+            guard let command = CredentialChange(verb: verb, expires: expires) else { preconditionFailure("unhandled verb \(verb)") }
+            try admin.setRequestKey(id, command)
+            if verb == "delete" {
+                try context.emit(["id": id, "result": "deleted"]) { "signed-request credential \(id) deleted" }
+            } else {
+                let row = try admin.requestKey(id)
+                try context.emit(row) {
+                    "signed-request credential \(id): \(verb) done (\(status(row, now: now)), expires \(Time.iso(row.expiresAt)))"
+                }
+            }
+        }
+    }
+
+    /// The credential's secret or key from the options and standard input.
+    static func material(_ args: ParsedArguments) throws -> RequestKeyMaterial {
+        let alg = args.value("alg") ?? RequestSigningAlgorithm.hmacSHA256.rawValue
+        guard let algorithm = RequestSigningAlgorithm(rawValue: alg) else { throw UsageError("invalid --alg \(alg): hmac-sha256 or ed25519") }
+        switch algorithm {
+        case .hmacSHA256:
+            if args.flags.contains("public-key-stdin") { throw UsageError("--public-key-stdin is for --alg ed25519") }
+            guard args.flags.contains("secret-stdin") else { return .generatedSecret }
+            var secret = Array(FileHandle.standardInput.readDataToEndOfFile())
+            if secret.last == UInt8(ascii: "\n") { secret.removeLast() }
+            if secret.last == UInt8(ascii: "\r") { secret.removeLast() }
+            guard !secret.isEmpty else { throw Refusal("no secret on standard input") }
+            return .suppliedSecret(secret)
+        case .ed25519:
+            if args.flags.contains("secret-stdin") { throw UsageError("--secret-stdin is for --alg hmac-sha256") }
+            guard args.flags.contains("public-key-stdin") else { throw UsageError("--alg ed25519 needs --public-key-stdin") }
+            let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            return try RequestKeyMaterial.ed25519(publicKeyText: text)
+        }
+    }
+
+    static func status(_ row: RequestKeyRow, now: Int64) -> String {
+        if row.status == .disabled { return "disabled" }
+        if let e = row.expiresAt, e <= now { return "expired" }
+        return "active"
+    }
+
+    static func describe(_ row: RequestKeyRow, secrets: [RequestKeySecretRow], now: Int64) -> String {
+        let secretLines = secrets.map { s in
+            "#\(s.serial) \(s.state)\(s.retireAt.map { " until \(Time.iso($0))" } ?? ""), added \(Time.iso(s.createdAt))"
+        }
+        return """
+            signed-request credential \(row.id)
+              name       \(row.name)
+              user       \(row.user)
+              algorithm  \(row.algorithm.rawValue)
+              status     \(status(row, now: now))
+              created    \(Time.iso(row.createdAt))
+              expires    \(Time.iso(row.expiresAt))
+              scopes     \(row.scopes.isEmpty ? "every path" : row.scopes.joined(separator: " "))
+              allow-ip   \(row.allowIPs.isEmpty ? "any" : row.allowIPs.joined(separator: " "))
+              last used  \(row.lastUsedAt.map(Time.iso) ?? "never")\(row.lastUsedIP.map { " from \($0)" } ?? "")
+              uses       \(row.useCount)
+              \(row.algorithm == .ed25519 ? "keys       " : "secrets    ")\(secretLines.joined(separator: "; "))
+            """
+    }
+}
