@@ -55,6 +55,13 @@ public enum RequestKeyMaterial: Sendable {
         }
     }
 
+    /// Refuses a supplied secret shorter or longer than the bounds.
+    static func requireSuppliedLength(_ secret: [UInt8]) throws {
+        guard (minimumSuppliedBytes...maximumSuppliedBytes).contains(secret.count) else {
+            throw AdminError.invalid("a supplied secret must be \(minimumSuppliedBytes) to \(maximumSuppliedBytes) bytes")
+        }
+    }
+
     /// The algorithm it signs with.
     public var algorithm: RequestSigningAlgorithm {
         switch self {
@@ -91,10 +98,7 @@ extension Admin {
             shown = Base64.encode(secret)
             stored = try sealer.seal(secret, boundTo: KeySealer.requestKeyBinding(id: id, serial: 1))
         case .suppliedSecret(let secret):
-            guard (RequestKeyMaterial.minimumSuppliedBytes...RequestKeyMaterial.maximumSuppliedBytes).contains(secret.count) else {
-                throw AdminError.invalid(
-                    "a supplied secret must be \(RequestKeyMaterial.minimumSuppliedBytes) to \(RequestKeyMaterial.maximumSuppliedBytes) bytes")
-            }
+            try RequestKeyMaterial.requireSuppliedLength(secret)
             stored = try sealer.seal(secret, boundTo: KeySealer.requestKeyBinding(id: id, serial: 1))
         case .ed25519(let key):
             stored = key.subjectPublicKeyInfo()
@@ -129,6 +133,121 @@ extension Admin {
         }
         try change(command, id, owner: owner, noun: "hmac", in: store.requestKeys) { [self] expires in
             try store.setRequestKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
+        }
+    }
+}
+
+// MARK: Rotating a signed-request credential's secrets
+
+/// A secret added to a signed-request credential. A generated HMAC secret (base64) is in this
+/// answer and nowhere else; a supplied secret and an Ed25519 public key are not shown back.
+public struct AddedRequestKeySecret: Sendable, Equatable, Codable {
+    /// The credential (`kwh_…`); its id, and so the clients' `keyid`, stays the same.
+    public var id: String
+    /// The new secret's number within the credential.
+    public var serial: Int64
+    /// The generated HMAC secret, base64; nil when supplied or for an Ed25519 key.
+    public var secret: String?
+    /// The secrets as they are now.
+    public var secrets: [RequestKeySecretRow]
+}
+
+/// What may be done to one secret of a signed-request credential after it is added; `delete`,
+/// which needs a password again, is an operation of its own.
+public enum RequestKeySecretChange: String, Sendable, CaseIterable {
+    /// An active secret becomes inactive: its signatures fail from the next request on.
+    case discard
+    /// An inactive secret becomes active again.
+    case reactivate
+}
+
+extension Admin {
+    /// The secrets of credential `id` under the rotation rules, as stored now (members named
+    /// `secret N`): what the pages ask `refusal(of:now:)` to disable a button and say why.
+    public func requestKeyRotation(_ id: String) throws -> RotationSet {
+        _ = try requestKey(id)
+        return try RotationSet(validating: store.requestKeySecrets(id).map(\.rotationMember), now: clock.now)
+    }
+
+    /// Adds a second active secret (or Ed25519 key) to credential `id`, for a rotation: clients
+    /// move to it while the first still verifies. With `grace` (seconds) it is a roll: the one
+    /// active secret retires that long from now, by itself. The material must be of the credential's algorithm.
+    /// Audited as `hmac.secret.add` or `hmac.secret.roll`.
+    public func addRequestKeySecret(_ id: String, material: RequestKeyMaterial, grace: Int64? = nil) throws -> AddedRequestKeySecret {
+        let row = try requestKey(id)
+        _ = try manageable(id, owner: row.user)
+        guard material.algorithm == row.algorithm else {
+            throw AdminError.invalid("\(id) signs with \(row.algorithm.rawValue); a new secret must be of the same algorithm")
+        }
+        if let grace, grace <= 0 || grace > limits.maxRollGrace {
+            throw AdminError.invalid("the grace period of a roll is 1 second to \(limits.maxRollGrace / 86_400) days")
+        }
+        let now = clock.now
+        let graceUntil = grace.map { now + $0 }
+        var shown: String? = nil
+        let verb = graceUntil == nil ? "add" : "roll"
+        let serial = try change("hmac.secret.\(verb)", target: "user:\(row.user)", credential: id, detail: row.algorithm.rawValue) {
+            try store.pruneRetiredRequestKeySecrets(id, now: now)
+            let serial = try store.nextRequestKeySecretSerial(id)
+            let label = RequestKeySecretRow.label(serial)
+            let set = try RotationSet(validating: store.requestKeySecrets(id).map(\.rotationMember), now: now)
+            let next = try set.applying(graceUntil.map { .roll(label, graceUntil: $0) } ?? .add(label), now: now)
+            let stored: [UInt8]
+            switch material {
+            case .generatedSecret:
+                let secret = SecureRandom.bytes(RequestKeyMaterial.generatedSecretBytes)
+                shown = Base64.encode(secret)
+                stored = try sealer.seal(secret, boundTo: KeySealer.requestKeyBinding(id: id, serial: serial))
+            case .suppliedSecret(let secret):
+                try RequestKeyMaterial.requireSuppliedLength(secret)
+                stored = try sealer.seal(secret, boundTo: KeySealer.requestKeyBinding(id: id, serial: serial))
+            case .ed25519(let key):
+                stored = key.subjectPublicKeyInfo()
+            }
+            try store.insertRequestKeySecret(id, serial: serial, material: stored, createdAt: now)
+            try write(next, of: id)
+            return serial
+        }
+        return AddedRequestKeySecret(id: id, serial: serial, secret: shown, secrets: try store.requestKeySecrets(id))
+    }
+
+    /// Discards (active to inactive) or reactivates secret `serial` of credential `id`, as the
+    /// rotation rules allow; audited as `hmac.secret.<verb>`.
+    public func setRequestKeySecret(_ id: String, serial: Int64, _ command: RequestKeySecretChange) throws {
+        let row = try requestKey(id)
+        _ = try manageable(id, owner: row.user)
+        let label = RequestKeySecretRow.label(serial)
+        try change("hmac.secret.\(command.rawValue)", target: "user:\(row.user)", credential: id, detail: label) {
+            let now = clock.now
+            try store.pruneRetiredRequestKeySecrets(id, now: now)
+            let set = try RotationSet(validating: store.requestKeySecrets(id).map(\.rotationMember), now: now)
+            try write(try set.applying(command == .discard ? .discard(label) : .reactivate(label), now: now), of: id)
+        }
+    }
+
+    /// Deletes inactive secret `serial` of credential `id`, with the password again (the
+    /// owner's, or an admin's); audited as `hmac.secret.delete`.
+    public func deleteRequestKeySecret(_ id: String, serial: Int64, password: String, passwordOf: String? = nil) throws {
+        let row = try requestKey(id)
+        _ = try manageable(id, owner: row.user)
+        let label = RequestKeySecretRow.label(serial)
+        // The rules first: a password is not asked for what would be refused anyway.
+        _ = try requestKeyRotation(id).applying(.delete(label), now: clock.now)
+        try requirePassword(password, owner: row.user, passwordOf: passwordOf, target: "hmac:\(id)")
+        try change("hmac.secret.delete", target: "user:\(row.user)", credential: id, detail: label) {
+            let now = clock.now
+            let set = try RotationSet(validating: store.requestKeySecrets(id).map(\.rotationMember), now: now)
+            _ = try set.applying(.delete(label), now: now)
+            try store.deleteRequestKeySecret(id, serial: serial)
+        }
+    }
+
+    /// Writes the states of `set` back to credential `id`'s secrets (members the set no longer
+    /// holds are the caller's to delete).
+    private func write(_ set: RotationSet, of id: String) throws {
+        for member in set.members {
+            guard let serial = RequestKeySecretRow.serial(label: member.id) else { continue }
+            try store.setRequestKeySecretState(id, serial: serial, member.state)
         }
     }
 }

@@ -77,7 +77,7 @@ extension Admin {
     /// with the password again (`password`, of `passwordOf` on the command line; see `requirePassword`).
     public func deleteService(_ name: String, password: String, passwordOf: String? = nil) throws {
         let row = try manageableService(name)
-        try requirePassword(password, owner: row.owner, passwordOf: passwordOf, target: name)
+        try requirePassword(password, owner: row.owner, passwordOf: passwordOf, target: "service:\(name)")
         try change("service.delete", target: "service:\(name)", detail: "owner \(row.owner)") { try store.deleteService(name) }
     }
 
@@ -128,7 +128,7 @@ extension Admin {
         let type = try credentialType(id, of: name)
         // The rules first: a password is not asked for what would be refused anyway.
         _ = try rotation(of: name, type: type).applying(.delete(id), now: clock.now)
-        try requirePassword(password, owner: row.owner, passwordOf: passwordOf, target: name)
+        try requirePassword(password, owner: row.owner, passwordOf: passwordOf, target: "service:\(name)")
         try change("service.credential.delete", target: "service:\(name)", credential: id, detail: type.rawValue) {
             _ = try rotation(of: name, type: type).applying(.delete(id), now: clock.now)
             try store.serviceCredentials.delete(id)
@@ -142,7 +142,7 @@ extension Admin {
     {
         let row = try manageableService(name)
         let type = try credentialType(id, of: name)
-        try requirePassword(password, owner: row.owner, passwordOf: passwordOf, target: name)
+        try requirePassword(password, owner: row.owner, passwordOf: passwordOf, target: "service:\(name)")
         let secret = try change("service.credential.reveal", target: "service:\(name)", credential: id, detail: type.rawValue) {
             try store.serviceCredentialSecret(id, sealer: sealer)
         }
@@ -189,12 +189,12 @@ extension Admin {
         let who = actor.user ?? passwordOf ?? owner
         if actor.user == nil, who != owner {
             guard try store.privileges(of: who).contains(Privilege.admin) else {
-                throw AdminError.forbidden("\(who) is neither the owner of service \(target) nor an admin.")
+                throw AdminError.forbidden("\(who) is neither the owner of \(target) nor an admin.")
             }
         }
         // An unknown user or one without a password is refused like a wrong password.
         guard let stored = try? store.userPassword(who), let hash = try? PasswordHash(encoded: stored), hash.verify(password) else {
-            try audit("service.password.refused", target: "service:\(target)", detail: "password of user:\(who)")
+            try audit("\(target.prefix { $0 != ":" }).password.refused", target: target, detail: "password of user:\(who)")
             throw AdminError.forbidden("This needs the password of \(who) again; it did not match.")
         }
     }

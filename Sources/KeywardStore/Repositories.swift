@@ -72,6 +72,16 @@ public protocol RequestKeyRepository: AnyObject {
     func setRequestKeyExpiry(_ id: String, _ expiresAt: Int64?) throws
     /// The credential's secrets, oldest first, as the rotation rules see them (serial and state).
     func requestKeySecrets(_ id: String) throws -> [RequestKeySecretRow]
+    /// The serial a new secret of `id` gets (one more than any it ever had).
+    func nextRequestKeySecretSerial(_ id: String) throws -> Int64
+    /// Adds an active secret, its material sealed or public as at `insertRequestKey`.
+    func insertRequestKeySecret(_ id: String, serial: Int64, material: [UInt8], createdAt: Int64) throws
+    /// Sets one secret's state, as the rotation rules (`RotationSet`) have allowed.
+    func setRequestKeySecretState(_ id: String, serial: Int64, _ state: RotationState) throws
+    /// Removes one secret.
+    func deleteRequestKeySecret(_ id: String, serial: Int64) throws
+    /// Removes the retiring secrets whose grace ended by `now`.
+    func pruneRetiredRequestKeySecrets(_ id: String, now: Int64) throws
 }
 
 /// Services and what only their credentials have: a type, a sealed secret for reveal. Status

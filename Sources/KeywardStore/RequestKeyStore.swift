@@ -41,6 +41,28 @@ public struct RequestKeySecretRow: Sendable, Equatable, Codable {
     public var retireAt: Int64?
     /// Unix seconds.
     public var createdAt: Int64
+
+    /// How the rotation rules and the messages name it: `secret 2`.
+    public var label: String { Self.label(serial) }
+
+    /// The label of secret `serial`.
+    public static func label(_ serial: Int64) -> String { "secret \(serial)" }
+
+    /// The serial a label names, nil for anything else.
+    public static func serial(label: String) -> Int64? {
+        label.hasPrefix("secret ") ? Int64(label.dropFirst("secret ".count)) : nil
+    }
+
+    /// Its state for the rotation rules.
+    public var rotationMember: RotationMember {
+        let state: RotationState =
+            switch self.state {
+            case "active": .active
+            case "retiring": .retiring(until: retireAt ?? 0)
+            default: .inactive
+            }
+        return RotationMember(id: label, state: state)
+    }
 }
 
 /// What a new signed-request credential is made of. Its first secret comes sealed already (an
@@ -141,6 +163,44 @@ extension Store {
         ).map([.text(id)]) { s in
             RequestKeySecretRow(serial: s.int64(0), state: s.text(1), retireAt: s.optionalInt64(2), createdAt: s.int64(3))
         }
+    }
+
+    /// The next serial for a new secret of credential `id` (serials are never reused, so a
+    /// sealed secret's binding names one secret for good).
+    public func nextRequestKeySecretSerial(_ id: String) throws -> Int64 {
+        try db.statement("SELECT coalesce(max(serial), 0) + 1 FROM request_key_secrets WHERE credential_id = ?")
+            .first([.text(id)], { $0.int64(0) }) ?? 1
+    }
+
+    /// Adds secret `serial` to credential `id`, active; `material` sealed under
+    /// `KeySealer.requestKeyBinding(id:serial:)` or an Ed25519 SubjectPublicKeyInfo.
+    public func insertRequestKeySecret(_ id: String, serial: Int64, material: [UInt8], createdAt: Int64) throws {
+        try db.statement(
+            "INSERT INTO request_key_secrets (credential_id, serial, state, material, created_at) VALUES (?, ?, 'active', ?, ?)"
+        ).run([.text(id), .integer(serial), .blob(material), .integer(createdAt)])
+    }
+
+    /// Sets one secret's state (`retireAt` only with `retiring`); throws `noSuchKey` when the
+    /// credential has no such secret. The rotation rules (`RotationSet`) are the caller's.
+    public func setRequestKeySecretState(_ id: String, serial: Int64, _ state: RotationState) throws {
+        let retireAt: SQLValue
+        if case .retiring(let until) = state { retireAt = .integer(until) } else { retireAt = .null }
+        try db.statement("UPDATE request_key_secrets SET state = ?, retire_at = ? WHERE credential_id = ? AND serial = ?")
+            .run([.text(state.name), retireAt, .text(id), .integer(serial)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey("\(id) secret \(serial)") }
+    }
+
+    /// Removes one secret of credential `id`; throws `noSuchKey` when there is none such.
+    public func deleteRequestKeySecret(_ id: String, serial: Int64) throws {
+        try db.statement("DELETE FROM request_key_secrets WHERE credential_id = ? AND serial = ?").run([.text(id), .integer(serial)])
+        if db.changes == 0 { throw StoreRefusal.noSuchKey("\(id) secret \(serial)") }
+    }
+
+    /// Removes the retiring secrets of credential `id` whose grace ended by `now`: they are gone
+    /// for the check already, and a listing should not show them.
+    public func pruneRetiredRequestKeySecrets(_ id: String, now: Int64) throws {
+        try db.statement("DELETE FROM request_key_secrets WHERE credential_id = ? AND state = 'retiring' AND retire_at <= ?")
+            .run([.text(id), .integer(now)])
     }
 
     private static func requestKeyRow(_ s: Statement) throws -> RequestKeyRow {

@@ -36,8 +36,12 @@ enum CredentialArguments {
 
     /// The one positional credential id of `kind`. A pasted secret is refused without being echoed.
     static func id(_ args: ParsedArguments, kind: SecretKind) throws -> String {
+        try id(try args.positional(kind == .clientSecret ? "CLIENT_ID" : "ID")[0], kind: kind)
+    }
+
+    /// `id`, when it is a credential id of `kind`; a pasted secret is refused without being echoed.
+    static func id(_ id: String, kind: SecretKind) throws -> String {
         let what = kind == .clientSecret ? "client id" : kind == .signedRequest ? "credential id" : "key id"
-        let id = try args.positional(kind == .clientSecret ? "CLIENT_ID" : "ID")[0]
         if let secret = OpaqueSecret(parsing: Substring(id)) {
             throw UsageError("that is a secret, not a \(what); the id is \(secret.id)")
         }

@@ -41,6 +41,30 @@ enum HMACCommands {
             usage: "hmac renew ID [--expires 30d|never]", summary: "Give a credential a new expiry; its secrets stay.",
             options: [.init("expires", value: "DURATION", "new lifetime from now (default 30d)")]),
         "delete": CommandSpec(usage: "hmac delete ID", summary: "Delete a credential and its secrets."),
+        "secret": CommandSpec(
+            usage:
+                "hmac secret add ID [--secret-stdin | --public-key-stdin] | discard|reactivate ID SERIAL | delete ID SERIAL --password-stdin [--password-of USER]",
+            summary: """
+                Rotate a credential's secrets (its id, the clients' keyid, stays): add a second active secret (printed once, or read \
+                from standard input as at create), discard one (inactive: refused from the next request on), reactivate it, or delete \
+                an inactive one with the owner's (or an admin's) password again. At least one secret stays active, at most two are \
+                active and at most one is inactive; a refused step exits 1 and says which rule.
+                """,
+            options: [
+                .init("secret-stdin", "add, hmac-sha256: read the secret from standard input instead of generating one"),
+                .init("public-key-stdin", "add, ed25519: read the public key from standard input (required for ed25519)"),
+            ] + ServiceCommands.passwordOptions),
+        "roll": CommandSpec(
+            usage: "hmac roll ID --grace 24h [--secret-stdin | --public-key-stdin]",
+            summary: """
+                Add a new secret and retire the one active secret when the grace period ends, so clients switch without an outage \
+                and nothing is left to discard. Refused while two secrets are active (a roll's grace included).
+                """,
+            options: [
+                .init("grace", value: "DURATION", "how long the current secret keeps working (required; at most 30d)"),
+                .init("secret-stdin", "hmac-sha256: read the new secret from standard input instead of generating one"),
+                .init("public-key-stdin", "ed25519: read the new public key from standard input (required for ed25519)"),
+            ]),
     ]
 
     static func run(_ words: ArraySlice<String>, _ context: Context) throws {
@@ -92,6 +116,14 @@ enum HMACCommands {
                 let secrets: [RequestKeySecretRow]
             }
             try context.emit(Shown(credential: row, secrets: secrets)) { describe(row, secrets: secrets, now: now) }
+        case "secret":
+            try secret(args, admin, context, now: now)
+        case "roll":
+            let id = try CredentialArguments.id(args, kind: .signedRequest)
+            guard let text = args.value("grace") else { throw UsageError("--grace is required (e.g. --grace 24h)") }
+            guard case .seconds(let grace)? = Lifetime(text) else { throw UsageError("invalid --grace \(text): want 45s, 30m, 12h or 30d") }
+            let added = try admin.addRequestKeySecret(id, material: try material(args, algorithm: admin.requestKey(id).algorithm), grace: grace)
+            try context.emit(added) { addedText(added, verb: "rolled", now: now) }
         default:
             let id = try CredentialArguments.id(args, kind: .signedRequest)
             let expires =
@@ -109,10 +141,59 @@ enum HMACCommands {
         }
     }
 
+    /// `hmac secret VERB ID ...`.
+    static func secret(_ args: ParsedArguments, _ admin: Admin, _ context: Context, now: Int64) throws {
+        guard let verb = args.positionals.first else { throw UsageError("missing add|discard|reactivate|delete") }
+        switch verb {
+        case "add":
+            let given = try ServiceCommands.positional(args, "ID")
+            let id = try CredentialArguments.id(given[0], kind: .signedRequest)
+            let added = try admin.addRequestKeySecret(id, material: try material(args, algorithm: admin.requestKey(id).algorithm))
+            try context.emit(added) { addedText(added, verb: "added", now: now) }
+        case "discard", "reactivate":
+            let given = try ServiceCommands.positional(args, "ID", "SERIAL")
+            let id = try CredentialArguments.id(given[0], kind: .signedRequest)
+            let serial = try serial(given[1])
+            try admin.setRequestKeySecret(id, serial: serial, RequestKeySecretChange(rawValue: verb)!)
+            let secrets = try admin.store.requestKeySecrets(id)
+            try context.emit(secrets) {
+                "\(id): secret \(serial) \(verb == "discard" ? "discarded" : "reactivated"); secrets \(describe(secrets))"
+            }
+        case "delete":
+            let given = try ServiceCommands.positional(args, "ID", "SERIAL")
+            let id = try CredentialArguments.id(given[0], kind: .signedRequest)
+            let serial = try serial(given[1])
+            try admin.deleteRequestKeySecret(
+                id, serial: serial, password: try ServiceCommands.password(args), passwordOf: args.value("password-of"))
+            try context.emit(["id": id, "serial": String(serial), "result": "deleted"]) { "\(id): secret \(serial) deleted" }
+        default:
+            throw UsageError("unknown command hmac secret \(verb); one of add|discard|reactivate|delete")
+        }
+    }
+
+    /// A secret's serial as `hmac show` lists it (`2` or `#2`).
+    static func serial(_ text: String) throws -> Int64 {
+        guard let serial = Int64(text.hasPrefix("#") ? String(text.dropFirst()) : text), serial > 0 else {
+            throw UsageError("not a secret's serial: \(text) (the number hmac show lists, e.g. 2)")
+        }
+        return serial
+    }
+
+    static func addedText(_ added: AddedRequestKeySecret, verb: String, now: Int64) -> String {
+        var text = "\(added.id): \(verb) secret \(added.serial); secrets \(describe(added.secrets))"
+        if let secret = added.secret { text += "\nnew secret (base64), shown only now:\n\(secret)" }
+        return text
+    }
+
     /// The credential's secret or key from the options and standard input.
     static func material(_ args: ParsedArguments) throws -> RequestKeyMaterial {
         let alg = args.value("alg") ?? RequestSigningAlgorithm.hmacSHA256.rawValue
         guard let algorithm = RequestSigningAlgorithm(rawValue: alg) else { throw UsageError("invalid --alg \(alg): hmac-sha256 or ed25519") }
+        return try material(args, algorithm: algorithm)
+    }
+
+    /// A secret or key of `algorithm` from the options and standard input.
+    static func material(_ args: ParsedArguments, algorithm: RequestSigningAlgorithm) throws -> RequestKeyMaterial {
         switch algorithm {
         case .hmacSHA256:
             if args.flags.contains("public-key-stdin") { throw UsageError("--public-key-stdin is for --alg ed25519") }
@@ -136,10 +217,14 @@ enum HMACCommands {
         return "active"
     }
 
-    static func describe(_ row: RequestKeyRow, secrets: [RequestKeySecretRow], now: Int64) -> String {
-        let secretLines = secrets.map { s in
+    /// `#1 active, added ...; #2 inactive, added ...`.
+    static func describe(_ secrets: [RequestKeySecretRow]) -> String {
+        secrets.map { s in
             "#\(s.serial) \(s.state)\(s.retireAt.map { " until \(Time.iso($0))" } ?? ""), added \(Time.iso(s.createdAt))"
-        }
+        }.joined(separator: "; ")
+    }
+
+    static func describe(_ row: RequestKeyRow, secrets: [RequestKeySecretRow], now: Int64) -> String {
         return """
             signed-request credential \(row.id)
               name       \(row.name)
@@ -152,7 +237,7 @@ enum HMACCommands {
               allow-ip   \(row.allowIPs.isEmpty ? "any" : row.allowIPs.joined(separator: " "))
               last used  \(row.lastUsedAt.map(Time.iso) ?? "never")\(row.lastUsedIP.map { " from \($0)" } ?? "")
               uses       \(row.useCount)
-              \(row.algorithm == .ed25519 ? "keys       " : "secrets    ")\(secretLines.joined(separator: "; "))
+              \(row.algorithm == .ed25519 ? "keys       " : "secrets    ")\(describe(secrets))
             """
     }
 }

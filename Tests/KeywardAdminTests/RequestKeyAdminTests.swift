@@ -136,6 +136,128 @@ import Testing
         try bob.setRequestKey(own.id, .delete)
         #expect(try f.store.audit(action: "hmac.delete").map(\.actor) == ["bob"])
     }
+
+    // MARK: Rotation
+
+    /// The secrets as stored, judged by the rules: a store never holds a state they forbid.
+    func stored(_ admin: Admin, _ id: String) throws -> [RotationMember] {
+        let members = try admin.store.requestKeySecrets(id).map(\.rotationMember)
+        #expect(RotationSet.violation(of: members, now: admin.clock.now) == nil, "stored \(members)")
+        return members
+    }
+
+    /// Random adds, rolls, discards, reactivations and deletions, with time passing so that rolls'
+    /// grace periods end: each is allowed exactly when the machine allows it on a model, and the
+    /// rows then equal the model's members (retired ones pruned by the next change).
+    @Test(arguments: [UInt64(11), 12, 13, 14, 15, 16])
+    func randomRotationsOfSecretsKeepTheRules(seed: UInt64) throws {
+        let f = try AdminFixture()
+        let clock = TestClock(1_000_000)
+        let root = Admin(store: f.store, keyFile: f.keyFile, clock: clock, actor: .commandLine("root"))
+        _ = try root.addUser("alice")
+        try root.setPassword("alice", ServiceTests.password)
+        let id = try root.createRequestKey(user: "alice", name: "o", material: .generatedSecret, expires: .never, scopes: [], networks: [])
+            .id
+        var model = try RotationSet(validating: try stored(root, id), now: clock.now)
+        var rng = SeededRandom(state: seed)
+        var deletions = 0
+        for _ in 0..<40 {
+            clock.now += Int64.random(in: 0...120, using: &rng)
+            let label = model.members.map(\.id).randomElement(using: &rng)!
+            let serial = try #require(RequestKeySecretRow.serial(label: label))
+            let verb = ["add", "roll", "discard", "reactivate", "delete"].randomElement(using: &rng)!
+            if verb == "delete" && deletions >= 4 { continue }  // an scrypt each
+            let next = RequestKeySecretRow.label(try f.store.nextRequestKeySecretSerial(id))
+            let op: RotationOperation =
+                switch verb {
+                case "add": .add(next)
+                case "roll": .roll(next, graceUntil: clock.now + 60)
+                case "discard": .discard(label)
+                case "reactivate": .reactivate(label)
+                default: .delete(label)
+                }
+            let expected = model.refusal(of: op, now: clock.now)
+            do {
+                switch verb {
+                case "add", "roll":
+                    let added = try root.addRequestKeySecret(id, material: .generatedSecret, grace: verb == "roll" ? 60 : nil)
+                    #expect(RequestKeySecretRow.label(added.serial) == next && added.secret != nil)
+                case "discard", "reactivate":
+                    try root.setRequestKeySecret(id, serial: serial, RequestKeySecretChange(rawValue: verb)!)
+                default:
+                    deletions += 1
+                    try root.deleteRequestKeySecret(id, serial: serial, password: ServiceTests.password, passwordOf: "alice")
+                }
+                #expect(expected == nil, "seed \(seed): \(verb) \(op.id) allowed against \(String(describing: expected))")
+                model = try model.applying(op, now: clock.now)
+            } catch let error as RotationRefusal {
+                #expect(error == expected, "seed \(seed): \(verb)")
+            }
+            // The model keeps a retired member until an operation drops it; compare what is live.
+            let live = { (members: [RotationMember]) in
+                members.filter {
+                    if case .retiring(let until) = $0.state { return until > clock.now } else { return true }
+                }
+            }
+            #expect(live(try stored(root, id)) == live(model.members), "seed \(seed) after \(verb)")
+        }
+    }
+
+    @Test func aSecondSecretVerifiesUntilTheFirstIsDiscardedAndARollRetiresTheOldOne() throws {
+        let f = try AdminFixture()
+        let clock = TestClock(1_000_000)
+        let root = Admin(store: f.store, keyFile: f.keyFile, clock: clock, actor: .commandLine("root"))
+        _ = try root.addUser("alice")
+        try root.setPassword("alice", ServiceTests.password)
+        let created = try root.createRequestKey(user: "alice", name: "o", material: .generatedSecret, expires: .never, scopes: [], networks: [])
+        let first = try #require(Base64.decode(created.secret!))
+        let body = Array("{}".utf8)
+        func allowed(_ secret: [UInt8]) throws -> Bool {
+            let checker = Authenticator(
+                keys: try KeyLookup(path: f.path, clock: clock, sealer: KeySealer(masterKey: f.keyFile.masterKey)),
+                pepper: HMACKey(f.keyFile.pepper), clock: clock, usage: CollectingSink(), audit: CollectingSink(),
+                throttle: FailureThrottle(limit: 0, windowSeconds: 60), limits: Limits())
+            let decision: Decision = try checker.check(hmacRequest(created.id, secret: secret, body: body))
+            return decision.isAllowed
+        }
+        // The rules refuse, with their reason, before anything is written.
+        #expect(throws: RotationRefusal.self) { try root.setRequestKeySecret(created.id, serial: 1, .discard) }
+        #expect(throws: AdminError.self) { try root.addRequestKeySecret(created.id, material: .ed25519(try Self.publicKey())) }
+
+        let added = try root.addRequestKeySecret(created.id, material: .generatedSecret)
+        let second = try #require(Base64.decode(added.secret!))
+        #expect(added.serial == 2 && added.secrets.map(\.state) == ["active", "active"])
+        #expect(try allowed(first) && allowed(second))
+        #expect(throws: RotationRefusal.self) { try root.addRequestKeySecret(created.id, material: .generatedSecret) }
+        try root.setRequestKeySecret(created.id, serial: 1, .discard)
+        #expect(try !allowed(first) && allowed(second))
+        #expect(throws: AdminError.self) {
+            try root.deleteRequestKeySecret(created.id, serial: 1, password: "wrong", passwordOf: "alice")
+        }
+        try root.deleteRequestKeySecret(created.id, serial: 1, password: ServiceTests.password, passwordOf: "alice")
+        #expect(try f.store.requestKeySecrets(created.id).map(\.serial) == [2])
+
+        // A roll: the new secret now, the old one until the grace ends, then nothing to discard.
+        let rolled = try root.addRequestKeySecret(created.id, material: .generatedSecret, grace: 3_600)
+        let third = try #require(Base64.decode(rolled.secret!))
+        #expect(rolled.serial == 3 && rolled.secrets.map(\.state) == ["retiring", "active"])
+        #expect(try allowed(second) && allowed(third))
+        clock.now += 3_600
+        #expect(try !allowed(second) && allowed(third))
+        #expect(throws: AdminError.self) { try root.addRequestKeySecret(created.id, material: .generatedSecret, grace: 0) }
+        _ = try root.addRequestKeySecret(created.id, material: .generatedSecret)
+        #expect(try f.store.requestKeySecrets(created.id).map(\.serial) == [3, 4])  // the retired one pruned
+        let actions = try f.store.audit().map(\.action).filter { $0.hasPrefix("hmac.") }
+        #expect(
+            actions == [
+                "hmac.create", "hmac.secret.add", "hmac.secret.discard", "hmac.password.refused", "hmac.secret.delete", "hmac.secret.roll",
+                "hmac.secret.add",
+            ], "\(actions)")
+    }
+
+    static func publicKey() throws -> PublicVerificationKey {
+        try PrivateSigningKey.generate(.ed25519).publicKey
+    }
 }
 
 extension Decision {
