@@ -215,8 +215,8 @@ extension Admin {
     /// admins for any credential, users for their own.
     public func explain(credential: String?, path: String, method: String, ip: String?) throws -> (decision: Decision, steps: [String]) {
         if let credential {
-            guard SecretKind.allCases.contains(where: { OpaqueSecret.isCredentialId(credential, kind: $0) }) else {
-                throw AdminError.invalid("not a credential id (kwk_, kwc_ or kws_ followed by 16 letters and digits)")
+            guard SecretKind(credentialId: credential) != nil else {
+                throw AdminError.invalid("not a credential id (\(SecretKind.idShape))")
             }
         }
         let lookup = try store.credentialLookup(clock: clock, limits: limits)

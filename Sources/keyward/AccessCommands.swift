@@ -338,9 +338,7 @@ enum ExplainCommand {
             if let secret = OpaqueSecret(parsing: Substring(id)) {
                 throw UsageError("that is a secret, not a credential id; the id is \(secret.id)")
             }
-            guard OpaqueSecret.isCredentialId(id, kind: .apiKey) || OpaqueSecret.isCredentialId(id, kind: .clientSecret) else {
-                throw UsageError("not a credential id (kwk_ or kwc_ followed by 16 letters and digits)")
-            }
+            guard SecretKind(credentialId: id) != nil else { throw UsageError("not a credential id (\(SecretKind.idShape))") }
             return id
         }
         let method = args.value("method") ?? "GET"

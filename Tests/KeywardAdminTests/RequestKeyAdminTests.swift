@@ -137,6 +137,21 @@ import Testing
         #expect(try f.store.audit(action: "hmac.delete").map(\.actor) == ["bob"])
     }
 
+    @Test func explainTakesTheirIds() throws {
+        let f = try AdminFixture()
+        let root = f.admin()
+        _ = try root.addUser("alice")
+        let created = try root.createRequestKey(
+            user: "alice", name: "o", material: .generatedSecret, expires: .never, scopes: [PathScope("/api/")!], networks: [])
+        guard case .allow(let identity) = try root.explain(credential: created.id, path: "/api/x", method: "POST", ip: nil).decision else {
+            Issue.record("refused")
+            return
+        }
+        #expect(identity.method == .httpSignature && identity.credential == created.id)
+        #expect(!(try root.explain(credential: created.id, path: "/other", method: "GET", ip: nil).decision.isAllowed))
+        #expect(throws: AdminError.self) { try root.explain(credential: "kwz_aaaaaaaaaaaaaaaa", path: "/", method: "GET", ip: nil) }
+    }
+
     // MARK: Rotation
 
     /// The secrets as stored, judged by the rules: a store never holds a state they forbid.

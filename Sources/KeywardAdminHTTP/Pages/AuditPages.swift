@@ -219,7 +219,7 @@ extension AdminAPI {
                         credential: draft.credential.isEmpty ? nil : draft.credential, path: draft.path, method: draft.method,
                         ip: draft.ip.isEmpty ? nil : draft.ip)
                 } catch let error as AdminError where error.reason == .invalidArgument {
-                    draft.errors["credential"] = "Not a credential id: kwk_ or kwc_ followed by 16 letters and digits."
+                    draft.errors["credential"] = "Not a credential id: \(SecretKind.idShape)."
                 }
             }
         }

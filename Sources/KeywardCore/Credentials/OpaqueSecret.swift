@@ -13,6 +13,25 @@ public enum SecretKind: String, Sendable, CaseIterable {
 
     /// True for the kinds whose whole secret is presented (`OpaqueSecret`).
     public var isOpaque: Bool { self != .signedRequest }
+
+    /// The kind whose credential ids `text` has the shape of; nil for anything else.
+    public init?(credentialId text: String) {
+        guard let kind = Self.allCases.first(where: { OpaqueSecret.isCredentialId(text, kind: $0) }) else { return nil }
+        self = kind
+    }
+
+    /// What a credential id looks like, for messages.
+    public static let idShape = "kwk_, kwc_, kws_ or kwh_ followed by 16 letters and digits"
+
+    /// How the check names a credential of this kind (`X-Auth-Method`) when it proves the request
+    /// by itself: a signed-request credential as its standard form, an RFC 9421 signature.
+    public var method: AuthMethod {
+        switch self {
+        case .apiKey, .clientSecret: .apiKey
+        case .serviceKey: .serviceKey
+        case .signedRequest: .httpSignature
+        }
+    }
 }
 
 /// A well-formed `<prefix>_<public id>_<secret><checksum>` secret whose checksum matched.

@@ -173,7 +173,7 @@ public struct Authenticator {
         trace.note("credential \(record.id) (\(record.name)) of user \(record.userName)")
         return (
             CredentialPolicy.authorize(
-                VerifiedCredential(record: record, method: record.service == nil ? .apiKey : .serviceKey), request: request,
+                VerifiedCredential(record: record, method: SecretKind(credentialId: record.id)?.method ?? .apiKey), request: request,
                 now: clock.now, access: access, trace: trace), trace.steps
         )
     }
