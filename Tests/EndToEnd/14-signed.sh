@@ -170,6 +170,97 @@ expect_eq "signature explain: a wrong Content-Digest exits 1" 1 "$?"
 expect_has "signature explain names the digest for this body" "$(cat "$T/explain2.out")" "for this body: sha-256=:"
 
 # ---------------------------------------------------------------------------------------------
+# Rotation of a kwh_ credential's secrets (one state machine): a second secret, the client moves,
+# the first discarded and refused on the next request, reactivated, deleted with the password;
+# a roll. Each request is signed by http-message-signatures and goes through nginx with the body.
+# ---------------------------------------------------------------------------------------------
+echo "# rotation of a signed-request credential's secrets, through nginx"
+PASSWORD="alice's long password"
+printf '%s\n' "$PASSWORD" | kw user passwd alice --password-stdin >/dev/null || bail "user passwd failed: $(tail -n 3 "$CLI_LOG")"
+kw hmac create --user alice --name rotating --json >"$T/cli/rot.json" || bail "hmac create failed: $(tail -n 3 "$CLI_LOG")"
+ROT_ID=$(jget "$T/cli/rot.json" id)
+ROT_1=$(jget "$T/cli/rot.json" secret)
+signed_post() { # signed_post SECRET LABEL -> $CODE, $T/r.hdr: a POST to /signed/rotation, signed for $ROT_ID
+    local out
+    out=$(python3 - "$P_NGX" "$ROT_ID" "$1" "$2" <<'PY'
+import base64, datetime, sys
+import requests
+from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver
+from http_message_signatures.algorithms import HMAC_SHA256
+
+port, key_id, secret, label = sys.argv[1], sys.argv[2], base64.b64decode(sys.argv[3]), sys.argv[4]
+
+
+class Keys(HTTPSignatureKeyResolver):
+    def resolve_private_key(self, key_id):
+        return secret
+
+
+body = ('{"step": "%s"}' % label).encode()
+r = requests.Request("POST", f"http://127.0.0.1:{port}/signed/rotation", data=body,
+                     headers={"Content-Type": "application/json"}).prepare()
+signer = HTTPMessageSigner(signature_algorithm=HMAC_SHA256, key_resolver=Keys())
+signer.sign(r, key_id=key_id, covered_component_ids=("@method", "@target-uri", "content-digest"),
+            created=datetime.datetime.now(), nonce=f"rotation-{label}", body=body)
+res = requests.Session().send(r, timeout=10)
+print(res.status_code, res.headers.get("X-Auth-Error-Code", "-"))
+PY
+    )
+    CODE=${out%% *}
+    ERRCODE=${out##* }
+}
+signed_post "$ROT_1" first
+expect_eq "rotation: the first secret signs (200)" 200 "$CODE"
+kw hmac secret add "$ROT_ID" --json >"$T/cli/rot2.json"
+expect_eq "rotation: hmac secret add exits 0" 0 "$?"
+ROT_2=$(jget "$T/cli/rot2.json" secret)
+expect_eq "rotation: the second secret is serial 2" 2 "$(jget "$T/cli/rot2.json" serial)"
+signed_post "$ROT_2" second
+expect_eq "rotation: the second secret signs too (200)" 200 "$CODE"
+signed_post "$ROT_1" first-still
+expect_eq "rotation: the first still signs while both are active (200)" 200 "$CODE"
+kw hmac secret add "$ROT_ID" >/dev/null
+expect_eq "rotation: a third active secret is refused (exit 1)" 1 "$?"
+expect_has "rotation: the refusal says which rule" "$(tail -n 1 "$CLI_LOG")" "at most two active"
+kw hmac secret discard "$ROT_ID" 1 >/dev/null
+expect_eq "rotation: hmac secret discard 1 exits 0" 0 "$?"
+signed_post "$ROT_1" first-discarded
+expect_eq "rotation: the discarded secret is refused on the next request (401)" 401 "$CODE"
+expect_eq "rotation: ... as signature_invalid" signature_invalid "$ERRCODE"
+signed_post "$ROT_2" second-alone
+expect_eq "rotation: the second secret still signs (200)" 200 "$CODE"
+kw hmac secret discard "$ROT_ID" 2 >/dev/null
+expect_eq "rotation: discarding the only active secret is refused (exit 1)" 1 "$?"
+expect_has "rotation: ... at least one stays active" "$(tail -n 1 "$CLI_LOG")" "at least one stays active"
+kw hmac secret reactivate "$ROT_ID" 1 >/dev/null
+expect_eq "rotation: hmac secret reactivate 1 exits 0" 0 "$?"
+signed_post "$ROT_1" first-back
+expect_eq "rotation: the reactivated secret signs again (200)" 200 "$CODE"
+kw hmac secret discard "$ROT_ID" 1 >/dev/null || notok "rotation: discard 1 again" "exit 0" "$(tail -n 1 "$CLI_LOG")"
+printf 'not the password\n' | kw hmac secret delete "$ROT_ID" 1 --password-stdin >/dev/null
+expect_eq "rotation: delete with a wrong password is refused (exit 1)" 1 "$?"
+printf '%s\n' "$PASSWORD" | kw hmac secret delete "$ROT_ID" 2 --password-stdin >/dev/null
+expect_eq "rotation: deleting an active secret is refused (exit 1)" 1 "$?"
+printf '%s\n' "$PASSWORD" | kw hmac secret delete "$ROT_ID" 1 --password-stdin >/dev/null
+expect_eq "rotation: the inactive secret is deleted with the owner's password" 0 "$?"
+kw hmac show "$ROT_ID" --json >"$T/cli/rot-show.json"
+expect_eq "rotation: one secret left, serial 2" "2 active" "$(jget "$T/cli/rot-show.json" secrets.0.serial) $(jget "$T/cli/rot-show.json" secrets.0.state)"
+kw hmac roll "$ROT_ID" --grace 1h --json >"$T/cli/rot3.json"
+expect_eq "rotation: hmac roll --grace 1h exits 0" 0 "$?"
+ROT_3=$(jget "$T/cli/rot3.json" secret)
+signed_post "$ROT_3" rolled-new
+expect_eq "rotation: after a roll the new secret signs (200)" 200 "$CODE"
+signed_post "$ROT_2" rolled-old
+expect_eq "rotation: ... and the old one until its grace ends (200)" 200 "$CODE"
+rot_audit=$(kw audit list --json)
+for action in hmac.secret.add hmac.secret.discard hmac.secret.reactivate hmac.secret.delete hmac.secret.roll hmac.password.refused; do
+    expect_has "rotation: audited as $action" "$rot_audit" "\"$action\""
+done
+for s in "$ROT_1" "$ROT_2" "$ROT_3"; do
+    expect_lacks "rotation: the audit never shows a secret" "$rot_audit" "$s"
+done
+
+# ---------------------------------------------------------------------------------------------
 # The audit: refusals named by code and credential; no secret in the logs; uses counted
 # ---------------------------------------------------------------------------------------------
 sleep 1.5   # the check's audit and usage rows are written once a second
