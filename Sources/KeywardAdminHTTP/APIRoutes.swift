@@ -94,7 +94,7 @@ extension AdminAPI {
             200,
             .object([
                 ("user", Render.user(user)), ("privileges", .strings(caller.privileges.sorted())),
-                ("auth", .string(caller.via == .apiKey ? "api-key" : "session")), ("credential", .string(caller.credential)),
+                ("auth", .string(caller.via.name)), ("credential", .string(caller.credential)),
             ]))
     }
 
@@ -105,7 +105,7 @@ extension AdminAPI {
         let query = try request.query(["limit", "cursor", "user"])
         let page = try Page(query, list: "sessions", limits: config.limits)
         let user = query["user"] == "*" && admin.actor.isAdmin ? nil : query["user"] ?? admin.actor.user
-        let current = request.caller.flatMap { $0.via == .apiKey ? nil : $0.credential }
+        let current = request.caller.flatMap { $0.via.isSession ? $0.credential : nil }
         let order: (SessionInfo) -> String = { Render.padded($0.createdAt) + " " + $0.id }
         return page.answer(Page.sorted(try admin.sessions(user: user), by: order), key: order) {
             Render.session($0, idle: config.limits.sessionIdle, current: current)

@@ -55,6 +55,8 @@ public final class AdminAPI: AdminEndpoint {
     let audit: any AuditSink
     let usage: any UsageRecorder
     let log: @Sendable (String) -> Void
+    /// The nonces of signed requests, shared with the check and every worker of the process.
+    let nonces: NonceCache
     private var connections: (store: Store, authenticator: Authenticator)?
     private lazy var routes: [Route] = Self.routes()
     /// This worker's key for device cookies (an `HMACKey` is not shared between threads).
@@ -65,13 +67,15 @@ public final class AdminAPI: AdminEndpoint {
     /// An API for one worker thread. `throttle` is the process's failure throttle (failed sign-ins
     /// and bad API keys count like failed checks); `signIns` the process's sign-in throttle and
     /// scrypt slots (nil: this API's own, for a process with one worker); `audit` receives refused
-    /// authentications; `usage` the uses of API keys (last use, count); `log` gets one line per
-    /// infrastructure failure.
+    /// authentications; `usage` the uses of API keys (last use, count); `nonces` the process's
+    /// replay cache of signed requests (nil: this API's own, for a process with one worker);
+    /// `log` gets one line per infrastructure failure.
     public init(
         config: AdminAPIConfig, clock: any Clock, throttle: FailureThrottle, audit: any AuditSink,
-        usage: any UsageRecorder, signIns: SignInGuard? = nil, log: @escaping @Sendable (String) -> Void
+        usage: any UsageRecorder, signIns: SignInGuard? = nil, nonces: NonceCache? = nil, log: @escaping @Sendable (String) -> Void
     ) {
         self.usage = usage
+        self.nonces = nonces ?? NonceCache(capacity: config.limits.signatureNonces)
         self.config = config
         self.clock = clock
         self.throttle = throttle
@@ -84,11 +88,25 @@ public final class AdminAPI: AdminEndpoint {
     func opened() throws -> (store: Store, authenticator: Authenticator) {
         if let connections { return connections }
         let store = try Store(path: config.databasePath)
+        let keys = try KeyLookup(
+            path: config.databasePath, clock: clock, limits: config.limits, sealer: KeySealer(masterKey: config.keyFile.masterKey))
+        let pepper = HMACKey(config.keyFile.pepper)
         let authenticator = Authenticator(
-            keys: try KeyLookup(path: config.databasePath, clock: clock, limits: config.limits), pepper: HMACKey(config.keyFile.pepper), clock: clock,
-            usage: CollectingSink(), audit: audit, throttle: throttle, limits: config.limits)
+            keys: keys, pepper: pepper, clock: clock, usage: CollectingSink(), audit: audit, throttle: throttle, limits: config.limits,
+            nonces: nonces, authenticators: Self.adminChain(keys: keys, pepper: pepper, nonces: nonces, limits: config.limits))
         connections = (store, authenticator)
         return (store, authenticator)
+    }
+
+    /// The credentials the admin API takes, asked in this order: the signed-request forms, then
+    /// API keys. No tokens (an access token is for the APIs behind the server, not for managing
+    /// keys) and no service keys (a service is no user).
+    static func adminChain(keys: any CredentialLookup, pepper: HMACKey, nonces: NonceCache, limits: Limits) -> [any CredentialAuthenticator] {
+        [
+            HMACAuthenticator(keys: keys, limits: limits),
+            HTTPSignatureAuthenticator(keys: keys, nonces: nonces, limits: limits),
+            OpaqueSecretAuthenticator(kind: .apiKey, method: .apiKey, keys: keys, pepper: pepper),
+        ]
     }
 
     /// Answers one request under `/admin/`. Never throws: a refusal is a JSON error, an
@@ -162,16 +180,22 @@ public final class AdminAPI: AdminEndpoint {
 
     // MARK: Authentication
 
-    /// Who is calling: an API key (`Authorization: Bearer kwk_...` or `X-API-Key`), else the session
-    /// cookie. A client over its failure limit is still served with a valid key or session; see
-    /// `authenticateKey`.
+    /// Who is calling: a credential (an API key in `Authorization: Bearer kwk_...` or
+    /// `X-API-Key`, or a request signed for a `kwh_` credential: RFC 9421, or `Authorization: HMAC
+    /// <id>:<mac>` over the body), else the session cookie. A client over its failure limit is
+    /// still served with a valid credential or session; see `authenticateCredential`.
     func authenticate(_ request: APIRequest) throws -> Caller {
         let now = clock.now
-        if let (presented, _) = CredentialExtractor.extract(
-            authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
-            queryString: nil, limits: config.limits)
-        {
-            return try authenticateKey(presented, request, now: now)
+        let (_, authenticator) = try opened()
+        let adminPath = config.mount + request.path
+        // No query: a key in the URL is refused here (it would land in logs); a signature over
+        // the target reads it from the request's own target.
+        let check = CheckRequest(
+            method: request.method, path: PathNormalizer.normalize(requestURI: adminPath, limits: config.limits),
+            remoteAddress: request.address, authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
+            source: request.signed)
+        if let (candidate, claimant) = authenticator.chain.route(check) {
+            return try authenticateCredential(candidate, claimant, check, request, now: now)
         }
         let cookies = request.sessionCookies
         if cookies.count > 1 {
@@ -184,67 +208,100 @@ public final class AdminAPI: AdminEndpoint {
         throw AdminError.unauthenticated()
     }
 
-    /// An API key, verified and held to its own rules on this admin path (`<mount>/admin/api/...`)
-    /// as the check would: the stored hash (constant time), the key's and its user's status,
-    /// expiry, networks and scopes, so a key scoped to some API never doubles as an admin
-    /// credential; and its user must hold `use-api-key`. Authentication failures (401) come
-    /// before authorization ones (403), and among those the missing privilege first.
-    private func authenticateKey(_ presented: PresentedCredential, _ request: APIRequest, now: Int64) throws -> Caller {
+    /// An API key or a signed request, verified by the same authenticators as at the check
+    /// (`adminChain`) and held to the credential's own rules on this admin path
+    /// (`<mount>/admin/api/...`) as the check would: the stored hash (constant time) or the
+    /// signature, the credential's and its user's status, expiry, networks and scopes, so a
+    /// credential scoped to some API never doubles as an admin credential; and its user must
+    /// hold `use-api-key`. Authentication failures (401) come before authorization ones (403),
+    /// and among those the missing privilege first.
+    private func authenticateCredential(
+        _ candidate: Candidate, _ claimant: (any CredentialAuthenticator)?, _ check: CheckRequest, _ request: APIRequest, now: Int64
+    ) throws -> Caller {
         let (store, authenticator) = try opened()
-        func refuse(_ reason: String, credential: String?, user: String? = nil, detail: String = "api-key") {
+        let kind = candidate.secret == nil && claimant != nil ? "signed request" : "API key"
+        func refuse(_ reason: String, credential: String?, user: String? = nil, detail: String) {
             audit.record(
                 AuditEvent(
                     at: now, actor: user ?? "anonymous", action: "admin.auth.deny", credential: credential,
                     sourceIP: request.address, reason: reason, detail: detail))
         }
-        var secret: OpaqueSecret? = nil
-        if case .opaque(let presentedSecret) = presented { secret = presentedSecret }
-        guard let secret, let key = try authenticator.verified(secret, as: .apiKey) else {
-            // Past the client's failure limit a key that does not verify gets 429, after no more
-            // work than a checksum and a lookup; a valid one from the same address is served.
+        let authentication: Authentication
+        if let claimant {
+            try authenticator.keys.refresh()
+            authentication = try claimant.authenticate(candidate, in: check, now: now)
+        } else {
+            // A well-formed secret of a kind the admin API does not take is named all the same.
+            authentication = .refused(Denial(.invalidCredential, credential: candidate.secret?.id))
+        }
+        let verified: VerifiedCredential
+        switch authentication {
+        case .verified(let proved):
+            verified = proved
+        case .refused(let denial):
+            // Past the client's failure limit a credential that does not verify gets 429, after
+            // no more work than a checksum and a lookup; a valid one from the same address is served.
             if let address = request.address, let wait = throttle.retryAfter(address, now: now) {
                 if let n = throttle.auditedRefusal(address, now: now) {
-                    refuse(DenyReason.tooManyFailures.rawValue, credential: secret?.id, detail: "api-key; refusal \(n) of the window")
+                    refuse(DenyReason.tooManyFailures.rawValue, credential: denial.credential, detail: "\(kind); refusal \(n) of the window")
                 }
                 throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
             }
-            refuse(DenyReason.invalidCredential.rawValue, credential: secret?.id)
+            refuse(denial.reason.rawValue, credential: denial.credential, user: denial.user, detail: kind)
             if let address = request.address { throttle.recordFailure(address, now: now) }
-            throw AdminError.unauthenticated("The API key is invalid.")
+            if denial.reason == .replayCacheFull, let wait = denial.retryAfter {
+                throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
+            }
+            throw AdminError.unauthenticated(
+                kind == "API key" ? "The API key is invalid." : "The request signature does not verify (\(denial.reason.rawValue)).")
         }
-        let adminPath = config.mount + request.path
-        let decision = authenticator.authorize(
-            verified: key,
-            for: CheckRequest(
-                method: request.method, path: PathNormalizer.normalize(requestURI: adminPath, limits: config.limits),
-                remoteAddress: request.address))
+        let key = verified.record
+        let method = verified.method
+        let decision = authenticator.authorize(verified, for: check)
         if case .deny(let denial) = decision, denial.reason.kind == .challenge {
-            refuse(denial.reason.rawValue, credential: key.id, user: key.userName)
+            refuse(denial.reason.rawValue, credential: key.id, user: key.userName, detail: method.rawValue)
             if let address = request.address { throttle.recordFailure(address, now: now) }
-            throw AdminError.unauthenticated(denial.reason == .credentialExpired ? "The API key has expired." : "The API key is invalid.")
+            let what = method == .apiKey ? "The API key" : "The signing credential"
+            throw AdminError.unauthenticated(denial.reason == .credentialExpired ? "\(what) has expired." : "\(what) is invalid.")
         }
         let privileges = try store.privileges(of: key.userName)
         guard privileges.contains(Privilege.useAPIKey) else {
-            refuse("privilege_missing", credential: key.id, user: key.userName)
-            throw AdminError.forbidden("The API key's user does not hold \(Privilege.useAPIKey).")
+            refuse("privilege_missing", credential: key.id, user: key.userName, detail: method.rawValue)
+            throw AdminError.forbidden("The credential's user does not hold \(Privilege.useAPIKey).")
         }
         if case .deny(let denial) = decision {
-            refuse(denial.reason.rawValue, credential: key.id, user: key.userName)
+            refuse(denial.reason.rawValue, credential: key.id, user: key.userName, detail: method.rawValue)
             throw AdminError.forbidden(
                 denial.reason == .addressNotAllowed
-                    ? "This API key may not be used from this address."
-                    : "The API key's scopes do not cover \(request.method) \(adminPath).")
+                    ? "This credential may not be used from this address."
+                    : "The credential's scopes do not cover \(request.method) \(config.mount + request.path).")
         }
         usage.recordUse(credential: key.id, at: now, from: request.address)
-        return Caller(user: key.userName, privileges: privileges, via: .apiKey, credential: key.id)
+        return Caller(user: key.userName, privileges: privileges, via: .credential(method), credential: key.id)
     }
 }
 
 /// Who an authenticated request comes from.
 struct Caller {
     enum Via: Equatable {
-        case apiKey
+        /// A credential that proves itself on every request: an API key, or a signed request
+        /// (`hmac`, `http-signature`); no session, no CSRF token.
+        case credential(AuthMethod)
         case session(idHash: [UInt8], csrfHash: [UInt8])
+
+        /// `api-key`, `hmac`, `http-signature` or `session`, as `whoami` reports it.
+        var name: String {
+            switch self {
+            case .credential(let method): method.rawValue
+            case .session: "session"
+            }
+        }
+
+        /// True for a password sign-in's session.
+        var isSession: Bool {
+            if case .session = self { return true }
+            return false
+        }
     }
     let user: String
     /// Privileges held now, read on every request.
@@ -286,6 +343,11 @@ final class APIRequest {
     private let bodyReader: () -> [UInt8]?
     /// The body, read once on first use (the stream cannot be rewound); nil when over the limit.
     private(set) lazy var body: [UInt8]? = bodyReader()
+    /// The fields a signed request reads, from the server's params.
+    private let fields: any RequestSource
+    /// The request as a signature sees it: its fields, target and the body this request reads
+    /// once (an admin API request is a responder's: its body reaches Keyward).
+    var signed: any RequestSource { SignedSource(fields: fields, request: self) }
     /// The path below the mount (`/admin/api/...`), as routed.
     var path = ""
     /// The path's `{}` parts, percent-decoded.
@@ -317,6 +379,22 @@ final class APIRequest {
         https = value("HTTPS").map { $0.lowercased() == "on" || $0 == "1" } ?? false
         let limit = limits.maxBodyBytes
         bodyReader = { params.readBody(limit: limit) }
+        fields = ParamRequestSource(params)
+    }
+
+    /// `RequestSource` over an admin API request: fields from the params, the body the request
+    /// keeps, so that a signature and the handler read the same bytes.
+    private struct SignedSource: RequestSource {
+        let fields: any RequestSource
+        unowned let request: APIRequest
+        var target: RequestTarget { fields.target }
+        func header(_ name: String) -> String? { fields.header(name) }
+        func body(limit: Int) -> [UInt8]? {
+            guard let body = request.body, body.count <= limit else { return nil }
+            // A body cut short (or longer than declared) is not the body that was signed.
+            if let declared = fields.header("content-length").flatMap({ Int($0) }), declared != body.count { return nil }
+            return body
+        }
     }
 
     /// POST, PUT, PATCH and DELETE: a cookie session needs the CSRF token for these.

@@ -96,24 +96,25 @@ extension CheckRequest {
 
 /// The rest of a checked request, read from the server's params only when a credential kind asks.
 /// A value (no allocation per check): the params it wraps are a pointer or a dictionary.
-struct ParamRequestSource<P: ParamSource>: RequestSource {
+public struct ParamRequestSource<P: ParamSource>: RequestSource {
     private let params: P
     /// True for a responder, whose input stream is the request's body.
-    let carriesBody: Bool
+    public let carriesBody: Bool
 
-    init(_ params: P, carriesBody: Bool = false) {
+    /// The request `params` describe; `carriesBody` when its input stream is the request's body.
+    public init(_ params: P, carriesBody: Bool = false) {
         self.params = params
         self.carriesBody = carriesBody
     }
 
     /// `KEYWARD_HMAC_CREDENTIAL`: a param of the server's configuration (a client's fields all
     /// arrive as `HTTP_*`); empty counts as none.
-    var boundCredential: String? {
+    public var boundCredential: String? {
         guard let value = params.param("KEYWARD_HMAC_CREDENTIAL"), !value.isEmpty else { return nil }
         return value
     }
 
-    var target: RequestTarget {
+    public var target: RequestTarget {
         let https = params.param("HTTPS").map { $0.lowercased() == "on" } ?? false
         return RequestTarget(
             scheme: https ? "https" : params.param("REQUEST_SCHEME").flatMap { $0.isEmpty ? nil : $0.lowercased() },
@@ -126,7 +127,7 @@ struct ParamRequestSource<P: ParamSource>: RequestSource {
     /// nor `Transfer-Encoding`: apache/keyward.conf copies them into `KEYWARD_CONTENT_LENGTH` and
     /// `KEYWARD_TRANSFER_ENCODING` (names a client cannot send). Every other header is `HTTP_` +
     /// its name in upper case with `-` as `_` (§4.1.18).
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         // The fields signed requests read on every check, by static name: no name is built.
         switch name.utf8.count {
         case 15 where CheckRequest.sameFieldName(name, "signature-input"): return staticValue("HTTP_SIGNATURE_INPUT")
@@ -170,7 +171,7 @@ struct ParamRequestSource<P: ParamSource>: RequestSource {
     /// The stream cannot be rewound: the first call reads the body; an authenticator that needs
     /// it twice keeps it. Nil when no body reaches Keyward, or when fewer or more bytes arrive
     /// than `CONTENT_LENGTH` declares (a body cut short is not the body that was signed).
-    func body(limit: Int) -> [UInt8]? {
+    public func body(limit: Int) -> [UInt8]? {
         guard carriesBody, let body = params.readBody(limit: limit) else { return nil }
         if let declared = params.param("CONTENT_LENGTH").flatMap({ $0.isEmpty ? nil : Int($0) }), declared != body.count { return nil }
         return body

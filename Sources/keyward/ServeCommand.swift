@@ -149,7 +149,7 @@ enum ServeCommand {
                     revoker: StoreRevoker(path: context.dbPath)),
                 admin: AdminAPI(
                     config: adminConfig, clock: clock, throttle: throttle, audit: writer,
-                    usage: writer.makeUsageRecorder(), signIns: signIns, log: log),
+                    usage: writer.makeUsageRecorder(), signIns: signIns, nonces: nonces, log: log),
                 log: log)
         }
 

@@ -64,7 +64,7 @@ listing=$(kw hmac list; kw hmac list --json; kw audit list --json)
 expect_lacks "hmac list and the audit never show the generated secret" "$listing" "$HMAC_SECRET"
 expect_lacks "hmac list and the audit never show the supplied secret" "$listing" "$SEED_SECRET"
 
-start_keyward kw keyward "unix:$T/kw.sock" --socket-mode 0666 --threads 4 --failure-limit 0
+start_keyward kw keyward "unix:$T/kw.sock" --socket-mode 0666 --threads 4 --failure-limit 0 --mount /keyward
 start_keyward kw_tcp keyward-tcp "127.0.0.1:$P_KW_TCP" --threads 4 --failure-limit 0
 wait_keywards
 start_backend
@@ -86,7 +86,7 @@ mkdir -p "$T/nginx"
     printf '    proxy_set_header Authorization     "";\n'
     printf '    proxy_pass http://example_app;\n}\n'
 } >"$T/nginx/signed-locations.conf"
-start_nginx_site nginx "$T/nginx" "$P_NGX" "$T/kw.sock" --workers 2 --server "$T/nginx/signed-locations.conf"
+start_nginx_site nginx "$T/nginx" "$P_NGX" "$T/kw.sock" --workers 2 --endpoints --server "$T/nginx/signed-locations.conf"
 
 # Apache: apache/keyward.conf and apache/example-site.conf (/api/ -> the backend).
 start_apache_site apache "$T/apache" "$P_AP" "$P_KW_TCP"
@@ -259,6 +259,72 @@ done
 for s in "$ROT_1" "$ROT_2" "$ROT_3"; do
     expect_lacks "rotation: the audit never shows a secret" "$rot_audit" "$s"
 done
+
+# ---------------------------------------------------------------------------------------------
+# Keyward's own endpoints get the body: the admin API (nginx/keyward-endpoints.conf) takes a
+# signed request as it takes an API key, its user holding use-api-key
+# ---------------------------------------------------------------------------------------------
+echo "# the admin API, signed (nginx/keyward-endpoints.conf)"
+add_users ops
+must kw role add operators --privilege admin --privilege use-api-key
+must kw role grant operators --user ops
+kw hmac create --user ops --name automation --json >"$T/cli/ops.json" || bail "hmac create failed: $(tail -n 3 "$CLI_LOG")"
+python3 - "$P_NGX" "$(jget "$T/cli/ops.json" id)" "$(jget "$T/cli/ops.json" secret)" "$HMAC_ID" "$HMAC_SECRET" <<'PY' | tee "$T/logs/admin-signed.out"
+import base64, datetime, hashlib, hmac, json, sys
+import requests
+from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver
+from http_message_signatures.algorithms import HMAC_SHA256
+
+port, ops_id, ops_secret, alice_id, alice_secret = sys.argv[1], sys.argv[2], base64.b64decode(sys.argv[3]), sys.argv[4], base64.b64decode(sys.argv[5])
+base = f"http://127.0.0.1:{port}/keyward/admin/api"
+
+
+def check(name, ok, detail=""):
+    print(("ok - " if ok else "not ok - ") + name + ("" if ok else f" ({detail})"))
+
+
+def signed(method, path, key_id, secret, body=None, nonce=None, tamper=None):
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    r = requests.Request(method, base + path, data=body, headers=headers).prepare()
+
+    class Keys(HTTPSignatureKeyResolver):
+        def resolve_private_key(self, k):
+            return secret
+
+    components = ("@method", "@target-uri") + (("content-digest",) if body is not None else ())
+    HTTPMessageSigner(signature_algorithm=HMAC_SHA256, key_resolver=Keys()).sign(
+        r, key_id=key_id, covered_component_ids=components, created=datetime.datetime.now(), nonce=nonce, body=body)
+    if tamper is not None:
+        r.body = tamper
+        r.headers["Content-Length"] = str(len(tamper))
+    return requests.Session().send(r, timeout=10)
+
+
+me = signed("GET", "/me", ops_id, ops_secret, nonce="admin-1")
+check("admin API: an RFC 9421 signed GET /me is ops (200)", me.status_code == 200 and me.json()["user"]["name"] == "ops", me.text)
+check("admin API: whoami names the method http-signature and the kwh_ credential",
+      me.json().get("auth") == "http-signature" and me.json().get("credential") == ops_id, me.text)
+body = json.dumps({"user": "alice", "name": "made-by-a-signed-request", "expires": "7d"}).encode()
+made = signed("POST", "/keys", ops_id, ops_secret, body=body, nonce="admin-2")
+check("admin API: a signed POST with Content-Digest creates a key (201)", made.status_code == 201, made.text)
+check("admin API: ... whose secret is in the answer only", made.json().get("secret", "").startswith("kwk_"), made.text)
+other = json.dumps({"user": "alice", "name": "tampered", "expires": "7d"}).encode()
+tampered = signed("POST", "/keys", ops_id, ops_secret, body=body, nonce="admin-3", tamper=other)
+check("admin API: a tampered body is refused (401 digest_mismatch)",
+      tampered.status_code == 401 and "digest_mismatch" in tampered.text, f"{tampered.status_code} {tampered.text}")
+replayed = signed("GET", "/me", ops_id, ops_secret, nonce="admin-1")
+check("admin API: a replayed nonce is refused (401 signature_replayed)",
+      replayed.status_code == 401 and "signature_replayed" in replayed.text, f"{replayed.status_code} {replayed.text}")
+mac = base64.b64encode(hmac.new(ops_secret, b"", hashlib.sha256).digest()).decode()
+seed = requests.get(base + "/me", headers={"Authorization": f"HMAC {ops_id}:{mac}"}, timeout=10)
+check("admin API: the HMAC form over the (empty) body authenticates (200, hmac)",
+      seed.status_code == 200 and seed.json().get("auth") == "hmac", f"{seed.status_code} {seed.text}")
+plain = signed("GET", "/me", alice_id, alice_secret, nonce="admin-4")
+check("admin API: a user without use-api-key is refused after the signature verifies (403)", plain.status_code == 403, plain.text)
+PY
+PASS=$((PASS + $(grep -c '^ok - ' "$T/logs/admin-signed.out")))
+FAIL=$((FAIL + $(grep -c '^not ok - ' "$T/logs/admin-signed.out")))
+[ "$(grep -c '^ok - ' "$T/logs/admin-signed.out")" -eq 8 ] || notok "admin API: all 8 signed checks ran" 8 "$(grep -c '^ok - ' "$T/logs/admin-signed.out")"
 
 # ---------------------------------------------------------------------------------------------
 # The audit: refusals named by code and credential; no secret in the logs; uses counted

@@ -190,7 +190,12 @@ public struct Authenticator {
     /// web server, not Keyward's own endpoints (the admin API, which takes API keys itself and has
     /// privileges instead). Records nothing.
     public func authorize(verified key: CredentialRecord, for request: CheckRequest) -> Decision {
-        CredentialPolicy.authorize(VerifiedCredential(record: key, method: .apiKey), request: request, now: clock.now)
+        authorize(VerifiedCredential(record: key, method: .apiKey), for: request)
+    }
+
+    /// `authorize(verified:for:)` for a credential an authenticator of the chain proved.
+    public func authorize(_ verified: VerifiedCredential, for request: CheckRequest) -> Decision {
+        CredentialPolicy.authorize(verified, request: request, now: clock.now)
     }
 
     static func describe(method: String, path: Result<String, PathNormalizer.Refusal>) -> String {
