@@ -59,6 +59,12 @@ struct Browser {
         #expect(PageFormat.iso(1_796_497_749) == "2026-12-05 19:09Z")
         #expect(PageFormat.relative(1_000 + 29 * 86_400 + 5, now: 1_000) == "in 29 days")
         #expect(PageFormat.relative(1_000, now: 1_000 + 3 * 3_600) == "3 hours ago")
+        // Nearest, not rounded down: a fresh 7-day key.
+        #expect(PageFormat.relative(1_000 + 7 * 86_400 - 30, now: 1_000) == "in 7 days")
+        #expect(PageFormat.relative(1_000 + 3_570, now: 1_000) == "in 1 hour")
+        #expect(PageFormat.relative(1_000, now: 1_000 + 89) == "1 minute ago")
+        #expect(PageFormat.relative(1_000, now: 1_000 + 91) == "2 minutes ago")
+        #expect(PageFormat.relative(1_000 + 3 * 365 * 86_400, now: 1_000) == "in 3 years")
         #expect(PageFormat.address("2001:0db8:0000:0000:0000:0000:0000:0001") == "2001:db8::1")
         #expect(PageFormat.address("2001:db8:0:1:0:0:0:1") == "2001:db8:0:1::1")
         #expect(PageFormat.address("0:0:0:0:0:0:0:1") == "::1" && PageFormat.address("10.0.0.5") == "10.0.0.5")

@@ -43,16 +43,18 @@ enum PageFormat {
         let delta = t - now
         let magnitude = abs(delta)
         if magnitude < 60 { return "just now" }
-        let (n, unit): (Int64, String) =
-            switch magnitude {
-            case ..<3_600: (magnitude / 60, "minute")
-            case ..<86_400: (magnitude / 3_600, "hour")
-            case ..<(60 * 86_400): (magnitude / 86_400, "day")
-            case ..<(730 * 86_400): (magnitude / (30 * 86_400), "month")
-            default: (magnitude / (365 * 86_400), "year")
-            }
-        let amount = "\(n) \(unit)\(n == 1 ? "" : "s")"
-        return delta > 0 ? "in " + amount : amount + " ago"
+        // To the nearest unit (a 7-day key a few seconds old expires "in 7 days", not 6), and the
+        // next unit once the count would reach it (59.5 minutes is "1 hour").
+        let units: [(seconds: Int64, name: String, below: Int64)] = [
+            (60, "minute", 60), (3_600, "hour", 24), (86_400, "day", 60), (30 * 86_400, "month", 24), (365 * 86_400, "year", .max),
+        ]
+        for unit in units {
+            let n = (magnitude + unit.seconds / 2) / unit.seconds
+            guard n < unit.below else { continue }
+            let amount = "\(n) \(unit.name)\(n == 1 ? "" : "s")"
+            return delta > 0 ? "in " + amount : amount + " ago"
+        }
+        preconditionFailure("years have no upper bound")
     }
 
     /// A time as `<time>`: ISO 8601 and the relative time.
