@@ -29,22 +29,31 @@ extension Admin {
     }
 
     /// Applies `command` to credential `id` of `owner` in `repository`, audited as
-    /// `<noun>.<verb>`. Owners may not enable (a credential an admin disabled stays disabled);
-    /// `renew` is the kind's own (`renew` nil: the kind has none).
+    /// `<noun>.<verb>`: an admin, or the owner holding `manage-own-keys`, who may disable, delete
+    /// and renew (up to `maxSelfServiceLifetime`) but not enable: a credential an admin disabled
+    /// stays disabled. `setExpiry` writes a renewal's new expiry (Unix seconds, nil for never);
+    /// nil: the kind is renewed by making a new one.
     func change(
         _ command: CredentialChange, _ id: String, owner: String, noun: String, in repository: any CredentialRepository,
-        renew: ((Lifetime?) throws -> Void)?
+        setExpiry: ((Int64?) throws -> Void)?
     ) throws {
+        let owner = try manageable(id, owner: owner)
         if !actor.isAdmin && command == .enable {
             throw AdminError.forbidden("Enabling a disabled \(noun) needs the admin privilege.")
         }
-        if case .renew = command, renew == nil { throw AdminError.invalid("a \(noun) is renewed by creating a new one") }
+        var renewedExpiry: Int64? = nil
+        if case .renew(let expires) = command {
+            guard setExpiry != nil else { throw AdminError.invalid("a \(noun) is renewed by creating a new one") }
+            let lifetime = expires ?? .seconds(limits.defaultKeyLifetime)
+            if !actor.isAdmin { try requireSelfServiceLifetime(lifetime) }
+            renewedExpiry = lifetime.expiry(from: clock.now)
+        }
         try change("\(noun).\(command.verb)", target: "user:\(owner)", credential: id) {
             switch command {
             case .enable: try repository.setStatus(id, .active)
             case .disable: try repository.setStatus(id, .disabled)
             case .delete: try repository.delete(id)
-            case .renew(let expires): try renew?(expires)
+            case .renew: try setExpiry?(renewedExpiry)
             }
         }
     }

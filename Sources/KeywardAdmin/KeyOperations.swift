@@ -55,13 +55,7 @@ extension Admin {
     /// delete and renew (up to `maxSelfServiceLifetime`) but not enable: a key an admin disabled
     /// stays disabled.
     public func setKey(_ id: String, _ command: CredentialChange) throws {
-        let owner = try manageable(id, owner: store.key(id).user)
-        if !actor.isAdmin, case .renew(let expires) = command {
-            try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime))
-        }
-        try change(command, id, owner: owner, noun: "key", in: store.apiKeys) { [self] expires in
-            try store.setKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
-        }
+        try change(command, id, owner: store.key(id).user, noun: "key", in: store.apiKeys) { [store] in try store.setKeyExpiry(id, $0) }
     }
 
     /// A new secret for the same key; tokens exchanged from the old one are revoked.

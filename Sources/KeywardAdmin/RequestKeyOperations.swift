@@ -127,12 +127,8 @@ extension Admin {
 
     /// Changes one signed-request credential under the rules of `setKey`, audited as `hmac.<verb>`.
     public func setRequestKey(_ id: String, _ command: CredentialChange) throws {
-        let owner = try manageable(id, owner: store.requestKey(id).user)
-        if !actor.isAdmin, case .renew(let expires) = command {
-            try requireSelfServiceLifetime(expires ?? .seconds(limits.defaultKeyLifetime))
-        }
-        try change(command, id, owner: owner, noun: "hmac", in: store.requestKeys) { [self] expires in
-            try store.setRequestKeyExpiry(id, (expires ?? .seconds(limits.defaultKeyLifetime)).expiry(from: clock.now))
+        try change(command, id, owner: store.requestKey(id).user, noun: "hmac", in: store.requestKeys) { [store] in
+            try store.setRequestKeyExpiry(id, $0)
         }
     }
 }
