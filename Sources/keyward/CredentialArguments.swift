@@ -19,6 +19,16 @@ enum CredentialArguments {
         }
     }
 
+    /// `--expires`, `--scope` and `--allow-ip`, as every credential kind's `create` takes them.
+    static func limitOptions(defaultExpiry: String) -> [CommandSpec.Option] {
+        [
+            .init("expires", value: "DURATION", "45s, 30m, 12h, 30d or never (default \(defaultExpiry))"),
+            .init(
+                "scope", value: "[METHODS:]PREFIX", repeatable: true, "allowed path prefix, e.g. /api/ or GET,HEAD:/api/ro/ (default: every path)"),
+            .init("allow-ip", value: "CIDR", repeatable: true, "allowed client network, IPv4 or IPv6 (default: any)"),
+        ]
+    }
+
     /// Every `--allow-ip`, parsed: IPv4 or IPv6 CIDR ranges or single addresses.
     static func networks(_ args: ParsedArguments) throws -> [CIDR] {
         try args.all("allow-ip").map { text in

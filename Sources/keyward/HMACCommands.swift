@@ -25,12 +25,7 @@ enum HMACCommands {
                 .init("alg", value: "ALG", "hmac-sha256 (default) or ed25519"),
                 .init("secret-stdin", "hmac-sha256: read the secret from standard input instead of generating one"),
                 .init("public-key-stdin", "ed25519: read the public key from standard input (required for ed25519)"),
-                .init("expires", value: "DURATION", "45s, 30m, 12h, 30d or never (default never)"),
-                .init(
-                    "scope", value: "[METHODS:]PREFIX", repeatable: true, "allowed path prefix, e.g. /api/ or POST:/api/orders/ (default: every path)"
-                ),
-                .init("allow-ip", value: "CIDR", repeatable: true, "allowed client network, IPv4 or IPv6 (default: any)"),
-            ]),
+            ] + CredentialArguments.limitOptions(defaultExpiry: "never")),
         "list": CommandSpec(
             usage: "hmac list [--user U]", summary: "List signed-request credentials (never their secrets).",
             options: [.init("user", value: "U", "only this user's credentials")]),

@@ -13,12 +13,7 @@ enum KeyCommands {
             options: [
                 .init("user", value: "U", "owner of the key"),
                 .init("name", value: "N", "a name unique among the user's keys"),
-                .init("expires", value: "DURATION", "45s, 30m, 12h, 30d or never (default 30d)"),
-                .init(
-                    "scope", value: "[METHODS:]PREFIX", repeatable: true, "allowed path prefix, e.g. /api/ or GET,HEAD:/api/ro/ (default: every path)"
-                ),
-                .init("allow-ip", value: "CIDR", repeatable: true, "allowed client network, IPv4 or IPv6 (default: any)"),
-            ]),
+            ] + CredentialArguments.limitOptions(defaultExpiry: "30d")),
         "list": CommandSpec(
             usage: "key list [--user U]", summary: "List keys (never their secrets).",
             options: [.init("user", value: "U", "only this user's keys")]),
@@ -34,7 +29,7 @@ enum KeyCommands {
         "roll": CommandSpec(
             usage: "key roll ID --grace 24h",
             summary: """
-                Give a key a second secret and print it once; the current secret keeps working until the grace                 period ends, so clients switch without an outage. Refused while a previous roll's grace runs.
+                Give a key a second secret and print it once; the current secret keeps working until the grace period ends, so clients switch without an outage. Refused while a previous roll's grace runs.
                 """,
             options: [.init("grace", value: "DURATION", "how long the current secret keeps working (required; at most 30d)")]),
         "delete": CommandSpec(usage: "key delete ID", summary: "Delete a key."),
