@@ -238,6 +238,21 @@ extension Admin {
         }
     }
 
+    /// HMAC secret `serial` of credential `id` (standard base64), for its owner or an admin with
+    /// the password again; audited as `hmac.secret.reveal`. An Ed25519 credential has no secret here.
+    public func revealRequestKeySecret(_ id: String, serial: Int64, password: String, passwordOf: String? = nil) throws -> String {
+        let row = try requestKey(id)
+        _ = try manageable(id, owner: row.user)
+        guard row.algorithm == .hmacSHA256 else {
+            throw AdminError.invalid("\(id) is an Ed25519 credential: Keyward keeps only its public key, and the private key is the client's")
+        }
+        try requirePassword(password, owner: row.user, passwordOf: passwordOf, target: "hmac:\(id)")
+        let secret = try change("hmac.secret.reveal", target: "user:\(row.user)", credential: id, detail: RequestKeySecretRow.label(serial)) {
+            try store.requestKeySecret(id, serial: serial, sealer: sealer)
+        }
+        return Base64.encode(secret)
+    }
+
     /// Writes the states of `set` back to credential `id`'s secrets (members the set no longer
     /// holds are the caller's to delete).
     private func write(_ set: RotationSet, of id: String) throws {

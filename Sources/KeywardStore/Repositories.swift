@@ -80,6 +80,8 @@ public protocol RequestKeyRepository: AnyObject {
     func setRequestKeySecretState(_ id: String, serial: Int64, _ state: RotationState) throws
     /// Removes one secret.
     func deleteRequestKeySecret(_ id: String, serial: Int64) throws
+    /// One HMAC secret, opened with `sealer`: for a reveal only.
+    func requestKeySecret(_ id: String, serial: Int64, sealer: KeySealer) throws -> [UInt8]
     /// Removes the retiring secrets whose grace ended by `now`.
     func pruneRetiredRequestKeySecrets(_ id: String, now: Int64) throws
 }

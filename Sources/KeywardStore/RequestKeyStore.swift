@@ -190,6 +190,16 @@ extension Store {
         if db.changes == 0 { throw StoreRefusal.noSuchKey("\(id) secret \(serial)") }
     }
 
+    /// Secret `serial` of HMAC credential `id`, opened with `sealer`; throws `noSuchKey` when the
+    /// credential has no such secret. Only for a reveal the owner asked for with their password.
+    public func requestKeySecret(_ id: String, serial: Int64, sealer: KeySealer) throws -> [UInt8] {
+        guard
+            let sealed = try db.statement("SELECT material FROM request_key_secrets WHERE credential_id = ? AND serial = ?").first(
+                [.text(id), .integer(serial)], { $0.blob(0) })
+        else { throw StoreRefusal.noSuchKey("\(id) secret \(serial)") }
+        return try sealer.open(sealed, boundTo: KeySealer.requestKeyBinding(id: id, serial: serial))
+    }
+
     /// Removes one secret of credential `id`; throws `noSuchKey` when there is none such.
     public func deleteRequestKeySecret(_ id: String, serial: Int64) throws {
         try db.statement("DELETE FROM request_key_secrets WHERE credential_id = ? AND serial = ?").run([.text(id), .integer(serial)])

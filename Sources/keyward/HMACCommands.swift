@@ -38,11 +38,11 @@ enum HMACCommands {
         "delete": CommandSpec(usage: "hmac delete ID", summary: "Delete a credential and its secrets."),
         "secret": CommandSpec(
             usage:
-                "hmac secret add ID [--secret-stdin | --public-key-stdin] | discard|reactivate ID SERIAL | delete ID SERIAL --password-stdin [--password-of USER]",
+                "hmac secret add ID [--secret-stdin | --public-key-stdin] | discard|reactivate ID SERIAL | delete|reveal ID SERIAL --password-stdin [--password-of USER]",
             summary: """
                 Rotate a credential's secrets (its id, the clients' keyid, stays): add a second active secret (printed once, or read \
-                from standard input as at create), discard one (inactive: refused from the next request on), reactivate it, or delete \
-                an inactive one with the owner's (or an admin's) password again. At least one secret stays active, at most two are \
+                from standard input as at create), discard one (inactive: refused from the next request on), reactivate it, delete \
+                an inactive one, or print an HMAC secret (reveal); delete and reveal need the owner's (or an admin's) password again. At least one secret stays active, at most two are \
                 active and at most one is inactive; a refused step exits 1 and says which rule.
                 """,
             options: [
@@ -138,7 +138,7 @@ enum HMACCommands {
 
     /// `hmac secret VERB ID ...`.
     static func secret(_ args: ParsedArguments, _ admin: Admin, _ context: Context, now: Int64) throws {
-        guard let verb = args.positionals.first else { throw UsageError("missing add|discard|reactivate|delete") }
+        guard let verb = args.positionals.first else { throw UsageError("missing add|discard|reactivate|delete|reveal") }
         switch verb {
         case "add":
             let given = try ServiceCommands.positional(args, "ID")
@@ -161,8 +161,15 @@ enum HMACCommands {
             try admin.deleteRequestKeySecret(
                 id, serial: serial, password: try ServiceCommands.password(args), passwordOf: args.value("password-of"))
             try context.emit(["id": id, "serial": String(serial), "result": "deleted"]) { "\(id): secret \(serial) deleted" }
+        case "reveal":
+            let given = try ServiceCommands.positional(args, "ID", "SERIAL")
+            let id = try CredentialArguments.id(given[0], kind: .signedRequest)
+            let serial = try serial(given[1])
+            let secret = try admin.revealRequestKeySecret(
+                id, serial: serial, password: try ServiceCommands.password(args), passwordOf: args.value("password-of"))
+            try context.emit(["id": id, "serial": String(serial), "secret": secret]) { "\(id) secret \(serial) (base64):\n\(secret)" }
         default:
-            throw UsageError("unknown command hmac secret \(verb); one of add|discard|reactivate|delete")
+            throw UsageError("unknown command hmac secret \(verb); one of add|discard|reactivate|delete|reveal")
         }
     }
 

@@ -252,8 +252,10 @@ signed_post "$ROT_3" rolled-new
 expect_eq "rotation: after a roll the new secret signs (200)" 200 "$CODE"
 signed_post "$ROT_2" rolled-old
 expect_eq "rotation: ... and the old one until its grace ends (200)" 200 "$CODE"
+printf '%s\n' "$PASSWORD" | kw hmac secret reveal "$ROT_ID" 3 --password-stdin --json >"$T/cli/rot-reveal.json"
+expect_eq "rotation: hmac secret reveal with the owner's password prints the secret" "$ROT_3" "$(jget "$T/cli/rot-reveal.json" secret)"
 rot_audit=$(kw audit list --json)
-for action in hmac.secret.add hmac.secret.discard hmac.secret.reactivate hmac.secret.delete hmac.secret.roll hmac.password.refused; do
+for action in hmac.secret.add hmac.secret.discard hmac.secret.reactivate hmac.secret.delete hmac.secret.roll hmac.secret.reveal hmac.password.refused; do
     expect_has "rotation: audited as $action" "$rot_audit" "\"$action\""
 done
 for s in "$ROT_1" "$ROT_2" "$ROT_3"; do

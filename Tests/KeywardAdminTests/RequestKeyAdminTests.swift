@@ -262,12 +262,17 @@ import Testing
         #expect(throws: AdminError.self) { try root.addRequestKeySecret(created.id, material: .generatedSecret, grace: 0) }
         _ = try root.addRequestKeySecret(created.id, material: .generatedSecret)
         #expect(try f.store.requestKeySecrets(created.id).map(\.serial) == [3, 4])  // the retired one pruned
+        // A reveal needs the password again, shows the secret the client signs with, and is audited.
+        #expect(throws: AdminError.self) { try root.revealRequestKeySecret(created.id, serial: 3, password: "wrong", passwordOf: "alice") }
+        #expect(try root.revealRequestKeySecret(created.id, serial: 3, password: ServiceTests.password, passwordOf: "alice") == rolled.secret)
         let actions = try f.store.audit().map(\.action).filter { $0.hasPrefix("hmac.") }
         #expect(
             actions == [
                 "hmac.create", "hmac.secret.add", "hmac.secret.discard", "hmac.password.refused", "hmac.secret.delete", "hmac.secret.roll",
-                "hmac.secret.add",
+                "hmac.secret.add", "hmac.password.refused", "hmac.secret.reveal",
             ], "\(actions)")
+        let revealed = try f.store.audit(action: "hmac.secret.reveal")
+        #expect(revealed.count == 1 && !"\(revealed)".contains(rolled.secret!))
     }
 
     static func publicKey() throws -> PublicVerificationKey {
