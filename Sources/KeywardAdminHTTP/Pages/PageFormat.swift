@@ -1,5 +1,6 @@
 import Foundation
 import KeywardCore
+import KeywardStore
 
 /// How pages show times, addresses and secrets.
 enum PageFormat {
@@ -72,4 +73,8 @@ enum PageFormat {
 
     /// A credential's masked secret: its public id and dots (the rest is never stored).
     static func masked(_ id: String) -> String { id + "_••••••••" }
+
+    /// A service credential masked as every listing shows it (CLI, API, pages): `kws_<id>_••••`.
+    /// Its secret is kept (sealed), so the owner may reveal it; the mask only marks that one exists.
+    static func maskedService(_ id: String) -> String { ServiceCredentialRow.mask(id) }
 }
