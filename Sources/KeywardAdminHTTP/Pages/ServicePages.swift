@@ -389,7 +389,7 @@ extension AdminAPI {
         ) { html in
             for credential in credentials {
                 html.element("tr") { html in
-                    cell(&html, "Credential") { html in html.element("code", text: PageFormat.maskedService(credential.id)) }
+                    cell(&html, "Credential") { html in PageFormat.maskedService(&html, credential.id) }
                     cell(&html, "State") { html in statusBadge(&html, credential.status) }
                     cell(&html, "Created") { html in PageFormat.time(&html, credential.createdAt, now: now) }
                     cell(&html, "Last used") { html in PageFormat.time(&html, credential.lastUsedAt, now: now) }
@@ -397,6 +397,11 @@ extension AdminAPI {
                     cell(&html, "Actions") { html in
                         let item = base + "/credentials/" + PageContext.encode(credential.id) + "/"
                         html.element("ul", [.init("class", "actions"), .init("aria-label", "Actions for " + credential.id)]) { html in
+                            html.element("li") { html in
+                                html.element(
+                                    "a", [.init("href", context.link(item + "reveal")), .init("aria-label", "Reveal " + credential.id)],
+                                    text: "Reveal")
+                            }
                             if credential.status == "active" {
                                 html.element("li") { html in
                                     ruleButton(
@@ -414,11 +419,6 @@ extension AdminAPI {
                                         "a", [.init("href", context.link(item + "delete")), .init("aria-label", "Delete " + credential.id)],
                                         text: "Delete")
                                 }
-                            }
-                            html.element("li") { html in
-                                html.element(
-                                    "a", [.init("href", context.link(item + "reveal")), .init("aria-label", "Reveal " + credential.id)],
-                                    text: "Reveal")
                             }
                         }
                     }
