@@ -109,6 +109,12 @@ import Testing
         let root = try Browser.signedIn(h)
         let scoped = root.post("/admin/services", form: Self.form([("owner", "alice"), ("name", "x"), ("other_scopes", "<b>bold</b>")]))
         #expect(scoped.status == 400 && scoped.text.contains("Not a path scope: &lt;b&gt;bold&lt;/b&gt;"))
+        // An unknown owner (markup and all): 404, next to the owner field, as text.
+        let nobody = root.post("/admin/services", form: Self.form([("owner", "<img src=x>"), ("name", "x")]))
+        #expect(nobody.status == 404 && nobody.text.contains(#"id="service_owner-error""#) && !nobody.text.contains("<img src"))
+        #expect(nobody.text.contains(#"value="&lt;img src=x&gt;""#))
+        // Looking at alice's services, the form makes the next one for her.
+        #expect(root.get("/admin/services?user=alice").text.contains(#"id="service_owner" name="owner" value="alice""#))
     }
 
     @Test func buttonsTheRulesForbidAreDisabledWithTheirReason() throws {

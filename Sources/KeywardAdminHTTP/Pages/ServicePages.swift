@@ -82,10 +82,10 @@ extension AdminAPI {
     /// `?user=*`), by name, and the new-service form.
     func serviceList(_ context: PageContext, _ captures: [String]) throws -> PageResult {
         let query = try context.request.query(["user", "done"])
-        return .page(
-            try serviceListPage(
-                context, owner: query["user"] ?? context.user, ServiceDraft(owner: context.user),
-                notice: query["done"].flatMap { ServicePages.notices[$0] }))
+        let owner = query["user"] ?? context.user
+        // An admin looking at one user's services makes the next one for them by default.
+        let draft = ServiceDraft(owner: context.isAdmin && owner != "*" ? owner : context.user)
+        return .page(try serviceListPage(context, owner: owner, draft, notice: query["done"].flatMap { ServicePages.notices[$0] }))
     }
 
     private func serviceListPage(_ context: PageContext, owner: String, _ draft: ServiceDraft, notice: String? = nil, status: Int = 200) throws
