@@ -126,6 +126,15 @@ enum Section: String, CaseIterable {
         }
     }
 
+    /// True when `caller`'s navigation shows it: admins see every section; others those not for
+    /// admins only, and Services only with `manage-own-keys` (the privilege that makes them).
+    func isShown(to caller: Caller?) -> Bool {
+        guard let caller else { return false }
+        if caller.privileges.contains(Privilege.admin) { return true }
+        if adminOnly { return false }
+        return self != .services || caller.privileges.contains(Privilege.manageOwnKeys)
+    }
+
     /// The sections with pages so far, in navigation order.
     static var served: [Section] { PageRoutes.sections }
 }
@@ -310,7 +319,7 @@ extension AdminAPI {
     private func navigation(_ html: inout HTML, _ context: PageContext, current: Section?) {
         html.element("nav", [.init("aria-label", "Main")]) { html in
             html.element("ul") { html in
-                for section in Section.served where !section.adminOnly || context.isAdmin {
+                for section in Section.served where section.isShown(to: context.caller) {
                     html.element("li") { html in
                         var attributes: [HTML.Attribute] = [.init("href", context.link(section.path))]
                         if section == current { attributes.append(.init("aria-current", "page")) }
