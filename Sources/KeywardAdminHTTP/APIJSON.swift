@@ -184,11 +184,11 @@ struct Page {
     func cursor(_ key: String) -> String { Base64URL.encode(list + ":" + key) }
 
     /// One page of `items`, which must be sorted by `key` (compared as UTF-8 bytes) and unique in it.
-    func answer<T>(_ items: [T], key: (T) -> String, render: (T) -> JSON) -> Response {
+    func answer<T>(_ items: [T], key: (T) -> String, render: (T) throws -> JSON) rethrows -> Response {
         let start = after.map { a in items.firstIndex { Self.less(a, key($0)) } ?? items.endIndex } ?? items.startIndex
         let slice = items[start...].prefix(limit)
         let next: JSON = start + slice.count < items.endIndex && !slice.isEmpty ? .string(cursor(key(slice.last!))) : .null
-        return APIResponse.json(200, .object([("items", .array(slice.map(render))), ("next_cursor", next)]))
+        return APIResponse.json(200, .object([("items", .array(try slice.map(render))), ("next_cursor", next)]))
     }
 
     /// Byte order, so the order does not depend on Unicode canonical equivalence.

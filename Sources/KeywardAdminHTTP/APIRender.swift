@@ -93,6 +93,45 @@ enum Render {
         .object([("service", .string(s.service)), ("id", .string(s.id)), ("type", .string(s.type.rawValue)), ("secret", .string(s.secret))])
     }
 
+    /// A signed-request credential and its secrets' states (serial, state, retire_at,
+    /// created_at); never a secret or a public key.
+    static func requestKey(_ k: RequestKeyRow, secrets: [RequestKeySecretRow]) -> JSON {
+        .object(requestKeyMembers(k, secrets: secrets))
+    }
+
+    private static func requestKeyMembers(_ k: RequestKeyRow, secrets: [RequestKeySecretRow]) -> [(String, JSON)] {
+        [
+            ("id", .string(k.id)), ("user", .string(k.user)), ("name", .string(k.name)), ("algorithm", .string(k.algorithm.rawValue)),
+            ("status", .string(k.status.rawValue)), ("created_at", .int(k.createdAt)), ("expires_at", .optional(k.expiresAt)),
+            ("scopes", .strings(k.scopes)), ("allow_ips", .strings(k.allowIPs)), ("last_used_at", .optional(k.lastUsedAt)),
+            ("last_used_ip", .optional(k.lastUsedIP)), ("use_count", .int(k.useCount)), ("secrets", requestKeySecrets(secrets)),
+        ]
+    }
+
+    static func requestKeySecrets(_ secrets: [RequestKeySecretRow]) -> JSON {
+        .array(
+            secrets.map { s in
+                .object([
+                    ("serial", .int(s.serial)), ("state", .string(s.state)), ("retire_at", .optional(s.retireAt)),
+                    ("created_at", .int(s.createdAt)),
+                ])
+            })
+    }
+
+    /// A new signed-request credential: the answer to create, the only place a generated secret
+    /// appears (`null` for a supplied secret or an Ed25519 key, which are not shown back).
+    static func created(_ c: CreatedRequestKey, row: RequestKeyRow, secrets: [RequestKeySecretRow]) -> JSON {
+        .object(requestKeyMembers(row, secrets: secrets) + [("secret", .optional(c.secret))])
+    }
+
+    /// A secret added to a credential: the answer to add (and roll), the only place a generated
+    /// secret appears.
+    static func added(_ a: AddedRequestKeySecret) -> JSON {
+        .object([
+            ("id", .string(a.id)), ("serial", .int(a.serial)), ("secret", .optional(a.secret)), ("secrets", requestKeySecrets(a.secrets)),
+        ])
+    }
+
     /// Keys in the API's order: oldest first, by id within a second.
     static func keyOrder(_ k: KeyRow) -> String { padded(k.createdAt) + " " + k.id }
 

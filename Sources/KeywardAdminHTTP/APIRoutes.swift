@@ -65,6 +65,18 @@ extension AdminAPI {
             Route("POST", "services/{}/credentials/{}/delete", AdminAPI.deleteServiceCredential),
             Route("POST", "services/{}/credentials/{}/reveal", AdminAPI.revealServiceCredential),
 
+            Route("GET", "hmac", AdminAPI.listRequestKeys),
+            Route("POST", "hmac", AdminAPI.createRequestKey),
+            Route("GET", "hmac/{}", AdminAPI.showRequestKey),
+            Route("DELETE", "hmac/{}", AdminAPI.deleteRequestKey),
+            Route("POST", "hmac/{}/enable", AdminAPI.enableRequestKey),
+            Route("POST", "hmac/{}/disable", AdminAPI.disableRequestKey),
+            Route("POST", "hmac/{}/renew", AdminAPI.renewRequestKey),
+            Route("POST", "hmac/{}/secrets", AdminAPI.addRequestKeySecret),
+            Route("POST", "hmac/{}/secrets/{}/discard", AdminAPI.discardRequestKeySecret),
+            Route("POST", "hmac/{}/secrets/{}/reactivate", AdminAPI.reactivateRequestKeySecret),
+            Route("POST", "hmac/{}/secrets/{}/delete", AdminAPI.deleteRequestKeySecret),
+
             Route("POST", "access-requests", AdminAPI.requestAccess),
             Route("GET", "access-requests", AdminAPI.listAccessRequests),
             Route("GET", "access-requests/{}", AdminAPI.showAccessRequest),
@@ -489,6 +501,158 @@ extension AdminAPI {
             throw AdminError.notFound("no such service credential: \(JSONText.string(String(text.prefix(32))))")
         }
         return text
+    }
+
+    // MARK: Signed-request credentials (kwh_)
+
+    /// `GET /hmac?user=`: as `GET /keys`, oldest first; each with its secrets' states, never their material.
+    func listRequestKeys(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        let query = try request.query(["limit", "cursor", "user"])
+        let page = try Page(query, list: "hmac", limits: config.limits)
+        let order: (RequestKeyRow) -> String = { Render.padded($0.createdAt) + " " + $0.id }
+        return try page.answer(Page.sorted(try admin.requestKeys(user: query["user"]), by: order), key: order) {
+            Render.requestKey($0, secrets: try admin.store.requestKeySecrets($0.id))
+        }
+    }
+
+    /// `POST /hmac` `{"user", "name", "algorithm", "secret", "public_key", "expires", "scopes",
+    /// "allow_ips"}`: the members of `POST /keys`, and what proves the credential. A secret
+    /// Keyward generates is in this answer only; a supplied secret or public key is not shown back.
+    func createRequestKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["user", "name", "algorithm", "secret", "public_key", "expires", "scopes", "allow_ips"])
+        guard let user = try body.string("user") ?? admin.actor.user else { throw AdminError.invalid("user is required") }
+        let name = try body.requiredString("name")
+        let algorithm: RequestSigningAlgorithm
+        if let text = try body.string("algorithm") {
+            guard let named = RequestSigningAlgorithm(rawValue: text) else { throw AdminError.invalid("algorithm is hmac-sha256 or ed25519") }
+            algorithm = named
+        } else {
+            algorithm = try body.string("public_key") != nil ? .ed25519 : .hmacSHA256
+        }
+        let material = try Self.requestKeyMaterial(body, algorithm: algorithm)
+        let expires = try Self.lifetime(try body.string("expires")) ?? .seconds(admin.limits.defaultKeyLifetime)
+        let scopes = try (try body.strings("scopes") ?? []).map { text in
+            guard let scope = PathScope(text) else { throw AdminError.invalid("not a path scope: \(JSONText.string(String(text.prefix(64))))") }
+            return scope
+        }
+        let networks = try (try body.strings("allow_ips") ?? []).map(Self.cidr)
+        let created = try admin.createRequestKey(
+            user: user, name: name, material: material, expires: expires, scopes: scopes, networks: networks)
+        let row = try admin.requestKey(created.id)
+        return APIResponse.json(201, Render.created(created, row: row, secrets: try admin.store.requestKeySecrets(created.id)))
+    }
+
+    func showRequestKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        return APIResponse.json(200, try Self.requestKeyJSON(request.capture(0), admin))
+    }
+
+    func deleteRequestKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setRequestKey(request.capture(0), .delete)
+        return APIResponse.noContent()
+    }
+
+    func enableRequestKey(_ request: APIRequest, _ admin: Admin) throws -> Response { try requestKeyVerb(request, admin, .enable) }
+    func disableRequestKey(_ request: APIRequest, _ admin: Admin) throws -> Response { try requestKeyVerb(request, admin, .disable) }
+
+    private func requestKeyVerb(_ request: APIRequest, _ admin: Admin, _ command: CredentialChange) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        try admin.setRequestKey(request.capture(0), command)
+        return APIResponse.json(200, try Self.requestKeyJSON(request.capture(0), admin))
+    }
+
+    /// `POST /hmac/{id}/renew` `{"expires"}`: a new expiry; the secrets stay.
+    func renewRequestKey(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let expires = try Self.lifetime(try request.json(["expires"], allowEmpty: true).string("expires"))
+        try admin.setRequestKey(request.capture(0), .renew(expires))
+        return APIResponse.json(200, try Self.requestKeyJSON(request.capture(0), admin))
+    }
+
+    /// `POST /hmac/{id}/secrets` `{"secret", "public_key", "grace"}`: a second active secret (of
+    /// the credential's algorithm); with `grace` a roll, the active one retiring that long from
+    /// now. A generated secret is in this answer only.
+    func addRequestKeySecret(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let body = try request.json(["secret", "public_key", "grace"], allowEmpty: true)
+        let grace = try body.string("grace").map { text -> Int64 in
+            guard case .seconds(let seconds)? = Lifetime(text) else { throw AdminError.invalid("grace is a duration such as 30m, 24h or 7d") }
+            return seconds
+        }
+        let id = request.capture(0)
+        let material = try Self.requestKeyMaterial(body, algorithm: try admin.requestKey(id).algorithm)
+        return APIResponse.json(201, Render.added(try admin.addRequestKeySecret(id, material: material, grace: grace)))
+    }
+
+    func discardRequestKeySecret(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        try requestKeySecretVerb(request, admin, .discard)
+    }
+
+    func reactivateRequestKeySecret(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        try requestKeySecretVerb(request, admin, .reactivate)
+    }
+
+    private func requestKeySecretVerb(_ request: APIRequest, _ admin: Admin, _ command: RequestKeySecretChange) throws -> Response {
+        _ = try request.query([])
+        try request.noBody()
+        let serial = try Self.serial(request.capture(1))
+        try Self.knownSecret { try admin.setRequestKeySecret(request.capture(0), serial: serial, command) }
+        return APIResponse.json(200, try Self.requestKeyJSON(request.capture(0), admin))
+    }
+
+    /// `POST /hmac/{id}/secrets/{serial}/delete` `{"password"}`: an inactive secret only, with the
+    /// caller's password again.
+    func deleteRequestKeySecret(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let password = try Self.password(request)
+        let serial = try Self.serial(request.capture(1))
+        try Self.knownSecret { try admin.deleteRequestKeySecret(request.capture(0), serial: serial, password: password) }
+        return APIResponse.json(200, try Self.requestKeyJSON(request.capture(0), admin))
+    }
+
+    /// What proves a new credential or secret of `algorithm`: `secret` (standard base64, the
+    /// client's own) or a generated one for HMAC, `public_key` (PEM or base64) for Ed25519. The
+    /// error messages never repeat what was sent.
+    static func requestKeyMaterial(_ body: JSONBody, algorithm: RequestSigningAlgorithm) throws -> RequestKeyMaterial {
+        let secret = try body.string("secret")
+        let publicKey = try body.string("public_key")
+        switch algorithm {
+        case .hmacSHA256:
+            guard publicKey == nil else { throw AdminError.invalid("public_key is for ed25519 credentials; hmac-sha256 takes secret") }
+            guard let secret else { return .generatedSecret }
+            guard let bytes = Base64.decode(secret) else { throw AdminError.invalid("secret must be standard base64") }
+            return .suppliedSecret(bytes)
+        case .ed25519:
+            guard secret == nil else { throw AdminError.invalid("secret is for hmac-sha256 credentials; ed25519 takes public_key") }
+            guard let publicKey else { throw AdminError.invalid("public_key is required for ed25519 (PEM, or the 32 bytes in base64)") }
+            return try RequestKeyMaterial.ed25519(publicKeyText: publicKey)
+        }
+    }
+
+    /// Credential `id` as the API shows it, with its secrets' states.
+    static func requestKeyJSON(_ id: String, _ admin: Admin) throws -> JSON {
+        Render.requestKey(try admin.requestKey(id), secrets: try admin.store.requestKeySecrets(id))
+    }
+
+    /// Runs `change`; a secret the credential does not have is a 404, as an unknown id in a path
+    /// is, not a conflict of the rotation rules.
+    static func knownSecret(_ change: () throws -> Void) throws {
+        do {
+            try change()
+        } catch let refusal as RotationRefusal where refusal.rule == .unknown {
+            throw AdminError.notFound(refusal.description)
+        }
+    }
+
+    /// A secret's serial in a path: digits only; anything else names no secret.
+    static func serial(_ text: String) throws -> Int64 {
+        guard (1...18).contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let serial = Int64(text), serial > 0
+        else { throw AdminError.notFound("no such secret: \(JSONText.string(String(text.prefix(32))))") }
+        return serial
     }
 
     // MARK: Access requests

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Keyward end-to-end: the admin JSON API (/keyward/admin/api/) through real nginx, driven by
 # requests in Tests/EndToEnd/admin_api.py (session sign-in and CSRF, API keys, self-service, every
-# resource kind, access requests with mail and the one-time reveal link, audit, explain, errors,
-# paging, the shared failure throttle), then the OpenAPI
+# resource kind, a signed-request credential signing at the gate while its secrets rotate, access
+# requests with mail and the one-time reveal link, audit, explain, errors, paging, the shared
+# failure throttle), then the OpenAPI
 # document checked by openapi-spec-validator, a client generated from it by openapi-python-client
 # (no warning) driven by Tests/EndToEnd/admin_client.py, and the running server fuzzed by
 # schemathesis: no 5xx.

@@ -16,6 +16,9 @@ alice; resource reports = /api/reports/ for alice), starts Keyward behind nginx,
 
 Prints `ok - <check>` / `not ok - <check> (detail)` lines; exit 1 if any check failed.
 """
+import base64
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -419,6 +422,89 @@ def crud():
     check("the CLI sees the API's changes (dave gone)", rc == 0 and "dave" not in out, out[:200])
 
 
+def signed_get(credential, secret, path):
+    """GET `path` through nginx signed per RFC 9421 with hmac-sha256 under `secret` (bytes):
+    @method and @target-uri covered, no body (the auth_request check never sees one)."""
+    url = BASE + path
+    params = f'("@method" "@target-uri");created={int(time.time())};keyid="{credential}";alg="hmac-sha256"'
+    signature_base = f'"@method": GET\n"@target-uri": {url}\n"@signature-params": {params}'
+    mac = base64.b64encode(hmac.new(secret, signature_base.encode(), hashlib.sha256).digest()).decode()
+    return requests.get(url, headers={"Signature-Input": f"sig1={params}", "Signature": f"sig1=:{mac}:"}, timeout=10)
+
+
+def signed_requests():
+    """signed-request credentials (kwh_): create, sign, rotate and delete a secret with the password"""
+    r = ROOT.post(API + "/hmac", json={"user": "alice", "name": "reports-signer", "algorithm": "hmac-sha256",
+                                       "scopes": ["/api/reports/"], "expires": "30d"}, timeout=10)
+    expect_status("POST /hmac for alice: 201", r, 201)
+    created = js(r)
+    hid, first_text = created.get("id", ""), created.get("secret") or ""
+    remember(first_text)
+    first = base64.b64decode(first_text or "AA==")
+    check("the answer holds the generated secret (32 bytes, base64), no-store, and secret 1 active",
+          len(first) == 32 and hid.startswith("kwh_") and r.headers.get("Cache-Control") == "no-store"
+          and [(x.get("serial"), x.get("state")) for x in created.get("secrets", [])] == [(1, "active")], brief(r))
+    r = signed_get(hid, first, "/api/reports/q1")
+    expect_status("a GET signed with it (RFC 9421, hmac-sha256): 200 at the gate", r, 200)
+    seen = js(r).get("headers", {})
+    if "x-auth-method" in seen:
+        expect_eq("... the backend sees X-Auth-Method http-signature and the credential", ("http-signature", hid),
+                  (seen.get("x-auth-method"), seen.get("x-auth-credential")))
+    expect_eq("... signed with another secret: 401", 401, signed_get(hid, b"x" * 32, "/api/reports/q1").status_code)
+    expect_eq("... outside its scope: 403", 403, signed_get(hid, first, "/api/other/q1").status_code)
+
+    r = ROOT.get(API + "/hmac", params={"user": "alice"}, timeout=10)
+    items = js(r).get("items", [])
+    check("GET /hmac?user=alice lists it, without the secret",
+          [x.get("id") for x in items] == [hid] and first_text not in r.text and "secret" not in (items or [{}])[0], brief(r))
+    r = ROOT.get(API + f"/hmac/{hid}", timeout=10)
+    check("GET /hmac/{id}: its secrets' states, not the secret",
+          r.status_code == 200 and first_text not in r.text and js(r).get("algorithm") == "hmac-sha256", brief(r))
+    rc, out, err = cli("hmac", "show", hid, "--json")
+    check("keyward hmac show sees the API's credential", rc == 0 and hid in out and first_text not in out, err or out[:200])
+
+    r = ROOT.post(API + f"/hmac/{hid}/secrets/1/discard", timeout=10)
+    expect_status("discarding the only active secret: 409 conflict", r, 409, "conflict")
+    check("... with the rule's reason", "at least one" in js(r).get("error_description", ""), brief(r))
+
+    r = ROOT.post(API + f"/hmac/{hid}/secrets", json={}, timeout=10)
+    expect_status("POST /hmac/{id}/secrets: 201", r, 201)
+    added = js(r)
+    second_text = added.get("secret") or ""
+    remember(second_text)
+    second = base64.b64decode(second_text or "AA==")
+    expect_eq("a second secret, both active", (2, [(1, "active"), (2, "active")]),
+              (added.get("serial"), [(x.get("serial"), x.get("state")) for x in added.get("secrets", [])]))
+    expect_eq("both sign: 200 and 200", (200, 200),
+              (signed_get(hid, first, "/api/reports/q2").status_code, signed_get(hid, second, "/api/reports/q2").status_code))
+    expect_status("a third while two are active: 409 conflict", ROOT.post(API + f"/hmac/{hid}/secrets", timeout=10), 409, "conflict")
+
+    r = ROOT.post(API + f"/hmac/{hid}/secrets/1/discard", timeout=10)
+    expect_eq("POST .../secrets/1/discard", [(1, "inactive"), (2, "active")],
+              [(x.get("serial"), x.get("state")) for x in js(r).get("secrets", [])])
+    expect_eq("the first secret: 401 at the gate on the next request; the second: 200", (401, 200),
+              (signed_get(hid, first, "/api/reports/q3").status_code, signed_get(hid, second, "/api/reports/q3").status_code))
+
+    r = ROOT.post(API + f"/hmac/{hid}/secrets/1/delete", json={"password": "not root's password"}, timeout=10)
+    expect_status("deleting it with a wrong password: 403 forbidden", r, 403, "forbidden")
+    r = ROOT.post(API + f"/hmac/{hid}/secrets/2/delete", json={"password": ROOT_PASSWORD}, timeout=10)
+    expect_status("deleting the active one: 409 conflict", r, 409, "conflict")
+    r = ROOT.post(API + f"/hmac/{hid}/secrets/1/delete", json={"password": ROOT_PASSWORD}, timeout=10)
+    expect_status("deleting the discarded one with root's password: 200", r, 200)
+    expect_eq("... secret 2 is left", [(2, "active")], [(x.get("serial"), x.get("state")) for x in js(r).get("secrets", [])])
+    check("no secret and no password in any of these answers", all(x not in r.text for x in (first_text, second_text, ROOT_PASSWORD)))
+    expect_status("secret 1 again: 404 not_found", ROOT.post(API + f"/hmac/{hid}/secrets/1/discard", timeout=10), 404, "not_found")
+
+    wanted = ["hmac.create", "hmac.secret.add", "hmac.secret.discard", "hmac.password.refused", "hmac.secret.delete"]
+    found = {a: [e for e in js(ROOT.get(API + "/audit", params={"action": a, "limit": 500}, timeout=10)).get("items", [])
+                 if hid in f"{e.get('credential')} {e.get('target')}"] for a in wanted}
+    check("audited under the credential's id: " + ", ".join(wanted), all(found.values()), {a: len(v) for a, v in found.items()})
+
+    expect_status("DELETE /hmac/{id}: 204", ROOT.delete(API + f"/hmac/{hid}", timeout=10), 204)
+    expect_eq("its remaining secret: 401 at the gate", 401, signed_get(hid, second, "/api/reports/q4").status_code)
+    expect_status("GET /hmac/{id} after delete: 404", ROOT.get(API + f"/hmac/{hid}", timeout=10), 404, "not_found")
+
+
 def mails():
     """The captured messages, in the order sent."""
     names = sorted((n for n in os.listdir(MAIL) if n.endswith(".eml")), key=lambda n: int(n.split(".")[0]))
@@ -592,7 +678,8 @@ def throttle():
     expect_eq("... and alice's good key at the gate: 200", 200, r.status_code)
 
 
-SCENARIOS = [document, unauthenticated, api_keys, sessions, self_service, crud, access_requests, audit, errors, throttle]
+SCENARIOS = [document, unauthenticated, api_keys, sessions, self_service, crud, signed_requests, access_requests, audit, errors,
+             throttle]
 
 
 def main():

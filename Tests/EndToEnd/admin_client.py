@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Keyward's admin JSON API through nginx, driven by the client openapi-python-client generates from
 docs/admin-openapi.json: the document describes the server well enough for a generated client to
-sign in with a key, list, create, show and delete keys, export the audit and read refusals.
+sign in with a key, list, create, show and delete keys, create and roll a signed-request credential,
+export the audit and read refusals.
 
 Run by Tests/EndToEnd/05-admin-api.sh after admin_api.py, once it has generated the client; it passes:
 
@@ -13,6 +14,7 @@ Run by Tests/EndToEnd/05-admin-api.sh after admin_api.py, once it has generated 
 
 Prints `ok - <check>` / `not ok - <check> (detail)` lines; exit 1 if any check failed.
 """
+import base64
 import json
 import os
 import sys
@@ -29,9 +31,13 @@ sys.path.insert(0, ENV["KW_CLIENT"])
 import httpx  # noqa: E402  (a dependency of the generated client)
 from keyward_admin_api_client import AuthenticatedClient, Client  # noqa: E402
 from keyward_admin_api_client.api.audit import export_audit  # noqa: E402
+from keyward_admin_api_client.api.hmac import (  # noqa: E402
+    add_request_key_secret, create_request_key, delete_request_key, discard_request_key_secret, show_request_key)
 from keyward_admin_api_client.api.keys import create_key, delete_key, list_keys, show_key  # noqa: E402
 from keyward_admin_api_client.api.session import me  # noqa: E402
 from keyward_admin_api_client.models import CreatedKey, CreateKeyBody, Error, Key, KeyPage, Me  # noqa: E402
+from keyward_admin_api_client.models import (  # noqa: E402
+    AddedRequestKeySecret, AddRequestKeySecretBody, CreatedRequestKey, CreateRequestKeyBody, CreateRequestKeyBodyAlgorithm, RequestKey)
 
 with open(os.path.join(ENV["KW_FIXTURES"], "key-root.json")) as f:
     ROOT_FIXTURE = json.load(f)
@@ -101,6 +107,38 @@ def main():
     r = show_key.sync_detailed(made.id, client=ROOT)
     check("generated show_key() of the deleted key: 404, parsed as an Error with code not_found",
           r.status_code == 404 and isinstance(r.parsed, Error) and r.parsed.code == "not_found", f"{r.status_code} {r.content[:200]!r}")
+    signed_request_credentials()
+
+
+def signed_request_credentials():
+    """A kwh_ credential through the generated hmac operations: create, roll, a refused discard, delete."""
+    body = CreateRequestKeyBody(name="generated-signer", user="alice", algorithm=CreateRequestKeyBodyAlgorithm.HMAC_SHA256,
+                                scopes=["/api/reports/"], expires="1h")
+    r = create_request_key.sync_detailed(client=ROOT, body=body)
+    made = r.parsed
+    if not check("generated create_request_key(): 201, a CreatedRequestKey (hmac-sha256) with a 32-byte secret, secret 1 active",
+                 r.status_code == 201 and isinstance(made, CreatedRequestKey) and made.id.startswith("kwh_")
+                 and made.algorithm.value == "hmac-sha256" and isinstance(made.secret, str) and len(base64.b64decode(made.secret)) == 32
+                 and [(x.serial, x.state.value) for x in made.secrets] == [(1, "active")], f"{r.status_code} {r.content[:200]!r}"):
+        return
+    with open(ENV["KW_NEW_SECRETS"], "a") as f:
+        f.write(made.secret + "\n")
+    r = add_request_key_secret.sync_detailed(made.id, client=ROOT, body=AddRequestKeySecretBody(grace="1h"))
+    added = r.parsed
+    check("generated add_request_key_secret(grace=1h): 201, an AddedRequestKeySecret: secret 1 retiring, 2 active",
+          r.status_code == 201 and isinstance(added, AddedRequestKeySecret) and added.serial == 2 and isinstance(added.secret, str)
+          and [(x.serial, x.state.value) for x in added.secrets] == [(1, "retiring"), (2, "active")]
+          and isinstance(added.secrets[0].retire_at, int), f"{r.status_code} {r.content[:200]!r}")
+    if isinstance(added, AddedRequestKeySecret) and isinstance(added.secret, str):
+        with open(ENV["KW_NEW_SECRETS"], "a") as f:
+            f.write(added.secret + "\n")
+    r = discard_request_key_secret.sync_detailed(made.id, 1, client=ROOT)
+    check("generated discard_request_key_secret() of the retiring one: 409, an Error with code conflict",
+          r.status_code == 409 and isinstance(r.parsed, Error) and r.parsed.code == "conflict", f"{r.status_code} {r.content[:200]!r}")
+    r = show_request_key.sync_detailed(made.id, client=ROOT)
+    check("generated show_request_key(): a RequestKey without a secret",
+          r.status_code == 200 and isinstance(r.parsed, RequestKey) and "secret" not in r.parsed.to_dict(), f"{r.status_code} {r.content[:200]!r}")
+    expect_eq("generated delete_request_key(): 204", 204, delete_request_key.sync_detailed(made.id, client=ROOT).status_code)
 
 
 if __name__ == "__main__":
