@@ -76,6 +76,7 @@ extension AdminAPI {
             Route("POST", "hmac/{}/secrets/{}/discard", AdminAPI.discardRequestKeySecret),
             Route("POST", "hmac/{}/secrets/{}/reactivate", AdminAPI.reactivateRequestKeySecret),
             Route("POST", "hmac/{}/secrets/{}/delete", AdminAPI.deleteRequestKeySecret),
+            Route("POST", "hmac/{}/secrets/{}/reveal", AdminAPI.revealRequestKeySecret),
 
             Route("POST", "access-requests", AdminAPI.requestAccess),
             Route("GET", "access-requests", AdminAPI.listAccessRequests),
@@ -612,6 +613,16 @@ extension AdminAPI {
         let serial = try Self.serial(request.capture(1))
         try Self.knownSecret { try admin.deleteRequestKeySecret(request.capture(0), serial: serial, password: password) }
         return APIResponse.json(200, try Self.requestKeyJSON(request.capture(0), admin))
+    }
+
+    /// `POST /hmac/{id}/secrets/{serial}/reveal` `{"password"}`: an HMAC secret again, with the
+    /// caller's password; audited. Never cached (`APIResponse.json` answers no-store).
+    func revealRequestKeySecret(_ request: APIRequest, _ admin: Admin) throws -> Response {
+        _ = try request.query([])
+        let password = try Self.password(request)
+        let serial = try Self.serial(request.capture(1))
+        let secret = try admin.revealRequestKeySecret(request.capture(0), serial: serial, password: password)
+        return APIResponse.json(200, .object([("id", .string(request.capture(0))), ("serial", .int(serial)), ("secret", .string(secret))]))
     }
 
     /// What proves a new credential or secret of `algorithm`: `secret` (standard base64, the

@@ -102,6 +102,13 @@ import Testing
         #expect(h.root("POST", "/admin/api/hmac/\(id)/secrets", json: #"{"grace":"never"}"#).error == "invalid_argument")
         #expect(h.root("POST", "/admin/api/hmac/\(id)/secrets", json: #"{"grace":"90d"}"#).error == "invalid_argument")
 
+        // A reveal: the caller's password again, the secret in a no-store answer, audited.
+        #expect(h.root("POST", "/admin/api/hmac/\(id)/secrets/3/reveal", json: #"{"password":"nope"}"#).status == 403)
+        let revealed = h.root("POST", "/admin/api/hmac/\(id)/secrets/3/reveal", json: password)
+        #expect(revealed.status == 200 && revealed.header("Cache-Control") == "no-store", "\(revealed.text)")
+        #expect(revealed.json["secret"] as? String == rolled.json["secret"] as? String && revealed.json["serial"] as? Int == 3)
+        #expect(h.root("POST", "/admin/api/hmac/\(id)/secrets/7/reveal", json: password).status == 404)
+
         // No secret in the audit trail; every step is in it.
         let audit = try h.f.store.audit()
         for shown in [secret, added.json["secret"] as? String, rolled.json["secret"] as? String].compactMap({ $0 }) {
@@ -111,7 +118,7 @@ import Testing
         #expect(
             actions == [
                 "hmac.create", "hmac.secret.add", "hmac.secret.discard", "hmac.secret.reactivate", "hmac.secret.discard",
-                "hmac.password.refused", "hmac.secret.delete", "hmac.secret.roll",
+                "hmac.password.refused", "hmac.secret.delete", "hmac.secret.roll", "hmac.password.refused", "hmac.secret.reveal",
             ], "\(actions)")
     }
 
