@@ -201,7 +201,7 @@ import Testing
         #expect(elsewhere.status == 400 && !elsewhere.text.contains(key))
         // An expired form: shown again with a fresh token.
         let stale = try Self.revealToken(alice.get(path).text)
-        h.clock.now += ServicePages.revealFormLifetime + 1
+        h.clock.now += AdminAPI.revealFormLifetime + 1
         let late = alice.post(path, form: Self.form([("password", Self.alicePassword), ("reveal_token", stale)]))
         #expect(late.status == 400 && late.text.contains("This form has expired") && !late.text.contains(key))
         #expect(try h.f.store.audit(action: "service.credential.reveal").count == 1)

@@ -40,9 +40,6 @@ enum ServicePages {
         "deleted": "The service is deleted.",
     ]
 
-    /// How long a reveal form may be sent after it was shown, in seconds.
-    static let revealFormLifetime: Int64 = 600
-
     /// `Service keys`, `JWT secrets`.
     static func plural(_ type: ServiceCredentialType) -> String {
         type == .serviceKey ? "Service keys" : "JWT secrets"
@@ -53,9 +50,9 @@ enum ServicePages {
         type == .serviceKey ? "service key" : "JWT secret"
     }
 
-    /// A refusal of the rotation rules as a sentence beside its button.
-    static func reason(_ refusal: RotationRefusal) -> String {
-        refusal.description.hasSuffix(".") ? refusal.description : refusal.description + "."
+    /// What a reveal form of service credential `id` reveals (`AdminAPI.revealToken`).
+    static func revealSubject(_ id: String) -> AdminAPI.RevealSubject {
+        AdminAPI.RevealSubject(action: "service.credential.reveal", credential: id, detail: nil)
     }
 
     /// True when the caller may make services (their own): an admin, or a holder of `manage-own-keys`.
@@ -280,23 +277,6 @@ extension AdminAPI {
         }
     }
 
-    /// A secret with its heading, its credential id and a copy button (shown by the script).
-    private func secretBlock(_ html: inout HTML, id: String, heading: String, credential: String, secret: String) {
-        html.element("h2", [.init("id", id + "-label")], text: heading)
-        html.element("p", [.init("class", "muted")]) { html in
-            html.text("Id ")
-            html.element("code", text: credential)
-        }
-        html.element("div", [.init("class", "secret")]) { html in
-            html.element("code", [.init("id", id), .init("aria-labelledby", id + "-label")], text: secret)
-            html.element(
-                "button",
-                [.init("type", "button"), .init("class", "secondary"), .init("data-copy", id), .init("aria-label", "Copy the " + heading), "hidden"],
-                text: "Copy")
-            html.element("span", [.init("id", id + "-status"), .init("role", "status")], text: "")
-        }
-    }
-
     /// A URL the service may call, for the examples: its first scope on the host the page was asked on.
     private func exampleURL(_ context: PageContext, scopes: [String]) -> String {
         let scheme = context.request.https ? "https" : "http"
@@ -434,22 +414,9 @@ extension AdminAPI {
                 if refusal != nil { attributes += ["disabled", .init("aria-describedby", "add-" + slug + "-reason")] }
                 html.element("button", attributes, text: "Add " + noun)
                 if let refusal {
-                    html.element("span", [.init("class", "reason"), .init("id", "add-" + slug + "-reason")], text: ServicePages.reason(refusal))
+                    html.element("span", [.init("class", "reason"), .init("id", "add-" + slug + "-reason")], text: AdminAPI.reason(refusal))
                 }
             }
-        }
-    }
-
-    /// A one-button form in a credential's row; disabled, with the rule beside it, when the rules refuse it.
-    private func ruleButton(
-        _ html: inout HTML, _ context: PageContext, _ label: String, named: String, action: String, refusal: RotationRefusal?, reasonId: String
-    ) {
-        html.element("form", [.init("method", "post"), .init("action", context.link(action))]) { html in
-            context.csrfField(&html)
-            var attributes: [HTML.Attribute] = [.init("type", "submit"), .init("class", "secondary"), .init("aria-label", named)]
-            if refusal != nil { attributes += ["disabled", .init("aria-describedby", reasonId)] }
-            html.element("button", attributes, text: label)
-            if let refusal { html.element("span", [.init("class", "reason"), .init("id", reasonId)], text: ServicePages.reason(refusal)) }
         }
     }
 
@@ -546,9 +513,9 @@ extension AdminAPI {
         let noun = ServicePages.noun(credential.type)
         let base = "/admin/services/" + PageContext.encode(row.name)
         var hidden: [(String, String)] = []
-        if verb == .reveal { hidden.append(("reveal_token", try revealToken(context, row.name, credential.id))) }
+        if verb == .reveal { hidden.append(("reveal_token", try revealToken(context, ServicePages.revealSubject(credential.id)))) }
         return passwordPage(
-            context, title: "\(verb.label) \(noun) \(credential.id)?",
+            context, section: .services, title: "\(verb.label) \(noun) \(credential.id)?",
             facts: [
                 ("Service", row.name), ("Owner", row.owner),
                 (noun.prefix(1).uppercased() + noun.dropFirst(), PageFormat.maskedService(credential.id)), ("State", credential.status),
@@ -559,37 +526,6 @@ extension AdminAPI {
             action: base + "/credentials/" + PageContext.encode(credential.id) + "/" + verb.rawValue, hidden: hidden,
             button: verb == .delete ? "Delete" : "Show the secret", danger: verb == .delete, cancel: base, error: error, refused: refused,
             status: status)
-    }
-
-    /// A confirmation step that asks for the signed-in user's password again.
-    private func passwordPage(
-        _ context: PageContext, title: String, facts: [(String, String)], consequence: String, action: String, hidden: [(String, String)],
-        button: String, danger: Bool, cancel: String, error: String?, refused: String?, status: Int
-    ) -> HTMLPage {
-        HTMLPage(title, section: .services, status: status) { html in
-            if let refused { html.element("p", [.init("class", "notice bad"), .init("role", "alert")], text: refused) }
-            html.element("dl", [.init("class", "facts")]) { html in
-                for (term, value) in facts {
-                    html.element("dt", text: term)
-                    html.element("dd", text: value)
-                }
-            }
-            html.element("p", text: consequence)
-            html.element("form", [.init("class", "stack"), .init("method", "post"), .init("action", context.link(action))]) { html in
-                context.csrfField(&html)
-                for (name, value) in hidden {
-                    html.void("input", [.init("type", "hidden"), .init("name", name), .init("value", value)])
-                }
-                textField(
-                    &html, "password", label: "Your password", value: "", error: error,
-                    hint: "the one you sign in with as \(context.user): this needs it again", type: "password", required: true,
-                    autocomplete: "current-password")
-                html.element("div", [.init("class", "actions")]) { html in
-                    html.element("button", [.init("type", "submit")] + (danger ? [.init("class", "danger")] : []), text: button)
-                    html.element("a", [.init("class", "button secondary"), .init("href", context.link(cancel))], text: "Cancel")
-                }
-            }
-        }
     }
 
     /// `POST .../credentials/{id}/{verb}`: discard or reactivate at once; delete or reveal with the password.
@@ -627,7 +563,7 @@ extension AdminAPI {
         case .reveal:
             let form = try context.form(["password", "reveal_token"])
             let password = try form.string("password")
-            switch try revealFormState(context, row.name, credential.id, token: try form.string("reveal_token")) {
+            switch try revealFormState(context, ServicePages.revealSubject(credential.id), token: try form.string("reveal_token")) {
             case .fresh: break
             case .used:
                 return .page(
@@ -660,48 +596,6 @@ extension AdminAPI {
         }
     }
 
-    /// The refusal of a password that did not match (`Admin.requirePassword`), as opposed to
-    /// other refusals of the same code.
-    static func isWrongPassword(_ refusal: AdminError) -> Bool {
-        refusal.reason == .forbidden && refusal.message.hasSuffix("it did not match.")
-    }
-
-    // MARK: The reveal form, once
-
-    /// What a reveal form's token says when it comes back.
-    enum RevealFormState { case fresh, used, expired }
-
-    /// The token of a reveal form, so it works once: a browser's reload sends the same POST again,
-    /// and must not show the secret a second time. It carries when the form was made and the id of
-    /// the newest audit record of a reveal then, under an HMAC keyed by the session's CSRF token
-    /// (so it is worth nothing outside this session) over the service and credential. The form is
-    /// used once a reveal of the credential is audited after that record. Nothing is kept in a
-    /// process: the audit, which every reveal writes, is the record (as under CGI).
-    private func revealToken(_ context: PageContext, _ name: String, _ id: String) throws -> String {
-        let now = clock.now
-        let newest =
-            try context.operations.store.auditRecords(
-                afterId: 0, since: now, user: nil, action: "service.credential.reveal", limit: 1_000
-            ).last?.id ?? 0
-        return "\(now).\(newest)." + Self.revealMAC(context, name, id, at: now, after: newest)
-    }
-
-    private static func revealMAC(_ context: PageContext, _ name: String, _ id: String, at: Int64, after: Int64) -> String {
-        Base64URL.encode(HMACKey(Array(context.csrf.utf8)).authenticationCode("keyward service reveal v1\n\(name)\n\(id)\n\(at)\n\(after)"))
-    }
-
-    private func revealFormState(_ context: PageContext, _ name: String, _ id: String, token: String?) throws -> RevealFormState {
-        let parts = (token ?? "").split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let at = Int64(parts[0]), let after = Int64(parts[1]),
-            ConstantTime.equals(Array(parts[2].utf8), Array(Self.revealMAC(context, name, id, at: at, after: after).utf8))
-        else { throw AdminError.invalid("The reveal form is broken: open it again from the service's page.") }
-        let now = clock.now
-        guard at <= now, now - at <= ServicePages.revealFormLifetime else { return .expired }
-        let since = try context.operations.store.auditRecords(
-            afterId: after, since: at, user: nil, action: "service.credential.reveal", limit: 1_000)
-        return since.contains { $0.event.credential == id } ? .used : .fresh
-    }
-
     // MARK: Delete the service
 
     /// `GET /admin/services/{name}/delete`: what will happen, and the password field.
@@ -713,7 +607,7 @@ extension AdminAPI {
     private func serviceDeletePage(_ context: PageContext, _ row: ServiceRow, error: String?, status: Int = 200) -> HTMLPage {
         let base = "/admin/services/" + PageContext.encode(row.name)
         return passwordPage(
-            context, title: "Delete service \(row.name)?",
+            context, section: .services, title: "Delete service \(row.name)?",
             facts: [
                 ("Service", row.name), ("Owner", row.owner), ("Service keys", Self.states(of: row, .serviceKey)),
                 ("JWT secrets", Self.states(of: row, .jwtSecret)),
