@@ -113,7 +113,9 @@ errs=$(grep -h 'KW05\|KW03' "$T"/logs/keyward-*.log 2>/dev/null | head -n 3)
 expect_eq "no internal error (KW03xx, KW05xx) in Keyward's logs" "" "$errs"
 kw audit list --json >"$T/audit.json"
 for action in service.create service.credential.add service.credential.discard service.credential.reactivate \
-    service.credential.delete service.credential.reveal service.password.refused service.delete; do
+    service.credential.delete service.credential.reveal service.password.refused service.delete \
+    hmac.create hmac.secret.add hmac.secret.discard hmac.secret.reactivate hmac.secret.delete hmac.secret.reveal \
+    hmac.secret.roll hmac.password.refused; do
     expect_has "the audit has $action from the pages" "$(cat "$T/audit.json")" "\"$action\""
 done
 if [ -s "$T/new-secrets.txt" ]; then

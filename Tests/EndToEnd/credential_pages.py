@@ -12,6 +12,8 @@ The browser helpers are the few this scenario needs, copied from pages_browser.p
 """
 
 import base64
+import hashlib
+import hmac
 import importlib.util
 import json
 import os
@@ -74,6 +76,20 @@ def through_nginx(secret):
 
 def status_of(secret):
     return through_nginx(secret)[0]
+
+
+def signed_status(kid, secret):
+    """nginx's answer on /api/ for a GET signed (RFC 9421, hmac-sha256) for credential `kid` with
+    the base64 `secret`: a bodiless request, which nginx's auth_request check verifies."""
+    url = CONFIG["nginx"] + "/api/credential-pages"
+    params = f'("@method" "@target-uri");created={int(time.time())};keyid="{kid}";alg="hmac-sha256"'
+    base = f'"@method": GET\n"@target-uri": {url}\n"@signature-params": {params}'
+    mac = base64.b64encode(hmac.new(base64.b64decode(secret), base.encode(), hashlib.sha256).digest()).decode()
+    try:
+        r = requests.get(url, headers={"Signature-Input": f"sig1={params}", "Signature": f"sig1=:{mac}:"}, timeout=10)
+    except requests.RequestException as e:
+        return f"error {e}"
+    return r.status_code
 
 
 def remember(secret):
@@ -446,9 +462,93 @@ def scenario(b):
     expect_eq("deleted: no service left", 0, len(cli_services()))
     expect_eq("deleted: its key is refused", 401, status_of(second))
 
+    hmac_scenario(b)
+
     # carol holds no privilege: no Services in her navigation.
     b.sign_in("carol")
     check("carol (no manage-own-keys) has no Services in the navigation", "Services" not in b.nav(), b.nav())
+
+
+def hmac_scenario(b):
+    """A signed-request credential made on the pages, its secrets rotated, revealed and deleted
+    there, each step's effect checked with a request signed through nginx."""
+    d = b.d
+    check("alice's navigation has Signed requests", "Signed requests" in b.nav(), b.nav())
+    b.submit(d.find_element(By.XPATH, "//header//nav//a[normalize-space()='Signed requests']"))
+    expect_eq("Signed requests opens /admin/hmac", b.mount + "/admin/hmac", b.path())
+    b.axe("the signed-request list")
+    b.follow("New credential")
+    b.axe("the new signed-request credential form")
+    b.fill("name", "orders-e2e")
+    d.find_element(By.CSS_SELECTOR, "input[name=scope][value='/api/']").click()
+    b.press("Create credential")
+    expect_eq("creating a signed-request credential shows the show-once page", "Your new credential", b.h1())
+    first = d.find_element(By.ID, "secret").text
+    remember(first)
+    rows = cli("hmac", "list", "--user", "alice")
+    kid = rows[0]["id"] if rows else ""
+    check("the credential is stored for alice with its scope", rows and rows[0]["scopes"] == ["/api/"], rows)
+    check("the show-once page names the keyid and shows a 32-byte secret", kid in b.everything() and len(base64.b64decode(first or "x===")) == 32, kid)
+    check("the show-once page shows how to sign with it", "Authorization: HMAC " + kid in d.find_element(By.ID, "curl").text, "")
+    b.axe("the signed-request show-once page")
+    expect_eq("a GET signed with the secret passes nginx's check", 200, signed_status(kid, first))
+    b.reload_and_back("the new signed-request credential", first)
+
+    def secrets():
+        return [(s["serial"], s["state"]) for s in cli("hmac", "show", kid)["secrets"]]
+
+    b.get(f"/admin/hmac/{kid}/secrets")
+    expect_eq("the secrets page", "Secrets of orders-e2e", b.h1())
+    check("the secrets page shows no secret", first not in b.everything(), "")
+    b.axe("the secrets page")
+    b.disabled_with_reason("Discard on the only active secret", b.rule_button("Discard", "secret 1"), "is the only active credential")
+
+    b.press("Add secret")
+    expect_eq("Add secret shows the new secret once", "New secret for orders-e2e", b.h1())
+    second = d.find_element(By.ID, "secret").text
+    remember(second)
+    check("the second secret is new", second and second != first, "")
+    expect_eq("both secrets sign", (200, 200), (signed_status(kid, first), signed_status(kid, second)))
+    b.reload_and_back("the added secret", second)
+    b.get(f"/admin/hmac/{kid}/secrets")
+    add = d.find_element(By.XPATH, "//main//button[normalize-space()='Add secret']")
+    b.disabled_with_reason("Add secret with two active", add, "are active already")
+
+    b.press("Discard", named="Discard secret 1")
+    check("discard: back on the secrets page with a notice", "discarded" in b.notice(), b.notice())
+    expect_eq("discarded: the first secret's signatures are refused (401)", 401, signed_status(kid, first))
+    expect_eq("discarded: the second still signs", 200, signed_status(kid, second))
+    b.press("Reactivate", named="Reactivate secret 1")
+    expect_eq("reactivated: the first signs again", 200, signed_status(kid, first))
+    b.press("Discard", named="Discard secret 1")
+    b.shot("hmac-secrets")
+    b.follow("Delete", named="Delete secret 1")
+    check("delete asks for the password", b.h1().startswith("Delete secret 1"), b.h1())
+    b.axe("the secret's delete confirmation")
+    b.fill("password", "not the password")
+    b.press("Delete")
+    check("a wrong password: refused next to the field", (b.field_error("password") or "").startswith("The password did not match"), b.field_error("password"))
+    b.fill("password", CONFIG["alice"][1])
+    b.press("Delete")
+    check("deleted: a notice", "deleted" in b.notice(), b.notice())
+    expect_eq("deleted: one secret left", [(2, "active")], secrets())
+
+    b.follow("Reveal", named="Reveal secret 2")
+    check("reveal asks for the password", b.h1().startswith("Reveal secret 2"), b.h1())
+    b.fill("password", CONFIG["alice"][1])
+    b.press("Show the secret")
+    shown = d.find_elements(By.ID, "secret")
+    expect_eq("reveal with the password shows the secret", second, shown[0].text if shown else None)
+    b.axe("the revealed HMAC secret")
+    b.reload_and_back("the revealed HMAC secret", second)
+
+    b.get(f"/admin/hmac/{kid}/secrets")
+    d.find_element(By.ID, "grace-2").click()  # retire the current one after 24 hours
+    b.press("Add secret")
+    third = d.find_element(By.ID, "secret").text
+    remember(third)
+    expect_eq("a roll: the old secret retires, the new one is active", [(2, "retiring"), (3, "active")], secrets())
+    expect_eq("a roll: both sign during the grace", (200, 200), (signed_status(kid, second), signed_status(kid, third)))
 
 
 def cli_services():

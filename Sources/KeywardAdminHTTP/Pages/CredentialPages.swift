@@ -28,6 +28,10 @@ struct CredentialPageKind: Sendable {
     /// How the show-once page presents a new secret.
     let shown: ShownCredential
     let operations: CredentialPageOperations
+    /// The changes a row offers (a kind whose secrets rotate has no `regenerate`).
+    var verbs: [CredentialVerb] = CredentialVerb.allCases
+    /// Further links in a row's actions: a label and a path below the credential's (`/secrets`).
+    var rowLinks: [(label: String, suffix: String)] = []
 }
 
 /// What the credential pages do, through the `Admin` operations of one kind (which check who
@@ -37,7 +41,8 @@ struct CredentialPageOperations: Sendable {
     let one: @Sendable (Admin, _ id: String) throws -> CredentialListing
     let create: @Sendable (Admin, _ user: String, _ name: String, Lifetime, [PathScope]) throws -> IssuedSecret
     let change: @Sendable (Admin, _ id: String, CredentialChange) throws -> Void
-    let regenerate: @Sendable (Admin, _ id: String) throws -> IssuedSecret
+    /// Nil for a kind without `regenerate`.
+    let regenerate: (@Sendable (Admin, _ id: String) throws -> IssuedSecret)?
 }
 
 /// One row of a credential list, whatever the kind.
@@ -88,15 +93,37 @@ enum ShownCredential: Sendable {
     case client
     /// An approved access request's key, collected by its requester: back to the requests.
     case collected
+    /// A signed-request credential's HMAC secret: never sent, it signs; back to the credentials.
+    case hmac
 
-    var idLabel: String { self == .client ? "Client id" : "Key id" }
-    var section: Section { self == .client ? .clients : self == .collected ? .requests : .keys }
+    var idLabel: String {
+        switch self {
+        case .client: "Client id"
+        case .hmac: "Credential id (keyid)"
+        case .key, .collected: "Key id"
+        }
+    }
+    var section: Section {
+        switch self {
+        case .key: .keys
+        case .client: .clients
+        case .collected: .requests
+        case .hmac: .hmac
+        }
+    }
     var back: (label: String, path: String) {
         switch self {
         case .key: ("Done: back to my keys", "/admin/")
         case .client: ("Done: back to my clients", "/admin/clients")
         case .collected: ("Done: back to access requests", "/admin/requests")
+        case .hmac: ("Done: back to signed requests", "/admin/hmac")
         }
+    }
+    /// What Keyward keeps of the secret, after "It is shown only on this page".
+    var kept: String {
+        self == .hmac
+            ? "It is shown only on this page. Keyward keeps it encrypted: later only you or an admin can reveal it again, with a password."
+            : "It is shown only on this page and cannot be shown again: Keyward keeps only a hash of it."
     }
 }
 
@@ -195,7 +222,15 @@ extension AdminAPI {
             html.element("td", [.init("data-label", "Actions")]) { html in
                 html.element("ul", [.init("class", "actions"), .init("aria-label", "Actions for " + row.name)]) { html in
                     // Only an admin enables a credential (Admin.change): an owner is not offered it.
-                    for verb in CredentialVerb.allCases
+                    for (label, suffix) in kind.rowLinks {
+                        html.element("li") { html in
+                            html.element(
+                                "a",
+                                [.init("href", context.link(kind.itemPath, row.id, suffix)), .init("aria-label", label + " of " + row.name)],
+                                text: label)
+                        }
+                    }
+                    for verb in kind.verbs
                     where verb != (row.status == .active ? .enable : .disable) && (verb != .enable || context.isAdmin) {
                         html.element("li") { html in
                             html.element(
@@ -352,13 +387,15 @@ extension AdminAPI {
         let host = context.request.host ?? "localhost"
         let path = issued.scopes.first.flatMap(PathScope.init)?.prefix ?? "/"
         let curl =
-            kind == .client
-            ? "curl -u '\(issued.id):\(issued.secret)' -d grant_type=client_credentials \(scheme)://\(host)\(context.mount)/token"
-            : "curl -H 'Authorization: Bearer \(issued.secret)' \(scheme)://\(host)\(path)"
+            switch kind {
+            case .client: "curl -u '\(issued.id):\(issued.secret)' -d grant_type=client_credentials \(scheme)://\(host)\(context.mount)/token"
+            case .hmac: HMACPages.example(id: issued.id, secret: issued.secret, url: "\(scheme)://\(host)\(path)")
+            case .key, .collected: "curl -H 'Authorization: Bearer \(issued.secret)' \(scheme)://\(host)\(path)"
+            }
         return HTMLPage(title, section: kind.section) { html in
             html.element("p", [.init("class", "notice warn"), .init("role", "alert")]) { html in
                 html.element("strong", text: "Copy the secret now. ")
-                html.text("It is shown only on this page and cannot be shown again: Keyward keeps only a hash of it.")
+                html.text(kind.kept)
             }
             html.element("dl", [.init("class", "facts")]) { html in
                 html.element("dt", text: "Name")
@@ -385,7 +422,7 @@ extension AdminAPI {
     private func verbAndCredential(_ kind: CredentialPageKind, _ context: PageContext, _ captures: [String]) throws -> (
         CredentialVerb, CredentialListing
     ) {
-        guard let verb = CredentialVerb(rawValue: captures[1]) else { throw AdminError.noSuchEndpoint }
+        guard let verb = CredentialVerb(rawValue: captures[1]), kind.verbs.contains(verb) else { throw AdminError.noSuchEndpoint }
         return (verb, try kind.operations.one(context.operations, captures[0]))
     }
 
@@ -432,7 +469,8 @@ extension AdminAPI {
             guard let choice = ExpiryChoice.sent(try form.string("expires")) else { throw AdminError.invalid("Pick one of the expiry choices.") }
             try kind.operations.change(admin, row.id, .renew(choice.lifetime))
         case .regenerate:
-            let issued = try kind.operations.regenerate(admin, row.id)
+            guard let regenerate = kind.operations.regenerate else { throw AdminError.noSuchEndpoint }
+            let issued = try regenerate(admin, row.id)
             return .page(showOnce(context, issued, title: "New secret for \(row.name)", kind: kind.shown))
         }
         let owner = row.user == context.user ? "" : "&user=" + PageContext.encode(row.user)

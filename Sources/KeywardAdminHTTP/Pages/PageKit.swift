@@ -90,13 +90,14 @@ struct HTMLPage {
 
 /// The navigation: what everyone sees, then what admins see.
 enum Section: String, CaseIterable {
-    case keys, clients, services, requests, sessions, users, groups, roles, resources, signingKeys, audit, explain
+    case keys, clients, services, hmac, requests, sessions, users, groups, roles, resources, signingKeys, audit, explain
 
     var title: String {
         switch self {
         case .keys: "My keys"
         case .clients: "Clients"
         case .services: "Services"
+        case .hmac: "Signed requests"
         case .requests: "Access requests"
         case .sessions: "Sessions"
         case .users: "Users"
@@ -121,7 +122,7 @@ enum Section: String, CaseIterable {
     /// Shown to admins only.
     var adminOnly: Bool {
         switch self {
-        case .keys, .clients, .services, .requests, .sessions: false
+        case .keys, .clients, .services, .hmac, .requests, .sessions: false
         default: true
         }
     }

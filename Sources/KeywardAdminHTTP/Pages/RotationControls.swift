@@ -10,7 +10,12 @@ import KeywardCrypto
 extension AdminAPI {
     /// A refusal of the rotation rules as a sentence beside its button.
     static func reason(_ refusal: RotationRefusal) -> String {
-        refusal.description.hasSuffix(".") ? refusal.description : refusal.description + "."
+        var text = refusal.description.hasSuffix(".") ? refusal.description : refusal.description + "."
+        // "secret 2 is ..." starts a sentence; a credential id (kws_...) keeps its case.
+        if let first = text.split(separator: " ").first, !first.contains("_"), let c = text.first, c.isLowercase {
+            text = c.uppercased() + text.dropFirst()
+        }
+        return text
     }
 
     /// A one-button form in a credential's row; disabled, with the rule beside it, when the rules refuse it.
@@ -123,7 +128,12 @@ extension AdminAPI {
         let now = clock.now
         guard at <= now, now - at <= Self.revealFormLifetime else { return .expired }
         let since = try context.operations.store.auditRecords(afterId: after, since: at, user: nil, action: subject.action, limit: 1_000)
-        return since.contains { $0.event.credential == subject.credential && (subject.detail == nil || $0.event.detail == subject.detail) }
-            ? .used : .fresh
+        // The audit's detail is the operation's, then "; via <session>".
+        func names(_ detail: String?) -> Bool {
+            guard let wanted = subject.detail else { return true }
+            guard let detail else { return false }
+            return detail == wanted || detail.hasPrefix(wanted + ";")
+        }
+        return since.contains { $0.event.credential == subject.credential && names($0.event.detail) } ? .used : .fresh
     }
 }
