@@ -25,7 +25,7 @@ enum HMACCommands {
                 .init("alg", value: "ALG", "hmac-sha256 (default) or ed25519"),
                 .init("secret-stdin", "hmac-sha256: read the secret from standard input instead of generating one"),
                 .init("public-key-stdin", "ed25519: read the public key from standard input (required for ed25519)"),
-            ] + CredentialArguments.limitOptions(defaultExpiry: "never")),
+            ] + CredentialArguments.limitOptions(defaultExpiry: "30d")),
         "list": CommandSpec(
             usage: "hmac list [--user U]", summary: "List signed-request credentials (never their secrets).",
             options: [.init("user", value: "U", "only this user's credentials")]),
@@ -75,7 +75,7 @@ enum HMACCommands {
             let material = try material(args)
             let created = try admin.createRequestKey(
                 user: user, name: name, material: material,
-                expires: try CredentialArguments.lifetime(args.value("expires"), default: .never),
+                expires: try CredentialArguments.lifetime(args.value("expires"), default: .seconds(admin.limits.defaultKeyLifetime)),
                 scopes: try CredentialArguments.scopes(args), networks: try CredentialArguments.networks(args))
             try context.emit(created) {
                 var text =
