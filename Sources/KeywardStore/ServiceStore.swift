@@ -35,7 +35,7 @@ public struct ServiceCredentialRow: Sendable, Equatable, Codable {
     public var masked: String { ServiceCredentialRow.mask(id) }
 
     /// `<id>_••••`: the public id and a marker that a secret belongs to it.
-    public static func mask(_ id: String) -> String { id + "_••••" }
+    public static func mask(_ id: String) -> String { OpaqueSecret.masked(id: id) }
 
     /// Its state for the rotation rules.
     public var rotationMember: RotationMember {

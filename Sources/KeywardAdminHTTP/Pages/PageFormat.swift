@@ -74,7 +74,7 @@ enum PageFormat {
     }
 
     /// A credential's masked secret: its public id and dots (the rest is never stored).
-    static func masked(_ id: String) -> String { id + "_••••••••" }
+    static func masked(_ id: String) -> String { OpaqueSecret.masked(id: id) }
 
     /// A service credential masked as every listing shows it (CLI, API, pages): `kws_<id>_••••`.
     /// Its secret is kept (sealed), so the owner may reveal it; the mask only marks that one exists.

@@ -102,6 +102,10 @@ public struct OpaqueSecret: Sendable, Equatable, CustomStringConvertible {
         return bytes[4...].allSatisfy(Base62.isSymbol)
     }
 
+    /// How every listing shows the credential whose public id is `id` (CLI, API, pages):
+    /// `<id>_••••`, the id and a marker that a secret belongs to it.
+    public static func masked(id: String) -> String { id + "_••••" }
+
     /// The stored form: HMAC-SHA256 of the whole secret under the server pepper.
     public func hash(with pepper: HMACKey) -> [UInt8] {
         pepper.authenticationCode(token)
