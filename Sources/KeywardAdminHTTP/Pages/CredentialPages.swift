@@ -295,42 +295,8 @@ extension AdminAPI {
                             + described)
                 }
                 expiryChoices(&html, context, legend: "Expires after", selected: draft.days, error: draft.errors["expires"])
-                html.element("fieldset", draft.errors["scope"] == nil ? [] : [.init("aria-describedby", "scope-error")]) { html in
-                    html.element("legend", text: "Scopes")
-                    if reachable.isEmpty {
-                        html.element(
-                            "p", [.init("class", "muted")],
-                            text: context.isAdmin
-                                ? "No resources are registered for this user; name paths below, or none for every path."
-                                : "You may not call any resource yet: ask for access first.")
-                    }
-                    for (index, resource) in reachable.enumerated() {
-                        let id = "scope-\(index)"
-                        var attributes: [HTML.Attribute] = [
-                            .init("type", "checkbox"), .init("id", id), .init("name", "scope"), .init("value", resource.scope.description),
-                        ]
-                        if draft.scopes.contains(resource.scope.description) { attributes.append("checked") }
-                        html.element("div") { html in
-                            html.void("input", attributes)
-                            html.element("label", [.init("for", id)]) { html in
-                                html.text(resource.name + " ")
-                                html.element("code", text: resource.scope.description)
-                            }
-                        }
-                    }
-                    if let error = draft.errors["scope"] { html.element("span", [.init("class", "error"), .init("id", "scope-error")], text: error) }
-                }
-                if context.isAdmin {
-                    field(
-                        &html, "other_scopes", "Other scopes", error: draft.errors["other_scopes"],
-                        hint: "path prefixes such as /api/reports/ or GET:/api/, separated by spaces; none at all means every path"
-                    ) { html, described in
-                        html.void(
-                            "input",
-                            [.init("type", "text"), .init("id", "other_scopes"), .init("name", "other_scopes"), .init("value", draft.otherScopes)]
-                                + described)
-                    }
-                }
+                scopeChoices(
+                    &html, context, reachable: reachable, chosen: draft.scopes, other: draft.otherScopes, errors: draft.errors, ownerWord: "user")
                 html.element("div", [.init("class", "actions")]) { html in
                     html.element("button", [.init("type", "submit")], text: "Create \(kind.noun)")
                     html.element("a", [.init("class", "button secondary"), .init("href", context.link(kind.listPath))], text: "Cancel")
@@ -349,14 +315,7 @@ extension AdminAPI {
         let choice = ExpiryChoice.sent(try form.string("expires"))
         draft.days = choice?.days ?? 30
         if draft.name.isEmpty { draft.errors["name"] = "Give the \(kind.noun) a name." }
-        var scopes: [PathScope] = []
-        for text in draft.scopes + draft.otherScopes.split(separator: " ").map(String.init) {
-            guard let scope = PathScope(text) else {
-                draft.errors[draft.scopes.contains(text) ? "scope" : "other_scopes"] = "Not a path scope: \(text.prefix(64))"
-                continue
-            }
-            scopes.append(scope)
-        }
+        let scopes = Self.sentScopes(chosen: draft.scopes, other: draft.otherScopes, errors: &draft.errors)
         guard let choice else {
             draft.errors["expires"] = "Pick one of the choices."
             return .page(try newCredentialForm(kind, context, draft, status: 400))

@@ -23,6 +23,59 @@ extension AdminAPI {
         }
     }
 
+    /// The scopes of a new credential: a checkbox per resource the owner may reach (`chosen` the
+    /// ones ticked), and for admins a field of other path prefixes. Errors under `scope` and
+    /// `other_scopes` sit next to their control.
+    func scopeChoices(
+        _ html: inout HTML, _ context: PageContext, reachable: [Resource], chosen: [String], other: String, errors: [String: String],
+        ownerWord: String
+    ) {
+        html.element("fieldset", errors["scope"] == nil ? [] : [.init("aria-describedby", "scope-error")]) { html in
+            html.element("legend", text: "Scopes")
+            if reachable.isEmpty {
+                html.element(
+                    "p", [.init("class", "muted")],
+                    text: context.isAdmin
+                        ? "No resources are registered for this \(ownerWord); name paths below, or none for every path."
+                        : "You may not call any resource yet: ask for access first.")
+            }
+            for (index, resource) in reachable.enumerated() {
+                let id = "scope-\(index)"
+                var attributes: [HTML.Attribute] = [
+                    .init("type", "checkbox"), .init("id", id), .init("name", "scope"), .init("value", resource.scope.description),
+                ]
+                if chosen.contains(resource.scope.description) { attributes.append("checked") }
+                html.element("div") { html in
+                    html.void("input", attributes)
+                    html.element("label", [.init("for", id)]) { html in
+                        html.text(resource.name + " ")
+                        html.element("code", text: resource.scope.description)
+                    }
+                }
+            }
+            if let error = errors["scope"] { html.element("span", [.init("class", "error"), .init("id", "scope-error")], text: error) }
+        }
+        if context.isAdmin {
+            textField(
+                &html, "other_scopes", label: "Other scopes", value: other, error: errors["other_scopes"],
+                hint: "path prefixes such as /api/reports/ or GET:/api/, separated by spaces; none at all means every path")
+        }
+    }
+
+    /// The scopes `scopeChoices` sent: the ticked ones and the other ones, each parsed; one that
+    /// does not parse is an error next to the control it came from.
+    static func sentScopes(chosen: [String], other: String, errors: inout [String: String]) -> [PathScope] {
+        var scopes: [PathScope] = []
+        for text in chosen + AccessPages.words(other) {
+            guard let scope = PathScope(text) else {
+                errors[chosen.contains(text) ? "scope" : "other_scopes"] = "Not a path scope: \(text.prefix(64))"
+                continue
+            }
+            scopes.append(scope)
+        }
+        return scopes
+    }
+
     /// An admin's filter of a list by whose it is: a user name, or `*` for everyone's (GET, no token).
     func ownerFilter(_ html: inout HTML, _ context: PageContext, action: String, label: String, owner: String) {
         guard context.isAdmin else { return }

@@ -140,7 +140,8 @@ extension AdminAPI {
                 textField(
                     &html, "service_name", name: "name", label: "Name", value: draft.name, error: draft.errors["name"],
                     hint: "letters, digits and . _ @ -, at most 64; the iss of the service's JWTs", required: true, maxLength: 64)
-                scopeChoices(&html, context, reachable, draft)
+                scopeChoices(
+                    &html, context, reachable: reachable, chosen: draft.scopes, other: draft.otherScopes, errors: draft.errors, ownerWord: "owner")
                 textField(
                     &html, "networks", label: "Networks (optional)", value: draft.networks, error: draft.errors["networks"],
                     hint: "CIDR ranges or addresses such as 10.0.0.0/8, separated by spaces; empty for every address")
@@ -157,40 +158,6 @@ extension AdminAPI {
         return inactive == 0 ? "\(active) active" : "\(active) active, \(inactive) inactive"
     }
 
-    /// The scopes of a new service: the resources its owner may reach, and for admins any path.
-    private func scopeChoices(_ html: inout HTML, _ context: PageContext, _ reachable: [Resource], _ draft: ServiceDraft) {
-        html.element("fieldset", draft.errors["scope"] == nil ? [] : [.init("aria-describedby", "scope-error")]) { html in
-            html.element("legend", text: "Scopes")
-            if reachable.isEmpty {
-                html.element(
-                    "p", [.init("class", "muted")],
-                    text: context.isAdmin
-                        ? "No resources are registered for this owner; name paths below, or none for every path."
-                        : "You may not call any resource yet: ask for access first.")
-            }
-            for (index, resource) in reachable.enumerated() {
-                let id = "scope-\(index)"
-                var attributes: [HTML.Attribute] = [
-                    .init("type", "checkbox"), .init("id", id), .init("name", "scope"), .init("value", resource.scope.description),
-                ]
-                if draft.scopes.contains(resource.scope.description) { attributes.append("checked") }
-                html.element("div") { html in
-                    html.void("input", attributes)
-                    html.element("label", [.init("for", id)]) { html in
-                        html.text(resource.name + " ")
-                        html.element("code", text: resource.scope.description)
-                    }
-                }
-            }
-            if let error = draft.errors["scope"] { html.element("span", [.init("class", "error"), .init("id", "scope-error")], text: error) }
-        }
-        if context.isAdmin {
-            textField(
-                &html, "other_scopes", label: "Other scopes", value: draft.otherScopes, error: draft.errors["other_scopes"],
-                hint: "path prefixes such as /api/billing/ or GET:/api/, separated by spaces; none at all means every path")
-        }
-    }
-
     /// `POST /admin/services`: the service, and its two secrets shown once; or the list again with the errors.
     func createServiceForm(_ context: PageContext, _ captures: [String]) throws -> PageResult {
         let form = try context.form(["owner", "name", "scope", "other_scopes", "networks"])
@@ -200,14 +167,7 @@ extension AdminAPI {
         draft.otherScopes = context.isAdmin ? try form.string("other_scopes") ?? "" : ""
         draft.networks = try form.string("networks") ?? ""
         if let problem = Self.nameProblem(draft.name, "service") { draft.errors["name"] = problem }
-        var scopes: [PathScope] = []
-        for text in draft.scopes + AccessPages.words(draft.otherScopes) {
-            guard let scope = PathScope(text) else {
-                draft.errors[draft.scopes.contains(text) ? "scope" : "other_scopes"] = "Not a path scope: \(text.prefix(64))"
-                continue
-            }
-            scopes.append(scope)
-        }
+        let scopes = Self.sentScopes(chosen: draft.scopes, other: draft.otherScopes, errors: &draft.errors)
         var networks: [CIDR] = []
         for word in AccessPages.words(draft.networks) {
             guard let range = CIDR(word) else {
