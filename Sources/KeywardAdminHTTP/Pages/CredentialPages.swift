@@ -209,7 +209,11 @@ extension AdminAPI {
                 html.text(row.name)
                 if showOwner { html.element("span", [.init("class", "muted")], text: " (" + row.user + ")") }
             }
-            html.element("td", [.init("data-label", kind.idLabel)]) { html in html.element("code", text: kind.shownId(row.id)) }
+            html.element("td", [.init("data-label", kind.idLabel)]) { html in
+                let shown = kind.shownId(row.id)
+                // A masked id stays on one line where there is room (PageFormat.maskedCell).
+                if shown == PageFormat.masked(row.id) { PageFormat.maskedCell(&html, row.id) } else { html.element("code", text: shown) }
+            }
             html.element("td", [.init("data-label", "Scopes")], text: row.scopes.isEmpty ? "every path" : row.scopes.joined(separator: " "))
             html.element("td", [.init("data-label", "Expires")]) { html in PageFormat.time(&html, row.expiresAt, now: now) }
             let status = row.expiresAt.map { $0 <= now } == true ? "expired" : row.status.rawValue

@@ -76,14 +76,10 @@ enum PageFormat {
     /// A credential's masked secret: its public id and dots (the rest is never stored).
     static func masked(_ id: String) -> String { OpaqueSecret.masked(id: id) }
 
-    /// A service credential masked as every listing shows it (CLI, API, pages): `kws_<id>_••••`.
-    /// Its secret is kept (sealed), so the owner may reveal it; the mask only marks that one exists.
-    static func maskedService(_ id: String) -> String { ServiceCredentialRow.mask(id) }
-
-    /// `maskedService` in a table cell: `<code class="masked">`, on one line where there is room;
+    /// A masked id in a table cell: `<code class="masked">`, on one line where there is room;
     /// a narrow screen breaks it only between the id and the dots (the dots are their own box).
-    static func maskedService(_ html: inout HTML, _ id: String) {
-        let masked = maskedService(id)
+    static func maskedCell(_ html: inout HTML, _ id: String) {
+        let masked = masked(id)
         html.element("code", [.init("class", "masked")]) { html in
             html.text(id)
             html.element("span", text: String(masked.dropFirst(id.count)))

@@ -329,7 +329,7 @@ extension AdminAPI {
         ) { html in
             for credential in credentials {
                 html.element("tr") { html in
-                    cell(&html, "Credential") { html in PageFormat.maskedService(&html, credential.id) }
+                    cell(&html, "Credential") { html in PageFormat.maskedCell(&html, credential.id) }
                     cell(&html, "State") { html in statusBadge(&html, credential.status) }
                     cell(&html, "Created") { html in PageFormat.time(&html, credential.createdAt, now: now) }
                     cell(&html, "Last used") { html in PageFormat.time(&html, credential.lastUsedAt, now: now) }
@@ -478,7 +478,7 @@ extension AdminAPI {
             context, section: .services, title: "\(verb.label) \(noun) \(credential.id)?",
             facts: [
                 ("Service", row.name), ("Owner", row.owner),
-                (noun.prefix(1).uppercased() + noun.dropFirst(), PageFormat.maskedService(credential.id)), ("State", credential.status),
+                (noun.prefix(1).uppercased() + noun.dropFirst(), PageFormat.masked(credential.id)), ("State", credential.status),
             ],
             consequence: verb == .delete
                 ? "The \(noun) is gone for good; requests with it stay refused. This cannot be undone."
