@@ -8,7 +8,7 @@ CONFIG (written by 15-credential-pages.sh): keyward (the binary), db, base (the 
 nginx, e.g. http://127.0.0.1:PORT/keyward), nginx (the site's URL: /api/ is behind
 keyward-protect.conf), alice and carol ([user, password]), screenshots (a directory), tmp.
 
-The browser helpers are the few this scenario needs, copied from pages_browser.py (12-pages.sh).
+The browser is browser_kit.py's, as for pages_browser.py (12-pages.sh).
 """
 
 import base64
@@ -22,19 +22,16 @@ import subprocess
 import sys
 import time
 import traceback
-from urllib.parse import urlsplit
 
 import jwt
 import requests
 from axe_selenium_python import Axe
-from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException, WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browser_kit import PageBrowser, make_driver, xpath_literal  # noqa: E402
 from tap import check, expect_eq, finish, note, notok  # noqa: E402
 
 STARTED = time.time()
@@ -97,116 +94,9 @@ def remember(secret):
         f.write(secret + "\n")
 
 
-def xpath_literal(text):
-    if "'" not in text:
-        return f"'{text}'"
-    if '"' not in text:
-        return f'"{text}"'
-    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in text.split("'")) + ")"
-
-
-# ---------------------------------------------------------------------------------------------
-# The browser (as in pages_browser.py)
-# ---------------------------------------------------------------------------------------------
-def make_driver():
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",  # root, in a container
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-extensions",
-        "--disable-sync",
-        "--disable-features=Translate,PasswordLeakDetection,AutofillServerCommunication",
-        "--password-store=basic",
-        "--lang=en-US",
-        "--force-device-scale-factor=1",
-        "--hide-scrollbars",
-        "--window-size=1440,900",
-    ):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"credentials_enable_service": False, "profile.password_manager_enabled": False})
-    service = Service(executable_path="/usr/bin/chromedriver", log_output=os.path.join(CONFIG["tmp"], "logs", "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(20)
-    return driver
-
-
-class Browser:
+class Browser(PageBrowser):
     def __init__(self, driver):
-        self.d = driver
-        self.base = CONFIG["base"]
-        self.mount = urlsplit(self.base).path
-        self.axed = set()
-
-    def get(self, path):
-        self.d.get(self.base + path)
-
-    def path(self):
-        return urlsplit(self.d.current_url).path
-
-    def h1(self):
-        found = self.d.find_elements(By.CSS_SELECTOR, "main h1")
-        return found[0].text if found else ""
-
-    def submit(self, button):
-        """Clicks a submit button (or a link) and waits for the next page to load."""
-        page = self.d.find_element(By.TAG_NAME, "html")
-        button.click()
-
-        def replaced(driver):
-            try:
-                page.is_enabled()
-                return False
-            except WebDriverException:
-                return True
-
-        WebDriverWait(self.d, 15).until(replaced)
-        WebDriverWait(self.d, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
-
-    def press(self, label, *, named=None):
-        how = f"@aria-label={xpath_literal(named)}" if named else f"normalize-space()={xpath_literal(label)}"
-        self.submit(self.d.find_element(By.XPATH, f"//main//button[{how}]"))
-
-    def follow(self, label, *, named=None):
-        how = f"@aria-label={xpath_literal(named)}" if named else f"normalize-space()={xpath_literal(label)}"
-        self.submit(self.d.find_element(By.XPATH, f"//main//a[{how}]"))
-
-    def fill(self, field_id, text):
-        field = self.d.find_element(By.ID, field_id)
-        field.clear()
-        if text:
-            field.send_keys(text)
-
-    def notice(self):
-        found = self.d.find_elements(By.CSS_SELECTOR, "main p.notice")
-        return found[0].text if found else ""
-
-    def field_error(self, field_id):
-        found = self.d.find_elements(By.ID, field_id + "-error")
-        return found[0].text if found else None
-
-    def nav(self):
-        return [a.text for a in self.d.find_elements(By.CSS_SELECTOR, "header nav a")]
-
-    def no_alert(self):
-        try:
-            text = self.d.switch_to.alert.text
-            self.d.switch_to.alert.dismiss()
-            return f"an alert: {text!r}"
-        except NoAlertPresentException:
-            return None
-
-    def everything(self):
-        """The page as served and as it is now: source, DOM, visible text, form values, title, URL."""
-        return self.d.execute_script(
-            "return [document.documentElement.outerHTML, document.body ? document.body.innerText : '', document.title,"
-            " Array.from(document.querySelectorAll('input,textarea,select')).map(function (e) { return e.value; }).join(' '),"
-            " location.href].join('\\n')"
-        ) + "\n" + self.d.page_source + "\n" + self.d.current_url
+        super().__init__(driver, CONFIG["base"])
 
     def reload_and_back(self, label, secret):
         """Reload (the browser sends the POST again) and back: the secret is nowhere, nor in a URL."""
@@ -259,17 +149,7 @@ class Browser:
         check(f"every link, form and asset on {label} is under {self.mount}/admin/", not outside and targets, outside or "none")
 
     def fits(self, width, label):
-        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600})
-        overflow = self.d.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        # What sticks out, for the failure's detail: elements past the right edge, or whose text overflows them.
-        wide = self.d.execute_script(
-            "var w = document.documentElement.clientWidth; return Array.from(document.querySelectorAll('body *'))"
-            ".filter(function (e) { return e.getBoundingClientRect().right > w + 0.5 || (e.scrollWidth > e.clientWidth + 1"
-            " && getComputedStyle(e).overflowX === 'visible'); })"
-            ".slice(0, 3).map(function (e) { return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '')"
-            " + ' ' + Math.round(e.getBoundingClientRect().right) + 'px'; })"
-        ) if overflow > 0 else []
-        self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        overflow, wide = self.overflow(width)
         check(f"{label} fits {width} px without sideways scrolling", overflow <= 0, f"{overflow} px too wide: {', '.join(wide)}")
 
     def shot(self, label):
@@ -564,7 +444,7 @@ def where(e):
 
 
 def main():
-    driver = make_driver()
+    driver = make_driver(os.path.join(CONFIG["tmp"], "logs"))
     try:
         note(f"chromium {driver.capabilities.get('browserVersion')}")
         try:
