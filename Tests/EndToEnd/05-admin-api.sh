@@ -108,18 +108,7 @@ NEW_SECRETS=$T/new-secrets.txt
 KW_BIN=$KEYWARD_BIN KW_DB=$DB KW_FIXTURES=$T/cli KW_BASE=$BASE KW_THROTTLED_BASE=http://127.0.0.1:$P_THR \
 KW_REPO=$REPO KW_MAIL=$T/mail KW_ROOT_PASSWORD=$ROOT_PASSWORD KW_ALICE_PASSWORD=$ALICE_PASSWORD KW_NEW_SECRETS=$NEW_SECRETS \
     timeout 300 python3 -u "$HERE/admin_api.py" 2>"$T/logs/admin-api-py.err" | tee "$T/logs/admin-api-py.out"
-py_rc=${PIPESTATUS[0]}
-py_ok=$(grep -c '^ok - ' "$T/logs/admin-api-py.out")
-py_notok=$(grep -c '^not ok - ' "$T/logs/admin-api-py.out")
-PASS=$((PASS + py_ok))
-FAIL=$((FAIL + py_notok))
-if [ "$py_rc" != 0 ] && [ "$py_notok" = 0 ]; then
-    notok "admin_api.py ran to the end" "exit 0" "exit $py_rc: $(tail -n 5 "$T/logs/admin-api-py.err")"
-elif [ "$py_rc" = 0 ] && [ "$py_notok" != 0 ]; then
-    notok "admin_api.py exit status matches its results" "non-zero with $py_notok failures" "exit 0"
-elif [ "$py_ok" = 0 ]; then
-    notok "admin_api.py ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/admin-api-py.err")"
-fi
+tap_tally "admin_api.py" "$T/logs/admin-api-py" "${PIPESTATUS[0]}"
 
 # ---------------------------------------------------------------------------------------------
 # The OpenAPI document: valid OpenAPI 3.1, as served and as kept in the repository
@@ -157,16 +146,7 @@ else
 fi
 KW_CLIENT=$T/client KW_BASE=$BASE KW_FIXTURES=$T/cli KW_NEW_SECRETS=$NEW_SECRETS \
     timeout 120 python3 -u "$HERE/admin_client.py" 2>"$T/logs/admin-client-py.err" | tee "$T/logs/admin-client-py.out"
-gc_rc=${PIPESTATUS[0]}
-gc_ok=$(grep -c '^ok - ' "$T/logs/admin-client-py.out")
-gc_notok=$(grep -c '^not ok - ' "$T/logs/admin-client-py.out")
-PASS=$((PASS + gc_ok))
-FAIL=$((FAIL + gc_notok))
-if [ "$gc_rc" != 0 ] && [ "$gc_notok" = 0 ]; then
-    notok "admin_client.py ran to the end" "exit 0" "exit $gc_rc: $(tail -n 5 "$T/logs/admin-client-py.err")"
-elif [ "$gc_ok" = 0 ]; then
-    notok "admin_client.py ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/admin-client-py.err")"
-fi
+tap_tally "admin_client.py" "$T/logs/admin-client-py" "${PIPESTATUS[0]}"
 
 # ---------------------------------------------------------------------------------------------
 # schemathesis fuzzes the running server as an admin: no 5xx, whatever it sends

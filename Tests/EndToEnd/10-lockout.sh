@@ -86,16 +86,7 @@ echo "# lock-out scenarios (lockout.py)"
 KW_BASE=$BASE KW_ROOT_PASSWORD=$ROOT_PASSWORD KW_ALICE_PASSWORD=$ALICE_PASSWORD KW_ROOT_KEY=$ROOT_KEY \
 KW_ALICE_KEY=$ALICE_KEY KW_CLIENT_ID=$CLIENT_ID KW_CLIENT_SECRET=$CLIENT_SECRET \
     timeout 240 python3 -u "$HERE/lockout.py" 2>"$T/logs/lockout-py.err" | tee "$T/logs/lockout-py.out"
-py_rc=${PIPESTATUS[0]}
-py_ok=$(grep -c '^ok - ' "$T/logs/lockout-py.out")
-py_notok=$(grep -c '^not ok - ' "$T/logs/lockout-py.out")
-PASS=$((PASS + py_ok))
-FAIL=$((FAIL + py_notok))
-if [ "$py_rc" != 0 ] && [ "$py_notok" = 0 ]; then
-    notok "lockout.py ran to the end" "exit 0" "exit $py_rc: $(tail -n 5 "$T/logs/lockout-py.err")"
-elif [ "$py_ok" = 0 ]; then
-    notok "lockout.py ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/lockout-py.err")"
-fi
+tap_tally "lockout.py" "$T/logs/lockout-py" "${PIPESTATUS[0]}"
 
 # ---------------------------------------------------------------------------------------------
 # Nothing crashed; the refusals are in the audit log

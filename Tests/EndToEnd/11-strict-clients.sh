@@ -169,16 +169,7 @@ run_clients() { # site label port port-of-the-http-issuer-instance
     KW_HTTP_ISSUER_BASE=https://127.0.0.1:$port2 \
     KW_CA=$TLS_CA REQUESTS_CA_BUNDLE=$TLS_CA KW_PASSWORD=$ADMIN_PASSWORD NO_PROXY=127.0.0.1,localhost \
         timeout 300 python3 -u "$HERE/strict_clients.py" 2>"$T/logs/strict-$label.err" | tee "$out"
-    local rc=${PIPESTATUS[0]} n_ok n_notok
-    n_ok=$(grep -c '^ok - ' "$out")
-    n_notok=$(grep -c '^not ok - ' "$out")
-    PASS=$((PASS + n_ok))
-    FAIL=$((FAIL + n_notok))
-    if [ "$rc" != 0 ] && [ "$n_notok" = 0 ]; then
-        notok "strict_clients.py ($site) ran to the end" "exit 0" "exit $rc: $(tail -n 5 "$T/logs/strict-$label.err")"
-    elif [ "$n_ok" = 0 ]; then
-        notok "strict_clients.py ($site) ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/strict-$label.err")"
-    fi
+    tap_tally "strict_clients.py ($site)" "$T/logs/strict-$label" "${PIPESTATUS[0]}"
 }
 run_clients "nginx+TLS" nginx "$P_NGX" "$P_NGX2"
 run_clients "Apache+TLS" apache "$P_AP" "$P_AP2"

@@ -201,16 +201,7 @@ cat >"$T/pages.json" <<EOF
 EOF
 echo "# the browser scenario (pages_browser.py)"
 timeout 600 python3 -u "$HERE/pages_browser.py" "$T/pages.json" 2>"$T/logs/pages-browser.err" | tee "$T/logs/pages-browser.out"
-py_rc=${PIPESTATUS[0]}
-py_ok=$(grep -c '^ok - ' "$T/logs/pages-browser.out")
-py_notok=$(grep -c '^not ok - ' "$T/logs/pages-browser.out")
-PASS=$((PASS + py_ok))
-FAIL=$((FAIL + py_notok))
-if [ "$py_rc" != 0 ] && [ "$py_notok" = 0 ]; then
-    notok "pages_browser.py ran to the end" "exit 0" "exit $py_rc: $(tail -n 5 "$T/logs/pages-browser.err")"
-elif [ "$py_ok" = 0 ]; then
-    notok "pages_browser.py ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/pages-browser.err")"
-fi
+tap_tally "pages_browser.py" "$T/logs/pages-browser" "${PIPESTATUS[0]}"
 
 # ---------------------------------------------------------------------------------------------
 # Afterwards: nothing broke on the way, and no secret was written anywhere it should not be

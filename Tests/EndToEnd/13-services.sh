@@ -90,16 +90,7 @@ echo "# service scenarios (services.py)"
 KW_BIN=$KEYWARD_BIN KW_DB=$DB KW_FIXTURES=$T/cli KW_PASSWORD=$PASSWORD KW_SECRETS=$T/secrets.txt \
 KW_NGX=http://127.0.0.1:$P_NGX KW_AP=http://127.0.0.1:$P_AP KW_LT=http://127.0.0.1:$P_LT \
     timeout 300 python3 -u "$HERE/services.py" 2>"$T/logs/services-py.err" | tee "$T/logs/services-py.out"
-py_rc=${PIPESTATUS[0]}
-py_ok=$(grep -c '^ok - ' "$T/logs/services-py.out")
-py_notok=$(grep -c '^not ok - ' "$T/logs/services-py.out")
-PASS=$((PASS + py_ok))
-FAIL=$((FAIL + py_notok))
-if [ "$py_rc" != 0 ] && [ "$py_notok" = 0 ]; then
-    notok "services.py ran to the end" "exit 0" "exit $py_rc: $(tail -n 5 "$T/logs/services-py.err")"
-elif [ "$py_ok" = 0 ]; then
-    notok "services.py ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/services-py.err")"
-fi
+tap_tally "services.py" "$T/logs/services-py" "${PIPESTATUS[0]}"
 
 # ---------------------------------------------------------------------------------------------
 # No secret in keyward's logs, the audit log or the listings

@@ -93,16 +93,7 @@ cat >"$T/pages.json" <<EOF
 EOF
 echo "# the browser scenario (credential_pages.py)"
 timeout 300 python3 -u "$HERE/credential_pages.py" "$T/pages.json" 2>"$T/logs/credential-pages.err" | tee "$T/logs/credential-pages.out"
-py_rc=${PIPESTATUS[0]}
-py_ok=$(grep -c '^ok - ' "$T/logs/credential-pages.out")
-py_notok=$(grep -c '^not ok - ' "$T/logs/credential-pages.out")
-PASS=$((PASS + py_ok))
-FAIL=$((FAIL + py_notok))
-if [ "$py_rc" != 0 ] && [ "$py_notok" = 0 ]; then
-    notok "credential_pages.py ran to the end" "exit 0" "exit $py_rc: $(tail -n 5 "$T/logs/credential-pages.err")"
-elif [ "$py_ok" = 0 ]; then
-    notok "credential_pages.py ran its checks" "ok lines" "none: $(tail -n 5 "$T/logs/credential-pages.err")"
-fi
+tap_tally "credential_pages.py" "$T/logs/credential-pages" "${PIPESTATUS[0]}"
 
 # ---------------------------------------------------------------------------------------------
 # Afterwards: nothing broke, the audit has every step, no secret in a log or the audit

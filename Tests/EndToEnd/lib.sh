@@ -89,6 +89,24 @@ cleanup() {
 # ---------------------------------------------------------------------------------------------
 ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
 notok() { echo "not ok - $1 (expected $(oneline "$2") got $(oneline "$3"))"; FAIL=$((FAIL + 1)); }
+# tap_tally NAME LOG RC: adds a TAP script's `ok` / `not ok` lines ($LOG.out) to PASS and FAIL, and
+# fails when it stopped early (RC not 0 and no failure printed: the cause is in $LOG.err), when its
+# exit status hides its failures, or when it printed no check at all. Call it right after the
+# pipeline, as `tap_tally x.py "$T/logs/x" "${PIPESTATUS[0]}"`.
+tap_tally() {
+    local name=$1 log=$2 rc=$3 n_ok n_notok
+    n_ok=$(grep -c '^ok - ' "$log.out")
+    n_notok=$(grep -c '^not ok - ' "$log.out")
+    PASS=$((PASS + n_ok))
+    FAIL=$((FAIL + n_notok))
+    if [ "$rc" != 0 ] && [ "$n_notok" = 0 ]; then
+        notok "$name ran to the end" "exit 0" "exit $rc: $(tail -n 5 "$log.err")"
+    elif [ "$rc" = 0 ] && [ "$n_notok" != 0 ]; then
+        notok "$name exit status matches its results" "non-zero with $n_notok failures" "exit 0"
+    elif [ "$n_ok" = 0 ]; then
+        notok "$name ran its checks" "ok lines" "none: $(tail -n 5 "$log.err")"
+    fi
+}
 expect_eq() { # name expected got
     if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "$2" "$3"; fi
 }
