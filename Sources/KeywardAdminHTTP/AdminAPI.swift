@@ -98,13 +98,17 @@ public final class AdminAPI: AdminEndpoint {
         return (store, authenticator)
     }
 
-    /// The credentials the admin API takes, asked in this order: the signed-request forms, then
-    /// API keys. No tokens (an access token is for the APIs behind the server, not for managing
-    /// keys) and no service keys (a service is no user).
+    /// The credentials the admin API takes, asked in this order: an RFC 9421 signature, then API
+    /// keys. A signature here must carry a nonce, whatever `--signature-require-nonce` says: a
+    /// replayed request could mint a secret for whoever replays it. Not `Authorization: HMAC`,
+    /// which covers no method, path or time (a captured one works for ever, and a bodiless one
+    /// is the same on every request), nor tokens (for the APIs behind the server, not for
+    /// managing keys), nor service keys (a service is no user).
     static func adminChain(keys: any CredentialLookup, pepper: HMACKey, nonces: NonceCache, limits: Limits) -> [any CredentialAuthenticator] {
-        [
-            HMACAuthenticator(keys: keys, limits: limits),
-            HTTPSignatureAuthenticator(keys: keys, nonces: nonces, limits: limits),
+        var signed = limits
+        signed.requireSignatureNonce = true
+        return [
+            HTTPSignatureAuthenticator(keys: keys, nonces: nonces, limits: signed),
             OpaqueSecretAuthenticator(kind: .apiKey, method: .apiKey, keys: keys, pepper: pepper),
         ]
     }
@@ -194,6 +198,12 @@ public final class AdminAPI: AdminEndpoint {
             method: request.method, path: PathNormalizer.normalize(requestURI: adminPath, limits: config.limits),
             remoteAddress: request.address, authorization: request.authorization, apiKeyHeader: request.apiKeyHeader,
             source: request.signed)
+        if let authorization = request.authorization, authorization.utf8.count >= 5,
+            authorization.utf8.prefix(5).map({ $0 | 0x20 }).elementsEqual("hmac ".utf8)
+        {
+            throw AdminError.unauthenticated(
+                "The admin API does not take Authorization: HMAC, which covers no method, path or time; sign the request (RFC 9421, with a nonce).")
+        }
         if let (candidate, claimant) = authenticator.chain.route(check) {
             return try authenticateCredential(candidate, claimant, check, request, now: now)
         }
@@ -226,6 +236,8 @@ public final class AdminAPI: AdminEndpoint {
                     at: now, actor: user ?? "anonymous", action: "admin.auth.deny", credential: credential,
                     sourceIP: request.address, reason: reason, detail: detail))
         }
+        // A body over the limit is refused for what it is, not as a signature without its body.
+        if kind == "signed request", request.body == nil { throw AdminError.bodyTooLarge }
         let authentication: Authentication
         if let claimant {
             try authenticator.keys.refresh()
@@ -239,6 +251,10 @@ public final class AdminAPI: AdminEndpoint {
         case .verified(let proved):
             verified = proved
         case .refused(let denial):
+            // A full replay cache is no failure of the client's: 429, nothing counted against it.
+            if denial.reason == .replayCacheFull, let wait = denial.retryAfter {
+                throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
+            }
             // Past the client's failure limit a credential that does not verify gets 429, after
             // no more work than a checksum and a lookup; a valid one from the same address is served.
             if let address = request.address, let wait = throttle.retryAfter(address, now: now) {
@@ -249,9 +265,6 @@ public final class AdminAPI: AdminEndpoint {
             }
             refuse(denial.reason.rawValue, credential: denial.credential, user: denial.user, detail: kind)
             if let address = request.address { throttle.recordFailure(address, now: now) }
-            if denial.reason == .replayCacheFull, let wait = denial.retryAfter {
-                throw APIFailure(.throttled(wait), headers: [("Retry-After", String(wait))])
-            }
             throw AdminError.unauthenticated(
                 kind == "API key" ? "The API key is invalid." : "The request signature does not verify (\(denial.reason.rawValue)).")
         }

@@ -8,8 +8,8 @@ import Testing
 @testable import KeywardAdminHTTP
 
 /// Signed requests at Keyward's own endpoint, where the body always arrives: the admin API takes
-/// a request signed for a `kwh_` credential (RFC 9421, or `Authorization: HMAC <id>:<mac>` over
-/// the body) as it takes an API key, held to the same rules.
+/// a request signed for a `kwh_` credential (RFC 9421, with a nonce) as it takes an API key, held
+/// to the same rules; not `Authorization: HMAC`, which a captured request would replay for ever.
 @Suite struct AdminAPISignedTests {
     /// The harness, alice (use-api-key, manage-own-keys) and her signing credential's id and secret.
     func harness(privileges: [String] = [Privilege.useAPIKey, Privilege.manageOwnKeys], scopes: [PathScope] = []) throws
@@ -42,19 +42,40 @@ import Testing
             ])
     }
 
-    @Test func theHMACFormOverTheBodyAuthenticatesAndATamperedBodyDoesNot() throws {
+    @Test func theHMACFormIsRefusedHere() throws {
         let (h, id, secret) = try harness(privileges: [Privilege.useAPIKey, Privilege.admin])
         let me = hmac(h, "GET", "/admin/api/me", id: id, secret: secret)
-        #expect(me.status == 200 && (me.json["user"] as? [String: Any])?["name"] as? String == "alice", "\(me.text)")
-        #expect(me.json["auth"] as? String == "hmac" && me.json["credential"] as? String == id)
+        #expect(me.status == 401 && me.text.contains("does not take Authorization: HMAC"), "\(me.text)")
         let body = #"{"user": "alice", "name": "made-by-hmac", "expires": "7d"}"#
-        let made = hmac(h, "POST", "/admin/api/keys", id: id, secret: secret, json: body)
+        #expect(hmac(h, "POST", "/admin/api/keys", id: id, secret: secret, json: body).status == 401)
+        #expect(try h.f.store.keys(user: "alice").isEmpty)
+    }
+
+    /// A signed POST: its body covered by Content-Digest, and a nonce, or it is refused.
+    @Test func aSignedPostNeedsItsDigestAndANonce() throws {
+        let (h, id, secret) = try harness(privileges: [Privilege.useAPIKey, Privilege.admin])
+        let body = #"{"user": "alice", "name": "made-signed", "expires": "7d"}"#
+        func post(_ sent: String, nonce: String?) -> Reply {
+            let digest = ContentDigest.field(for: Array(body.utf8))
+            var params = #"("@method" "@target-uri" "content-digest");created=\#(h.clock.now);keyid="\#(id)";alg="hmac-sha256""#
+            if let nonce { params += #";nonce="\#(nonce)""# }
+            let base =
+                "\"@method\": POST\n\"@target-uri\": http://keyward.test/keyward/admin/api/keys\n\"content-digest\": \(digest)\n\"@signature-params\": \(params)"
+            return h.call(
+                "POST", "/admin/api/keys", json: sent,
+                headers: [
+                    "HTTP_HOST": "keyward.test", "REQUEST_SCHEME": "http", "HTTP_CONTENT_DIGEST": digest, "HTTP_SIGNATURE_INPUT": "sig1=\(params)",
+                    "HTTP_SIGNATURE": "sig1=:\(Base64.encode(HMACKey(secret).authenticationCode(Array(base.utf8)))):",
+                ])
+        }
+        let noNonce = post(body, nonce: nil)
+        #expect(noNonce.status == 401 && noNonce.text.contains("signature_incomplete"), "\(noNonce.text)")
+        let tampered = post(body.replacingOccurrences(of: "made-signed", with: "made-tamper"), nonce: "p-1")
+        #expect(tampered.status == 401 && tampered.text.contains("digest_mismatch"), "\(tampered.text)")
+        let made = post(body, nonce: "p-2")
         #expect(made.status == 201, "\(made.text)")
-        let tampered = hmac(h, "POST", "/admin/api/keys", id: id, secret: secret, json: body, signed: body + " ")
-        #expect(tampered.status == 401 && tampered.text.contains("signature_invalid"), "\(tampered.text)")
-        #expect(hmac(h, "GET", "/admin/api/me", id: id, secret: Array("wrong secret, 16+ bytes".utf8)).status == 401)
-        let audit = h.sink.events.filter { $0.action == "admin.auth.deny" }
-        #expect(audit.contains { $0.reason == "signature_invalid" && $0.credential == id })
+        #expect(post(body, nonce: "p-2").status == 401, "the same request again is a replay")
+        #expect(try h.f.store.keys(user: "alice").map(\.name) == ["made-signed"])
     }
 
     @Test func anRFC9421SignatureAuthenticatesOnceWithinItsWindow() throws {
@@ -81,15 +102,15 @@ import Testing
     @Test func theCredentialsRulesHoldAsForAnAPIKey() throws {
         // Without use-api-key: 403 after the signature verifies.
         let (h, id, secret) = try harness(privileges: [Privilege.manageOwnKeys])
-        let r = hmac(h, "GET", "/admin/api/me", id: id, secret: secret)
+        let r = signed(h, "/admin/api/me", id: id, secret: secret, created: h.clock.now, nonce: "r-1")
         #expect(r.status == 403 && r.text.contains(Privilege.useAPIKey), "\(r.text)")
         // Scoped to some API: not an admin credential.
         let (h2, id2, secret2) = try harness(scopes: [PathScope("/api/")!])
-        #expect(hmac(h2, "GET", "/admin/api/me", id: id2, secret: secret2).status == 403)
+        #expect(signed(h2, "/admin/api/me", id: id2, secret: secret2, created: h2.clock.now, nonce: "r-2").status == 403)
         // Disabled: 401 on the next request.
         let (h3, id3, secret3) = try harness()
-        #expect(hmac(h3, "GET", "/admin/api/me", id: id3, secret: secret3).status == 200)
+        #expect(signed(h3, "/admin/api/me", id: id3, secret: secret3, created: h3.clock.now, nonce: "r-3").status == 200)
         try h3.f.admin().setRequestKey(id3, .disable)
-        #expect(hmac(h3, "GET", "/admin/api/me", id: id3, secret: secret3).status == 401)
+        #expect(signed(h3, "/admin/api/me", id: id3, secret: secret3, created: h3.clock.now, nonce: "r-4").status == 401)
     }
 }
