@@ -192,12 +192,29 @@ extension Admin {
                 throw AdminError.forbidden("\(who) is neither the owner of \(target) nor an admin.")
             }
         }
+        // Guessing is bounded per user, across processes (the audit is the count): no scrypt runs
+        // past the limit, so re-entry is neither an online oracle nor a way to burn CPU.
+        let since = clock.now - limits.passwordRefusalWindow
+        let mine = "password of user:\(who)"
+        let refusals = try Self.passwordRefusalActions.reduce(0) { count, action in
+            count
+                + (try store.audit(since: since, user: nil, action: action, limit: 10_000)
+                    .filter { $0.detail == mine || $0.detail?.hasPrefix(mine + ";") == true }.count)
+        }
+        guard refusals < limits.maxPasswordRefusals else {
+            throw AdminError(
+                .tooManyRequests,
+                "Too many wrong passwords for \(who) in the last \(limits.passwordRefusalWindow / 60) minutes; try again later.")
+        }
         // An unknown user or one without a password is refused like a wrong password.
         guard let stored = try? store.userPassword(who), let hash = try? PasswordHash(encoded: stored), hash.verify(password) else {
             try audit("\(target.prefix { $0 != ":" }).password.refused", target: target, detail: "password of user:\(who)")
             throw AdminError.forbidden("This needs the password of \(who) again; it did not match.")
         }
     }
+
+    /// The audit actions of a wrong password given again, one per kind that asks for it.
+    static let passwordRefusalActions = ["service.password.refused", "hmac.password.refused"]
 
     /// True for `kw` + a letter + `_` at the start: the shape of every credential id.
     static func looksLikeCredentialId(_ name: String) -> Bool {

@@ -26,8 +26,12 @@ public struct Limits: Sendable, Equatable {
     /// new ones are refused with 429 until old ones expire.
     public var signatureNonces = 1_000_000
     /// Whether an RFC 9421 signature must carry a `nonce` (off: without one, a signature can be
-    /// replayed while its `created` is in the window).
+    /// replayed while its `created` is in the window). The admin API always requires one.
     public var requireSignatureNonce = false
+    /// Wrong passwords a user may give when asked for it again (deleting or revealing a secret)
+    /// within `passwordRefusalWindow` seconds; past it they are refused before any scrypt runs.
+    public var maxPasswordRefusals = 10
+    public var passwordRefusalWindow: Int64 = 900
     /// Longest lifetime a service JWT may claim (`exp - iat`, or the lifetime of one without
     /// `exp`), in seconds (60 minutes; DESIGN.md, "Services").
     public var maxServiceTokenLifetime: Int64 = 3_600

@@ -275,6 +275,30 @@ import Testing
         #expect(revealed.count == 1 && !"\(revealed)".contains(rolled.secret!))
     }
 
+    /// Wrong passwords given again are bounded per user (the audit counts them, so every process
+    /// and CGI run agrees): past the limit even the right one is refused until the window passes.
+    @Test func wrongPasswordsAreBoundedPerUser() throws {
+        let f = try AdminFixture()
+        let clock = TestClock(1_000_000)
+        let root = Admin(store: f.store, keyFile: f.keyFile, clock: clock, actor: .commandLine("root"))
+        _ = try root.addUser("alice")
+        try root.setPassword("alice", ServiceTests.password)
+        let created = try root.createRequestKey(user: "alice", name: "o", material: .generatedSecret, expires: .never, scopes: [], networks: [])
+        for _ in 0..<Limits().maxPasswordRefusals {
+            #expect(throws: AdminError.forbidden("This needs the password of alice again; it did not match.")) {
+                try root.revealRequestKeySecret(created.id, serial: 1, password: "guess", passwordOf: "alice")
+            }
+        }
+        do {
+            _ = try root.revealRequestKeySecret(created.id, serial: 1, password: ServiceTests.password, passwordOf: "alice")
+            Issue.record("the right password was taken past the limit")
+        } catch let error as AdminError {
+            #expect(error.reason == .tooManyRequests)
+        }
+        clock.now += Limits().passwordRefusalWindow + 1
+        #expect(try root.revealRequestKeySecret(created.id, serial: 1, password: ServiceTests.password, passwordOf: "alice") == created.secret)
+    }
+
     static func publicKey() throws -> PublicVerificationKey {
         try PrivateSigningKey.generate(.ed25519).publicKey
     }
