@@ -202,6 +202,20 @@ import Testing
         #expect(try denial(a.check(m.request)) == "signature_malformed")
     }
 
+    /// A repeated Signature-Input (the server's lone NUL) fails closed: it is not passed over for
+    /// a key in a lower location, whose holder may not be the signer.
+    @Test func aRepeatedSignatureInputIsMalformedNotSkipped() throws {
+        let keys = keys()
+        let apiKey = OpaqueSecret.generate(.apiKey)
+        keys.records[apiKey.id] = CredentialRecord(
+            id: apiKey.id, name: "k", userName: "bob", userStatus: .active, status: .active, secretHash: apiKey.hash(with: pepper),
+            expiresAt: nil, scopes: [], allowedNetworks: [])
+        var m = Signed(method: "GET", body: [])
+        m.headers["signature-input"] = "\u{0}"
+        m.authorization = "Bearer " + apiKey.token
+        #expect(try denial(checker(keys).check(m.request)) == "signature_malformed")
+    }
+
     @Test func theRankingJWTThenSignatureThenKey() throws {
         let keys = keys()
         let apiKey = OpaqueSecret.generate(.apiKey)

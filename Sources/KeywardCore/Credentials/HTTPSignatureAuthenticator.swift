@@ -31,6 +31,9 @@ public struct HTTPSignatureAuthenticator: CredentialAuthenticator {
     /// signature for someone else.
     public func claims(_ candidate: Candidate) -> Bool {
         guard candidate.source == .signature else { return false }
+        // A repeated field (the server's lone NUL) may hide a signature naming a credential: it
+        // is refused as malformed, not passed over for a credential in a lower location.
+        if candidate.value == "\u{0}" { return true }
         // `keyid="kwh_`, searched for byte by byte: this runs before any parsing.
         let needle = Self.keyIdMarker
         let bytes = candidate.value.utf8
