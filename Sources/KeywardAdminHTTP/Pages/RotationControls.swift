@@ -127,13 +127,19 @@ extension AdminAPI {
         else { throw AdminError.invalid("The reveal form is broken: open it again from the credential's page.") }
         let now = clock.now
         guard at <= now, now - at <= Self.revealFormLifetime else { return .expired }
-        let since = try context.operations.store.auditRecords(afterId: after, since: at, user: nil, action: subject.action, limit: 1_000)
         // The audit's detail is the operation's, then "; via <session>".
         func names(_ detail: String?) -> Bool {
             guard let wanted = subject.detail else { return true }
             guard let detail else { return false }
             return detail == wanted || detail.hasPrefix(wanted + ";")
         }
-        return since.contains { $0.event.credential == subject.credential && names($0.event.detail) } ? .used : .fresh
+        // Every reveal since the form was made, a page at a time (however many others revealed).
+        var cursor = after
+        while true {
+            let page = try context.operations.store.auditRecords(afterId: cursor, since: at, user: nil, action: subject.action, limit: 1_000)
+            if page.contains(where: { $0.event.credential == subject.credential && names($0.event.detail) }) { return .used }
+            guard page.count == 1_000, let last = page.last else { return .fresh }
+            cursor = last.id
+        }
     }
 }
