@@ -185,9 +185,9 @@ public final class AdminAPI: AdminEndpoint {
     // MARK: Authentication
 
     /// Who is calling: a credential (an API key in `Authorization: Bearer kwk_...` or
-    /// `X-API-Key`, or a request signed for a `kwh_` credential: RFC 9421, or `Authorization: HMAC
-    /// <id>:<mac>` over the body), else the session cookie. A client over its failure limit is
-    /// still served with a valid credential or session; see `authenticateCredential`.
+    /// `X-API-Key`, or an RFC 9421 signature for a `kwh_` credential, with a nonce; never
+    /// `Authorization: HMAC`, see `adminChain`), else the session cookie. A client over its failure
+    /// limit is still served with a valid credential or session; see `authenticateCredential`.
     func authenticate(_ request: APIRequest) throws -> Caller {
         let now = clock.now
         let (_, authenticator) = try opened()
