@@ -31,6 +31,42 @@ extension AdminAPI {
         }
     }
 
+    /// The actions of one rotatable secret's row, under `item` (its path, ending in `/`): Reveal
+    /// when it can be shown again; Discard for an active one; Reactivate and Delete for an inactive
+    /// one; nothing for a retiring one, which goes by itself. `member` is its id in `set`, `name`
+    /// how the labels call it, `reasonKey` what tells its reasons' ids apart.
+    func rotationActions(
+        _ html: inout HTML, _ context: PageContext, item: String, member: String, name: String, reasonKey: String, state: String,
+        set: RotationSet, now: Int64, revealable: Bool
+    ) {
+        html.element("ul", [.init("class", "actions"), .init("aria-label", "Actions for " + name)]) { html in
+            if revealable {
+                html.element("li") { html in
+                    html.element("a", [.init("href", context.link(item + "reveal")), .init("aria-label", "Reveal " + name)], text: "Reveal")
+                }
+            }
+            switch state {
+            case "active":
+                html.element("li") { html in
+                    ruleButton(
+                        &html, context, "Discard", named: "Discard " + name, action: item + "discard",
+                        refusal: set.refusal(of: .discard(member), now: now), reasonId: "discard-" + reasonKey)
+                }
+            case "inactive":
+                html.element("li") { html in
+                    ruleButton(
+                        &html, context, "Reactivate", named: "Reactivate " + name, action: item + "reactivate",
+                        refusal: set.refusal(of: .reactivate(member), now: now), reasonId: "reactivate-" + reasonKey)
+                }
+                html.element("li") { html in
+                    html.element("a", [.init("href", context.link(item + "delete")), .init("aria-label", "Delete " + name)], text: "Delete")
+                }
+            default:
+                break
+            }
+        }
+    }
+
     /// A confirmation step that asks for the signed-in user's password again.
     func passwordPage(
         _ context: PageContext, section: Section, title: String, facts: [(String, String)], consequence: String, action: String,

@@ -335,32 +335,9 @@ extension AdminAPI {
                     cell(&html, "Last used") { html in PageFormat.time(&html, credential.lastUsedAt, now: now) }
                     cell(&html, "Uses", text: String(credential.useCount))
                     cell(&html, "Actions") { html in
-                        let item = base + "/credentials/" + PageContext.encode(credential.id) + "/"
-                        html.element("ul", [.init("class", "actions"), .init("aria-label", "Actions for " + credential.id)]) { html in
-                            html.element("li") { html in
-                                html.element(
-                                    "a", [.init("href", context.link(item + "reveal")), .init("aria-label", "Reveal " + credential.id)],
-                                    text: "Reveal")
-                            }
-                            if credential.status == "active" {
-                                html.element("li") { html in
-                                    ruleButton(
-                                        &html, context, "Discard", named: "Discard " + credential.id, action: item + "discard",
-                                        refusal: set.refusal(of: .discard(credential.id), now: now), reasonId: "discard-" + credential.id)
-                                }
-                            } else {
-                                html.element("li") { html in
-                                    ruleButton(
-                                        &html, context, "Reactivate", named: "Reactivate " + credential.id, action: item + "reactivate",
-                                        refusal: set.refusal(of: .reactivate(credential.id), now: now), reasonId: "reactivate-" + credential.id)
-                                }
-                                html.element("li") { html in
-                                    html.element(
-                                        "a", [.init("href", context.link(item + "delete")), .init("aria-label", "Delete " + credential.id)],
-                                        text: "Delete")
-                                }
-                            }
-                        }
+                        rotationActions(
+                            &html, context, item: base + "/credentials/" + PageContext.encode(credential.id) + "/", member: credential.id,
+                            name: credential.id, reasonKey: credential.id, state: credential.status, set: set, now: now, revealable: true)
                     }
                 }
             }
