@@ -345,7 +345,8 @@ extension AdminAPI {
 
     /// The one page that shows a secret: in the answer to the POST that made it, never cached,
     /// with a copy button and a curl line that uses it.
-    func showOnce(_ context: PageContext, _ issued: IssuedSecret, title: String, kind: ShownCredential) -> HTMLPage {
+    /// `warning` replaces what the kind says Keyward keeps (a revealed secret says why it is shown).
+    func showOnce(_ context: PageContext, _ issued: IssuedSecret, title: String, kind: ShownCredential, warning: String? = nil) -> HTMLPage {
         let scheme = context.request.https ? "https" : "http"
         let host = context.request.host ?? "localhost"
         let path = issued.scopes.first.flatMap(PathScope.init)?.prefix ?? "/"
@@ -358,7 +359,7 @@ extension AdminAPI {
         return HTMLPage(title, section: kind.section) { html in
             html.element("p", [.init("class", "notice warn"), .init("role", "alert")]) { html in
                 html.element("strong", text: "Copy the secret now. ")
-                html.text(kind.kept)
+                html.text(warning ?? kind.kept)
             }
             html.element("dl", [.init("class", "facts")]) { html in
                 html.element("dt", text: "Name")

@@ -158,38 +158,9 @@ extension AdminAPI {
                         }
                         cell(&html, "Added") { html in PageFormat.time(&html, secret.createdAt, now: now) }
                         cell(&html, "Actions") { html in
-                            html.element("ul", [.init("class", "actions"), .init("aria-label", "Actions for secret \(secret.serial)")]) { html in
-                                if row.algorithm == .hmacSHA256 {
-                                    html.element("li") { html in
-                                        html.element(
-                                            "a",
-                                            [.init("href", context.link(item + "reveal")), .init("aria-label", "Reveal secret \(secret.serial)")],
-                                            text: "Reveal")
-                                    }
-                                }
-                                switch secret.state {
-                                case "active":
-                                    html.element("li") { html in
-                                        ruleButton(
-                                            &html, context, "Discard", named: "Discard secret \(secret.serial)", action: item + "discard",
-                                            refusal: set.refusal(of: .discard(label), now: now), reasonId: "discard-\(secret.serial)")
-                                    }
-                                case "inactive":
-                                    html.element("li") { html in
-                                        ruleButton(
-                                            &html, context, "Reactivate", named: "Reactivate secret \(secret.serial)", action: item + "reactivate",
-                                            refusal: set.refusal(of: .reactivate(label), now: now), reasonId: "reactivate-\(secret.serial)")
-                                    }
-                                    html.element("li") { html in
-                                        html.element(
-                                            "a",
-                                            [.init("href", context.link(item + "delete")), .init("aria-label", "Delete secret \(secret.serial)")],
-                                            text: "Delete")
-                                    }
-                                default:
-                                    break  // a retiring one goes by itself
-                                }
-                            }
+                            rotationActions(
+                                &html, context, item: item, member: label, name: "secret \(secret.serial)", reasonKey: "\(secret.serial)",
+                                state: secret.state, set: set, now: now, revealable: row.algorithm == .hmacSHA256)
                         }
                     }
                 }
@@ -361,25 +332,11 @@ extension AdminAPI {
                 guard let refusal = AdminError.from(error), Self.isWrongPassword(refusal) else { throw error }
                 return .page(try secretPasswordPage(context, verb, row, secret, error: "The password did not match.", status: refusal.status))
             }
-            let scheme = context.request.https ? "https" : "http"
-            let path = row.scopes.first.flatMap(PathScope.init)?.prefix ?? "/"
             return .page(
-                HTMLPage("Secret \(secret.serial) of \(row.name)", section: .hmac) { html in
-                    html.element("p", [.init("class", "notice warn"), .init("role", "alert")]) { html in
-                        html.element("strong", text: "Copy the secret now. ")
-                        html.text("It is shown because you entered your password, and only on this page. The reveal is audited.")
-                    }
-                    secretBlock(&html, id: "secret", heading: "Secret \(secret.serial)", credential: row.id, secret: shown)
-                    html.element("h2", text: "Use it")
-                    html.element("pre") { html in
-                        html.element(
-                            "code", [.init("id", "curl")],
-                            text: HMACPages.example(id: row.id, secret: shown, url: "\(scheme)://\(context.request.host ?? "localhost")\(path)"))
-                    }
-                    html.element("p") { html in
-                        html.element("a", [.init("href", context.link("/admin/hmac/", row.id, "/secrets"))], text: "Done: back to the secrets")
-                    }
-                })
+                showOnce(
+                    context, IssuedSecret(id: row.id, name: "\(row.name), secret \(secret.serial)", secret: shown, scopes: row.scopes),
+                    title: "Secret \(secret.serial) of \(row.name)", kind: .hmac,
+                    warning: "It is shown because you entered your password, and only on this page. The reveal is audited."))
         }
     }
 }
