@@ -50,7 +50,8 @@ public final class KeyLookup: CredentialLookup {
     public func requestKey(id: String) throws -> RequestKeyRecord? {
         let now = clock.now
         if useCache, let hit = requestKeyCache[id], hit.validUntil.map({ now < $0 }) ?? true { return hit.record }
-        guard let record = try credential(id: id), OpaqueSecret.isCredentialId(id, kind: .signedRequest) else {
+        // The id's shape first: no query for what cannot be a signed-request credential.
+        guard OpaqueSecret.isCredentialId(id, kind: .signedRequest), let record = try credential(id: id) else {
             if useCache { requestKeyCache[id] = (nil, nil) }
             return nil
         }
