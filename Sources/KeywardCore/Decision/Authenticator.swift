@@ -25,8 +25,6 @@ public struct Authenticator {
     public let tokens: TokenVerifier?
     /// One authenticator per credential kind, asked in order.
     public let chain: AuthenticatorChain
-    /// The nonces of signed requests, shared by every worker of the process.
-    public let nonces: NonceCache
 
     /// Assembles a checker from its ports; `pepper` must be the key the stored hashes were made under.
     /// `authenticators` default to `standardChain`'s. `nonces` must be the one cache every worker
@@ -37,8 +35,6 @@ public struct Authenticator {
         audit: any AuditSink, throttle: FailureThrottle, limits: Limits, tokens: TokenVerifier? = nil,
         nonces: NonceCache? = nil, authenticators: [any CredentialAuthenticator]? = nil
     ) {
-        let nonces = nonces ?? NonceCache(capacity: limits.signatureNonces)
-        self.nonces = nonces
         self.tokens = tokens
         self.chain = AuthenticatorChain(
             authenticators
