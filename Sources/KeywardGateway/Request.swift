@@ -148,14 +148,10 @@ public struct ParamRequestSource<P: ParamSource>: RequestSource {
         for c in name.utf8 {
             cgi.append(c == UInt8(ascii: "-") ? UInt8(ascii: "_") : (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") ? c - 32 : c))
         }
-        let upper = cgi[5...]
-        let isLength = upper.elementsEqual("CONTENT_LENGTH".utf8)
-        if isLength || upper.elementsEqual("CONTENT_TYPE".utf8), let value = cgiValue(String(decoding: upper, as: UTF8.self)), !value.isEmpty {
-            return value
-        }
-        if let value = cgiValue(String(decoding: cgi, as: UTF8.self)) { return value }
-        if isLength || upper.elementsEqual("TRANSFER_ENCODING".utf8) { return cgiValue("KEYWARD_" + String(decoding: upper, as: UTF8.self)) }
-        return nil
+        // Content-Length and Transfer-Encoding were answered above; Content-Type is the other
+        // meta-variable of its own.
+        if cgi[5...].elementsEqual("CONTENT_TYPE".utf8), let value = cgiValue("CONTENT_TYPE"), !value.isEmpty { return value }
+        return cgiValue(String(decoding: cgi, as: UTF8.self))
     }
 
     private func staticValue(_ cgi: StaticString) -> String? {
