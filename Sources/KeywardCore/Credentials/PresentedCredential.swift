@@ -99,9 +99,10 @@ public enum CredentialExtractor {
                         candidate = Candidate(source: .authorization, value: header)
                     }
                     // A JWT and a scheme other than Bearer (HMAC, or a backend's own) rank first.
-                    if let scheme = candidate.scheme {
-                        let bearer = isBearer(scheme.utf8)
-                        if !bearer || (candidate.secret == nil && looksLikeJWT(candidate.value)) { return candidate }
+                    if candidate.scheme != nil,
+                        candidate.source != .bearer || (candidate.secret == nil && looksLikeJWT(candidate.value))
+                    {
+                        return candidate
                     }
                     lowAuthorization = candidate
                 case 2:
