@@ -371,6 +371,7 @@ def hmac_scenario(b):
     check("the show-once page names the keyid and shows a 32-byte secret", kid in b.everything() and len(base64.b64decode(first or "x===")) == 32, kid)
     check("the show-once page shows how to sign with it", "Authorization: HMAC " + kid in d.find_element(By.ID, "curl").text, "")
     b.axe("the signed-request show-once page")
+    b.shot("hmac-show-once")
     expect_eq("a GET signed with the secret passes nginx's check", 200, signed_status(kid, first))
     b.reload_and_back("the new signed-request credential", first)
 

@@ -77,11 +77,12 @@ enum HMACPages {
     /// receives the body (`nginx/keyward-signed.conf`, or Keyward's own endpoints).
     static func example(id: String, secret: String, url: String) -> String {
         """
+        # RFC 9421 (any path): an HTTP Message Signatures library, keyid "\(id)", hmac-sha256, this secret base64-decoded.
+        # Authorization: HMAC (only where the server passes the body to Keyward, nginx/keyward-signed.conf):
         BODY='{"hello": "world"}'
         KEY=$(printf '%s' '\(secret)' | base64 -d | od -An -v -tx1 | tr -d ' \\n')
         MAC=$(printf '%s' "$BODY" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$KEY" -binary | base64)
         curl -H "Authorization: HMAC \(id):$MAC" -H 'Content-Type: application/json' -d "$BODY" \(url)
-        # or sign with an RFC 9421 library: keyid "\(id)", algorithm hmac-sha256, this secret (base64-decoded)
         """
     }
 
